@@ -1,0 +1,125 @@
+"""The `apigen` command line. Exit codes: 0 ok, 1 invalid input, 2 usage error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from apigen import __version__
+from apigen.diagnostics import CompileError, Diagnostic, Severity
+
+EXIT_INVALID = 1
+
+
+def _print_diagnostics(items: list[Diagnostic], quiet: bool = False) -> None:
+    for d in items:
+        if quiet and d.severity is not Severity.ERROR:
+            continue
+        click.echo(d.format(), err=True)
+
+
+def _fail(exc: CompileError, quiet: bool = False) -> None:
+    items = exc.diagnostics.sorted()
+    _print_diagnostics(items, quiet)
+    n = len(exc.diagnostics.errors)
+    click.echo(f"apigen: {n} error{'s' if n != 1 else ''}", err=True)
+    sys.exit(EXIT_INVALID)
+
+
+def _internal_error(exc: BaseException) -> None:
+    click.echo(f"apigen: internal error: {type(exc).__name__}: {exc}", err=True)
+    click.echo("apigen: this is a bug in apigen; please report it with the inputs.", err=True)
+    sys.exit(3)
+
+
+policy_argument = click.argument("policy", type=click.Path(path_type=Path, dir_okay=False))
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="apigen")
+def main() -> None:
+    """Compile OpenAPI documents and a policy file into an NGINX gateway configuration."""
+
+
+@main.command()
+@policy_argument
+@quiet_option
+def validate(policy: Path, quiet: bool) -> None:
+    """Check POLICY and the OpenAPI documents it names; exit 1 on any error."""
+    from apigen.pipeline import compile_policy
+
+    try:
+        result = compile_policy(policy, render=False, display=str(policy))
+    except CompileError as exc:
+        _fail(exc, quiet)
+    except Exception as exc:
+        _internal_error(exc)
+    _print_diagnostics(result.diagnostics.sorted(), quiet)
+    if not quiet:
+        ops = sum(len(a.operations) for a in result.config.apis)
+        click.echo(f"{policy}: valid ({len(result.config.apis)} APIs, {ops} operations)", err=True)
+
+
+@main.command()
+@policy_argument
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Bundle directory to (re)create.",
+)
+@click.option("--no-verify", is_flag=True, help="Skip parsing the bundle back with crossplane.")
+@quiet_option
+def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
+    """Validate POLICY, render the bundle and replace OUT atomically."""
+    from apigen.bundle import write_atomic
+    from apigen.pipeline import compile_policy
+    from apigen.verify_bundle import verify_written_bundle
+
+    try:
+        result = compile_policy(policy, display=str(policy))
+        assert result.bundle is not None
+        write_atomic(result.bundle, out_dir, verify=None if no_verify else verify_written_bundle(result))
+    except CompileError as exc:
+        _fail(exc, quiet)
+    except Exception as exc:
+        _internal_error(exc)
+    _print_diagnostics(result.diagnostics.sorted(), quiet)
+    if not quiet:
+        click.echo(f"wrote {len(result.bundle.files)} files to {out_dir}", err=True)
+
+
+@main.command()
+@policy_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def routes(policy: Path, fmt: str) -> None:
+    """List every route: method, path, operationId, nginx location, upstream."""
+    from apigen.pipeline import compile_policy
+    from apigen.plan.report import route_rows
+
+    try:
+        result = compile_policy(policy, render=False, display=str(policy))
+    except CompileError as exc:
+        _fail(exc)
+    except Exception as exc:
+        _internal_error(exc)
+    rows = route_rows(result.plan)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    headers = ["METHOD", "PATH", "OPERATION", "LOCATION", "UPSTREAM"]
+    keys = ["method", "path", "operation", "location", "upstream"]
+    table = [headers] + [[str(r[k]) for k in keys] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

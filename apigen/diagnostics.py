@@ -1,0 +1,108 @@
+"""Diagnostics: errors and warnings with a source position, collected rather than raised.
+
+Every stage appends to a :class:`Diagnostics` list; the CLI formats them as
+``file:line:col: severity: message``. A stage that cannot go on raises :class:`CompileError`
+carrying everything collected so far, so the user sees all problems at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in a source file. ``line`` and ``col`` are 1-based; 0 means unknown."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col or 1}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    message: str
+    position: Position | None = None
+    code: str = ""
+    hint: str = ""
+    related: tuple[Position, ...] = ()
+
+    def format(self) -> str:
+        where = f"{self.position}: " if self.position else ""
+        text = f"{where}{self.severity.value}: {self.message}"
+        if self.code:
+            text += f" [{self.code}]"
+        for rel in self.related:
+            text += f"\n  {rel}: related location"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def sort_key(self) -> tuple:
+        pos = self.position or Position("")
+        return (pos.file, pos.line, pos.col, self.message)
+
+
+@dataclass
+class Diagnostics:
+    """An ordered collection of diagnostics from one compilation."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, message: str, position: Position | None = None, **kw: object) -> None:
+        self.items.append(Diagnostic(Severity.ERROR, message, position, **kw))  # type: ignore[arg-type]
+
+    def warning(self, message: str, position: Position | None = None, **kw: object) -> None:
+        self.items.append(Diagnostic(Severity.WARNING, message, position, **kw))  # type: ignore[arg-type]
+
+    def extend(self, other: Iterable[Diagnostic]) -> None:
+        self.items.extend(other)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.WARNING]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        # De-duplicate (the same problem can be found by two checks) and order by place.
+        unique = {(d.severity, d.message, d.position): d for d in self.items}
+        return sorted(unique.values(), key=Diagnostic.sort_key)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise CompileError(self)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class CompileError(Exception):
+    """Raised when a stage found errors; carries every diagnostic collected so far."""
+
+    def __init__(self, diagnostics: Diagnostics) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("; ".join(d.format() for d in diagnostics.errors[:3]))

@@ -1,0 +1,133 @@
+"""Position-keeping YAML loading (ruamel.yaml round-trip mode).
+
+Slow but exact: used for the policy file, and for a spec only when an error has to be located.
+The result is plain ``dict``/``list`` data plus a :class:`PositionMap` from data paths to
+``(line, col)``; later stages never see ruamel types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from apigen.diagnostics import Position
+
+DataPath = tuple[Hashable, ...]
+
+# Aliases let a tiny document expand into billions of nodes; the walk stops well before that.
+MAX_NODES = 2_000_000
+
+
+class YamlLoadError(Exception):
+    def __init__(self, message: str, position: Position) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+@dataclass
+class PositionMap:
+    """Where each value (and each mapping key) of a document starts. Lines/cols are 1-based."""
+
+    file: str
+    values: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[DataPath, tuple[int, int]] = field(default_factory=dict)
+
+    def at(self, path: Sequence[Hashable], *, key: bool = False) -> Position:
+        """The position of ``path``, or of its closest located ancestor."""
+        path = tuple(path)
+        table = self.keys if key else self.values
+        while True:
+            if path in table:
+                line, col = table[path]
+                return Position(self.file, line, col)
+            if key and path in self.values:
+                line, col = self.values[path]
+                return Position(self.file, line, col)
+            if not path:
+                return Position(self.file, 1, 1)
+            path = path[:-1]
+
+
+def _plain(node: Any, path: DataPath, pos: PositionMap, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YamlLoadError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)", pos.at(path))
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for k, v in node.items():
+            # YAML 1.2 reads `200:` as an int; OpenAPI and our policy keys are strings.
+            key = str(k) if not isinstance(k, str) else k
+            child = (*path, key)
+            try:
+                kl, kc = node.lc.key(k)
+                vl, vc = node.lc.value(k)
+                pos.keys[child] = (kl + 1, kc + 1)
+                pos.values[child] = (vl + 1, vc + 1)
+            except (KeyError, TypeError, AttributeError):
+                pass
+            out[key] = _plain(v, child, pos, budget)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, v in enumerate(node):
+            child = (*path, i)
+            try:
+                vl, vc = node.lc.item(i)
+                pos.values[child] = (vl + 1, vc + 1)
+            except (KeyError, TypeError, AttributeError, IndexError):
+                pass
+            items.append(_plain(v, child, pos, budget))
+        return items
+    if isinstance(node, str):
+        return str(node)  # drop ruamel's scalar string subclasses
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+def load_yaml_with_positions(text: str, file: str) -> tuple[Any, PositionMap]:
+    """Parse YAML (or JSON) text; raise :class:`YamlLoadError` with a position on failure."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    pos = PositionMap(file)
+    try:
+        doc = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
+        problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            problem = f"{exc.context}; {exc.problem}"
+        raise YamlLoadError(f"invalid YAML: {problem}", where) from None
+    except YAMLError as exc:
+        raise YamlLoadError(f"invalid YAML: {exc}", Position(file, 1, 1)) from None
+    return _plain(doc, (), pos, [MAX_NODES]), pos
+
+
+def read_text(path: Path, display: str) -> str:
+    """Read a UTF-8 source file, turning OS and decoding problems into a positioned error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise YamlLoadError("file not found", Position(display)) from None
+    except IsADirectoryError:
+        raise YamlLoadError("is a directory, expected a file", Position(display)) from None
+    except OSError as exc:
+        raise YamlLoadError(f"cannot read file: {exc.strerror}", Position(display)) from None
+    if b"\x00" in raw[:8192]:
+        raise YamlLoadError("binary file (contains NUL bytes), expected YAML or JSON", Position(display))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise YamlLoadError(f"not valid UTF-8 (byte offset {exc.start})", Position(display)) from None

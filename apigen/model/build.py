@@ -1,0 +1,179 @@
+"""Build the typed IR from the schema-valid policy data and the loaded specs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from apigen.diagnostics import Diagnostics
+from apigen.load.policy_loader import PolicySource
+from apigen.load.spec_loader import SpecSet, load_spec
+from apigen.load.yaml_positions import YamlLoadError
+from apigen.model.openapi import SpecSummary, normalise_base_path, spec_version, summarise_spec
+from apigen.model.types import (
+    Api,
+    Attachment,
+    Gateway,
+    GatewayConfig,
+    Listen,
+    PolicyDef,
+    Retries,
+    Timeouts,
+    Upstream,
+    UpstreamServer,
+)
+from apigen.targets import Target
+from apigen.validate.spec_validate import validate_spec
+
+
+def _duration(value: Any) -> str | None:
+    if value is None:
+        return None
+    return f"{value}s" if isinstance(value, int) else str(value)
+
+
+def _timeouts(data: Mapping[str, Any] | None) -> Timeouts:
+    data = data or {}
+    return Timeouts(_duration(data.get("connect")), _duration(data.get("read")), _duration(data.get("send")))
+
+
+def _attachment(level: str, data: Mapping[str, Any], path: tuple) -> Attachment:
+    return Attachment(
+        level=level,
+        use=tuple(data.get("use") or ()),
+        skip=tuple(data.get("skip") or ()),
+        upstream=data.get("upstream"),
+        timeouts=_timeouts(data.get("timeouts")),
+        path=path,
+    )
+
+
+def _listen(value: Any) -> Listen:
+    if isinstance(value, int):
+        return Listen(value)
+    text = str(value)
+    address, _, port = text.rpartition(":")
+    return Listen(int(port), address if address != "*" else "")
+
+
+def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
+    passive = data.get("passive_health") or {}
+    servers = []
+    for i, s in enumerate(data["servers"]):
+        servers.append(
+            UpstreamServer(
+                address=s["address"],
+                weight=s.get("weight"),
+                backup=bool(s.get("backup", False)),
+                down=bool(s.get("down", False)),
+                max_conns=s.get("max_conns"),
+                max_fails=s.get("max_fails", passive.get("max_fails")),
+                fail_timeout=_duration(s.get("fail_timeout", passive.get("fail_timeout"))),
+                slow_start=_duration(s.get("slow_start")),
+                path=("upstreams", name, "servers", i),
+            )
+        )
+    retries = None
+    if "retries" in data:
+        r = data["retries"]
+        retries = Retries(tuple(r.get("on") or ("error", "timeout")), r.get("tries"), _duration(r.get("timeout")))
+    return Upstream(
+        name=name,
+        servers=tuple(servers),
+        balance=data.get("balance", "round_robin"),
+        keepalive=data.get("keepalive"),
+        timeouts=_timeouts(data.get("timeouts")),
+        retries=retries,
+        path=("upstreams", name),
+    )
+
+
+def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[SpecSet, SpecSummary]]:
+    """Load, validate and summarise every API's spec; keyed by the API's index in ``apis``."""
+    out: dict[int, tuple[SpecSet, SpecSummary]] = {}
+    for index, api in enumerate(source.data.get("apis") or []):
+        spec_file = api["spec"]
+        path = (source.base_dir / spec_file).resolve()
+        try:
+            specs = load_spec(path, source.base_dir)
+        except YamlLoadError as exc:
+            if exc.position.line:  # readable but broken: point into the spec itself
+                diags.error(exc.message, exc.position)
+            else:  # missing, unreadable, binary: point at the policy line that names it
+                diags.error(f"spec {spec_file!r}: {exc.message}", source.pos("apis", index, "spec"))
+            continue
+        version = spec_version(specs.root)
+        if version is not None and not validate_spec(specs, version, diags):
+            continue
+        summary = summarise_spec(specs, api["name"], diags)
+        if summary is not None:
+            out[index] = (specs, summary)
+    return out
+
+
+def build_config(
+    source: PolicySource, specs: dict[int, tuple[SpecSet, SpecSummary]], diags: Diagnostics
+) -> GatewayConfig:
+    data = source.data
+    target_data = data.get("target") or {}
+    target = Target.parse(target_data.get("flavor", "oss"), str(target_data.get("version", "1.22")))
+    gw = data.get("gateway") or {}
+    listen_raw = gw.get("listen", 8080)
+    names_raw = gw.get("server_name", "_")
+    gateway = Gateway(
+        listen=tuple(_listen(v) for v in (listen_raw if isinstance(listen_raw, list) else [listen_raw])),
+        server_names=tuple(names_raw if isinstance(names_raw, list) else [names_raw]),
+        worker_processes=str(gw.get("worker_processes", "auto")),
+        worker_connections=int(gw.get("worker_connections", 1024)),
+        client_max_body_size=str(gw.get("client_max_body_size", "1m")),
+        include_dir=str(gw.get("include_dir", "")),
+        attachment=_attachment("gateway", gw, ("gateway",)),
+    )
+    upstreams = {name: _upstream(name, u) for name, u in sorted((data.get("upstreams") or {}).items())}
+    policies = {
+        name: PolicyDef(name=name, kind=p["kind"], config=p, path=("policies", name))
+        for name, p in sorted((data.get("policies") or {}).items())
+    }
+    apis = []
+    digests = [(source.path.name, source.digest)]
+    for index, api in enumerate(data.get("apis") or []):
+        if index not in specs:
+            continue
+        specset, summary = specs[index]
+        for uri in sorted(specset.documents):
+            file = Path(uri.removeprefix("file://"))
+            digests.append((specset.display(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
+        base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
+        path = ("apis", index)
+        apis.append(
+            Api(
+                name=api["name"],
+                spec_file=api["spec"],
+                spec_uri=specset.root_uri,
+                spec_version=summary.version,
+                base_path=base,
+                strip_base_path=bool(api.get("strip_base_path", False)),
+                upstream=api["upstream"],
+                attachment=_attachment("api", api, path),
+                tags={t: _attachment("tag", v, (*path, "tags", t)) for t, v in sorted((api.get("tags") or {}).items())},
+                operations_attachments={
+                    sel: _attachment("operation", v, (*path, "operations", sel))
+                    for sel, v in (api.get("operations") or {}).items()
+                },
+                operations=summary.operations,
+                security_schemes=summary.security_schemes,
+                security=summary.security,
+                path=path,
+            )
+        )
+    return GatewayConfig(
+        target=target,
+        gateway=gateway,
+        upstreams=upstreams,
+        policies=policies,
+        apis=tuple(apis),
+        policy_file=source.display,
+        input_digests=tuple(sorted(set(digests))),
+    )

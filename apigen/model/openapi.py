@@ -1,0 +1,179 @@
+"""Normalise OpenAPI 2.0 / 3.0 / 3.1 documents into :class:`Operation` lists.
+
+Only what the gateway needs is extracted: methods, paths, operationIds, tags, parameters and
+security requirements. ``$ref``s (local and relative-file) are followed with cycle detection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from apigen.diagnostics import Diagnostics, Position
+from apigen.load.spec_loader import SpecSet, locate
+from apigen.model.types import Operation, Parameter
+
+_METHODS_V3 = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_METHODS_V2 = ("get", "put", "post", "delete", "options", "head", "patch")
+
+
+@dataclass(frozen=True)
+class SpecSummary:
+    version: str  # "2.0" | "3.0" | "3.1"
+    base_path: str  # from servers[0] / basePath, normalised: "" or "/x/y"
+    operations: tuple[Operation, ...]
+    security_schemes: Mapping[str, Any]
+    security: tuple[Mapping[str, tuple[str, ...]], ...]
+
+
+def spec_version(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return None
+    if str(doc.get("swagger", "")).startswith("2."):
+        return "2.0"
+    version = str(doc.get("openapi", ""))
+    if version.startswith("3.0"):
+        return "3.0"
+    if version.startswith("3.1"):
+        return "3.1"
+    return None
+
+
+def normalise_base_path(path: str) -> str:
+    path = "/" + path.strip("/") if path.strip("/") else ""
+    return path
+
+
+def _server_base_path(doc: Mapping[str, Any], version: str) -> str:
+    if version == "2.0":
+        return normalise_base_path(str(doc.get("basePath") or ""))
+    servers = doc.get("servers") or []
+    if not servers or not isinstance(servers[0], dict):
+        return ""
+    url = str(servers[0].get("url", ""))
+    variables = servers[0].get("variables") or {}
+    # Server variables ({basePath}) take their declared defaults.
+    url = re.sub(
+        r"\{([^}]*)\}",
+        lambda m: str((variables.get(m.group(1)) or {}).get("default", "")),
+        url,
+    )
+    return normalise_base_path(urlparse(url).path if "://" in url else url.split("?")[0])
+
+
+def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...]:
+    out = []
+    for requirement in value or []:
+        if isinstance(requirement, dict):
+            out.append({str(k): tuple(str(s) for s in (v or [])) for k, v in requirement.items()})
+    return tuple(out)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "root"
+
+
+def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSummary | None:
+    doc = specs.root
+    version = spec_version(doc)
+    root_display = specs.display(specs.root_uri)
+    if version is None:
+        diags.error(
+            'not an OpenAPI document: expected `openapi: 3.0.x`/`3.1.x` or `swagger: "2.0"` at the top',
+            Position(root_display, 1, 1),
+        )
+        return None
+    methods = _METHODS_V2 if version == "2.0" else _METHODS_V3
+    schemes_key = "securityDefinitions" if version == "2.0" else None
+    if schemes_key:
+        schemes = doc.get(schemes_key) or {}
+    else:
+        schemes = (doc.get("components") or {}).get("securitySchemes") or {}
+    operations: list[Operation] = []
+    seen_ids: dict[str, str] = {}
+    paths = doc.get("paths") or {}
+    for path_key, item in paths.items():
+        item_path: tuple = ("paths", path_key)
+        try:
+            item, item_uri = specs.deref(item, specs.root_uri)
+        except (KeyError, ValueError) as exc:
+            diags.error(str(exc).strip("'\""), locate(specs.root_uri, item_path, root_display))
+            continue
+        if not isinstance(item, dict):
+            continue
+        shared = _parameters(specs, item.get("parameters"), item_uri, item_path, diags, root_display)
+        for method in methods:
+            op = item.get(method)
+            if not isinstance(op, dict):
+                continue
+            op_path = (*item_path, method)
+            own = _parameters(specs, op.get("parameters"), item_uri, op_path, diags, root_display)
+            merged = {(p.name, p.location): p for p in shared}
+            merged.update({(p.name, p.location): p for p in own})
+            op_id = op.get("operationId")
+            generated = not isinstance(op_id, str) or not op_id
+            if generated:
+                op_id = f"{method}_{_slug(path_key)}"
+            if op_id in seen_ids:
+                diags.error(
+                    f"duplicate operationId {op_id!r} in API {api_name!r} (also {seen_ids[op_id]})",
+                    locate(specs.root_uri, (*op_path, "operationId"), root_display),
+                )
+                continue
+            seen_ids[op_id] = f"{method.upper()} {path_key}"
+            security = _security(op["security"]) if "security" in op else None
+            tags = tuple(str(t) for t in op.get("tags") or ())
+            operations.append(
+                Operation(
+                    api=api_name,
+                    operation_id=str(op_id),
+                    method=method.upper(),
+                    path=path_key,
+                    route_path=path_key.split("#", 1)[0],
+                    tags=tags,
+                    security=security,
+                    parameters=tuple(merged.values()),
+                    raw=op,
+                    spec_uri=item_uri,
+                    spec_path=op_path,
+                    generated_id=generated,
+                )
+            )
+    return SpecSummary(
+        version=version,
+        base_path=_server_base_path(doc, version),
+        operations=tuple(operations),
+        security_schemes=schemes if isinstance(schemes, dict) else {},
+        security=_security(doc.get("security")),
+    )
+
+
+def _parameters(
+    specs: SpecSet, value: Any, uri: str, where: tuple, diags: Diagnostics, display: str
+) -> list[Parameter]:
+    out: list[Parameter] = []
+    for index, raw in enumerate(value or []):
+        try:
+            param, _ = specs.deref(raw, uri)
+        except (KeyError, ValueError) as exc:
+            diags.error(str(exc).strip("'\""), locate(specs.root_uri, (*where, "parameters", index), display))
+            continue
+        if not isinstance(param, dict) or "name" not in param or "in" not in param:
+            continue
+        schema = (
+            param.get("schema")
+            if "schema" in param
+            else {k: v for k, v in param.items() if k in ("type", "format", "enum", "pattern", "items")}
+        )
+        out.append(
+            Parameter(
+                name=str(param["name"]),
+                location=str(param["in"]),
+                required=bool(param.get("required", param["in"] == "path")),
+                schema=schema if isinstance(schema, dict) else {},
+            )
+        )
+    return out

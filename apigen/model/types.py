@@ -1,0 +1,167 @@
+"""The gateway IR: frozen dataclasses, one per concept of the policy file and the specs."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from apigen.diagnostics import Position
+from apigen.targets import Target
+
+DataPath = tuple[Hashable, ...]
+
+HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: str | None = None
+    read: str | None = None
+    send: str | None = None
+
+    def merged_over(self, base: Timeouts) -> Timeouts:
+        """This level's values where set, otherwise the less specific level's."""
+        return Timeouts(self.connect or base.connect, self.read or base.read, self.send or base.send)
+
+
+@dataclass(frozen=True)
+class Retries:
+    on: tuple[str, ...] = ("error", "timeout")
+    tries: int | None = None
+    timeout: str | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamServer:
+    address: str
+    weight: int | None = None
+    backup: bool = False
+    down: bool = False
+    max_conns: int | None = None
+    max_fails: int | None = None
+    fail_timeout: str | None = None
+    slow_start: str | None = None
+    path: DataPath = ()
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    servers: tuple[UpstreamServer, ...]
+    balance: str = "round_robin"
+    keepalive: int | None = None
+    timeouts: Timeouts = Timeouts()
+    retries: Retries | None = None
+    path: DataPath = ()
+
+
+@dataclass(frozen=True)
+class PolicyDef:
+    """A named policy from ``policies:``. ``config`` is the validated mapping for its kind."""
+
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    path: DataPath = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What one level (gateway, API, tag, operation) says about the operations below it."""
+
+    level: str  # "gateway" | "api" | "tag" | "operation"
+    use: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    upstream: str | None = None
+    timeouts: Timeouts = Timeouts()
+    path: DataPath = ()
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str  # path | query | header | cookie | body | formData
+    required: bool = False
+    schema: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Operation:
+    api: str
+    operation_id: str
+    method: str  # upper case
+    path: str  # the spec's path key, as written (may carry a `#fragment`, as Box's does)
+    route_path: str  # the path requests use: no fragment
+    tags: tuple[str, ...] = ()
+    security: tuple[Mapping[str, tuple[str, ...]], ...] | None = None  # None: inherit document's
+    parameters: tuple[Parameter, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    spec_uri: str = ""
+    spec_path: DataPath = ()  # where the operation is in its document
+    generated_id: bool = False  # operationId was missing and made up from method + path
+
+    @property
+    def key(self) -> str:
+        return f"{self.api}.{self.operation_id}"
+
+
+@dataclass(frozen=True)
+class Api:
+    name: str
+    spec_file: str  # display path
+    spec_uri: str
+    spec_version: str  # "2.0" | "3.0" | "3.1"
+    base_path: str  # "" or "/v1" (no trailing slash)
+    strip_base_path: bool
+    upstream: str
+    attachment: Attachment
+    tags: Mapping[str, Attachment]
+    operations_attachments: Mapping[str, Attachment]  # selector -> attachment
+    operations: tuple[Operation, ...]
+    security_schemes: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    security: tuple[Mapping[str, tuple[str, ...]], ...] = ()  # the document's default
+    path: DataPath = ()
+
+
+@dataclass(frozen=True)
+class Listen:
+    port: int
+    address: str = ""  # "" = all addresses
+
+    def __str__(self) -> str:
+        return f"{self.address}:{self.port}" if self.address else str(self.port)
+
+
+@dataclass(frozen=True)
+class Gateway:
+    listen: tuple[Listen, ...] = (Listen(8080),)
+    server_names: tuple[str, ...] = ("_",)
+    worker_processes: str = "auto"
+    worker_connections: int = 1024
+    client_max_body_size: str = "1m"
+    include_dir: str = ""
+    attachment: Attachment = Attachment("gateway")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The whole IR: what the policy file and its specs say, checked and typed."""
+
+    target: Target
+    gateway: Gateway
+    upstreams: Mapping[str, Upstream]
+    policies: Mapping[str, PolicyDef]
+    apis: tuple[Api, ...]
+    policy_file: str
+    input_digests: tuple[tuple[str, str], ...]  # (display path, sha256) of every input file
+
+    def api(self, name: str) -> Api:
+        return next(a for a in self.apis if a.name == name)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A position in an input, resolved lazily (positions in big specs are costly to find)."""
+
+    position: Position

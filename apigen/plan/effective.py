@@ -1,0 +1,77 @@
+"""Which policies, upstream and timeouts apply to each operation, and where each came from.
+
+Levels, least to most specific: gateway, API, tag (in tag-name order), operation. A level's
+``skip`` removes inherited policies by name or by kind; its ``use`` adds policies. For a kind that
+does not accumulate (one JWT policy per operation, say), a more specific level replaces the kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apigen.diagnostics import Diagnostics
+from apigen.load.policy_loader import PolicySource
+from apigen.model.types import Api, Attachment, DataPath, GatewayConfig, Operation, PolicyDef, Timeouts
+from apigen.policies import registry
+from apigen.validate.semantic import select_operations
+
+
+@dataclass(frozen=True)
+class EffectivePolicy:
+    policy: PolicyDef
+    level: str  # gateway | api | tag | operation
+    origin: DataPath  # the attachment in the policy file that brought it
+
+
+@dataclass(frozen=True)
+class EffectiveOperation:
+    op: Operation
+    policies: tuple[EffectivePolicy, ...]
+    upstream: str
+    upstream_origin: str  # level that chose the upstream
+    timeouts: Timeouts
+
+    def of_kind(self, kind: str) -> tuple[EffectivePolicy, ...]:
+        return tuple(p for p in self.policies if p.policy.kind == kind)
+
+
+def attachments_for(api: Api, op: Operation, config: GatewayConfig) -> list[Attachment]:
+    levels = [config.gateway.attachment, api.attachment]
+    levels += [api.tags[t] for t in sorted(set(op.tags)) if t in api.tags]
+    selected = [(sel, att) for sel, att in api.operations_attachments.items() if op in select_operations(api, sel)]
+    levels += [att for _, att in sorted(selected, key=lambda x: x[0])]
+    return levels
+
+
+def resolve_operation(
+    api: Api, op: Operation, config: GatewayConfig, diags: Diagnostics | None = None, source: PolicySource | None = None
+) -> EffectiveOperation:
+    chosen: list[EffectivePolicy] = []
+    upstream, upstream_origin = api.upstream, "api"
+    timeouts = config.upstreams[api.upstream].timeouts if api.upstream in config.upstreams else Timeouts()
+    for att in attachments_for(api, op, config):
+        chosen = [p for p in chosen if p.policy.name not in att.skip and p.policy.kind not in att.skip]
+        at_level: set[str] = set()
+        for index, name in enumerate(att.use):
+            policy = config.policies.get(name)
+            if policy is None:
+                continue  # reported by the semantic checks
+            kind = registry.get(policy.kind)
+            if kind is not None and not kind.accumulates:
+                if policy.kind in at_level and diags is not None and source is not None:
+                    diags.error(
+                        f"two {policy.kind} policies attached at the same level; only one applies",
+                        source.pos(*att.path, "use", index),
+                    )
+                chosen = [p for p in chosen if p.policy.kind != policy.kind]
+            at_level.add(policy.kind)
+            chosen.append(EffectivePolicy(policy, att.level, att.path))
+        if att.upstream:
+            upstream, upstream_origin = att.upstream, att.level
+            if att.upstream in config.upstreams:
+                timeouts = config.upstreams[att.upstream].timeouts
+        if att.level != "gateway":
+            timeouts = att.timeouts.merged_over(timeouts)
+    order = {name: kind.order for name, kind in registry.items()}
+    chosen.sort(key=lambda p: (order.get(p.policy.kind, 100), p.policy.kind))  # stable: level order kept
+    return EffectiveOperation(op, tuple(chosen), upstream, upstream_origin, timeouts)

@@ -1,0 +1,142 @@
+"""OpenAPI path templates: parsing, specificity order and the one regex builder.
+
+A parameter matches one path segment (never ``/``); parameters may share a segment with literal
+text (``/files/{id}.json``, ``/{name}.{ext}``). Literal text is escaped; regexes are anchored at
+both ends. Note nginx matches locations against the decoded, normalised URI.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+_PARAM = re.compile(r"\{([^{}/]*)\}")
+# Characters that are literal in PCRE without a backslash. Everything else ASCII is escaped;
+# non-ASCII bytes are left alone (escaping one byte of a UTF-8 sequence would break it).
+_PCRE_PLAIN = re.compile(r"[A-Za-z0-9_/\-]")
+
+PARAM_REGEX = "[^/]+"
+
+
+def pcre_escape(text: str) -> str:
+    return "".join(ch if _PCRE_PLAIN.match(ch) or ord(ch) > 0x7F else "\\" + ch for ch in text)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One ``/``-separated piece: a sequence of literal strings and parameter names."""
+
+    parts: tuple[tuple[str, str], ...]  # ("lit", text) | ("param", name)
+
+    @property
+    def is_literal(self) -> bool:
+        return all(kind == "lit" for kind, _ in self.parts)
+
+    @property
+    def is_param(self) -> bool:
+        return len(self.parts) == 1 and self.parts[0][0] == "param"
+
+    @property
+    def literal_text(self) -> str:
+        return "".join(text for kind, text in self.parts if kind == "lit")
+
+    @property
+    def shape(self) -> str:
+        return "".join(text if kind == "lit" else "{}" for kind, text in self.parts)
+
+    def regex(self) -> str:
+        return "".join(pcre_escape(text) if kind == "lit" else PARAM_REGEX for kind, text in self.parts)
+
+    def rank(self) -> tuple[int, int]:
+        """Lower is more specific: literal, then mixed (more literal text first), then parameter."""
+        if self.is_literal:
+            return (0, 0)
+        if self.is_param:
+            return (2, 0)
+        return (1, -len(self.literal_text))
+
+
+def parse_segment(text: str) -> Segment:
+    parts: list[tuple[str, str]] = []
+    pos = 0
+    for m in _PARAM.finditer(text):
+        if m.start() > pos:
+            parts.append(("lit", text[pos : m.start()]))
+        parts.append(("param", m.group(1)))
+        pos = m.end()
+    if pos < len(text) or not parts:
+        parts.append(("lit", text[pos:]))
+    return Segment(tuple(parts))
+
+
+@dataclass(frozen=True)
+class PathTemplate:
+    """A full request path template (base path included), e.g. ``/v1/pets/{petId}``."""
+
+    text: str
+
+    @cached_property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(parse_segment(s) for s in self.text.split("/")[1:])
+
+    @property
+    def is_concrete(self) -> bool:
+        return all(s.is_literal for s in self.segments)
+
+    @property
+    def shape(self) -> str:
+        """The template with parameter names erased: equal shapes match exactly the same URLs."""
+        return "/" + "/".join(s.shape for s in self.segments)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(name for s in self.segments for kind, name in s.parts if kind == "param")
+
+    def rank(self) -> tuple:
+        return tuple(s.rank() for s in self.segments)
+
+    def sort_key(self) -> tuple:
+        # OpenAPI: at the first segment where two templates differ, literal beats parameter.
+        return (self.rank(), self.shape, self.text)
+
+    def regex(self) -> str:
+        return "^/" + "/".join(s.regex() for s in self.segments) + "$"
+
+    @cached_property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.regex())
+
+    def literal_prefix(self) -> str:
+        """The path up to the ``/`` before the first segment that holds a parameter."""
+        out = "/"
+        for seg in self.segments:
+            if not seg.is_literal:
+                return out
+            out += seg.literal_text + "/"
+        return out
+
+    def sample(self, fill: str = "x") -> str:
+        return "/" + "/".join("".join(text if kind == "lit" else fill for kind, text in s.parts) for s in self.segments)
+
+
+def join_base(base_path: str, path: str) -> str:
+    """``/v1`` + ``/pets`` -> ``/v1/pets``; an empty base leaves the path alone."""
+    if not path.startswith("/"):
+        path = "/" + path
+    return (base_path.rstrip("/") + path) if base_path else path
+
+
+def compatible_with_prefix(template: PathTemplate, prefix: str) -> bool:
+    """Can a URL that starts with the literal ``prefix`` (ending in ``/``) match ``template``?"""
+    literal = [s for s in prefix.strip("/").split("/") if s] if prefix != "/" else []
+    segs = template.segments
+    if len(segs) <= len(literal):
+        return False
+    for seg, lit in zip(segs, literal, strict=False):
+        if seg.is_literal:
+            if seg.literal_text != lit:
+                return False
+        elif not re.fullmatch(seg.regex(), lit):
+            return False
+    return True

@@ -1,0 +1,178 @@
+"""The route table: which nginx location each request path lands in, and in what order.
+
+Layout (cost independent of the number of operations where nginx allows it):
+
+* concrete paths become exact locations (``location = /v1/pets``): a tree lookup, no regex;
+* templated paths are grouped under their literal prefix (``location ^~ /v1/pets/``) and matched
+  there by anchored regex locations nested inside, most specific first (OpenAPI precedence);
+* each API's base path, and ``/``, are prefix locations too, so an unknown path gets a 404 scoped
+  to its API.
+
+nginx picks the longest matching prefix location, so every group must hold every templated route
+that can match a URL under its prefix, including routes whose own prefix is shorter.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from apigen.diagnostics import Diagnostics, Position
+from apigen.model.types import Api, GatewayConfig, Operation
+from apigen.plan.paths import PathTemplate, compatible_with_prefix, join_base
+
+RESERVED_PREFIX = "/_apigen"
+
+# Method order in `Allow` headers and dispatch maps: RFC 9110 order, then the rest.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def method_sort_key(method: str) -> tuple[int, str]:
+    return (_METHOD_ORDER.index(method) if method in _METHOD_ORDER else len(_METHOD_ORDER), method)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One path (shape) of one API, with the operation each method dispatches to."""
+
+    route_id: str  # the full path shape, e.g. /v1/pets/{}; unique in the gateway
+    template: PathTemplate
+    api: str
+    operations: tuple[tuple[str, Operation], ...]  # (method, operation), HEAD included for GET
+
+    @property
+    def allow(self) -> str:
+        return ", ".join(m for m, _ in self.operations)
+
+    @property
+    def is_exact(self) -> bool:
+        return self.template.is_concrete
+
+
+@dataclass(frozen=True)
+class RouteGroup:
+    prefix: str  # ends with "/"
+    api: str | None  # the API whose file holds the group (None: the gateway's own `/`)
+    routes: tuple[Route, ...]  # in match order
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    routes: tuple[Route, ...]  # every route, sorted by id
+    exact: tuple[Route, ...]
+    groups: tuple[RouteGroup, ...]  # sorted by prefix
+
+    def operations(self) -> Iterable[tuple[Route, str, Operation]]:
+        for route in self.routes:
+            for method, op in route.operations:
+                yield route, method, op
+
+
+def _op_position(api: Api, op: Operation, config_file: str) -> Position:
+    from apigen.load.spec_loader import locate
+
+    return locate(op.spec_uri, op.spec_path, api.spec_file)
+
+
+def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None) -> RouteTable:
+    by_shape: dict[str, dict] = {}
+    for api in config.apis:
+        for op in api.operations:
+            template = PathTemplate(join_base(api.base_path, op.route_path))
+            if template.text == RESERVED_PREFIX or template.text.startswith(RESERVED_PREFIX + "/"):
+                diags.error(
+                    f"path {template.text} is reserved for the gateway's internal locations",
+                    _op_position(api, op, config.policy_file),
+                )
+                continue
+            entry = by_shape.setdefault(template.shape, {"api": api, "template": template, "methods": {}})
+            if entry["api"].name != api.name:
+                other = entry["api"]
+                diags.error(
+                    f"APIs {other.name!r} and {api.name!r} both claim {op.method} {template.text}",
+                    _op_position(api, op, config.policy_file),
+                    related=(_op_position(other, next(iter(entry["methods"].values())), config.policy_file),),
+                )
+                continue
+            taken = entry["methods"].get(op.method)
+            if taken is not None:
+                diags.warning(
+                    f"{op.method} {op.path} ({op.operation_id}) has the same route as "
+                    f"{taken.method} {taken.path} ({taken.operation_id}); requests go to {taken.operation_id}",
+                    _op_position(api, op, config.policy_file),
+                    code="route-alias",
+                )
+                continue
+            entry["methods"][op.method] = op
+
+    routes = []
+    for shape, entry in sorted(by_shape.items()):
+        methods: dict[str, Operation] = dict(entry["methods"])
+        if "GET" in methods and "HEAD" not in methods:
+            methods["HEAD"] = methods["GET"]  # nginx answers HEAD from a GET handler's response
+        ops = tuple(sorted(methods.items(), key=lambda kv: method_sort_key(kv[0])))
+        routes.append(Route(shape, entry["template"], entry["api"].name, ops))
+
+    _warn_ambiguous(routes, config, diags)
+    exact = tuple(r for r in routes if r.is_exact)
+    templated = sorted((r for r in routes if not r.is_exact), key=lambda r: r.template.sort_key())
+
+    base_prefixes = {api.name: (api.base_path.rstrip("/") + "/") for api in config.apis}
+    prefixes = sorted({"/"} | set(base_prefixes.values()) | {r.template.literal_prefix() for r in templated})
+    members: dict[str, list[Route]] = defaultdict(list)
+    for route in templated:
+        own = route.template.literal_prefix()
+        # Groups at or below the route's own prefix are the only ones a matching URL can select.
+        start = bisect.bisect_left(prefixes, own)
+        for prefix in prefixes[start:]:
+            if not prefix.startswith(own):
+                break
+            if prefix == own or compatible_with_prefix(route.template, prefix):
+                members[prefix].append(route)
+
+    groups = []
+    for prefix in prefixes:
+        owner = _owner(prefix, base_prefixes)
+        groups.append(RouteGroup(prefix, owner, tuple(members.get(prefix, ()))))
+    return RouteTable(tuple(routes), exact, tuple(groups))
+
+
+def _owner(prefix: str, base_prefixes: dict[str, str]) -> str | None:
+    best: tuple[int, str] | None = None
+    for api, base in sorted(base_prefixes.items()):
+        if base != "/" and prefix.startswith(base) and (best is None or len(base) > best[0]):
+            best = (len(base), api)
+    if best is None:
+        # An API at the root owns the groups no other API claims, except `/` itself.
+        roots = [api for api, base in sorted(base_prefixes.items()) if base == "/"]
+        if roots and prefix != "/":
+            return roots[0]
+        return None
+    return best[1]
+
+
+def _warn_ambiguous(routes: list[Route], config: GatewayConfig, diags: Diagnostics) -> None:
+    """Pairs that can match the same URL with no OpenAPI rule to prefer one (``/{a}.json`` vs
+    ``/{b}.{c}`` would be ordered by literal length, but users should know)."""
+    buckets: dict[tuple, list[Route]] = defaultdict(list)
+    for r in routes:
+        if r.is_exact:
+            continue
+        key = tuple(
+            s.literal_text if s.is_literal else "{}" if s.is_param else f"mixed:{len(s.literal_text)}"
+            for s in r.template.segments
+        )
+        buckets[key].append(r)
+    for bucket in buckets.values():
+        for i, a in enumerate(bucket):
+            for b in bucket[i + 1 :]:
+                if b.template.compiled.match(a.template.sample()) or a.template.compiled.match(b.template.sample()):
+                    api = config.api(b.api)
+                    diags.warning(
+                        f"ambiguous paths {a.template.text} and {b.template.text}: a request can match "
+                        f"both; {a.template.text} is tried first",
+                        _op_position(api, b.operations[0][1], config.policy_file),
+                        code="ambiguous-route",
+                    )

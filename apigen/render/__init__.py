@@ -1,0 +1,1 @@
+"""Stage 5: render the plan into bundle files with Jinja2 templates."""

@@ -1,0 +1,96 @@
+"""Render a :class:`Plan` into a :class:`Bundle` with Jinja2.
+
+Templates only loop and branch. Every value they print must come out of a quoting filter
+(``q``, ``qv``, ``mapkey``, ``bare``, ``var``, ``comment``) or be the output of a macro:
+``finalize`` rejects anything else, so a template cannot paste user input into the configuration
+by accident. (Autoescape is on only so that macro output arrives as ``Markup`` and can be told
+apart from a plain string; nothing is ever HTML-escaped because nothing unmarked gets through.)
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from apigen.bundle import Bundle
+from apigen.plan.planner import Plan
+from apigen.render.quoting import Arg, bare, map_key, quote
+from apigen.resources import templates_dir
+
+_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class UnsafeTemplateValue(TypeError):
+    pass
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, (Arg, Markup)) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if value is None:
+        raise UnsafeTemplateValue("template printed None")
+    raise UnsafeTemplateValue(f"template printed an unquoted value {value!r}; use a quoting filter")
+
+
+def _var(name: str) -> Arg:
+    if not _VAR.match(name):
+        raise UnsafeTemplateValue(f"not a variable name: {name!r}")
+    return Arg("$" + name)
+
+
+def bare_or_arg(value: Any) -> str:
+    if not isinstance(value, Arg):
+        raise UnsafeTemplateValue(f"join_args needs quoted tokens, got {value!r}")
+    return str(value)
+
+
+def _comment(text: str) -> Arg:
+    # Inside a `#` comment only a line break could escape; drop every control character.
+    return Arg("".join(ch if ch.isprintable() else "?" for ch in str(text)))
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+    )
+    env.filters.update(
+        q=lambda v: quote(v),
+        qv=lambda v: quote(v, variables=True),
+        mapkey=map_key,
+        bare=lambda v: bare(str(v)),
+        var=_var,
+        comment=_comment,
+        join_args=lambda args: Arg(" ".join(bare_or_arg(a) for a in args)),
+    )
+    return env
+
+
+def render_plan(plan: Plan) -> Bundle:
+    env = environment()
+    bundle = Bundle()
+
+    def put(path: str, template: str, **extra: Any) -> None:
+        text = env.get_template(template).render(plan=plan, file=path, **extra)
+        bundle.add(path, text)
+
+    put("nginx.conf", "nginx.conf.j2")
+    put("api_gateway.conf", "api_gateway.conf.j2")
+    put("api_maps.conf", "api_maps.conf.j2")
+    put("api_backends.conf", "api_backends.conf.j2")
+    put("api_json_errors.conf", "api_json_errors.conf.j2")
+    for api in plan.apis:
+        put(api.file, "api.conf.j2", api=api)
+    bundle.add_dir("logs")
+    bundle.add_dir("temp")
+    return bundle

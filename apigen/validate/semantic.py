@@ -1,0 +1,88 @@
+"""Cross-reference checks that JSON Schema cannot express: names that must exist, selectors that
+must match, features the target lacks."""
+
+from __future__ import annotations
+
+from apigen.diagnostics import Diagnostics
+from apigen.load.policy_loader import PolicySource
+from apigen.model.types import Api, Attachment, GatewayConfig, Operation
+from apigen.policies import registry
+
+
+def select_operations(api: Api, selector: str) -> list[Operation]:
+    """Operations an ``operations:`` key names: an operationId, or ``METHOD /path`` (``*`` = any)."""
+    method, sep, path = selector.partition(" ")
+    if sep and path.startswith("/"):
+        method = method.upper()
+        return [o for o in api.operations if o.path == path and method in ("*", o.method)]
+    return [o for o in api.operations if o.operation_id == selector]
+
+
+def _check_attachment(att: Attachment, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+    kinds = {p.kind for p in config.policies.values()}
+    for i, name in enumerate(att.use):
+        if name not in config.policies:
+            diags.error(
+                f"unknown policy {name!r}", source.pos(*att.path, "use", i), hint=_known("policies", config.policies)
+            )
+    for i, name in enumerate(att.skip):
+        if name not in config.policies and name not in kinds:
+            diags.error(
+                f"skip: {name!r} is neither a policy name nor a policy kind in use", source.pos(*att.path, "skip", i)
+            )
+    if att.upstream is not None and att.upstream not in config.upstreams:
+        diags.error(
+            f"unknown upstream {att.upstream!r}",
+            source.pos(*att.path, "upstream"),
+            hint=_known("upstreams", config.upstreams),
+        )
+
+
+def _known(what: str, names: object) -> str:
+    listed = ", ".join(sorted(names)) if names else "none"  # type: ignore[call-overload]
+    return f"defined {what}: {listed}"
+
+
+def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+    seen: dict[str, Api] = {}
+    for api in config.apis:
+        if api.name in seen:
+            diags.error(f"duplicate API name {api.name!r}", source.pos(*api.path, "name"))
+        seen[api.name] = api
+        if api.upstream not in config.upstreams:
+            diags.error(
+                f"unknown upstream {api.upstream!r}",
+                source.pos(*api.path, "upstream"),
+                hint=_known("upstreams", config.upstreams),
+            )
+        _check_attachment(api.attachment, config, source, diags)
+        spec_tags = {t for o in api.operations for t in o.tags}
+        for tag, att in api.tags.items():
+            if tag not in spec_tags:
+                diags.error(f"tag {tag!r} matches no operation of API {api.name!r}", source.pos(*att.path, key=True))
+            _check_attachment(att, config, source, diags)
+        for selector, att in api.operations_attachments.items():
+            if not select_operations(api, selector):
+                diags.error(
+                    f"operation selector {selector!r} matches no operation of API {api.name!r}",
+                    source.pos(*att.path, key=True),
+                    hint="use an operationId or `METHOD /path` as written in the spec",
+                )
+            _check_attachment(att, config, source, diags)
+    _check_attachment(config.gateway.attachment, config, source, diags)
+
+    for upstream in config.upstreams.values():
+        for server in upstream.servers:
+            if server.slow_start and config.target.flavor != "plus":
+                diags.error(
+                    "slow_start needs NGINX Plus (target flavor is oss)", source.pos(*server.path, "slow_start")
+                )
+        if upstream.balance.startswith("random") and upstream.balance != "random" and upstream.keepalive is None:
+            pass  # `random two` is plain OSS since 1.15.1: nothing to check
+
+    for policy in config.policies.values():
+        kind = registry.get(policy.kind)
+        if kind is None:
+            diags.error(f"unknown policy kind {policy.kind!r}", source.pos(*policy.path, "kind"))
+            continue
+        kind.check(policy, config, source, diags)

@@ -1,0 +1,1 @@
+"""Helpers for live tests: free ports, echo backends, nginx instances, a raw HTTP client."""
