@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,7 @@ class Plan:
     uses_njs: bool
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
     include_dir: str
+    source_dir: Path  # the policy file's directory: relative paths in policies start here
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -127,7 +129,7 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
     retries = upstream.retries
     uses = tuple(
         PolicyUse(
-            p.policy.kind, registry[p.policy.kind].partial, registry[p.policy.kind].plan_location(p.policy, op, config)
+            p.policy.kind, registry[p.policy.kind].partial, registry[p.policy.kind].plan_location(p.policy, eff, api, config)
         )
         for p in eff.policies
         if p.policy.kind in registry
@@ -218,10 +220,11 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         root_groups=tuple(g for g in table.groups if g.api is None),
         dispatch=tuple(dispatch),
         allow=tuple(allow),
-        map_hash_bucket_size=max(64, _next_pow2(longest + 32)),
-        map_hash_max_size=max(2048, _next_pow2(len(dispatch) * 2)),
+        map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
+        map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),
-        uses_njs=False,
+        uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         policy_http=tuple(policy_http),
         include_dir=config.gateway.include_dir,
+        source_dir=source.base_dir if source is not None else Path("."),
     )

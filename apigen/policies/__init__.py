@@ -3,21 +3,31 @@
 
 A kind says which targets support it (:meth:`PolicyKind.check`), and turns a policy definition,
 once attached to operations, into plan objects the partial renders at ``http``, ``server`` and
-``location`` level. The partial defines the macros ``http(plans)``, ``server(plans)`` and
-``location(p)``: ``plans`` are every instance of the kind in the gateway, ``p`` one instance on one
-operation's location.
+``location`` level. The partial defines the macros ``http(g)``, ``server(g)`` and
+``location(p)``: ``g`` is what :meth:`PolicyKind.plan_http` made of every instance of the kind in
+the gateway, ``p`` one instance on one operation's internal location. A kind may also add files
+to the bundle (njs modules, key files) with :meth:`PolicyKind.bundle_files`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from apigen.diagnostics import Diagnostics
 
 if TYPE_CHECKING:
     from apigen.load.policy_loader import PolicySource
-    from apigen.model.types import GatewayConfig, Operation, PolicyDef
+    from apigen.model.types import Api, GatewayConfig, PolicyDef
+    from apigen.plan.effective import EffectiveOperation
+
+
+class BundleFile:
+    """A file a policy kind adds to the bundle (``mode`` 0o600 for secrets)."""
+
+    def __init__(self, path: str, text: str, mode: int | None = None) -> None:
+        self.path, self.text, self.mode = path, text, mode
 
 
 class PolicyKind:
@@ -29,6 +39,8 @@ class PolicyKind:
     accumulates: ClassVar[bool] = False
     # Order of the kind's directives in a location relative to other kinds (lower first).
     order: ClassVar[int] = 100
+    # Does the kind's output need the njs module loaded (``load_module ...js...``)?
+    requires_njs: ClassVar[bool] = False
 
     @property
     def partial(self) -> str:
@@ -37,13 +49,17 @@ class PolicyKind:
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         """Semantic and target checks beyond the JSON Schema."""
 
-    def plan_location(self, policy: PolicyDef, op: Operation, config: GatewayConfig) -> Any:
-        """The object the partial's ``location`` macro gets for ``policy`` on ``op``."""
+    def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
+        """The object the partial's ``location`` macro gets for ``policy`` on ``eff.op``."""
         return policy.config
 
     def plan_http(self, instances: list[Any], config: GatewayConfig) -> Any:
-        """The object for the ``http`` macro, given every location instance in the gateway."""
+        """The object for the ``http`` and ``server`` macros, given every location instance."""
         return instances
+
+    def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
+        """Extra files for the bundle; ``source_dir`` is the policy file's directory."""
+        return []
 
 
 registry: dict[str, PolicyKind] = {}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apigen.model.types import GatewayConfig, Operation, PolicyDef
 from apigen.policies import PolicyKind, register
+
+if TYPE_CHECKING:
+    from apigen.model.types import Api, GatewayConfig, PolicyDef
+    from apigen.plan.effective import EffectiveOperation
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class Headers(PolicyKind):
     accumulates = True
     order = 50
 
-    def plan_location(self, policy: PolicyDef, op: Operation, config: GatewayConfig) -> Any:
+    def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         req = policy.config.get("request") or {}
         resp = policy.config.get("response") or {}
         return HeadersPlan(

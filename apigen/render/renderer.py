@@ -91,6 +91,11 @@ def render_plan(plan: Plan) -> Bundle:
     put("api_json_errors.conf", "api_json_errors.conf.j2")
     for api in plan.apis:
         put(api.file, "api.conf.j2", api=api)
+    from apigen.policies import registry
+
+    for use in plan.policy_http:
+        for extra in registry[use.kind].bundle_files(use.plan, plan.config, plan.source_dir):
+            bundle.add(extra.path, extra.text, extra.mode)
     bundle.add_dir("logs")
     bundle.add_dir("temp")
     return bundle
