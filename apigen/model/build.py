@@ -21,6 +21,7 @@ from apigen.model.types import (
     PolicyDef,
     Retries,
     Timeouts,
+    TlsSettings,
     Upstream,
     UpstreamServer,
 )
@@ -56,6 +57,17 @@ def _listen(value: Any) -> Listen:
     text = str(value)
     address, _, port = text.rpartition(":")
     return Listen(int(port), address if address != "*" else "")
+
+
+def _tls(data: Mapping[str, Any] | None) -> TlsSettings | None:
+    if not data:
+        return None
+    listen_raw = data.get("listen", 8443)
+    return TlsSettings(
+        listen=tuple(_listen(v) for v in (listen_raw if isinstance(listen_raw, list) else [listen_raw])),
+        certificate=data["certificate"],
+        key=data["key"],
+    )
 
 
 def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
@@ -129,6 +141,8 @@ def build_config(
         worker_connections=int(gw.get("worker_connections", 1024)),
         client_max_body_size=str(gw.get("client_max_body_size", "1m")),
         include_dir=str(gw.get("include_dir", "")),
+        tls=_tls(gw.get("tls")),
+        operation_header=gw.get("operation_header"),
         attachment=_attachment("gateway", gw, ("gateway",)),
     )
     upstreams = {name: _upstream(name, u) for name, u in sorted((data.get("upstreams") or {}).items())}

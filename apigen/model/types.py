@@ -134,6 +134,14 @@ class Listen:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    listen: tuple[Listen, ...]
+    certificate: str  # as written in the policy file
+    key: str
+    path: DataPath = ("gateway", "tls")
+
+
+@dataclass(frozen=True)
 class Gateway:
     listen: tuple[Listen, ...] = (Listen(8080),)
     server_names: tuple[str, ...] = ("_",)
@@ -141,6 +149,8 @@ class Gateway:
     worker_connections: int = 1024
     client_max_body_size: str = "1m"
     include_dir: str = ""
+    tls: TlsSettings | None = None
+    operation_header: str | None = None
     attachment: Attachment = Attachment("gateway")
 
 

@@ -11,6 +11,7 @@ from apigen import __version__
 from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
+from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
 from apigen.policies import registry
@@ -97,6 +98,9 @@ class Plan:
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
     include_dir: str
     source_dir: Path  # the policy file's directory: relative paths in policies start here
+    assets: tuple[Asset, ...]  # files copied into the bundle (certificates, keys, key lists)
+    tls_certificate: str | None  # bundle paths of the gateway's TLS certificate and key
+    tls_key: str | None
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -159,6 +163,14 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
 
 def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | None = None) -> Plan:
     table = build_route_table(config, diags)
+    assets = AssetCollector(source, diags) if source is not None else None
+    tls_cert = tls_key = None
+    tls = config.gateway.tls
+    if tls is not None and assets is not None:
+        cert = assets.file(tls.certificate, (*tls.path, "certificate"), directory="tls", secret=False)
+        key = assets.file(tls.key, (*tls.path, "key"), directory="secrets", secret=True)
+        tls_cert = cert.bundle_path if cert else None
+        tls_key = key.bundle_path if key else None
     # Internal location of each operation: /_apigen/op/<api>/<operationId>, made unique.
     internal: dict[tuple[str, str], str] = {}
     used: set[str] = set()
@@ -209,7 +221,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     for kind_name in kinds_in_use:
         kind = registry[kind_name]
         instances = [u.plan for a in api_plans for o in a.operations for u in o.policies if u.kind == kind_name]
-        policy_http.append(PolicyUse(kind_name, kind.partial, kind.plan_http(instances, config)))
+        policy_http.append(PolicyUse(kind_name, kind.partial, kind.plan_http(instances, config, assets)))
     return Plan(
         version=__version__,
         inputs=config.input_digests,
@@ -227,4 +239,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         policy_http=tuple(policy_http),
         include_dir=config.gateway.include_dir,
         source_dir=source.base_dir if source is not None else Path("."),
+        assets=tuple(sorted(assets.assets.values(), key=lambda a: a.bundle_path)) if assets else (),
+        tls_certificate=tls_cert,
+        tls_key=tls_key,
     )

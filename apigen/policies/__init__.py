@@ -20,6 +20,7 @@ from apigen.diagnostics import Diagnostics
 if TYPE_CHECKING:
     from apigen.load.policy_loader import PolicySource
     from apigen.model.types import Api, GatewayConfig, PolicyDef
+    from apigen.plan.assets import AssetCollector
     from apigen.plan.effective import EffectiveOperation
 
 
@@ -53,8 +54,10 @@ class PolicyKind:
         """The object the partial's ``location`` macro gets for ``policy`` on ``eff.op``."""
         return policy.config
 
-    def plan_http(self, instances: list[Any], config: GatewayConfig) -> Any:
-        """The object for the ``http`` and ``server`` macros, given every location instance."""
+    def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
+        """The object for the ``http`` and ``server`` macros, given every location instance.
+        Files the kind needs at run time (keys, key lists) go through ``assets``, which copies
+        them into the bundle and reports missing ones at their policy line."""
         return instances
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:

@@ -96,6 +96,8 @@ def render_plan(plan: Plan) -> Bundle:
     for use in plan.policy_http:
         for extra in registry[use.kind].bundle_files(use.plan, plan.config, plan.source_dir):
             bundle.add(extra.path, extra.text, extra.mode)
+    for asset in plan.assets:
+        bundle.add(asset.bundle_path, asset.text, asset.mode)
     bundle.add_dir("logs")
     bundle.add_dir("temp")
     return bundle

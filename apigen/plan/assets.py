@@ -1,0 +1,83 @@
+"""Files the gateway reads at run time (certificates, keys, key lists, htpasswd, JWKS).
+
+Every such file named in the policy file is read at build time (a missing or unreadable file is
+an error at the policy line, not an nginx start-up failure), copied into the bundle under a
+stable name, and referenced from the configuration by its bundle path. Secrets are written with
+mode 0600 and never inlined into ``*.conf`` files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from apigen.diagnostics import Diagnostics
+from apigen.load.policy_loader import PolicySource
+
+MAX_ASSET_BYTES = 1 << 20  # keys and key lists, not data sets
+
+
+@dataclass(frozen=True)
+class Asset:
+    bundle_path: str  # relative to the bundle root, e.g. "secrets/jwt-main.pem"
+    text: str
+    secret: bool
+
+    @property
+    def mode(self) -> int:
+        return 0o600 if self.secret else 0o644
+
+
+@dataclass
+class AssetCollector:
+    """Gathers the assets of one build, so two policies naming the same file share one copy."""
+
+    source: PolicySource
+    diags: Diagnostics
+    assets: dict[str, Asset] = field(default_factory=dict)
+
+    def read(self, value: str, data_path: Sequence[Hashable]) -> str | None:
+        """The text of the file ``value`` (relative to the policy file), or None after an error."""
+        path = Path(value)
+        if not path.is_absolute():
+            path = self.source.base_dir / path
+        where = self.source.pos(*data_path)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            self.diags.error(f"file not found: {value}", where)
+            return None
+        except IsADirectoryError:
+            self.diags.error(f"is a directory, expected a file: {value}", where)
+            return None
+        except OSError as exc:
+            self.diags.error(f"cannot read {value}: {exc.strerror}", where)
+            return None
+        if len(raw) > MAX_ASSET_BYTES:
+            self.diags.error(f"{value} is larger than {MAX_ASSET_BYTES} bytes", where)
+            return None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.diags.error(f"{value} is not a UTF-8 text file (PEM, JSON or text expected)", where)
+            return None
+
+    def add_text(self, directory: str, name: str, text: str, *, secret: bool) -> Asset:
+        """Put generated or read ``text`` in the bundle at ``directory/name`` (made unique)."""
+        stem = PurePosixPath(name).name or "file"
+        candidate = f"{directory}/{stem}"
+        existing = self.assets.get(candidate)
+        if existing is not None and existing.text != text:
+            digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+            candidate = f"{directory}/{digest}-{stem}"
+        asset = Asset(candidate, text, secret or (existing.secret if existing else False))
+        self.assets[candidate] = asset
+        return asset
+
+    def file(self, value: str, data_path: Sequence[Hashable], *, directory: str, secret: bool) -> Asset | None:
+        text = self.read(value, data_path)
+        if text is None:
+            return None
+        return self.add_text(directory, Path(value).name, text, secret=secret)
