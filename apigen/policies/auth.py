@@ -1,0 +1,545 @@
+"""What the authentication kinds (jwt, api_key, basic_auth, mtls, openapi_security, claims) share.
+
+An operation's authentication requirement is an OR of alternatives, each an AND of schemes; a
+scheme is one authentication policy plus the OAuth scopes it must carry. It comes from the
+OpenAPI ``security`` of the operation (or its document) through an ``openapi_security`` policy
+that maps scheme names to policies, and from authentication policies attached with ``use:``
+directly (each required). On NGINX the requirement is checked by one njs handler reached through
+``auth_request`` (`apigen/data/njs/apigen_auth.js`); the operation location stays a
+``proxy_pass`` location, so the access phase always runs before the upstream answers.
+
+Several kinds contribute to one ``auth_request``, but a location can hold only one: the first
+authentication policy of an operation (in effective order) is its *leader* and prints the
+directives for all of them; the others print nothing. Likewise the first kind whose
+``plan_http`` runs prints the http/server part for every operation (the state of one build is
+kept in :data:`_build`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, registry
+from apigen.targets import unavailable_reason
+
+if TYPE_CHECKING:
+    from apigen.diagnostics import Diagnostics
+    from apigen.load.policy_loader import PolicySource
+    from apigen.model.types import Api, GatewayConfig, Operation, PolicyDef
+    from apigen.plan.assets import AssetCollector
+    from apigen.plan.effective import EffectiveOperation
+
+AUTH_URI_PREFIX = "/_apigen/auth/"
+NJS_MODULE = "njs/apigen_auth.js"
+NJS_CONFIG = "apigen_auth_config.js"
+CHALLENGE_VAR = "apigen_www_authenticate"
+CLIENT_VAR = "apigen_client"
+NJS_DIRECTIVES = ("js_import", "js_path", "js_content", "auth_request", "auth_request_set")
+
+
+@dataclass(frozen=True)
+class Scheme:
+    policy: str
+    scopes: tuple[str, ...] = ()
+
+
+Requirement = tuple[tuple[Scheme, ...], ...]  # OR of ANDs; () = public
+
+
+@dataclass(frozen=True)
+class AuthLocation:
+    """What one operation location gets (printed by its leader only)."""
+
+    leader: bool
+    auth_uri: str | None  # None: public
+    basic: tuple[str, str] | None  # (realm variable, htpasswd include path)
+    sets: tuple[tuple[str, str], ...]  # auth_request_set (variable, subrequest variable)
+    forward: tuple[tuple[str, str], ...]  # proxy_set_header (header, variable or "" to strip)
+    requirement: Requirement = ()
+    claims: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class AuthHttp:
+    js_path: str
+    js_module: str
+    basic_maps: tuple[tuple[str, str], ...]  # (variable, realm)
+    key_maps: tuple[tuple[str, str, str], ...]  # (variable, source variable, include path)
+    client_source: str | None  # "$apigen_apikey_a:$apigen_apikey_b" for $apigen_client
+    auth_uris: tuple[str, ...]
+    challenge_var: str = CHALLENGE_VAR
+    client_var: str = CLIENT_VAR
+
+
+@dataclass
+class _BuildState:
+    config: Any = None
+    locations: list[AuthLocation] = field(default_factory=list)
+    http_done: bool = False
+    checked: bool = False
+
+
+_build = _BuildState()
+
+
+def _state(config: GatewayConfig) -> _BuildState:
+    global _build
+    if _build.config is not config:
+        _build = _BuildState(config=config)
+    return _build
+
+
+def include_path(config: GatewayConfig, relative: str) -> str:
+    d = config.gateway.include_dir
+    return f"{d.rstrip('/')}/{relative}" if d else relative
+
+
+def var_slug(name: str) -> str:
+    return name.replace("-", "_").lower()
+
+
+def auth_kind_names() -> set[str]:
+    return {n for n, k in registry.items() if isinstance(k, AuthKind)}
+
+
+def scheme_kind_names() -> set[str]:
+    return {n for n, k in registry.items() if isinstance(k, AuthKind) and k.is_scheme}
+
+
+# --- requirements -------------------------------------------------------------------------
+
+
+def _is_unmatched(op: Operation) -> bool:
+    return op.operation_id == UNMATCHED_OPERATION_ID and op.path == ""
+
+
+def _merge(alt: list[Scheme]) -> tuple[Scheme, ...]:
+    by_policy: dict[str, set[str]] = {}
+    for s in alt:
+        by_policy.setdefault(s.policy, set()).update(s.scopes)
+    return tuple(Scheme(p, tuple(sorted(sc))) for p, sc in sorted(by_policy.items()))
+
+
+def _openapi_alternatives(
+    policy: PolicyDef, security: tuple, errors: list[tuple[str, tuple]], where: str
+) -> list[list[Scheme]] | None:
+    """The OpenAPI requirement mapped to policies; None when it allows anonymous access."""
+    mapping = policy.config.get("schemes") or {}
+    alts: list[list[Scheme]] = []
+    for requirement in security:
+        if not requirement:
+            return None  # `{}`: anonymous access is one of the alternatives
+        alt = []
+        for scheme, scopes in sorted(requirement.items()):
+            target = mapping.get(scheme)
+            if target is None:
+                errors.append(
+                    (f"{where} requires security scheme {scheme!r}, which `schemes` does not map to a policy",
+                     (*policy.path, "schemes"))
+                )
+                continue
+            alt.append(Scheme(target, tuple(scopes)))
+        alts.append(alt)
+    return alts or None
+
+
+def requirement_of(eff: EffectiveOperation, api: Api, config: GatewayConfig, errors: list[tuple[str, tuple]]) -> Requirement:
+    op = eff.op
+    schemes = scheme_kind_names()
+    direct = [Scheme(p.policy.name) for p in eff.policies if p.policy.kind in schemes]
+    where = f"operation {api.name}.{op.operation_id}" if not _is_unmatched(op) else f"API {api.name}"
+    alts: list[list[Scheme]] | None = None
+    for p in eff.policies:
+        if p.policy.kind != "openapi_security":
+            continue
+        if not _is_unmatched(op):
+            security = op.security if op.security is not None else api.security
+            alts = _openapi_alternatives(p.policy, security, errors, where)
+        else:
+            alts = _unmatched_alternatives(p.policy, api, errors)
+    if alts is None:
+        alts = [[]] if direct else []
+    if not alts:
+        return ()
+    return tuple(sorted({_merge([*alt, *direct]) for alt in alts}, key=repr))
+
+
+def _unmatched_alternatives(policy: PolicyDef, api: Api, errors: list) -> list[list[Scheme]] | None:
+    """Unknown paths/methods of an API: any credential the API accepts (scopes dropped), so
+    anonymous clients learn nothing; public when some operation of the API is public."""
+    if api.security:
+        alts = _openapi_alternatives(policy, api.security, [], f"API {api.name}")
+    else:
+        alts = []
+        for op in api.operations:
+            op_alts = _openapi_alternatives(policy, op.security or (), [], "")
+            if op_alts is None:
+                return None
+            alts.extend(op_alts)
+    if alts is None:
+        return None
+    return [[Scheme(s.policy) for s in alt] for alt in alts] or None
+
+
+def claims_of(eff: EffectiveOperation) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    rules = []
+    for p in eff.policies:
+        if p.policy.kind == "claims":
+            for rule in p.policy.config.get("rules") or ():
+                rules.append((str(rule["claim"]), tuple(str(v) for v in rule["in"])))
+    return tuple(rules)
+
+
+def requirement_id(req: Requirement, claims: tuple) -> str:
+    text = json.dumps([[[s.policy, list(s.scopes)] for s in alt] for alt in req] + [list(map(list, claims))])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# --- per-kind data for the njs configuration ------------------------------------------------
+
+
+def forward_headers(config: GatewayConfig) -> dict[str, int]:
+    """Every header name a JWT policy forwards a claim in, numbered (lower-cased name -> n)."""
+    names = set()
+    for policy in config.policies.values():
+        if policy.kind == "jwt":
+            names.update(h.lower() for h in (policy.config.get("forward_claims") or {}).values())
+    return {name: i for i, name in enumerate(sorted(names))}
+
+
+def _policy_forward(policy: PolicyDef, config: GatewayConfig) -> list[tuple[str, str]]:
+    """(header sent upstream, variable) pairs of one authentication policy."""
+    if policy.kind == "jwt":
+        numbers = forward_headers(config)
+        return [(h, f"apigen_fwd_{numbers[h.lower()]}") for _, h in sorted((policy.config.get("forward_claims") or {}).items())]
+    if policy.kind == "api_key":
+        header = policy.config.get("forward_as", "X-Client-Name")
+        return [(header, f"apigen_apikey_{var_slug(policy.name)}")] if header else []
+    if policy.kind == "mtls":
+        header = policy.config.get("forward_dn_as", "X-Client-Cert-Subject")
+        return [(header, "ssl_client_s_dn")] if header else []
+    return []
+
+
+def _scheme_policies_of(eff: EffectiveOperation, config: GatewayConfig) -> set[str]:
+    """Every authentication policy this operation could use (for stripping forwarded headers)."""
+    names = {p.policy.name for p in eff.policies if p.policy.kind in scheme_kind_names()}
+    for p in eff.policies:
+        if p.policy.kind == "openapi_security":
+            names.update((p.policy.config.get("schemes") or {}).values())
+    return {n for n in names if n in config.policies}
+
+
+def plan_auth_location(eff: EffectiveOperation, api: Api, config: GatewayConfig, leader_kind: str) -> AuthLocation:
+    auth = auth_kind_names()
+    first = next(p for p in eff.policies if p.policy.kind in auth)
+    leader = first.policy.kind == leader_kind
+    req = requirement_of(eff, api, config, [])
+    claims = claims_of(eff)
+    in_req = {s.policy for alt in req for s in alt}
+    forward: dict[str, str] = {}
+    sets: dict[str, str] = {}
+    for name in sorted(_scheme_policies_of(eff, config)):
+        for header, var in _policy_forward(config.policies[name], config):
+            used = name in in_req
+            if forward.get(header):
+                continue
+            forward[header] = var if used else ""
+            if used and var.startswith("apigen_fwd_"):
+                sets[var] = "sent_http_x_apigen_fwd_" + var.removeprefix("apigen_fwd_")
+    basic = None
+    basics = sorted({n for n in in_req if config.policies[n].kind == "basic_auth"})
+    if basics:
+        basic = (f"apigen_basic_{var_slug(basics[0])}", include_path(config, f"secrets/htpasswd-{basics[0]}"))
+    loc = AuthLocation(
+        leader=leader,
+        auth_uri=AUTH_URI_PREFIX + requirement_id(req, claims) if req else None,
+        basic=basic,
+        sets=tuple(sorted(sets.items())),
+        forward=tuple(sorted(forward.items())),
+        requirement=req,
+        claims=claims,
+    )
+    if leader:
+        _state(config).locations.append(loc)
+    return loc
+
+
+# --- the njs configuration ------------------------------------------------------------------
+
+
+def _source_variable(cfg: Any) -> str:
+    where, name = cfg.get("in", "header"), cfg.get("name", "X-API-Key")
+    if where == "header":
+        return "http_" + var_slug(name)
+    return ("arg_" if where == "query" else "cookie_") + name
+
+
+def _token_source(cfg: Any) -> dict:
+    token = cfg.get("token") or {"from": "bearer"}
+    out = {"from": token.get("from", "bearer")}
+    if out["from"] != "bearer":
+        out["name"] = token["name"]
+    return out
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector) -> dict | None:
+    from apigen.policies import jwt_keys
+
+    cfg = policy.config
+    base = {"name": policy.name, "realm": cfg.get("realm", "api")}
+    if policy.kind == "jwt":
+        keys: list[jwt_keys.VerifyKey] = []
+        for index, item in enumerate(cfg.get("keys") or ()):
+            path = (*policy.path, "keys", index)
+            source_key = "jwks" if "jwks" in item else "pem" if "pem" in item else "secret"
+            text = assets.read(item[source_key], (*path, source_key))
+            if text is None:
+                continue
+            try:
+                if source_key == "jwks":
+                    keys.extend(jwt_keys.jwks_keys(text, item.get("alg")))
+                elif source_key == "pem":
+                    keys.append(jwt_keys.pem_key(text, item["alg"], item.get("kid")))
+                else:
+                    keys.append(jwt_keys.secret_key(text.rstrip("\r\n").encode(), item["alg"], item.get("kid")))
+            except jwt_keys.KeyError_ as exc:
+                assets.diags.error(f"{item[source_key]}: {exc}", assets.source.pos(*path, source_key))
+        numbers = forward_headers(config)
+        return {
+            **base,
+            "type": "jwt",
+            "token": _token_source(cfg),
+            "keys": [k.as_json() for k in keys],
+            "leeway": int(cfg.get("leeway", 0)),
+            "require_exp": bool(cfg.get("require_exp", True)),
+            "issuers": _as_list(cfg.get("issuer")),
+            "audiences": _as_list(cfg.get("audience")),
+            "forward": [[c, f"X-Apigen-Fwd-{numbers[h.lower()]}"] for c, h in sorted((cfg.get("forward_claims") or {}).items())],
+        }
+    if policy.kind == "api_key":
+        return {
+            **base,
+            "type": "api_key",
+            "variable": f"apigen_apikey_{var_slug(policy.name)}",
+            "source": _source_variable(cfg),
+            "in": cfg.get("in", "header"),
+            "param": cfg.get("name", "X-API-Key"),
+        }
+    if policy.kind == "basic_auth":
+        return {**base, "type": "basic"}
+    if policy.kind == "mtls":
+        return {**base, "type": "mtls"}
+    return None
+
+
+def api_key_map_text(policy: PolicyDef, text: str, assets: AssetCollector) -> str | None:
+    """``key client;`` lines for a ``map`` include, from a key file of ``client: key`` lines."""
+    from apigen.render.quoting import map_key, quote
+
+    where = assets.source.pos(*policy.path, "keys_file")
+    lines, seen = [], set()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        client, sep, key = line.partition(":")
+        client, key = client.strip(), key.strip()
+        if not sep or not _CLIENT.fullmatch(client) or not _KEY.fullmatch(key):
+            assets.diags.error(
+                f"{policy.config['keys_file']} line {number}: expected `client-name: key` "
+                "(client: letters, digits, . _ -; key: 16-256 printable characters, no spaces)",
+                where,
+            )
+            return None
+        if key in seen:
+            assets.diags.error(f"{policy.config['keys_file']} line {number}: duplicate key", where)
+            return None
+        seen.add(key)
+        lines.append(f"{map_key(key)} {quote(client)};")
+    if not lines:
+        assets.diags.error(f"{policy.config['keys_file']} holds no keys", where)
+        return None
+    return "\n".join(sorted(lines)) + "\n"
+
+
+def check_htpasswd(policy: PolicyDef, text: str, assets: AssetCollector) -> bool:
+    where = assets.source.pos(*policy.path, "htpasswd")
+    count = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, hashed = line.partition(":")
+        if not sep or not user or not hashed or ":" in hashed.split(":")[0][:0]:
+            assets.diags.error(f"{policy.config['htpasswd']} line {number}: expected `user:password-hash`", where)
+            return False
+        if hashed.startswith("{PLAIN}"):
+            assets.diags.error(
+                f"{policy.config['htpasswd']} line {number}: plain-text password; use a hash (htpasswd -B or -5)", where
+            )
+            return False
+        count += 1
+    if not count:
+        assets.diags.error(f"{policy.config['htpasswd']} holds no users", where)
+    return count > 0
+
+
+import re  # noqa: E402
+
+_CLIENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_KEY = re.compile(r"[\x21-\x7e]{16,256}")
+
+
+def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> AuthHttp | None:
+    state = _state(config)
+    if state.http_done:
+        return None
+    state.http_done = True
+    requirements: dict[str, dict] = {}
+    used: set[str] = set()
+    for loc in state.locations:
+        if loc.auth_uri is None:
+            continue
+        used.update(s.policy for alt in loc.requirement for s in alt)
+        requirements[loc.auth_uri.removeprefix(AUTH_URI_PREFIX)] = {
+            "any": [[{"policy": s.policy, "scopes": list(s.scopes)} for s in alt] for alt in loc.requirement],
+            "claims": [{"claim": c, "values": list(v)} for c, v in loc.claims],
+        }
+    policies: dict[str, dict] = {}
+    key_maps, basic_maps = [], []
+    api_key_policies = sorted(n for n, p in config.policies.items() if p.kind == "api_key")
+    for name in sorted(used | set(api_key_policies)):
+        policy = config.policies[name]
+        if assets is None:
+            continue
+        entry = njs_policy(policy, config, assets)
+        if entry is not None and name in used:
+            policies[name] = entry
+        if policy.kind == "api_key":
+            text = assets.read(policy.config["keys_file"], (*policy.path, "keys_file"))
+            mapped = api_key_map_text(policy, text, assets) if text is not None else None
+            if mapped is not None:
+                asset = assets.add_text("secrets", f"apikeys-{name}.map", mapped, secret=True)
+                key_maps.append((f"apigen_apikey_{var_slug(name)}", _source_variable(policy.config), include_path(config, asset.bundle_path)))
+        if policy.kind == "basic_auth":
+            text = assets.read(policy.config["htpasswd"], (*policy.path, "htpasswd"))
+            if text is not None and check_htpasswd(policy, text, assets):
+                assets.add_text("secrets", f"htpasswd-{name}", text, secret=True)
+            basic_maps.append((f"apigen_basic_{var_slug(name)}", str(policy.config.get("realm", "api"))))
+    if assets is not None:
+        conf = {"prefix": AUTH_URI_PREFIX, "policies": policies, "requirements": requirements}
+        text = "// Generated by apigen: authentication policies (holds secrets; mode 0600).\n"
+        text += "export default " + json.dumps(conf, indent=1, sort_keys=True) + ";\n"
+        assets.add_text("njs", NJS_CONFIG, text, secret=True)
+    client = ":".join(f"${v}" for v, _, _ in key_maps) if key_maps else None
+    return AuthHttp(
+        js_path=include_path(config, "njs"),
+        js_module=include_path(config, NJS_MODULE),
+        basic_maps=tuple(basic_maps),
+        key_maps=tuple(key_maps),
+        client_source=client,
+        auth_uris=tuple(AUTH_URI_PREFIX + k for k in sorted(requirements)),
+    )
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def check_target(policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+    for directive in NJS_DIRECTIVES:
+        reason = unavailable_reason(config.target, directive)
+        if reason is not None:
+            diags.error(f"{policy.kind} policy cannot be rendered for {config.target}: {reason}", source.pos(*policy.path, "kind"))
+            return
+
+
+def check_all(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+    """Checks over every operation, run once per build (from the first authentication policy)."""
+    from apigen.plan.effective import resolve_operation
+
+    state = _state(config)
+    if state.checked:
+        return
+    state.checked = True
+    auth, schemes = auth_kind_names(), scheme_kind_names()
+    for policy in config.policies.values():
+        if policy.kind == "openapi_security":
+            for scheme, target in sorted((policy.config.get("schemes") or {}).items()):
+                at = source.pos(*policy.path, "schemes", scheme)
+                if target not in config.policies:
+                    diags.error(f"scheme {scheme!r} maps to unknown policy {target!r}", at)
+                elif config.policies[target].kind not in schemes:
+                    diags.error(f"scheme {scheme!r} maps to {target!r}, a {config.policies[target].kind} policy; "
+                                "expected jwt, api_key, basic_auth or mtls", at)
+                if not any(scheme in api.security_schemes for api in config.apis):
+                    diags.warning(f"no API document defines the security scheme {scheme!r}", at)
+    reported: set[str] = set()
+    for api in config.apis:
+        for op in api.operations:
+            eff = resolve_operation(api, op, config)
+            if not any(p.policy.kind in auth for p in eff.policies):
+                continue
+            errors: list[tuple[str, tuple]] = []
+            req = requirement_of(eff, api, config, errors)
+            for alt in req:
+                for s in alt:
+                    pol = config.policies.get(s.policy)
+                    if pol is not None and s.scopes and pol.kind != "jwt":
+                        errors.append((f"operation {api.name}.{op.operation_id} requires scopes of {s.policy!r}, "
+                                       f"a {pol.kind} policy: only jwt policies carry scopes", (*pol.path, "kind")))
+            basics = {s.policy for alt in req for s in alt if s.policy in config.policies and config.policies[s.policy].kind == "basic_auth"}
+            if len(basics) > 1:
+                errors.append((f"operation {api.name}.{op.operation_id} accepts two basic_auth policies "
+                               f"({', '.join(sorted(basics))}); nginx checks one htpasswd file per location",
+                               config.policies[sorted(basics)[1]].path))
+            claims = [p for p in eff.policies if p.policy.kind == "claims"]
+            if claims and not any(config.policies[s.policy].kind == "jwt" for alt in req for s in alt if s.policy in config.policies):
+                errors.append((f"claim rules apply to operation {api.name}.{op.operation_id}, which accepts no JWT",
+                               claims[0].policy.path))
+            for message, path in errors:
+                if message not in reported:
+                    reported.add(message)
+                    diags.error(message, source.pos(*path))
+
+
+class AuthKind(PolicyKind):
+    """Base of the authentication kinds: one shared partial, one leader per location."""
+
+    is_scheme: ClassVar[bool] = True  # can be the target of an OpenAPI scheme
+    order = 20
+    requires_njs = True
+    guards_unmatched = True
+    error_headers = ((401, "WWW-Authenticate", CHALLENGE_VAR), (403, "WWW-Authenticate", CHALLENGE_VAR))
+
+    @property
+    def partial(self) -> str:
+        return "policies/auth.conf.j2"
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        check_target(policy, config, source, diags)
+        check_all(config, source, diags)
+
+    def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
+        return plan_auth_location(eff, api, config, self.name)
+
+    def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
+        return plan_auth_http(config, assets)
+
+    def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
+        if http_plan is None:
+            return []
+        from importlib import resources
+
+        text = resources.files("apigen").joinpath("data/njs/apigen_auth.js").read_text("utf-8")
+        return [BundleFile(NJS_MODULE, text)]
