@@ -90,10 +90,10 @@ def kinds() -> Mapping[str, PolicyKind]:
 
 
 # Import the kinds so they register themselves.
-from apigen.policies import headers as _headers  # noqa: E402,F401
 from apigen.policies import api_key as _api_key  # noqa: E402,F401
 from apigen.policies import basic_auth as _basic_auth  # noqa: E402,F401
 from apigen.policies import claims as _claims  # noqa: E402,F401
+from apigen.policies import headers as _headers  # noqa: E402,F401
 from apigen.policies import ip_access as _ip_access  # noqa: E402,F401
 from apigen.policies import jwt as _jwt  # noqa: E402,F401
 from apigen.policies import mtls as _mtls  # noqa: E402,F401
