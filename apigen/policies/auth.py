@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, registry
+from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, jwt_keys, registry
+from apigen.policies.jwt_plus import PlusJwt, PlusMap, jwk_of, native_possible, plan_plus_jwt
 from apigen.targets import unavailable_reason
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ class AuthLocation:
     forward: tuple[tuple[str, str], ...]  # proxy_set_header (header, variable or "" to strip)
     requirement: Requirement = ()
     claims: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    plus: PlusJwt | None = None  # NGINX Plus: native auth_jwt instead of njs
+    plus_maps: tuple[PlusMap, ...] = ()
+    plus_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class AuthHttp:
     key_maps: tuple[tuple[str, str, str], ...]  # (variable, source variable, include path)
     client_source: str | None  # "$apigen_apikey_a:$apigen_apikey_b" for $apigen_client
     auth_uris: tuple[str, ...]
+    plus_maps: tuple[PlusMap, ...] = ()
+    uses_njs: bool = True
     challenge_var: str = CHALLENGE_VAR
     client_var: str = CLIENT_VAR
 
@@ -251,18 +257,33 @@ def plan_auth_location(eff: EffectiveOperation, api: Api, config: GatewayConfig,
             forward[header] = var if used else ""
             if used and var.startswith("apigen_fwd_"):
                 sets[var] = "sent_http_x_apigen_fwd_" + var.removeprefix("apigen_fwd_")
+    plus = None
+    plus_maps: tuple[PlusMap, ...] = ()
+    plus_policy = None
+    if len(req) == 1 and len(req[0]) == 1 and config.policies[req[0][0].policy].kind == "jwt":
+        policy = config.policies[req[0][0].policy]
+        if native_possible(config, policy, claims):
+            key_path = include_path(config, f"secrets/jwks-{policy.name}.json")
+            plus, maps = plan_plus_jwt(policy, req[0][0].scopes, claims, key_path)
+            plus_maps, plus_policy = tuple(maps), policy.name
+            sets.clear()
+            for header, var in plus.forward:
+                forward[header] = var
     basic = None
     basics = sorted({n for n in in_req if config.policies[n].kind == "basic_auth"})
     if basics:
         basic = (f"apigen_basic_{var_slug(basics[0])}", include_path(config, f"secrets/htpasswd-{basics[0]}"))
     loc = AuthLocation(
         leader=leader,
-        auth_uri=AUTH_URI_PREFIX + requirement_id(req, claims) if req else None,
+        auth_uri=AUTH_URI_PREFIX + requirement_id(req, claims) if req and plus is None else None,
         basic=basic,
         sets=tuple(sorted(sets.items())),
         forward=tuple(sorted(forward.items())),
         requirement=req,
         claims=claims,
+        plus=plus,
+        plus_maps=plus_maps,
+        plus_policy=plus_policy,
     )
     if leader:
         _state(config).locations.append(loc)
@@ -294,8 +315,6 @@ def _as_list(value: Any) -> list:
 
 
 def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector) -> dict | None:
-    from apigen.policies import jwt_keys
-
     cfg = policy.config
     base = {"name": policy.name, "realm": cfg.get("realm", "api")}
     if policy.kind == "jwt":
@@ -408,7 +427,11 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> Auth
     state.http_done = True
     requirements: dict[str, dict] = {}
     used: set[str] = set()
+    plus_policies = {loc.plus_policy for loc in state.locations if loc.plus_policy}
+    plus_maps: dict[str, PlusMap] = {}
     for loc in state.locations:
+        for m in loc.plus_maps:
+            plus_maps[m.variable] = m
         if loc.auth_uri is None:
             continue
         used.update(s.policy for alt in loc.requirement for s in alt)
@@ -419,13 +442,20 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> Auth
     policies: dict[str, dict] = {}
     key_maps, basic_maps = [], []
     api_key_policies = sorted(n for n, p in config.policies.items() if p.kind == "api_key")
-    for name in sorted(used | set(api_key_policies)):
+    for name in sorted(used | set(api_key_policies) | plus_policies):
         policy = config.policies[name]
         if assets is None:
             continue
         entry = njs_policy(policy, config, assets)
         if entry is not None and name in used:
             policies[name] = entry
+        if entry is not None and name in plus_policies:
+            jwks = {"keys": [jwk_of(jwt_keys.VerifyKey(k["alg"], k["kid"], k["data"])) for k in entry["keys"]]}
+            assets.add_text("secrets", f"jwks-{name}.json", json.dumps(jwks, indent=1, sort_keys=True) + "\n", secret=True)
+            alg_var = f"apigen_jwt_alg_{var_slug(name)}".replace(".", "_")
+            for var, m in list(plus_maps.items()):
+                if var == alg_var:  # pin exactly the algorithms of the converted keys
+                    plus_maps[var] = PlusMap(m.source, var, tuple((a, "1") for a in sorted({k["alg"] for k in entry["keys"]})))
         if policy.kind == "api_key":
             text = assets.read(policy.config["keys_file"], (*policy.path, "keys_file"))
             mapped = api_key_map_text(policy, text, assets) if text is not None else None
@@ -437,7 +467,7 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> Auth
             if text is not None and check_htpasswd(policy, text, assets):
                 assets.add_text("secrets", f"htpasswd-{name}", text, secret=True)
             basic_maps.append((f"apigen_basic_{var_slug(name)}", str(policy.config.get("realm", "api"))))
-    if assets is not None:
+    if assets is not None and requirements:
         conf = {"prefix": AUTH_URI_PREFIX, "policies": policies, "requirements": requirements}
         text = "// Generated by apigen: authentication policies (holds secrets; mode 0600).\n"
         text += "export default " + json.dumps(conf, indent=1, sort_keys=True) + ";\n"
@@ -450,6 +480,8 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> Auth
         key_maps=tuple(key_maps),
         client_source=client,
         auth_uris=tuple(AUTH_URI_PREFIX + k for k in sorted(requirements)),
+        plus_maps=tuple(plus_maps[v] for v in sorted(plus_maps)),
+        uses_njs=bool(requirements),
     )
 
 
@@ -537,7 +569,7 @@ class AuthKind(PolicyKind):
         return plan_auth_http(config, assets)
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
-        if http_plan is None:
+        if http_plan is None or not http_plan.uses_njs:
             return []
         from importlib import resources
 

@@ -221,7 +221,7 @@ def _forge(header: dict, payload: dict, signature: bytes = b"") -> str:
 def test_bad_tokens_are_401_with_bearer_challenge(gateway, keys) -> None:
     now = int(time.time())
     good = jwt.encode(claims(), keys.rsa, "RS256")
-    head, body, sig = good.split(".")
+    head, _, sig = good.split(".")
     tampered_body = base64.urlsafe_b64encode(json.dumps(claims(sub="admin")).encode()).rstrip(b"=").decode()
     public_pem = Keys.public_pem(keys.rsa)
     signing_input = _forge({"alg": "HS256", "typ": "JWT"}, claims()).rsplit(".", 1)[0]
