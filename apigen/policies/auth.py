@@ -24,8 +24,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, jwt_keys, registry
+from apigen.policies.auth_checks import check_all, check_target
+from apigen.policies.auth_files import (
+    api_key_map_text,
+    check_htpasswd,
+    forward_headers,
+    njs_policy,
+    source_variable,
+    var_slug,
+)
 from apigen.policies.jwt_plus import PlusJwt, PlusMap, jwk_of, native_possible, plan_plus_jwt
-from apigen.targets import unavailable_reason
 
 if TYPE_CHECKING:
     from apigen.diagnostics import Diagnostics
@@ -39,7 +47,6 @@ NJS_MODULE = "njs/apigen_auth.js"
 NJS_CONFIG = "apigen_auth_config.js"
 CHALLENGE_VAR = "apigen_www_authenticate"
 CLIENT_VAR = "apigen_client"
-NJS_DIRECTIVES = ("js_import", "js_path", "js_content", "auth_request", "auth_request_set")
 
 
 @dataclass(frozen=True)
@@ -102,10 +109,6 @@ def _state(config: GatewayConfig) -> _BuildState:
 def include_path(config: GatewayConfig, relative: str) -> str:
     d = config.gateway.include_dir
     return f"{d.rstrip('/')}/{relative}" if d else relative
-
-
-def var_slug(name: str) -> str:
-    return name.replace("-", "_").lower()
 
 
 def auth_kind_names() -> set[str]:
@@ -208,13 +211,6 @@ def requirement_id(req: Requirement, claims: tuple) -> str:
 # --- per-kind data for the njs configuration ------------------------------------------------
 
 
-def forward_headers(config: GatewayConfig) -> dict[str, int]:
-    """Every header name a JWT policy forwards a claim in, numbered (lower-cased name -> n)."""
-    names = set()
-    for policy in config.policies.values():
-        if policy.kind == "jwt":
-            names.update(h.lower() for h in (policy.config.get("forward_claims") or {}).values())
-    return {name: i for i, name in enumerate(sorted(names))}
 
 
 def _policy_forward(policy: PolicyDef, config: GatewayConfig) -> list[tuple[str, str]]:
@@ -290,136 +286,6 @@ def plan_auth_location(eff: EffectiveOperation, api: Api, config: GatewayConfig,
     return loc
 
 
-# --- the njs configuration ------------------------------------------------------------------
-
-
-def _source_variable(cfg: Any) -> str:
-    where, name = cfg.get("in", "header"), cfg.get("name", "X-API-Key")
-    if where == "header":
-        return "http_" + var_slug(name)
-    return ("arg_" if where == "query" else "cookie_") + name
-
-
-def _token_source(cfg: Any) -> dict:
-    token = cfg.get("token") or {"from": "bearer"}
-    out = {"from": token.get("from", "bearer")}
-    if out["from"] != "bearer":
-        out["name"] = token["name"]
-    return out
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
-def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector) -> dict | None:
-    cfg = policy.config
-    base = {"name": policy.name, "realm": cfg.get("realm", "api")}
-    if policy.kind == "jwt":
-        keys: list[jwt_keys.VerifyKey] = []
-        for index, item in enumerate(cfg.get("keys") or ()):
-            path = (*policy.path, "keys", index)
-            source_key = "jwks" if "jwks" in item else "pem" if "pem" in item else "secret"
-            text = assets.read(item[source_key], (*path, source_key))
-            if text is None:
-                continue
-            try:
-                if source_key == "jwks":
-                    keys.extend(jwt_keys.jwks_keys(text, item.get("alg")))
-                elif source_key == "pem":
-                    keys.append(jwt_keys.pem_key(text, item["alg"], item.get("kid")))
-                else:
-                    keys.append(jwt_keys.secret_key(text.rstrip("\r\n").encode(), item["alg"], item.get("kid")))
-            except jwt_keys.KeyError_ as exc:
-                assets.diags.error(f"{item[source_key]}: {exc}", assets.source.pos(*path, source_key))
-        numbers = forward_headers(config)
-        return {
-            **base,
-            "type": "jwt",
-            "token": _token_source(cfg),
-            "keys": [k.as_json() for k in keys],
-            "leeway": int(cfg.get("leeway", 0)),
-            "require_exp": bool(cfg.get("require_exp", True)),
-            "issuers": _as_list(cfg.get("issuer")),
-            "audiences": _as_list(cfg.get("audience")),
-            "forward": [[c, f"X-Apigen-Fwd-{numbers[h.lower()]}"] for c, h in sorted((cfg.get("forward_claims") or {}).items())],
-        }
-    if policy.kind == "api_key":
-        return {
-            **base,
-            "type": "api_key",
-            "variable": f"apigen_apikey_{var_slug(policy.name)}",
-            "source": _source_variable(cfg),
-            "in": cfg.get("in", "header"),
-            "param": cfg.get("name", "X-API-Key"),
-        }
-    if policy.kind == "basic_auth":
-        return {**base, "type": "basic"}
-    if policy.kind == "mtls":
-        return {**base, "type": "mtls"}
-    return None
-
-
-def api_key_map_text(policy: PolicyDef, text: str, assets: AssetCollector) -> str | None:
-    """``key client;`` lines for a ``map`` include, from a key file of ``client: key`` lines."""
-    from apigen.render.quoting import map_key, quote
-
-    where = assets.source.pos(*policy.path, "keys_file")
-    lines, seen = [], set()
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        client, sep, key = line.partition(":")
-        client, key = client.strip(), key.strip()
-        if not sep or not _CLIENT.fullmatch(client) or not _KEY.fullmatch(key):
-            assets.diags.error(
-                f"{policy.config['keys_file']} line {number}: expected `client-name: key` "
-                "(client: letters, digits, . _ -; key: 16-256 printable characters, no spaces)",
-                where,
-            )
-            return None
-        if key in seen:
-            assets.diags.error(f"{policy.config['keys_file']} line {number}: duplicate key", where)
-            return None
-        seen.add(key)
-        lines.append(f"{map_key(key)} {quote(client)};")
-    if not lines:
-        assets.diags.error(f"{policy.config['keys_file']} holds no keys", where)
-        return None
-    return "\n".join(sorted(lines)) + "\n"
-
-
-def check_htpasswd(policy: PolicyDef, text: str, assets: AssetCollector) -> bool:
-    where = assets.source.pos(*policy.path, "htpasswd")
-    count = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        user, sep, hashed = line.partition(":")
-        if not sep or not user or not hashed or ":" in hashed.split(":")[0][:0]:
-            assets.diags.error(f"{policy.config['htpasswd']} line {number}: expected `user:password-hash`", where)
-            return False
-        if hashed.startswith("{PLAIN}"):
-            assets.diags.error(
-                f"{policy.config['htpasswd']} line {number}: plain-text password; use a hash (htpasswd -B or -5)", where
-            )
-            return False
-        count += 1
-    if not count:
-        assets.diags.error(f"{policy.config['htpasswd']} holds no users", where)
-    return count > 0
-
-
-import re  # noqa: E402
-
-_CLIENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_KEY = re.compile(r"[\x21-\x7e]{16,256}")
-
-
 def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> AuthHttp | None:
     state = _state(config)
     if state.http_done:
@@ -461,7 +327,7 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> Auth
             mapped = api_key_map_text(policy, text, assets) if text is not None else None
             if mapped is not None:
                 asset = assets.add_text("secrets", f"apikeys-{name}.map", mapped, secret=True)
-                key_maps.append((f"apigen_apikey_{var_slug(name)}", _source_variable(policy.config), include_path(config, asset.bundle_path)))
+                key_maps.append((f"apigen_apikey_{var_slug(name)}", source_variable(policy.config), include_path(config, asset.bundle_path)))
         if policy.kind == "basic_auth":
             text = assets.read(policy.config["htpasswd"], (*policy.path, "htpasswd"))
             if text is not None and check_htpasswd(policy, text, assets):
@@ -483,66 +349,6 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> Auth
         plus_maps=tuple(plus_maps[v] for v in sorted(plus_maps)),
         uses_njs=bool(requirements),
     )
-
-
-# --- checks ---------------------------------------------------------------------------------
-
-
-def check_target(policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
-    for directive in NJS_DIRECTIVES:
-        reason = unavailable_reason(config.target, directive)
-        if reason is not None:
-            diags.error(f"{policy.kind} policy cannot be rendered for {config.target}: {reason}", source.pos(*policy.path, "kind"))
-            return
-
-
-def check_all(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
-    """Checks over every operation, run once per build (from the first authentication policy)."""
-    from apigen.plan.effective import resolve_operation
-
-    state = _state(config)
-    if state.checked:
-        return
-    state.checked = True
-    auth, schemes = auth_kind_names(), scheme_kind_names()
-    for policy in config.policies.values():
-        if policy.kind == "openapi_security":
-            for scheme, target in sorted((policy.config.get("schemes") or {}).items()):
-                at = source.pos(*policy.path, "schemes", scheme)
-                if target not in config.policies:
-                    diags.error(f"scheme {scheme!r} maps to unknown policy {target!r}", at)
-                elif config.policies[target].kind not in schemes:
-                    diags.error(f"scheme {scheme!r} maps to {target!r}, a {config.policies[target].kind} policy; "
-                                "expected jwt, api_key, basic_auth or mtls", at)
-                if not any(scheme in api.security_schemes for api in config.apis):
-                    diags.warning(f"no API document defines the security scheme {scheme!r}", at)
-    reported: set[str] = set()
-    for api in config.apis:
-        for op in api.operations:
-            eff = resolve_operation(api, op, config)
-            if not any(p.policy.kind in auth for p in eff.policies):
-                continue
-            errors: list[tuple[str, tuple]] = []
-            req = requirement_of(eff, api, config, errors)
-            for alt in req:
-                for s in alt:
-                    pol = config.policies.get(s.policy)
-                    if pol is not None and s.scopes and pol.kind != "jwt":
-                        errors.append((f"operation {api.name}.{op.operation_id} requires scopes of {s.policy!r}, "
-                                       f"a {pol.kind} policy: only jwt policies carry scopes", (*pol.path, "kind")))
-            basics = {s.policy for alt in req for s in alt if s.policy in config.policies and config.policies[s.policy].kind == "basic_auth"}
-            if len(basics) > 1:
-                errors.append((f"operation {api.name}.{op.operation_id} accepts two basic_auth policies "
-                               f"({', '.join(sorted(basics))}); nginx checks one htpasswd file per location",
-                               config.policies[sorted(basics)[1]].path))
-            claims = [p for p in eff.policies if p.policy.kind == "claims"]
-            if claims and not any(config.policies[s.policy].kind == "jwt" for alt in req for s in alt if s.policy in config.policies):
-                errors.append((f"claim rules apply to operation {api.name}.{op.operation_id}, which accepts no JWT",
-                               claims[0].policy.path))
-            for message, path in errors:
-                if message not in reported:
-                    reported.add(message)
-                    diags.error(message, source.pos(*path))
 
 
 class AuthKind(PolicyKind):
