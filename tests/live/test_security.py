@@ -382,3 +382,59 @@ def test_mtls_client_certificate(tls_gateway) -> None:
     assert status == 401 and json.loads(body)["status"] == 401
     # Over plain HTTP there is no certificate at all.
     assert request("GET", f"{nginx.url}/api/public").status == 401
+
+
+EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "secured"
+
+
+def test_secured_example_answers_401_for_every_protected_operation(tmp_path, echo_backend, nginx_runner) -> None:
+    """The example as shipped (listen and upstream moved to free local ports): every operation the
+    document protects answers 401 to an anonymous client; the public one and real credentials pass."""
+    import shutil
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from ruamel.yaml import YAML
+
+    shutil.copytree(EXAMPLE_DIR, tmp_path / "ex")
+    yaml = YAML()
+    policy = yaml.load((tmp_path / "ex" / "policy.yaml").read_text())
+    spec = yaml.load((tmp_path / "ex" / "openapi.yaml").read_text())
+    backend = echo_backend("inventory")
+    port = free_port()
+    policy["gateway"]["listen"] = f"127.0.0.1:{port}"
+    policy["upstreams"]["inventory"]["servers"][0]["address"] = backend.address
+    with open(tmp_path / "ex" / "policy.yaml", "w") as fh:
+        yaml.dump(policy, fh)
+    bundle = build(tmp_path / "ex" / "policy.yaml", tmp_path / "bundle")
+    assert run_nginx_t(bundle).ok
+    nginx = nginx_runner(bundle, port)
+
+    checked = 0
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            url = f"{nginx.url}/inventory{path.replace('{itemId}', '42')}"
+            resp = request(method.upper(), url, body="{}" if method == "post" else None)
+            public = op.get("security", spec.get("security")) == []
+            assert resp.status == (200 if public else 401), (method, path, resp.status)
+            checked += 1
+    assert checked == 5
+    assert request("GET", f"{nginx.url}/inventory/unknown").status == 401
+    assert request("PATCH", f"{nginx.url}/inventory/items").status == 401
+
+    private = load_pem_private_key((EXAMPLE_DIR / "keys" / "issuer-private.pem").read_bytes(), None)
+    now = int(time.time())
+    base = {"sub": "svc-1", "iss": "https://auth.example.com/", "aud": "inventory", "exp": now + 60}
+    write = jwt.encode({**base, "scope": "items:read items:write"}, private, "RS256")
+    read = jwt.encode({**base, "scope": "items:read"}, private, "RS256")
+    resp = request("POST", f"{nginx.url}/inventory/items", headers={"Authorization": f"Bearer {write}"}, body='{"name":"x"}')
+    assert resp.status == 200 and resp.json()["body"] == '{"name":"x"}'
+    assert resp.json()["headers"]["x-user-id"] == "svc-1"
+    resp = request("POST", f"{nginx.url}/inventory/items", headers={"Authorization": f"Bearer {read}"}, body="{}")
+    assert resp.status == 403
+    key = (EXAMPLE_DIR / "keys" / "api-keys.txt").read_text().splitlines()[1].split(": ")[1]
+    resp = request("GET", f"{nginx.url}/inventory/reports/daily", headers={"X-API-Key": key})
+    assert resp.status == 200 and resp.json()["headers"]["x-client-name"] == "reporting-batch"
+    assert request("GET", f"{nginx.url}/inventory/reports/daily", headers={"Authorization": f"Bearer {read}"}).status == 401
+    assert request("GET", f"{nginx.url}/inventory/items/42", headers={"X-API-Key": key}).status == 200

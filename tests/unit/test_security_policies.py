@@ -253,3 +253,23 @@ def test_plus_jwks_round_trips_the_converted_key(make) -> None:
     loaded = algo.from_jwk(json.dumps(jwk))
     assert loaded.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == _spki(key)
     assert (jwk["alg"], jwk["kid"]) == (alg, "kid-1")
+
+
+def test_direct_use_and_operation_skip(tmp_path: Path) -> None:
+    """`use: [jwt]` on the API protects every operation and its unknown paths; `skip` opts one out."""
+    path = write_case(tmp_path, {"jwt": BASE["jwt"]}, api_use=("jwt",))
+    policy = json.loads(path.read_text())
+    policy["apis"][0]["operations"] = {"getB": {"skip": ["jwt"]}}
+    path.write_text(json.dumps(policy))
+    conf = compile_policy(path).bundle.files["api_conf.d/t.conf"]
+    blocks = {b.split('"')[1]: b.split("\n    }")[0] for b in conf.split("location = ")[1:]}
+    assert "auth_request" in blocks["/_apigen/op/t/getA"] and "auth_request" in blocks["/_apigen/op/t/getC"]
+    assert "auth_request" not in blocks["/_apigen/op/t/getB"]
+    assert "auth_request" in blocks["/_apigen/unmatched/t/404"] and "try_files" in blocks["/_apigen/unmatched/t/405"]
+
+
+def test_unprotected_api_keeps_plain_404(tmp_path: Path) -> None:
+    path = write_case(tmp_path, {"h": {"kind": "headers", "response": {"hide": ["Server"]}}}, api_use=("h",))
+    bundle = compile_policy(path).bundle
+    assert "/_apigen/unmatched" not in "".join(bundle.files.values())
+    assert "return 404;" in bundle.files["api_gateway.conf"] + bundle.files["api_conf.d/t.conf"]
