@@ -10,9 +10,9 @@ directly (each required). On NGINX the requirement is checked by one njs handler
 
 Several kinds contribute to one ``auth_request``, but a location can hold only one: the first
 authentication policy of an operation (in effective order) is its *leader* and prints the
-directives for all of them; the others print nothing. Likewise the first kind whose
-``plan_http`` runs prints the http/server part for every operation (the state of one build is
-kept in :data:`_build`).
+directives for all of them; the others print nothing. Likewise the alphabetically first kind
+in use prints the http/server part for every operation (the state of one build is kept in
+:data:`_build`, keyed by the configuration object, so planning twice gives the same output).
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ class AuthHttp:
 @dataclass
 class _BuildState:
     config: Any = None
-    locations: list[AuthLocation] = field(default_factory=list)
-    http_done: bool = False
+    locations: dict[tuple[str, str], AuthLocation] = field(default_factory=dict)  # (api, operationId)
+    kinds: set[str] = field(default_factory=set)  # authentication kinds planned on some location
     checked: bool = False
 
 
@@ -281,21 +281,25 @@ def plan_auth_location(eff: EffectiveOperation, api: Api, config: GatewayConfig,
         plus_maps=plus_maps,
         plus_policy=plus_policy,
     )
+    state = _state(config)
+    state.kinds.add(leader_kind)
     if leader:
-        _state(config).locations.append(loc)
+        state.locations[(api.name, eff.op.operation_id)] = loc
     return loc
 
 
-def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None) -> AuthHttp | None:
+def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None, kind: str) -> AuthHttp | None:
+    """The http/server part of every authentication kind, for the first kind in use (None for
+    the others, whose partials then print nothing)."""
     state = _state(config)
-    if state.http_done:
+    if kind != min(state.kinds):
         return None
-    state.http_done = True
+    locations = [state.locations[k] for k in sorted(state.locations)]
     requirements: dict[str, dict] = {}
     used: set[str] = set()
-    plus_policies = {loc.plus_policy for loc in state.locations if loc.plus_policy}
+    plus_policies = {loc.plus_policy for loc in locations if loc.plus_policy}
     plus_maps: dict[str, PlusMap] = {}
-    for loc in state.locations:
+    for loc in locations:
         for m in loc.plus_maps:
             plus_maps[m.variable] = m
         if loc.auth_uri is None:
@@ -372,7 +376,7 @@ class AuthKind(PolicyKind):
         return plan_auth_location(eff, api, config, self.name)
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
-        return plan_auth_http(config, assets)
+        return plan_auth_http(config, assets, self.name)
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
         if http_plan is None or not http_plan.uses_njs:
