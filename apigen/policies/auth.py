@@ -68,7 +68,7 @@ class AuthLocation:
     sets: tuple[tuple[str, str], ...]  # auth_request_set (variable, subrequest variable)
     forward: tuple[tuple[str, str], ...]  # proxy_set_header (header, variable or "" to strip)
     requirement: Requirement = ()
-    claims: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    claims: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # (claim, allowed JSON scalars)
     plus: PlusJwt | None = None  # NGINX Plus: native auth_jwt instead of njs
     plus_maps: tuple[PlusMap, ...] = ()
     plus_policy: str | None = None
@@ -194,12 +194,12 @@ def _unmatched_alternatives(policy: PolicyDef, api: Api, errors: list) -> list[l
     return [[Scheme(s.policy) for s in alt] for alt in alts] or None
 
 
-def claims_of(eff: EffectiveOperation) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def claims_of(eff: EffectiveOperation) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     rules = []
     for p in eff.policies:
         if p.policy.kind == "claims":
             for rule in p.policy.config.get("rules") or ():
-                rules.append((str(rule["claim"]), tuple(str(v) for v in rule["in"])))
+                rules.append((str(rule["claim"]), tuple(rule["in"])))
     return tuple(rules)
 
 

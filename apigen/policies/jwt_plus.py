@@ -55,6 +55,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", text.lower())
 
 
+def _claim_text(value: object) -> str:
+    # How $jwt_claim_* prints a JSON scalar.
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
 def _list_regex(value: str) -> str:
     # $jwt_claim_* joins array claims with commas.
     return "~(^|,)" + re.escape(value) + "(,|$)"
@@ -88,7 +93,7 @@ def plan_plus_jwt(
         require_403.append(var)
     for claim, values in claims:
         var = f"apigen_jwt_claim_{_slug(claim)}_" + hashlib.sha256(json.dumps(values).encode()).hexdigest()[:8]
-        maps.append(PlusMap(f"$jwt_claim_{claim}", var, tuple((_list_regex(v), "1") for v in sorted(values))))
+        maps.append(PlusMap(f"$jwt_claim_{claim}", var, tuple((_list_regex(_claim_text(v)), "1") for v in sorted(values, key=repr))))
         require_403.append(var)
     token = cfg.get("token") or {"from": "bearer"}
     where = token.get("from", "bearer")

@@ -49,6 +49,7 @@ SPEC = {
                 "denied": [],
                 "admins": [{"rs": []}],
                 "cookie": [{"ck": []}],
+                "leveled": [{"rs": []}],
             }.items()
         },
         "/items/{id}": {
@@ -124,6 +125,7 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
             "keys": {"kind": "api_key", "keys_file": "keys.txt", "name": "X-API-Key", "forward_as": "X-Client"},
             "basic": {"kind": "basic_auth", "htpasswd": "htpasswd", "realm": "tests"},
             "admins-only": {"kind": "claims", "rules": [{"claim": "role", "in": ["admin", "ops"]}]},
+            "level3": {"kind": "claims", "rules": [{"claim": "level", "in": [3]}, {"claim": "active", "in": [True]}]},
             "no-local": {"kind": "ip_access", "deny": ["127.0.0.0/8", "::1/128"]},
             "oas": {
                 "kind": "openapi_security",
@@ -137,7 +139,7 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
                 "base_path": "/api",
                 "upstream": "echo",
                 "use": ["oas"],
-                "operations": {"admins": {"use": ["admins-only"]}, "denied": {"use": ["no-local"]}},
+                "operations": {"admins": {"use": ["admins-only"]}, "leveled": {"use": ["level3"]}, "denied": {"use": ["no-local"]}},
             }
         ],
     }
@@ -295,6 +297,11 @@ def test_token_from_cookie_and_claim_rules(gateway, keys) -> None:
     assert get(gateway, "/api/cookie", hs).status == 401  # bearer is not where this policy looks
     assert_json_error(get(gateway, "/api/admins", jwt.encode(claims(role="dev"), keys.rsa, "RS256")), 403)
     assert get(gateway, "/api/admins", jwt.encode(claims(role="ops"), keys.rsa, "RS256")).status == 200
+    assert get(gateway, "/api/admins", jwt.encode(claims(role=["dev", "admin"]), keys.rsa, "RS256")).status == 200
+    # JSON types count: 3 is not "3".
+    assert get(gateway, "/api/leveled", jwt.encode(claims(level=3, active=True), keys.rsa, "RS256")).status == 200
+    assert get(gateway, "/api/leveled", jwt.encode(claims(level="3", active=True), keys.rsa, "RS256")).status == 403
+    assert get(gateway, "/api/leveled", jwt.encode(claims(level=3, active=False), keys.rsa, "RS256")).status == 403
 
 
 def test_public_operation_strips_identity_headers(gateway) -> None:
