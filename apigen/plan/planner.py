@@ -83,7 +83,6 @@ class UnmatchedPlan:
 
     uri_404: str
     uri_405: str
-    dispatch_key: str  # map regex matching "<route> <method>" of the API's routes
     policies: tuple[PolicyUse, ...]
 
 
@@ -122,11 +121,10 @@ class Plan:
 
     @property
     def unmatched_dispatch(self) -> tuple[MapEntry, ...]:
-        """Regex entries of the dispatch map sending a guarded API's undeclared methods to its
-        405 location; longest prefix first (regexes are tried in order, after exact keys)."""
-        found = [a.unmatched for a in self.apis if a.unmatched]
-        found.sort(key=lambda u: (-len(u.dispatch_key), u.dispatch_key))
-        return tuple(MapEntry(u.dispatch_key, u.uri_405) for u in found)
+        """route -> 405 location, for the routes of APIs that guard undeclared methods (the
+        dispatch map's default then goes through ``$apigen_method_fallback``)."""
+        guarded = {a.name: a.unmatched.uri_405 for a in self.apis if a.unmatched}
+        return tuple(MapEntry(r.route_id, guarded[r.api]) for r in self.routes.routes if r.api in guarded)
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -294,5 +292,4 @@ def _unmatched_plan(api: Api, config: GatewayConfig, diags: Diagnostics, source:
     if not uses:
         return None
     base = f"/_apigen/unmatched/{slug(api.name)}"
-    prefix = re.escape(api.base_path.rstrip("/") + "/").replace("\\/", "/")
-    return UnmatchedPlan(f"{base}/404", f"{base}/405", f"~^{prefix}", uses)
+    return UnmatchedPlan(f"{base}/404", f"{base}/405", uses)
