@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,10 +27,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, jwt_keys, registry
 from apigen.policies.auth_checks import check_all, check_target
 from apigen.policies.auth_files import (
+    QUERY_VAR_PREFIX,
     api_key_map_text,
     check_htpasswd,
     forward_headers,
     njs_policy,
+    query_arguments,
     source_variable,
     var_slug,
 )
@@ -84,6 +87,7 @@ class AuthHttp:
     auth_uris: tuple[str, ...]
     plus_maps: tuple[PlusMap, ...] = ()
     uses_njs: bool = True
+    query_maps: tuple[tuple[str, str], ...] = ()  # (variable, regex on $request_uri)
     challenge_var: str = CHALLENGE_VAR
     client_var: str = CLIENT_VAR
 
@@ -351,6 +355,7 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None, kind: s
         client_source=client,
         auth_uris=tuple(AUTH_URI_PREFIX + k for k in sorted(requirements)),
         plus_maps=tuple(plus_maps[v] for v in sorted(plus_maps)),
+        query_maps=tuple((QUERY_VAR_PREFIX + n, f"~[?&]{re.escape(n)}=([^&#]*)") for n in query_arguments(config)),
         uses_njs=bool(requirements),
     )
 

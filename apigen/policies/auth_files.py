@@ -34,7 +34,24 @@ def source_variable(cfg: Any) -> str:
     where, name = cfg.get("in", "header"), cfg.get("name", "X-API-Key")
     if where == "header":
         return "http_" + var_slug(name)
-    return ("arg_" if where == "query" else "cookie_") + name
+    return (QUERY_VAR_PREFIX if where == "query" else "cookie_") + name
+
+
+# $arg_* is empty in the auth_request subrequest (its URI has no arguments), so query arguments
+# are read from $request_uri, which subrequests share: `map $request_uri $apigen_arg_<name>`.
+QUERY_VAR_PREFIX = "apigen_arg_"
+
+
+def query_arguments(config: GatewayConfig) -> list[str]:
+    """Names of the query arguments an authentication policy reads (each gets a map)."""
+    names = set()
+    for policy in config.policies.values():
+        cfg = policy.config
+        if policy.kind == "api_key" and cfg.get("in") == "query":
+            names.add(cfg["name"])
+        if policy.kind == "jwt" and (cfg.get("token") or {}).get("from") == "query":
+            names.add(cfg["token"]["name"])
+    return sorted(names)
 
 
 def _token_source(cfg: Any) -> dict:

@@ -50,6 +50,9 @@ SPEC = {
                 "admins": [{"rs": []}],
                 "cookie": [{"ck": []}],
                 "leveled": [{"rs": []}],
+                "hdr": [{"hd": []}],
+                "qry": [{"qy": []}],
+                "qkey": [{"qk": []}],
             }.items()
         },
         "/items/{id}": {
@@ -64,6 +67,9 @@ SPEC = {
             "ps": {"type": "http", "scheme": "bearer"},
             "es": {"type": "http", "scheme": "bearer"},
             "ck": {"type": "apiKey", "in": "cookie", "name": "session"},
+            "hd": {"type": "apiKey", "in": "header", "name": "X-Token"},
+            "qy": {"type": "apiKey", "in": "query", "name": "access_token"},
+            "qk": {"type": "apiKey", "in": "query", "name": "api_key"},
             "key": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "basic": {"type": "http", "scheme": "basic"},
         }
@@ -122,6 +128,9 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
             "ps-jwt": {"kind": "jwt", "keys": [{"pem": "ps.pem", "alg": "PS256"}], "forward_claims": {"sub": "X-User-Id"}},
             "es-jwt": {"kind": "jwt", "keys": [{"jwks": "es.jwks"}]},
             "cookie-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "cookie", "name": "session"}},
+            "hdr-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "header", "name": "X-Token"}},
+            "qry-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "query", "name": "access_token"}},
+            "qkeys": {"kind": "api_key", "keys_file": "keys.txt", "in": "query", "name": "api_key"},
             "keys": {"kind": "api_key", "keys_file": "keys.txt", "name": "X-API-Key", "forward_as": "X-Client"},
             "basic": {"kind": "basic_auth", "htpasswd": "htpasswd", "realm": "tests"},
             "admins-only": {"kind": "claims", "rules": [{"claim": "role", "in": ["admin", "ops"]}]},
@@ -129,7 +138,7 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
             "no-local": {"kind": "ip_access", "deny": ["127.0.0.0/8", "::1/128"]},
             "oas": {
                 "kind": "openapi_security",
-                "schemes": {"hs": "hs-jwt", "rs": "rs-jwt", "ps": "ps-jwt", "es": "es-jwt", "ck": "cookie-jwt", "key": "keys", "basic": "basic"},
+                "schemes": {"hs": "hs-jwt", "rs": "rs-jwt", "ps": "ps-jwt", "es": "es-jwt", "ck": "cookie-jwt", "hd": "hdr-jwt", "qy": "qry-jwt", "qk": "qkeys", "key": "keys", "basic": "basic"},
             },
         },
         "apis": [
@@ -282,6 +291,9 @@ def test_api_keys_and_basic(gateway) -> None:
     assert echoed(get(gateway, "/api/key", X_API_Key=API_KEY, X_Client="spoofed"))["x-client"] == "batch-client"
     assert_json_error(get(gateway, "/api/key", X_API_Key="k-unknown-0000000000"), 401)
     assert_json_error(get(gateway, "/api/key"), 401)
+    assert echoed(get(gateway, f"/api/qkey?x=1&api_key={API_KEY}"))["x-client-name"] == "batch-client"
+    assert get(gateway, "/api/qkey?api_key=k-unknown-0000000000").status == 401
+    assert get(gateway, "/api/qkey", X_API_Key=API_KEY).status == 401
     good = "Basic " + base64.b64encode(b"bob:s3cret").decode()
     bad = "Basic " + base64.b64encode(b"bob:wrong").decode()
     assert get(gateway, "/api/basic", Authorization=good).status == 200
@@ -291,10 +303,14 @@ def test_api_keys_and_basic(gateway) -> None:
     assert_json_error(get(gateway, "/api/basic"), 401)
 
 
-def test_token_from_cookie_and_claim_rules(gateway, keys) -> None:
+def test_token_from_cookie_header_query_and_claim_rules(gateway, keys) -> None:
     hs = jwt.encode(claims(), HS_SECRET, "HS256")
     assert get(gateway, "/api/cookie", Cookie=f"a=1; session={hs}").status == 200
     assert get(gateway, "/api/cookie", hs).status == 401  # bearer is not where this policy looks
+    assert get(gateway, "/api/hdr", X_Token=hs).status == 200
+    assert get(gateway, "/api/hdr", hs).status == 401
+    assert get(gateway, f"/api/qry?a=1&access_token={hs}").status == 200
+    assert get(gateway, "/api/qry?access_token=x.y.z").status == 401
     assert_json_error(get(gateway, "/api/admins", jwt.encode(claims(role="dev"), keys.rsa, "RS256")), 403)
     assert get(gateway, "/api/admins", jwt.encode(claims(role="ops"), keys.rsa, "RS256")).status == 200
     assert get(gateway, "/api/admins", jwt.encode(claims(role=["dev", "admin"]), keys.rsa, "RS256")).status == 200

@@ -48,7 +48,7 @@ function tokenOf(r, src) {
     if (src.from === 'header') {
         value = r.headersIn[src.name];
     } else if (src.from === 'query') {
-        value = r.variables['arg_' + src.name];
+        value = r.variables['apigen_arg_' + src.name];  // $arg_* is empty in a subrequest
     } else {
         value = r.variables['cookie_' + src.name];
     }
