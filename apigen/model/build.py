@@ -67,6 +67,9 @@ def _tls(data: Mapping[str, Any] | None) -> TlsSettings | None:
         listen=tuple(_listen(v) for v in (listen_raw if isinstance(listen_raw, list) else [listen_raw])),
         certificate=data["certificate"],
         key=data["key"],
+        client_certificate=data.get("client_certificate"),
+        verify_client=str(data.get("verify_client", "optional")),
+        verify_depth=int(data.get("verify_depth", 1)),
     )
 
 

@@ -139,6 +139,9 @@ class TlsSettings:
     certificate: str  # as written in the policy file
     key: str
     path: DataPath = ("gateway", "tls")
+    client_certificate: str | None = None  # CA bundle that verifies client certificates (mTLS)
+    verify_client: str = "optional"  # on | optional
+    verify_depth: int = 1
 
 
 @dataclass(frozen=True)

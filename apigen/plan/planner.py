@@ -14,7 +14,7 @@ from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
-from apigen.policies import registry
+from apigen.policies import UNMATCHED_OPERATION_ID, registry
 from apigen.render.quoting import Arg, bare, quote
 
 INTERNAL_OP_PREFIX = "/_apigen/op/"
@@ -72,6 +72,18 @@ class ApiPlan:
     groups: tuple[RouteGroup, ...]
     operations: tuple[OperationPlan, ...]
     strip_map: tuple[str, str] | None  # (regex on $request_uri, variable) when strip_base_path
+    unmatched: UnmatchedPlan | None = None  # set when API-level policies guard unknown paths
+
+
+@dataclass(frozen=True)
+class UnmatchedPlan:
+    """Unknown paths and undeclared methods of an API whose API-level policies guard them: they
+    go to internal locations that run those policies (authentication, IP rules) and answer
+    404/405 afterwards (``try_files ... =404`` runs after the access phase, ``return`` before)."""
+
+    uri_404: str
+    uri_405: str
+    policies: tuple[PolicyUse, ...]
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,18 @@ class Plan:
     assets: tuple[Asset, ...]  # files copied into the bundle (certificates, keys, key lists)
     tls_certificate: str | None  # bundle paths of the gateway's TLS certificate and key
     tls_key: str | None
+    tls_client_ca: str | None = None  # bundle path of the CA that verifies client certificates
+    error_headers: tuple[tuple[int, str, str], ...] = ()  # (status, header, variable)
+
+    def unmatched_for(self, api_name: str | None) -> UnmatchedPlan | None:
+        return next((a.unmatched for a in self.apis if a.name == api_name), None)
+
+    @property
+    def unmatched_dispatch(self) -> tuple[MapEntry, ...]:
+        """route -> 405 location, for the routes of APIs that guard undeclared methods (the
+        dispatch map's default then goes through ``$apigen_method_fallback``)."""
+        guarded = {a.name: a.unmatched.uri_405 for a in self.apis if a.unmatched}
+        return tuple(MapEntry(r.route_id, guarded[r.api]) for r in self.routes.routes if r.api in guarded)
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -171,6 +195,10 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         key = assets.file(tls.key, (*tls.path, "key"), directory="secrets", secret=True)
         tls_cert = cert.bundle_path if cert else None
         tls_key = key.bundle_path if key else None
+    tls_client_ca = None
+    if tls is not None and assets is not None and tls.client_certificate:
+        ca = assets.file(tls.client_certificate, (*tls.path, "client_certificate"), directory="tls", secret=False)
+        tls_client_ca = ca.bundle_path if ca else None
     # Internal location of each operation: /_apigen/op/<api>/<operationId>, made unique.
     internal: dict[tuple[str, str], str] = {}
     used: set[str] = set()
@@ -193,6 +221,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             eff = resolve_operation(api, op, config, diags, source)
             ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)]))
         ops.sort(key=lambda p: p.internal_uri)
+        unmatched = _unmatched_plan(api, config, diags, source)
         strip = None
         if api.strip_base_path and api.base_path:
             var = f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
@@ -206,6 +235,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 groups=tuple(g for g in table.groups if g.api == api.name),
                 operations=tuple(ops),
                 strip_map=strip,
+                unmatched=unmatched,
             )
         )
 
@@ -216,11 +246,13 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         for method, op in route.operations:
             dispatch.append(MapEntry(f"{route.route_id} {method}", internal[(op.api, op.operation_id)]))
     longest = max((len(e.key) for e in dispatch), default=16)
-    kinds_in_use = sorted({u.kind for a in api_plans for o in a.operations for u in o.policies})
+    uses_by_location = [o.policies for a in api_plans for o in a.operations]
+    uses_by_location += [a.unmatched.policies for a in api_plans if a.unmatched]
+    kinds_in_use = sorted({u.kind for uses in uses_by_location for u in uses})
     policy_http = []
     for kind_name in kinds_in_use:
         kind = registry[kind_name]
-        instances = [u.plan for a in api_plans for o in a.operations for u in o.policies if u.kind == kind_name]
+        instances = [u.plan for uses in uses_by_location for u in uses if u.kind == kind_name]
         policy_http.append(PolicyUse(kind_name, kind.partial, kind.plan_http(instances, config, assets)))
     return Plan(
         version=__version__,
@@ -242,4 +274,22 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         assets=tuple(sorted(assets.assets.values(), key=lambda a: a.bundle_path)) if assets else (),
         tls_certificate=tls_cert,
         tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers})),
     )
+
+
+
+def _unmatched_plan(api: Api, config: GatewayConfig, diags: Diagnostics, source: PolicySource | None) -> UnmatchedPlan | None:
+    # A stand-in operation with no tags and the document's security: what the API level says.
+    stand_in = Operation(api=api.name, operation_id=UNMATCHED_OPERATION_ID, method="*", path="", route_path="")
+    eff = resolve_operation(api, stand_in, config)
+    uses = tuple(
+        PolicyUse(p.policy.kind, registry[p.policy.kind].partial, registry[p.policy.kind].plan_location(p.policy, eff, api, config))
+        for p in eff.policies
+        if p.policy.kind in registry and registry[p.policy.kind].guards_unmatched
+    )
+    if not uses:
+        return None
+    base = f"/_apigen/unmatched/{slug(api.name)}"
+    return UnmatchedPlan(f"{base}/404", f"{base}/405", uses)

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from apigen.plan.effective import EffectiveOperation
 
 
+# The operationId of the stand-in operation for an API's unknown paths and undeclared methods
+# (see apigen.plan.planner.UnmatchedPlan); its path is "".
+UNMATCHED_OPERATION_ID = "_unmatched"
+
+
 class BundleFile:
     """A file a policy kind adds to the bundle (``mode`` 0o600 for secrets)."""
 
@@ -42,6 +47,13 @@ class PolicyKind:
     order: ClassVar[int] = 100
     # Does the kind's output need the njs module loaded (``load_module ...js...``)?
     requires_njs: ClassVar[bool] = False
+    # Does the kind guard an API's unknown paths and undeclared methods too? Then they are
+    # answered (404/405) by an internal location holding the API-level policies of such kinds,
+    # after its access phase, instead of by `return` before it.
+    guards_unmatched: ClassVar[bool] = False
+    # Headers the JSON error responses add, as (status, header, variable): e.g. the challenge of
+    # a 401 made by an authentication subrequest.
+    error_headers: ClassVar[tuple[tuple[int, str, str], ...]] = ()
 
     @property
     def partial(self) -> str:
@@ -78,4 +90,11 @@ def kinds() -> Mapping[str, PolicyKind]:
 
 
 # Import the kinds so they register themselves.
+from apigen.policies import api_key as _api_key  # noqa: E402,F401
+from apigen.policies import basic_auth as _basic_auth  # noqa: E402,F401
+from apigen.policies import claims as _claims  # noqa: E402,F401
 from apigen.policies import headers as _headers  # noqa: E402,F401
+from apigen.policies import ip_access as _ip_access  # noqa: E402,F401
+from apigen.policies import jwt as _jwt  # noqa: E402,F401
+from apigen.policies import mtls as _mtls  # noqa: E402,F401
+from apigen.policies import openapi_security as _openapi_security  # noqa: E402,F401
