@@ -13,17 +13,22 @@ from apigen.load.spec_loader import SpecSet, load_spec
 from apigen.load.yaml_positions import YamlLoadError
 from apigen.model.openapi import SpecSummary, normalise_base_path, spec_version, summarise_spec
 from apigen.model.types import (
+    AccessLogSettings,
     Api,
     Attachment,
     Gateway,
     GatewayConfig,
     Listen,
+    MetricsSettings,
     PolicyDef,
     Retries,
     Timeouts,
+    TlsCertificate,
     TlsSettings,
+    TracingSettings,
     Upstream,
     UpstreamServer,
+    UpstreamTls,
 )
 from apigen.targets import Target
 from apigen.validate.spec_validate import validate_spec
@@ -59,15 +64,47 @@ def _listen(value: Any) -> Listen:
     return Listen(int(port), address if address != "*" else "")
 
 
+def _listens(raw: Any) -> tuple[Listen, ...]:
+    return tuple(_listen(v) for v in (raw if isinstance(raw, list) else [raw]))
+
+
 def _tls(data: Mapping[str, Any] | None) -> TlsSettings | None:
     if not data:
         return None
-    listen_raw = data.get("listen", 8443)
     return TlsSettings(
-        listen=tuple(_listen(v) for v in (listen_raw if isinstance(listen_raw, list) else [listen_raw])),
+        listen=_listens(data.get("listen", 8443)),
         certificate=data["certificate"],
         key=data["key"],
+        certificates=tuple(
+            TlsCertificate(tuple(c["server_names"]), c["certificate"], c["key"], ("gateway", "tls", "certificates", i))
+            for i, c in enumerate(data.get("certificates") or ())
+        ),
+        protocols=tuple(data.get("protocols") or ("TLSv1.2", "TLSv1.3")),
+        ciphers=data.get("ciphers"),
+        hsts=data.get("hsts"),
+        ocsp_stapling=data.get("ocsp_stapling"),
+        reject_unknown_names=bool(data.get("reject_unknown_names", False)),
+        redirect_http=bool(data.get("redirect_http", False)),
     )
+
+
+def _observability(gw: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "access_log" in gw:
+        a = gw["access_log"] or {}
+        out["access_log"] = AccessLogSettings(
+            path=a.get("path", "logs/access.json.log"), fields=tuple(sorted((a.get("fields") or {}).items()))
+        )
+    if "metrics" in gw:
+        m = gw["metrics"]
+        out["metrics"] = MetricsSettings(_listen(m["listen"]), tuple(m.get("allow") or ("127.0.0.1",)))
+    if "tracing" in gw:
+        tr = gw["tracing"]
+        out["tracing"] = TracingSettings(tr["exporter"], tr.get("service_name", "apigen-gateway"), tr.get("sample", "on"))
+    if "http2" in gw:
+        out["http2"] = True
+        out["http2_cleartext"] = _listens(gw["http2"]["cleartext_listen"]) if "cleartext_listen" in (gw["http2"] or {}) else ()
+    return out
 
 
 def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
@@ -91,6 +128,18 @@ def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
     if "retries" in data:
         r = data["retries"]
         retries = Retries(tuple(r.get("on") or ("error", "timeout")), r.get("tries"), _duration(r.get("timeout")))
+    protocol = data.get("protocol", "http")
+    tls = None
+    if protocol in ("https", "grpcs"):
+        t = data.get("tls") or {}
+        tls = UpstreamTls(
+            verify=bool(t.get("verify", True)),
+            trusted_ca=t.get("trusted_ca"),
+            server_name=t.get("server_name"),
+            client_certificate=t.get("client_certificate"),
+            client_key=t.get("client_key"),
+            path=("upstreams", name, "tls"),
+        )
     return Upstream(
         name=name,
         servers=tuple(servers),
@@ -99,6 +148,8 @@ def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
         timeouts=_timeouts(data.get("timeouts")),
         retries=retries,
         path=("upstreams", name),
+        protocol=protocol,
+        tls=tls,
     )
 
 
@@ -130,7 +181,12 @@ def build_config(
 ) -> GatewayConfig:
     data = source.data
     target_data = data.get("target") or {}
-    target = Target.parse(target_data.get("flavor", "oss"), str(target_data.get("version", "1.22")))
+    target = Target.parse(
+        target_data.get("flavor", "oss"),
+        str(target_data.get("version", "1.22")),
+        target_data.get("njs"),
+        target_data.get("modules") or (),
+    )
     gw = data.get("gateway") or {}
     listen_raw = gw.get("listen", 8080)
     names_raw = gw.get("server_name", "_")
@@ -144,6 +200,7 @@ def build_config(
         tls=_tls(gw.get("tls")),
         operation_header=gw.get("operation_header"),
         attachment=_attachment("gateway", gw, ("gateway",)),
+        **_observability(gw),
     )
     upstreams = {name: _upstream(name, u) for name, u in sorted((data.get("upstreams") or {}).items())}
     policies = {

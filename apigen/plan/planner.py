@@ -13,9 +13,19 @@ from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
+from apigen.plan.observability import (
+    AccessLogPlan,
+    MetricsPlan,
+    TracingPlan,
+    plan_access_log,
+    plan_metrics,
+    plan_tracing,
+)
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
+from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
 from apigen.policies import registry
 from apigen.render.quoting import Arg, bare, quote
+from apigen.targets import directive_available
 
 INTERNAL_OP_PREFIX = "/_apigen/op/"
 METHOD_NOT_ALLOWED_URI = "/_apigen/405"
@@ -61,6 +71,18 @@ class OperationPlan:
     keepalive: bool
     policies: tuple[PolicyUse, ...]
     effective: EffectiveOperation
+    scheme: str = "http"  # http | https | grpc | grpcs
+    content: PolicyUse | None = None  # a kind that answers itself (aggregate) instead of proxying
+    websocket_idle: str | None = None  # set: the operation may upgrade to WebSocket
+
+    @property
+    def grpc(self) -> bool:
+        return self.scheme in ("grpc", "grpcs")
+
+    @property
+    def module(self) -> str:
+        """Directive prefix of the upstream module: proxy_* or grpc_*."""
+        return "grpc" if self.grpc else "proxy"
 
 
 @dataclass(frozen=True)
@@ -101,9 +123,37 @@ class Plan:
     assets: tuple[Asset, ...]  # files copied into the bundle (certificates, keys, key lists)
     tls_certificate: str | None  # bundle paths of the gateway's TLS certificate and key
     tls_key: str | None
+    tls: TlsPlan | None = None
+    upstream_tls: dict[str, UpstreamTlsPlan] | None = None  # by upstream name
+    provided_variables: frozenset[str] = frozenset()  # variables the kinds in use define
+    http2_on: bool = False  # `http2 on;` (1.25.1+) rather than `listen ... http2`
+    http2_listen_param: bool = False
+    http2_cleartext: tuple[str, ...] = ()
+    grpc_error_statuses: tuple[tuple[int, int, str], ...] = ()  # (http status, grpc code, message)
+    access_log: AccessLogPlan | None = None
+    metrics: MetricsPlan | None = None
+    tracing: TracingPlan | None = None
+    server_names: tuple[str, ...] = ("_",)
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
+
+
+# Gateway errors on gRPC operations: HTTP status -> gRPC status code (grpc/doc/statuscodes.md).
+GRPC_ERRORS: tuple[tuple[int, int, str], ...] = (
+    (400, 3, "invalid argument"),
+    (401, 16, "unauthenticated"),
+    (403, 7, "permission denied"),
+    (404, 12, "unimplemented"),
+    (405, 12, "unimplemented"),
+    (408, 4, "deadline exceeded"),
+    (413, 8, "resource exhausted"),
+    (429, 8, "resource exhausted"),
+    (500, 13, "internal"),
+    (502, 14, "unavailable"),
+    (503, 14, "unavailable"),
+    (504, 4, "deadline exceeded"),
+)
 
 
 def slug(text: str) -> str:
@@ -138,6 +188,11 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         for p in eff.policies
         if p.policy.kind in registry
     )
+    content = next((u for u in uses if registry[u.kind].content), None)
+    websocket = next((u.plan.idle_timeout for u in uses if u.kind == "websocket"), None)
+    timeouts = eff.timeouts
+    if websocket:
+        timeouts = Timeouts(timeouts.connect, websocket, timeouts.send or websocket)
     upstream_uri = (
         f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
         if api.strip_base_path and api.base_path
@@ -151,26 +206,31 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         internal_uri=uri,
         upstream=eff.upstream,
         upstream_uri=upstream_uri,
-        timeouts=eff.timeouts,
+        timeouts=timeouts,
         retries_on=retries.on if retries else (),
         retries_tries=retries.tries if retries else None,
         retries_timeout=retries.timeout if retries else None,
         keepalive=bool(upstream.keepalive),
         policies=uses,
         effective=eff,
+        scheme=upstream.scheme,
+        content=content,
+        websocket_idle=websocket,
     )
 
 
 def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | None = None) -> Plan:
     table = build_route_table(config, diags)
     assets = AssetCollector(source, diags) if source is not None else None
-    tls_cert = tls_key = None
-    tls = config.gateway.tls
-    if tls is not None and assets is not None:
-        cert = assets.file(tls.certificate, (*tls.path, "certificate"), directory="tls", secret=False)
-        key = assets.file(tls.key, (*tls.path, "key"), directory="secrets", secret=True)
-        tls_cert = cert.bundle_path if cert else None
-        tls_key = key.bundle_path if key else None
+    tls_plan = plan_tls(config, assets, source, diags) if assets is not None and source is not None else None
+    tls_cert = tls_plan.default_certificate if tls_plan else None
+    tls_key = tls_plan.default_key if tls_plan else None
+    upstream_tls: dict[str, UpstreamTlsPlan] = {}
+    if assets is not None and source is not None:
+        for u in config.upstreams.values():
+            utls = plan_upstream_tls(u, assets, source, diags)
+            if utls is not None:
+                upstream_tls[u.name] = utls
     # Internal location of each operation: /_apigen/op/<api>/<operationId>, made unique.
     internal: dict[tuple[str, str], str] = {}
     used: set[str] = set()
@@ -222,6 +282,14 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         kind = registry[kind_name]
         instances = [u.plan for a in api_plans for o in a.operations for u in o.policies if u.kind == kind_name]
         policy_http.append(PolicyUse(kind_name, kind.partial, kind.plan_http(instances, config, assets)))
+    provided = frozenset(v for k in kinds_in_use for v in registry[k].provides)
+    tracing = plan_tracing(config, source, diags)
+    access_log = plan_access_log(config, provided, tracing is not None, source, diags)
+    http2_on = config.gateway.http2 and directive_available(config.target, "http2")
+    server_names = list(config.gateway.server_names)
+    if tls_plan is not None:
+        server_names += [n for c in config.gateway.tls.certificates for n in c.server_names if n not in server_names]  # type: ignore[union-attr]
+    has_grpc = any(o.grpc for a in api_plans for o in a.operations)
     return Plan(
         version=__version__,
         inputs=config.input_digests,
@@ -242,4 +310,15 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         assets=tuple(sorted(assets.assets.values(), key=lambda a: a.bundle_path)) if assets else (),
         tls_certificate=tls_cert,
         tls_key=tls_key,
+        tls=tls_plan,
+        upstream_tls=upstream_tls,
+        provided_variables=provided,
+        http2_on=http2_on,
+        http2_listen_param=config.gateway.http2 and not http2_on,
+        http2_cleartext=tuple(str(listen) for listen in config.gateway.http2_cleartext),
+        grpc_error_statuses=GRPC_ERRORS if has_grpc else (),
+        access_log=access_log,
+        metrics=plan_metrics(config),
+        tracing=tracing,
+        server_names=tuple(server_names),
     )

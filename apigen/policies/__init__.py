@@ -42,6 +42,12 @@ class PolicyKind:
     order: ClassVar[int] = 100
     # Does the kind's output need the njs module loaded (``load_module ...js...``)?
     requires_njs: ClassVar[bool] = False
+    # nginx variables the kind defines while in use (e.g. ``apigen_client``, ``apigen_variant``):
+    # the access log and other kinds print them only when some kind in use provides them.
+    provides: ClassVar[frozenset[str]] = frozenset()
+    # Does the kind answer the request itself? Then its partial has a ``content(p)`` macro that
+    # replaces the operation's proxy_pass (it must still end in js_content/proxy_pass, not return).
+    content: ClassVar[bool] = False
 
     @property
     def partial(self) -> str:
@@ -78,4 +84,6 @@ def kinds() -> Mapping[str, PolicyKind]:
 
 
 # Import the kinds so they register themselves.
+from apigen.policies import aggregate as _aggregate  # noqa: E402,F401
 from apigen.policies import headers as _headers  # noqa: E402,F401
+from apigen.policies import websocket as _websocket  # noqa: E402,F401

@@ -1,0 +1,137 @@
+"""Access log, metrics and tracing.
+
+The JSON access log is built from a registry of fields. A field's variable is either one nginx or
+the core always defines, or one a policy kind defines while in use (``PolicyKind.provides``):
+
+- ``$apigen_client``: the authenticated identity (auth kinds),
+- ``$apigen_variant``: the chosen split variant (traffic split kinds),
+- ``$limit_req_status``: nginx's own (PASSED, DELAYED, REJECTED, ...; empty without limit_req).
+
+A field whose variable nobody provides is logged as JSON ``null``, so every line has the same
+keys. Request headers that carry credentials are never logged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from apigen.diagnostics import Diagnostics
+from apigen.load.policy_loader import PolicySource
+from apigen.model.types import GatewayConfig, Listen
+from apigen.targets import Target, unavailable_reason
+
+
+@dataclass(frozen=True)
+class LogField:
+    name: str
+    variable: str
+    provided_by_kind: bool = False  # logged only when a kind in use provides the variable
+    numeric: bool = False  # always a number: printed without quotes
+    since: tuple[int, ...] = ()  # nginx version that defines the variable
+
+
+LOG_FIELDS: tuple[LogField, ...] = (
+    LogField("time", "time_iso8601"),
+    LogField("request_id", "apigen_request_id"),
+    LogField("client", "remote_addr"),
+    LogField("method", "request_method"),
+    LogField("uri", "apigen_log_path"),  # $request_uri without the query (it may carry API keys)
+    LogField("status", "status", numeric=True),
+    LogField("bytes", "body_bytes_sent", numeric=True),
+    LogField("request_time", "request_time", numeric=True),
+    LogField("upstream_addr", "upstream_addr"),
+    LogField("upstream_status", "upstream_status"),
+    LogField("upstream_connect_time", "upstream_connect_time"),
+    LogField("upstream_header_time", "upstream_header_time"),
+    LogField("upstream_response_time", "upstream_response_time"),
+    LogField("api", "apigen_api"),
+    LogField("operation", "apigen_operation"),
+    LogField("auth_client", "apigen_client", provided_by_kind=True),
+    LogField("rate_limit", "limit_req_status", since=(1, 17, 6)),
+    LogField("variant", "apigen_variant", provided_by_kind=True),
+    LogField("user_agent", "http_user_agent"),
+)
+
+# Request headers that carry credentials: never logged, whatever the policy says.
+_SECRET_HEADER = re.compile(r"(authorization|cookie|api[-_]?key|token|secret|password|auth)", re.IGNORECASE)
+_LOGGABLE_HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class AccessLogPlan:
+    path: str
+    format: str  # the log_format string (apigen-built; variables evaluated on purpose)
+
+
+@dataclass(frozen=True)
+class MetricsPlan:
+    listen: Listen
+    allow: tuple[str, ...]
+    plus: bool
+
+
+@dataclass(frozen=True)
+class TracingPlan:
+    exporter: str
+    service_name: str
+    trace: str  # argument of otel_trace: on | off | $otel_parent_sampled
+
+
+def _version_ok(target: Target, since: tuple[int, ...]) -> bool:
+    return not since or tuple(target.version) + (0,) * (3 - len(target.version)) >= since
+
+
+def log_format(config: GatewayConfig, provided: frozenset[str], tracing: bool) -> str:
+    items = []
+    for f in LOG_FIELDS:
+        available = (f.variable in provided) if f.provided_by_kind else _version_ok(config.target, f.since)
+        if not available:
+            items.append(f'"{f.name}":null')
+        elif f.numeric:
+            items.append(f'"{f.name}":${f.variable}')
+        else:
+            items.append(f'"{f.name}":"${f.variable}"')
+    if tracing:
+        items.append('"trace_id":"$otel_trace_id"')
+    assert config.gateway.access_log is not None
+    for name, header in config.gateway.access_log.fields:
+        items.append(f'"{name}":"$http_{header.lower().replace("-", "_")}"')
+    return "{" + ",".join(items) + "}"
+
+
+def plan_access_log(
+    config: GatewayConfig, provided: frozenset[str], tracing: bool, source: PolicySource | None, diags: Diagnostics
+) -> AccessLogPlan | None:
+    settings = config.gateway.access_log
+    if settings is None:
+        return None
+    builtin = {f.name for f in LOG_FIELDS} | {"trace_id"}
+    for name, header in settings.fields:
+        where = source.pos("gateway", "access_log", "fields", name) if source else None
+        if name in builtin:
+            diags.error(f"access_log field {name!r} is already logged by default", where)
+        elif _SECRET_HEADER.search(header):
+            diags.error(f"header {header!r} may carry credentials and is never logged", where)
+        elif not _LOGGABLE_HEADER.match(header):
+            diags.error(f"header {header!r}: only letters, digits and '-' can be logged", where)
+    return AccessLogPlan(settings.path, log_format(config, provided, tracing))
+
+
+def plan_metrics(config: GatewayConfig) -> MetricsPlan | None:
+    m = config.gateway.metrics
+    if m is None:
+        return None
+    return MetricsPlan(m.listen, m.allow, config.target.is_plus)
+
+
+def plan_tracing(config: GatewayConfig, source: PolicySource | None, diags: Diagnostics) -> TracingPlan | None:
+    t = config.gateway.tracing
+    if t is None:
+        return None
+    reason = unavailable_reason(config.target, "otel_trace")
+    if reason:
+        diags.error(f"tracing: {reason}", source.pos("gateway", "tracing") if source else None)
+        return None
+    trace = {"on": "on", "off": "off", "parent": "$otel_parent_sampled"}[t.sample]
+    return TracingPlan(t.exporter, t.service_name, trace)
