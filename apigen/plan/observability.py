@@ -29,6 +29,7 @@ class LogField:
     provided_by_kind: bool = False  # logged only when a kind in use provides the variable
     numeric: bool = False  # always a number: printed without quotes
     since: tuple[int, ...] = ()  # nginx version that defines the variable
+    client_bytes: bool = False  # arbitrary client bytes: logged only when valid UTF-8
 
 
 LOG_FIELDS: tuple[LogField, ...] = (
@@ -36,7 +37,7 @@ LOG_FIELDS: tuple[LogField, ...] = (
     LogField("request_id", "apigen_request_id"),
     LogField("client", "remote_addr"),
     LogField("method", "request_method"),
-    LogField("uri", "apigen_log_path"),  # $request_uri without the query (it may carry API keys)
+    LogField("uri", "apigen_log_path", client_bytes=True),  # $request_uri without the query (API keys)
     LogField("status", "status", numeric=True),
     LogField("bytes", "body_bytes_sent", numeric=True),
     LogField("request_time", "request_time", numeric=True),
@@ -50,7 +51,7 @@ LOG_FIELDS: tuple[LogField, ...] = (
     LogField("auth_client", "apigen_client", provided_by_kind=True),
     LogField("rate_limit", "limit_req_status", since=(1, 17, 6)),
     LogField("variant", "apigen_variant", provided_by_kind=True),
-    LogField("user_agent", "http_user_agent"),
+    LogField("user_agent", "http_user_agent", client_bytes=True),
 )
 
 # Request headers that carry credentials: never logged, whatever the policy says.
@@ -58,10 +59,29 @@ _SECRET_HEADER = re.compile(r"(authorization|cookie|api[-_]?key|token|secret|pas
 _LOGGABLE_HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
+# escape=json escapes `"`, `\\` and control characters but copies bytes >= 0x80 as they are:
+# a value that is not valid UTF-8 would make the line invalid JSON, so such values are replaced.
+UTF8_ONLY = (
+    r"^(?:[\x00-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    r"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    r"|\xf4[\x80-\x8f][\x80-\xbf]{2})*$"
+)
+NOT_UTF8 = "(not UTF-8)"
+
+
+@dataclass(frozen=True)
+class SanitizedVariable:
+    source: str  # variable name holding client bytes
+    target: str  # variable logged instead: the value if valid UTF-8, else NOT_UTF8
+
+
 @dataclass(frozen=True)
 class AccessLogPlan:
     path: str
     format: str  # the log_format string (apigen-built; variables evaluated on purpose)
+    sanitized: tuple[SanitizedVariable, ...]
+    utf8_regex: str = "~" + UTF8_ONLY
+    not_utf8: str = NOT_UTF8
 
 
 @dataclass(frozen=True)
@@ -82,6 +102,10 @@ def _version_ok(target: Target, since: tuple[int, ...]) -> bool:
     return not since or tuple(target.version) + (0,) * (3 - len(target.version)) >= since
 
 
+def _safe(variable: str) -> str:
+    return f"apigen_log_{variable}"
+
+
 def log_format(config: GatewayConfig, provided: frozenset[str], tracing: bool) -> str:
     items = []
     for f in LOG_FIELDS:
@@ -91,12 +115,12 @@ def log_format(config: GatewayConfig, provided: frozenset[str], tracing: bool) -
         elif f.numeric:
             items.append(f'"{f.name}":${f.variable}')
         else:
-            items.append(f'"{f.name}":"${f.variable}"')
+            items.append(f'"{f.name}":"${_safe(f.variable) if f.client_bytes else f.variable}"')
     if tracing:
         items.append('"trace_id":"$otel_trace_id"')
     assert config.gateway.access_log is not None
     for name, header in config.gateway.access_log.fields:
-        items.append(f'"{name}":"$http_{header.lower().replace("-", "_")}"')
+        items.append(f'"{name}":"${_safe(_header_var(header))}"')
     return "{" + ",".join(items) + "}"
 
 
@@ -115,7 +139,14 @@ def plan_access_log(
             diags.error(f"header {header!r} may carry credentials and is never logged", where)
         elif not _LOGGABLE_HEADER.match(header):
             diags.error(f"header {header!r}: only letters, digits and '-' can be logged", where)
-    return AccessLogPlan(settings.path, log_format(config, provided, tracing))
+    sources = [f.variable for f in LOG_FIELDS if f.client_bytes]
+    sources += [_header_var(h) for _, h in settings.fields if _LOGGABLE_HEADER.match(h)]
+    sanitized = tuple(SanitizedVariable(s, _safe(s)) for s in dict.fromkeys(sources))
+    return AccessLogPlan(settings.path, log_format(config, provided, tracing), sanitized)
+
+
+def _header_var(header: str) -> str:
+    return "http_" + header.lower().replace("-", "_")
 
 
 def plan_metrics(config: GatewayConfig) -> MetricsPlan | None:
