@@ -21,6 +21,7 @@ from apigen.plan.observability import (
     plan_metrics,
     plan_tracing,
 )
+from apigen.plan.paths import PathTemplate, join_base
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
 from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
 from apigen.policies import registry
@@ -74,6 +75,7 @@ class OperationPlan:
     scheme: str = "http"  # http | https | grpc | grpcs
     content: PolicyUse | None = None  # a kind that answers itself (aggregate) instead of proxying
     websocket_idle: str | None = None  # set: the operation may upgrade to WebSocket
+    grpc_path: str | None = None  # gRPC: the path sent upstream (grpc_pass takes no URI)
 
     @property
     def grpc(self) -> bool:
@@ -216,6 +218,9 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         scheme=upstream.scheme,
         content=content,
         websocket_idle=websocket,
+        grpc_path=(op.route_path if api.strip_base_path else join_base(api.base_path, op.route_path))
+        if upstream.is_grpc
+        else None,
     )
 
 
@@ -252,6 +257,12 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 continue  # an alias of another operation's route: never reached
             eff = resolve_operation(api, op, config, diags, source)
             ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)]))
+            if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
+                diags.error(
+                    f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "
+                    f"(/package.Service/Method), not {op.path!r}",
+                    source.pos(*api.path, "upstream"),
+                )
         ops.sort(key=lambda p: p.internal_uri)
         strip = None
         if api.strip_base_path and api.base_path:
