@@ -100,10 +100,14 @@ def _observability(gw: Mapping[str, Any]) -> dict[str, Any]:
         out["metrics"] = MetricsSettings(_listen(m["listen"]), tuple(m.get("allow") or ("127.0.0.1",)))
     if "tracing" in gw:
         tr = gw["tracing"]
-        out["tracing"] = TracingSettings(tr["exporter"], tr.get("service_name", "apigen-gateway"), tr.get("sample", "on"))
+        out["tracing"] = TracingSettings(
+            tr["exporter"], tr.get("service_name", "apigen-gateway"), tr.get("sample", "on")
+        )
     if "http2" in gw:
         out["http2"] = True
-        out["http2_cleartext"] = _listens(gw["http2"]["cleartext_listen"]) if "cleartext_listen" in (gw["http2"] or {}) else ()
+        out["http2_cleartext"] = (
+            _listens(gw["http2"]["cleartext_listen"]) if "cleartext_listen" in (gw["http2"] or {}) else ()
+        )
     return out
 
 

@@ -14,6 +14,8 @@ from apigen.model.types import GatewayConfig, Listen, TlsSettings, Upstream
 from apigen.plan.assets import AssetCollector
 from apigen.targets import unavailable_reason
 
+REJECT_HANDSHAKE_SINCE = (1, 19, 4)
+
 # Mozilla "intermediate" cipher list (TLS 1.2; TLS 1.3 suites are not configured by ssl_ciphers).
 MODERN_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
@@ -89,10 +91,18 @@ def plan_tls(config: GatewayConfig, assets: AssetCollector, source: PolicySource
                 source.pos(*tls.path, "ocsp_stapling"),
             )
         if "trusted_ca" in tls.ocsp_stapling:
-            ca = assets.file(tls.ocsp_stapling["trusted_ca"], (*tls.path, "ocsp_stapling", "trusted_ca"), directory="tls", secret=False)
+            ca = assets.file(
+                tls.ocsp_stapling["trusted_ca"],
+                (*tls.path, "ocsp_stapling", "trusted_ca"),
+                directory="tls",
+                secret=False,
+            )
             ocsp_trusted = ca.bundle_path if ca else None
     if tls.reject_unknown_names:
+        # The directive table starts at 1.22.1, so its "since" cannot tell 1.19.4 from older.
         reason = unavailable_reason(config.target, "ssl_reject_handshake")
+        if reason is None and tuple(config.target.version) + (0,) * 3 < REJECT_HANDSHAKE_SINCE:
+            reason = f"ssl_reject_handshake needs nginx >= 1.19.4 (target is {config.target.version_str})"
         if reason:
             diags.error(f"reject_unknown_names: {reason}", source.pos(*tls.path, "reject_unknown_names"))
         if "_" in config.gateway.server_names:
@@ -103,21 +113,25 @@ def plan_tls(config: GatewayConfig, assets: AssetCollector, source: PolicySource
     names_seen = {s.server_name for s in sni}
     if len(names_seen) != len(sni):
         diags.error("a server name appears under two certificates", source.pos(*tls.path, "certificates"))
-    return TlsPlan(
-        listen=tls.listen,
-        default_certificate=cert.bundle_path if cert else "",
-        default_key=key.bundle_path if key else "",
-        sni=tuple(sorted(sni, key=lambda s: s.server_name)),
-        protocols=tls.protocols,
-        ciphers=tls.ciphers or MODERN_CIPHERS,
-        hsts=_hsts(tls),
-        ocsp_trusted=ocsp_trusted,
-        ocsp=ocsp,
-        resolver=(tls.ocsp_stapling or {}).get("resolver"),
-        reject_unknown=tls.reject_unknown_names,
-        redirect_http=tls.redirect_http,
-        redirect_port=tls.listen[0].port,
-    ) if cert and key else None
+    return (
+        TlsPlan(
+            listen=tls.listen,
+            default_certificate=cert.bundle_path if cert else "",
+            default_key=key.bundle_path if key else "",
+            sni=tuple(sorted(sni, key=lambda s: s.server_name)),
+            protocols=tls.protocols,
+            ciphers=tls.ciphers or MODERN_CIPHERS,
+            hsts=_hsts(tls),
+            ocsp_trusted=ocsp_trusted,
+            ocsp=ocsp,
+            resolver=(tls.ocsp_stapling or {}).get("resolver"),
+            reject_unknown=tls.reject_unknown_names,
+            redirect_http=tls.redirect_http,
+            redirect_port=tls.listen[0].port,
+        )
+        if cert and key
+        else None
+    )
 
 
 def plan_upstream_tls(

@@ -135,7 +135,9 @@ class Aggregate(PolicyKind):
                 params = set(PathTemplate(op.route_path).param_names)
                 for i, part in enumerate(policy.config["parts"]):
                     refs = [r for r in _refs(part["path"])]
-                    refs += [r for v in (part.get("query") or {}).values() for r in _refs(v) if not r.startswith("query.")]
+                    refs += [
+                        r for v in (part.get("query") or {}).values() for r in _refs(v) if not r.startswith("query.")
+                    ]
                     for ref in refs:
                         if ref not in params:
                             diags.error(

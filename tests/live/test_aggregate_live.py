@@ -21,13 +21,20 @@ SPEC = openapi({"/users/{id}/summary": {"get": "userSummary"}, "/users/{id}": {"
 def policy(port: int, backends: dict[str, str], **aggregate: Any) -> dict[str, Any]:
     parts = aggregate.pop("parts", None) or [
         {"name": "profile", "upstream": "users", "path": "/users/{id}", "query": {"__sleep": "0.6"}},
-        {"name": "orders", "upstream": "orders", "path": "/orders", "query": {"user": "{id}", "__sleep": "0.6", "q": "{query.q}"}},
+        {
+            "name": "orders",
+            "upstream": "orders",
+            "path": "/orders",
+            "query": {"user": "{id}", "__sleep": "0.6", "q": "{query.q}"},
+        },
         {"name": "prefs", "upstream": "prefs", "path": "/prefs/{id}", "query": {"__sleep": "0.6"}},
     ]
     return {
         "target": {"flavor": "oss", "version": "1.22"},
         "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Apigen-Operation"},
-        "upstreams": {name: {"servers": [{"address": addr}], "timeouts": {"read": "3s"}} for name, addr in backends.items()},
+        "upstreams": {
+            name: {"servers": [{"address": addr}], "timeouts": {"read": "3s"}} for name, addr in backends.items()
+        },
         "policies": {"summary": {"kind": "aggregate", "parts": parts, **aggregate}},
         "apis": [
             {
@@ -54,7 +61,11 @@ def start(tmp_path: Path, nginx_runner, three, **aggregate: Any):
 def test_keyed_parts_in_parallel(tmp_path, nginx_runner, three) -> None:
     nginx = start(tmp_path, nginx_runner, three)
     began = time.monotonic()
-    r = request("GET", f"{nginx.url}/users/42/summary?q=a%20b&x=1", headers={"X-Request-ID": "req-123", "Authorization": "Bearer t0k"})
+    r = request(
+        "GET",
+        f"{nginx.url}/users/42/summary?q=a%20b&x=1",
+        headers={"X-Request-ID": "req-123", "Authorization": "Bearer t0k"},
+    )
     elapsed = time.monotonic() - began
     assert r.status == 200, r.text
     body = r.json()

@@ -38,7 +38,9 @@ def write_cert(ca: trustme.CA, root: Path, stem: str, *names: str) -> None:
     cert.cert_chain_pems[0].write_to_path(str(root / f"{stem}.pem"))
 
 
-def make(tmp_path: Path, ca: trustme.CA, backend: str, tls: dict[str, Any], server_name: Any = "api.test") -> tuple[Path, int, int]:
+def make(
+    tmp_path: Path, ca: trustme.CA, backend: str, tls: dict[str, Any], server_name: Any = "api.test"
+) -> tuple[Path, int, int]:
     write_cert(ca, tmp_path / "in", "api", "api.test")
     port, tls_port = free_port(), free_port()
     policy = {
@@ -53,7 +55,9 @@ def make(tmp_path: Path, ca: trustme.CA, backend: str, tls: dict[str, Any], serv
     return build(tmp_path, policy, {"things.json": SPEC}), port, tls_port
 
 
-def https_get(port: int, ctx: ssl.SSLContext, host: str = "api.test", path: str = "/things") -> http.client.HTTPResponse:
+def https_get(
+    port: int, ctx: ssl.SSLContext, host: str = "api.test", path: str = "/things"
+) -> http.client.HTTPResponse:
     # Connect to 127.0.0.1 but send (and verify) the SNI name `host`.
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)

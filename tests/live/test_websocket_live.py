@@ -21,7 +21,9 @@ def test_websocket_upgrade_and_echo(tmp_path, nginx_runner) -> None:
             "gateway": {"listen": f"127.0.0.1:{port}"},
             "upstreams": {"chat": {"servers": [{"address": ws.address}], "keepalive": 8}},
             "policies": {"ws": {"kind": "websocket", "idle_timeout": "10m"}},
-            "apis": [{"name": "chat", "spec": "chat.json", "upstream": "chat", "operations": {"chat": {"use": ["ws"]}}}],
+            "apis": [
+                {"name": "chat", "spec": "chat.json", "upstream": "chat", "operations": {"chat": {"use": ["ws"]}}}
+            ],
         }
         bundle = build(tmp_path, policy, {"chat.json": SPEC})
         conf = (bundle / "api_conf.d" / "chat.conf").read_text()

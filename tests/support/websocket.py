@@ -48,7 +48,11 @@ def read_frame(sock: socket.socket) -> tuple[int, bytes]:
 def write_frame(sock: socket.socket, opcode: int, payload: bytes, *, masked: bool) -> None:
     head = bytes([0x80 | opcode])
     n = len(payload)
-    size = bytes([n | (0x80 if masked else 0)]) if n < 126 else bytes([126 | (0x80 if masked else 0)]) + struct.pack("!H", n)
+    size = (
+        bytes([n | (0x80 if masked else 0)])
+        if n < 126
+        else bytes([126 | (0x80 if masked else 0)]) + struct.pack("!H", n)
+    )
     if masked:
         mask = os.urandom(4)
         payload = mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
@@ -102,7 +106,9 @@ class WebSocketEchoServer:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._server.shutdown()
         self._server.server_close()
 
