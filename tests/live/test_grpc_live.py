@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from concurrent import futures
 
+import grpc  # a test dependency (pyproject [test]): a real gRPC server and client
 import pytest
 
 from tests.support.compose import build, openapi
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
-
-grpc = pytest.importorskip("grpc")  # a test dependency (pyproject [test]); CI installs it
 
 pytestmark = [pytest.mark.live, requires_nginx]
 
