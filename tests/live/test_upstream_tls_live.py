@@ -26,7 +26,7 @@ SPEC = openapi({"/orders": {"get": "listOrders"}})
 
 
 class _Echo(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         cert = self.connection.getpeercert()  # type: ignore[attr-defined]
         names = [value for kind, value in (cert or {}).get("subjectAltName", ()) if kind == "DNS"]
         body = json.dumps({"client": names, "sni": self.server.sni, "path": self.path}).encode()  # type: ignore[attr-defined]
