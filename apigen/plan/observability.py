@@ -37,7 +37,7 @@ LOG_FIELDS: tuple[LogField, ...] = (
     LogField("request_id", "apigen_request_id"),
     LogField("client", "remote_addr"),
     LogField("method", "request_method"),
-    LogField("uri", "apigen_log_path", client_bytes=True),  # $request_uri without the query (API keys)
+    LogField("uri", "apigen_request_path", client_bytes=True),  # $request_uri without the query (API keys)
     LogField("status", "status", numeric=True),
     LogField("bytes", "body_bytes_sent", numeric=True),
     LogField("request_time", "request_time", numeric=True),
@@ -103,7 +103,7 @@ def _version_ok(target: Target, since: tuple[int, ...]) -> bool:
 
 
 def _safe(variable: str) -> str:
-    return f"apigen_log_{variable}"
+    return "apigen_log_" + variable.removeprefix("apigen_")
 
 
 def log_format(config: GatewayConfig, provided: frozenset[str], tracing: bool) -> str:
