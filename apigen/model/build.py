@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from apigen.model.types import (
     GatewayConfig,
     Listen,
     MetricsSettings,
+    Operation,
+    Parameter,
     PolicyDef,
     Retries,
     Timeouts,
@@ -157,6 +160,41 @@ def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
     )
 
 
+def _added_operations(
+    source: PolicySource, api: Mapping[str, Any], path: tuple, spec_ops: tuple[Operation, ...], diags: Diagnostics
+) -> tuple[tuple[Operation, ...], dict[str, Attachment]]:
+    """Operations the policy file adds to an API (``add_operations``), with their attachments.
+    Their positions point into the policy file."""
+    ops: list[Operation] = []
+    attachments: dict[str, Attachment] = {}
+    ids = {o.operation_id for o in spec_ops}
+    routes = {(o.method, o.route_path) for o in spec_ops}
+    for op_id, data in sorted((api.get("add_operations") or {}).items()):
+        where = (*path, "add_operations", op_id)
+        method = data["method"].upper()
+        if op_id in ids or (method, data["path"]) in routes:
+            diags.error(
+                f"add_operations: {op_id} ({method} {data['path']}) is already in the spec",
+                source.pos(*where, key=True),
+            )
+            continue
+        params = tuple(Parameter(name, "path", True) for name in re.findall(r"\{([^{}/]+)\}", data["path"]))
+        ops.append(
+            Operation(
+                api=api["name"],
+                operation_id=op_id,
+                method=method,
+                path=data["path"],
+                route_path=data["path"],
+                parameters=params,
+                spec_uri=source.path.resolve().as_uri(),
+                spec_path=where,
+            )
+        )
+        attachments[op_id] = _attachment("operation", data, where)
+    return tuple(ops), attachments
+
+
 def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[SpecSet, SpecSummary]]:
     """Load, validate and summarise every API's spec; keyed by the API's index in ``apis``."""
     out: dict[int, tuple[SpecSet, SpecSummary]] = {}
@@ -222,6 +260,7 @@ def build_config(
             digests.append((specset.display(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
         base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
         path = ("apis", index)
+        added, added_attachments = _added_operations(source, api, path, summary.operations, diags)
         apis.append(
             Api(
                 name=api["name"],
@@ -234,10 +273,13 @@ def build_config(
                 attachment=_attachment("api", api, path),
                 tags={t: _attachment("tag", v, (*path, "tags", t)) for t, v in sorted((api.get("tags") or {}).items())},
                 operations_attachments={
-                    sel: _attachment("operation", v, (*path, "operations", sel))
-                    for sel, v in (api.get("operations") or {}).items()
+                    **{
+                        sel: _attachment("operation", v, (*path, "operations", sel))
+                        for sel, v in (api.get("operations") or {}).items()
+                    },
+                    **added_attachments,
                 },
-                operations=summary.operations,
+                operations=summary.operations + added,
                 security_schemes=summary.security_schemes,
                 security=summary.security,
                 path=path,

@@ -139,3 +139,23 @@ def test_non_composite_operation_still_proxies(tmp_path, nginx_runner, three) ->
     r = request("GET", f"{nginx.url}/users/3")
     assert r.status == 200
     assert r.json()["headers"]["x-apigen-operation"] == "users.getUser"
+
+
+def test_composite_operation_added_by_the_policy(tmp_path, nginx_runner, three) -> None:
+    """A composite operation the spec does not declare (`add_operations`)."""
+    port = free_port()
+    parts = [
+        {"name": "user", "upstream": "users", "path": "/users/{uid}"},
+        {"name": "prefs", "upstream": "prefs", "path": "/p"},
+    ]
+    p = policy(port, {n: b.address for n, b in three.items()}, parts=parts)
+    api = p["apis"][0]
+    api["operations"] = {}
+    api["add_operations"] = {"dashboard": {"method": "GET", "path": "/dash/{uid}", "use": ["summary"]}}
+    nginx = nginx_runner(build(tmp_path, p, {"users.json": SPEC}), port)
+    r = request("GET", f"{nginx.url}/dash/u%201")
+    assert r.status == 200, r.text
+    assert r.json()["user"]["uri"] == "/users/u%201"
+    assert request("POST", f"{nginx.url}/dash/u1").status == 405
+    # Still a spec operation next to it.
+    assert request("GET", f"{nginx.url}/users/3/summary").json()["headers"]["x-apigen-operation"] == "users.userSummary"

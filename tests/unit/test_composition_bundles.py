@@ -225,3 +225,12 @@ def test_same_inputs_same_bundle(tmp_path, pki) -> None:
     path = write_inputs(tmp_path / "in", full_policy(pki, {"flavor": "oss", "version": "1.22"}), {"users.json": SPEC})
     a, b = compile_policy(path).bundle, compile_policy(path).bundle
     assert a is not None and b is not None and a.digest() == b.digest()
+
+
+def test_added_operation_must_be_new(tmp_path, pki) -> None:
+    policy = full_policy(pki, {"flavor": "oss", "version": "1.22"})
+    policy["apis"][0]["add_operations"] = {"getUser": {"method": "GET", "path": "/elsewhere"}}
+    errs = errors_of(tmp_path, policy)
+    assert any(
+        "add_operations: getUser (GET /elsewhere) is already in the spec" in e and "policy.yaml:" in e for e in errs
+    )
