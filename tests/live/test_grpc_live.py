@@ -3,6 +3,7 @@ real grpcio server, gateway errors as gRPC status codes."""
 
 from __future__ import annotations
 
+import time
 from concurrent import futures
 
 import grpc  # a test dependency (pyproject [test]): a real gRPC server and client
@@ -14,7 +15,7 @@ from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.live, requires_nginx]
 
-SPEC = openapi({"/echo.Echo/Say": {"post": "Say"}})
+SPEC = openapi({"/echo.Echo/Say": {"post": "Say"}, "/echo.Echo/Slow": {"post": "Slow"}})
 
 
 def _say(request: bytes, context) -> bytes:
@@ -22,11 +23,17 @@ def _say(request: bytes, context) -> bytes:
     return b"said:" + request + b" rid=" + meta.get("x-request-id", "").encode()
 
 
+def _slow(request: bytes, context) -> bytes:
+    time.sleep(2)
+    return request
+
+
 @pytest.fixture
 def grpc_backend():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     # Raw bytes in and out: no generated protobuf code needed.
-    handler = grpc.method_handlers_generic_handler("echo.Echo", {"Say": grpc.unary_unary_rpc_method_handler(_say)})
+    methods = {"Say": grpc.unary_unary_rpc_method_handler(_say), "Slow": grpc.unary_unary_rpc_method_handler(_slow)}
+    handler = grpc.method_handlers_generic_handler("echo.Echo", methods)
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -44,7 +51,14 @@ def test_grpc_call_and_gateway_errors(tmp_path, nginx_runner, grpc_backend) -> N
             "echo": {"servers": [{"address": f"127.0.0.1:{grpc_backend}"}], "protocol": "grpc"},
             "gone": {"servers": [{"address": f"127.0.0.1:{free_port()}"}], "protocol": "grpc"},
         },
-        "apis": [{"name": "echo", "spec": "echo.json", "upstream": "echo"}],
+        "apis": [
+            {
+                "name": "echo",
+                "spec": "echo.json",
+                "upstream": "echo",
+                "operations": {"Slow": {"timeouts": {"read": "500ms"}}},
+            }
+        ],
     }
     bundle = build(tmp_path, policy, {"echo.json": SPEC})
     conf = (bundle / "api_gateway.conf").read_text()
@@ -54,6 +68,10 @@ def test_grpc_call_and_gateway_errors(tmp_path, nginx_runner, grpc_backend) -> N
     with grpc.insecure_channel(f"127.0.0.1:{h2c_port}") as channel:
         say = channel.unary_unary("/echo.Echo/Say")
         assert say(b"hi", metadata=[("x-request-id", "grpc-1")], timeout=5) == b"said:hi rid=grpc-1"
+        # The gateway's upstream timeout (504) becomes DEADLINE_EXCEEDED, not a JSON body.
+        with pytest.raises(grpc.RpcError) as slow:
+            channel.unary_unary("/echo.Echo/Slow")(b"x", timeout=5)
+        assert (slow.value.code(), slow.value.details()) == (grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
 
     # Same API, backend down: the gateway's 502 becomes gRPC UNAVAILABLE with its own message.
     policy["apis"][0]["upstream"] = "gone"
