@@ -4,6 +4,7 @@ stub_status on its own listener."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -46,6 +47,10 @@ def test_json_access_log_and_stub_status(tmp_path, echo_backend, nginx_runner) -
     assert request("GET", f"{nginx.url}/stub_status").status == 404  # not on the API listener
 
     path = nginx.prefix / "logs" / "access.json.log"
+    # nginx writes the line after it sent the response: wait for the last one to land.
+    deadline = time.monotonic() + 5
+    while path.read_bytes().count(b"\n") < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
     lines = path.read_bytes().decode("utf-8").splitlines()  # strict: a non-UTF-8 byte fails
     assert len(lines) == 4, lines  # stub_status requests are not logged
     entries = [json.loads(line) for line in lines]
