@@ -13,9 +13,20 @@ from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
+from apigen.plan.observability import (
+    AccessLogPlan,
+    MetricsPlan,
+    TracingPlan,
+    plan_access_log,
+    plan_metrics,
+    plan_tracing,
+)
+from apigen.plan.paths import PathTemplate, join_base
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
+from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
 from apigen.render.quoting import Arg, bare, quote
+from apigen.targets import directive_available
 
 INTERNAL_OP_PREFIX = "/_apigen/op/"
 METHOD_NOT_ALLOWED_URI = "/_apigen/405"
@@ -61,6 +72,19 @@ class OperationPlan:
     keepalive: bool
     policies: tuple[PolicyUse, ...]
     effective: EffectiveOperation
+    scheme: str = "http"  # http | https | grpc | grpcs
+    content: PolicyUse | None = None  # a kind that answers itself (aggregate) instead of proxying
+    websocket_idle: str | None = None  # set: the operation may upgrade to WebSocket
+    grpc_path: str | None = None  # gRPC: the path sent upstream (grpc_pass takes no URI)
+
+    @property
+    def grpc(self) -> bool:
+        return self.scheme in ("grpc", "grpcs")
+
+    @property
+    def module(self) -> str:
+        """Directive prefix of the upstream module: proxy_* or grpc_*."""
+        return "grpc" if self.grpc else "proxy"
 
 
 @dataclass(frozen=True)
@@ -125,9 +149,37 @@ class Plan:
         dispatch map's default then goes through ``$apigen_method_fallback``)."""
         guarded = {a.name: a.unmatched.uri_405 for a in self.apis if a.unmatched}
         return tuple(MapEntry(r.route_id, guarded[r.api]) for r in self.routes.routes if r.api in guarded)
+    tls: TlsPlan | None = None
+    upstream_tls: dict[str, UpstreamTlsPlan] | None = None  # by upstream name
+    provided_variables: frozenset[str] = frozenset()  # variables the kinds in use define
+    http2_on: bool = False  # `http2 on;` (1.25.1+) rather than `listen ... http2`
+    http2_listen_param: bool = False
+    http2_cleartext: tuple[str, ...] = ()
+    grpc_error_statuses: tuple[tuple[int, int, str], ...] = ()  # (http status, grpc code, message)
+    access_log: AccessLogPlan | None = None
+    metrics: MetricsPlan | None = None
+    tracing: TracingPlan | None = None
+    server_names: tuple[str, ...] = ("_",)
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
+
+
+# Gateway errors on gRPC operations: HTTP status -> gRPC status code (grpc/doc/statuscodes.md).
+GRPC_ERRORS: tuple[tuple[int, int, str], ...] = (
+    (400, 3, "invalid argument"),
+    (401, 16, "unauthenticated"),
+    (403, 7, "permission denied"),
+    (404, 12, "unimplemented"),
+    (405, 12, "unimplemented"),
+    (408, 4, "deadline exceeded"),
+    (413, 8, "resource exhausted"),
+    (429, 8, "resource exhausted"),
+    (500, 13, "internal"),
+    (502, 14, "unavailable"),
+    (503, 14, "unavailable"),
+    (504, 4, "deadline exceeded"),
+)
 
 
 def slug(text: str) -> str:
@@ -162,6 +214,11 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         for p in eff.policies
         if p.policy.kind in registry
     )
+    content = next((u for u in uses if registry[u.kind].content), None)
+    websocket = next((u.plan.idle_timeout for u in uses if u.kind == "websocket"), None)
+    timeouts = eff.timeouts
+    if websocket:
+        timeouts = Timeouts(timeouts.connect, websocket, timeouts.send or websocket)
     upstream_uri = (
         f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
         if api.strip_base_path and api.base_path
@@ -175,30 +232,39 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         internal_uri=uri,
         upstream=eff.upstream,
         upstream_uri=upstream_uri,
-        timeouts=eff.timeouts,
+        timeouts=timeouts,
         retries_on=retries.on if retries else (),
         retries_tries=retries.tries if retries else None,
         retries_timeout=retries.timeout if retries else None,
         keepalive=bool(upstream.keepalive),
         policies=uses,
         effective=eff,
+        scheme=upstream.scheme,
+        content=content,
+        websocket_idle=websocket,
+        grpc_path=(op.route_path if api.strip_base_path else join_base(api.base_path, op.route_path))
+        if upstream.is_grpc
+        else None,
     )
 
 
 def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | None = None) -> Plan:
     table = build_route_table(config, diags)
     assets = AssetCollector(source, diags) if source is not None else None
-    tls_cert = tls_key = None
     tls = config.gateway.tls
-    if tls is not None and assets is not None:
-        cert = assets.file(tls.certificate, (*tls.path, "certificate"), directory="tls", secret=False)
-        key = assets.file(tls.key, (*tls.path, "key"), directory="secrets", secret=True)
-        tls_cert = cert.bundle_path if cert else None
-        tls_key = key.bundle_path if key else None
     tls_client_ca = None
     if tls is not None and assets is not None and tls.client_certificate:
         ca = assets.file(tls.client_certificate, (*tls.path, "client_certificate"), directory="tls", secret=False)
         tls_client_ca = ca.bundle_path if ca else None
+    tls_plan = plan_tls(config, assets, source, diags) if assets is not None and source is not None else None
+    tls_cert = tls_plan.default_certificate if tls_plan else None
+    tls_key = tls_plan.default_key if tls_plan else None
+    upstream_tls: dict[str, UpstreamTlsPlan] = {}
+    if assets is not None and source is not None:
+        for u in config.upstreams.values():
+            utls = plan_upstream_tls(u, assets, source, diags)
+            if utls is not None:
+                upstream_tls[u.name] = utls
     # Internal location of each operation: /_apigen/op/<api>/<operationId>, made unique.
     internal: dict[tuple[str, str], str] = {}
     used: set[str] = set()
@@ -220,6 +286,12 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 continue  # an alias of another operation's route: never reached
             eff = resolve_operation(api, op, config, diags, source)
             ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)]))
+            if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
+                diags.error(
+                    f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "
+                    f"(/package.Service/Method), not {op.path!r}",
+                    source.pos(*api.path, "upstream"),
+                )
         ops.sort(key=lambda p: p.internal_uri)
         unmatched = _unmatched_plan(api, config, diags, source)
         strip = None
@@ -254,6 +326,14 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         kind = registry[kind_name]
         instances = [u.plan for uses in uses_by_location for u in uses if u.kind == kind_name]
         policy_http.append(PolicyUse(kind_name, kind.partial, kind.plan_http(instances, config, assets)))
+    provided = frozenset(v for k in kinds_in_use for v in registry[k].provides)
+    tracing = plan_tracing(config, source, diags)
+    access_log = plan_access_log(config, provided, tracing is not None, source, diags)
+    http2_on = config.gateway.http2 and directive_available(config.target, "http2")
+    server_names = list(config.gateway.server_names)
+    if tls_plan is not None:
+        server_names += [n for c in config.gateway.tls.certificates for n in c.server_names if n not in server_names]  # type: ignore[union-attr]
+    has_grpc = any(o.grpc for a in api_plans for o in a.operations)
     return Plan(
         version=__version__,
         inputs=config.input_digests,
@@ -276,6 +356,17 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
         error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers})),
+        tls=tls_plan,
+        upstream_tls=upstream_tls,
+        provided_variables=provided,
+        http2_on=http2_on,
+        http2_listen_param=config.gateway.http2 and not http2_on,
+        http2_cleartext=tuple(str(listen) for listen in config.gateway.http2_cleartext),
+        grpc_error_statuses=GRPC_ERRORS if has_grpc else (),
+        access_log=access_log,
+        metrics=plan_metrics(config),
+        tracing=tracing,
+        server_names=tuple(server_names),
     )
 
 

@@ -54,6 +54,12 @@ class PolicyKind:
     # Headers the JSON error responses add, as (status, header, variable): e.g. the challenge of
     # a 401 made by an authentication subrequest.
     error_headers: ClassVar[tuple[tuple[int, str, str], ...]] = ()
+    # nginx variables the kind defines while in use (e.g. ``apigen_client``, ``apigen_variant``):
+    # the access log and other kinds print them only when some kind in use provides them.
+    provides: ClassVar[frozenset[str]] = frozenset()
+    # Does the kind answer the request itself? Then its partial has a ``content(p)`` macro that
+    # replaces the operation's proxy_pass (it must still end in js_content/proxy_pass, not return).
+    content: ClassVar[bool] = False
 
     @property
     def partial(self) -> str:
@@ -90,6 +96,7 @@ def kinds() -> Mapping[str, PolicyKind]:
 
 
 # Import the kinds so they register themselves.
+from apigen.policies import aggregate as _aggregate  # noqa: E402,F401
 from apigen.policies import api_key as _api_key  # noqa: E402,F401
 from apigen.policies import basic_auth as _basic_auth  # noqa: E402,F401
 from apigen.policies import claims as _claims  # noqa: E402,F401
@@ -98,3 +105,4 @@ from apigen.policies import ip_access as _ip_access  # noqa: E402,F401
 from apigen.policies import jwt as _jwt  # noqa: E402,F401
 from apigen.policies import mtls as _mtls  # noqa: E402,F401
 from apigen.policies import openapi_security as _openapi_security  # noqa: E402,F401
+from apigen.policies import websocket as _websocket  # noqa: E402,F401

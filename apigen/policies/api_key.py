@@ -13,6 +13,9 @@ from apigen.policies.auth import AuthKind
 
 class ApiKey(AuthKind):
     name = "api_key"
+    # $apigen_client (the key's client name) exists whenever an api_key policy is in use: the
+    # access log and aggregate parts pick it up through this.
+    provides = frozenset({"apigen_client"})
 
 
 register(ApiKey())
