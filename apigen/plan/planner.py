@@ -53,7 +53,8 @@ class OperationPlan:
     path: str
     internal_uri: str
     upstream: str
-    upstream_uri: str  # nginx expression appended to http://<upstream>
+    upstream_uri: str  # variable appended to http://<upstream>; "" for none ($uri is sent)
+    upstream_var: str | None  # variable naming the upstream (a split), else `upstream` is used
     timeouts: Timeouts
     retries_on: tuple[str, ...]
     retries_tries: int | None
@@ -94,6 +95,7 @@ class Plan:
     map_hash_bucket_size: int
     map_hash_max_size: int
     error_statuses: tuple[tuple[int, str], ...]
+    error_headers: tuple[tuple[int, str, str], ...]  # (status, header, variable) from policy kinds
     uses_njs: bool
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
     include_dir: str
@@ -131,10 +133,13 @@ def balance_tokens(balance: str) -> tuple[Arg, ...]:
 def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str) -> OperationPlan:
     upstream: Upstream = config.upstreams[eff.upstream]
     retries = upstream.retries
+    by_kind: dict[str, list[Any]] = {}
+    for p in eff.policies:
+        if p.policy.kind in registry:
+            by_kind.setdefault(p.policy.kind, []).append(registry[p.policy.kind].plan_location(p.policy, eff, api, config))
+    combined = {kind: iter(registry[kind].combine(plans)) for kind, plans in by_kind.items()}
     uses = tuple(
-        PolicyUse(
-            p.policy.kind, registry[p.policy.kind].partial, registry[p.policy.kind].plan_location(p.policy, eff, api, config)
-        )
+        PolicyUse(p.policy.kind, registry[p.policy.kind].partial, next(combined[p.policy.kind]))
         for p in eff.policies
         if p.policy.kind in registry
     )
@@ -143,6 +148,12 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         if api.strip_base_path and api.base_path
         else "request_uri"
     )
+    upstream_var = None
+    for use in uses:
+        kind = registry[use.kind]
+        upstream_var = kind.upstream_variable(use.plan) or upstream_var
+        override = kind.upstream_uri(use.plan)
+        upstream_uri = upstream_uri if override is None else override
     return OperationPlan(
         api=api.name,
         operation_id=op.operation_id,
@@ -151,6 +162,7 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         internal_uri=uri,
         upstream=eff.upstream,
         upstream_uri=upstream_uri,
+        upstream_var=upstream_var,
         timeouts=eff.timeouts,
         retries_on=retries.on if retries else (),
         retries_tries=retries.tries if retries else None,
@@ -235,6 +247,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),
+        error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers(u.plan)})),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         policy_http=tuple(policy_http),
         include_dir=config.gateway.include_dir,

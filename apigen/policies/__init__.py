@@ -42,6 +42,9 @@ class PolicyKind:
     order: ClassVar[int] = 100
     # Does the kind's output need the njs module loaded (``load_module ...js...``)?
     requires_njs: ClassVar[bool] = False
+    # Does the kind also apply to the CORS preflight answered for the operation (limits do; auth
+    # must not, since browsers send preflights without credentials)?
+    in_preflight: ClassVar[bool] = False
 
     @property
     def partial(self) -> str:
@@ -59,6 +62,25 @@ class PolicyKind:
         Files the kind needs at run time (keys, key lists) go through ``assets``, which copies
         them into the bundle and reports missing ones at their policy line."""
         return instances
+
+    def combine(self, plans: list[Any]) -> list[Any]:
+        """All location plans of this kind on one operation, in order; a kind whose directives may
+        appear only once per location marks or merges them here."""
+        return plans
+
+    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
+        """``(status, header, variable)``: headers the gateway's JSON error answer for ``status``
+        carries while the kind is in use (Retry-After on 429, say)."""
+        return []
+
+    def upstream_variable(self, plan: Any) -> str | None:
+        """A variable naming the upstream group this operation proxies to (splits), or None."""
+        return None
+
+    def upstream_uri(self, plan: Any) -> str | None:
+        """The URI part of ``proxy_pass``: a variable name, ``""`` for none (the possibly
+        rewritten ``$uri`` is sent), or None to keep the default."""
+        return None
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
         """Extra files for the bundle; ``source_dir`` is the policy file's directory."""
@@ -79,3 +101,4 @@ def kinds() -> Mapping[str, PolicyKind]:
 
 # Import the kinds so they register themselves.
 from apigen.policies import headers as _headers  # noqa: E402,F401
+from apigen.policies import rate_limit as _rate_limit  # noqa: E402,F401
