@@ -136,7 +136,9 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
     by_kind: dict[str, list[Any]] = {}
     for p in eff.policies:
         if p.policy.kind in registry:
-            by_kind.setdefault(p.policy.kind, []).append(registry[p.policy.kind].plan_location(p.policy, eff, api, config))
+            by_kind.setdefault(p.policy.kind, []).append(
+                registry[p.policy.kind].plan_location(p.policy, eff, api, config)
+            )
     combined = {kind: iter(registry[kind].combine(plans)) for kind, plans in by_kind.items()}
     uses = tuple(
         PolicyUse(p.policy.kind, registry[p.policy.kind].partial, next(combined[p.policy.kind]))

@@ -45,13 +45,14 @@ def key_sources(value: str | list[str] | None, default: str = "client_ip") -> tu
 
 
 def key_expression(sources: tuple[str, ...], target: Target) -> str:
-    """The nginx expression of a (possibly combined) key: ``$binary_remote_addr`` alone, else
+    """The nginx expression of a (possibly combined) key: ``$binary_remote_addr`` or ``$request_id`` alone,
+    else
     ``k:${a}:${b}``. The literal prefix keeps a key whose header or cookie is missing from being
     empty (an empty key is never counted: clients could escape a limit by omitting the header);
     they share one bucket instead."""
     names = [variable_name(s, target) for s in sources]
-    if names == ["binary_remote_addr"]:
-        return "$binary_remote_addr"
+    if names in (["binary_remote_addr"], ["request_id"]):  # never empty
+        return "$" + names[0]
     return "k:" + ":".join("${" + n + "}" for n in names)
 
 

@@ -42,7 +42,11 @@ def policy_for(port: int, upstreams: dict[str, list[str]], **extra: Any) -> dict
     api.update(extra.pop("api", {}))
     policy: dict[str, Any] = {
         "target": extra.pop("target", {"flavor": "oss", "version": "1.22"}),
-        "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Apigen-Operation", **extra.pop("gateway", {})},
+        "gateway": {
+            "listen": f"127.0.0.1:{port}",
+            "operation_header": "X-Apigen-Operation",
+            **extra.pop("gateway", {}),
+        },
         "upstreams": {
             name: {"servers": [{"address": a} for a in addrs], **extra.pop(f"upstream_{name}", {})}
             for name, addrs in upstreams.items()

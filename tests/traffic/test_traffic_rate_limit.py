@@ -70,7 +70,9 @@ def test_one_zone_per_policy_and_location_directives(tmp_path: Path) -> None:
     # The exemption maps the key to empty, which nginx does not count.
     text = (bundle / "api_gateway.conf").read_text()
     assert 'geo $apigen_rl_exempt_local_exempt_ip {\n    default "";\n    "127.0.0.1/32" "1";\n}' in text
-    assert 'map "$apigen_rl_exempt_local_exempt_ip" $apigen_rl_exempt_local_key {\n    "" "$binary_remote_addr";' in text
+    assert (
+        'map "$apigen_rl_exempt_local_exempt_ip" $apigen_rl_exempt_local_key {\n    "" "$binary_remote_addr";' in text
+    )
 
 
 def test_invalid_rate_limits(tmp_path: Path) -> None:
