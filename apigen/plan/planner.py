@@ -79,6 +79,7 @@ class ApiPlan:
 class MapEntry:
     key: str
     value: str
+    variable: bool = False  # value is a variable name, not a literal
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Plan:
     root_groups: tuple[RouteGroup, ...]  # groups no API owns (always `/`)
     dispatch: tuple[MapEntry, ...]
     allow: tuple[MapEntry, ...]
+    preflight: tuple[MapEntry, ...]  # "<route> <requested method>" -> CORS preflight location
     map_hash_bucket_size: int
     map_hash_max_size: int
     error_statuses: tuple[tuple[int, str], ...]
@@ -225,10 +227,23 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
 
     dispatch = []
     allow = []
+    preflight = []
+    op_plans = {(o.api, o.operation_id): o for a in api_plans for o in a.operations}
     for route in table.routes:
         allow.append(MapEntry(route.route_id, route.allow))
         for method, op in route.operations:
             dispatch.append(MapEntry(f"{route.route_id} {method}", internal[(op.api, op.operation_id)]))
+        if "OPTIONS" in dict(route.operations):
+            continue  # the spec's own OPTIONS operation answers preflights
+        # CORS preflights: OPTIONS dispatches on the method the browser asks about.
+        for method, op in route.operations:
+            op_plan = op_plans.get((op.api, op.operation_id))
+            uris = [registry[u.kind].preflight_uri(u.plan) for u in op_plan.policies] if op_plan else []
+            uri = next((u for u in uris if u), None)
+            if uri:
+                preflight.append(MapEntry(f"{route.route_id} {method}", uri))
+        if preflight and preflight[-1].key.startswith(route.route_id + " "):
+            dispatch.append(MapEntry(f"{route.route_id} OPTIONS", "apigen_preflight", variable=True))
     longest = max((len(e.key) for e in dispatch), default=16)
     kinds_in_use = sorted({u.kind for a in api_plans for o in a.operations for u in o.policies})
     policy_http = []
@@ -246,6 +261,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         root_groups=tuple(g for g in table.groups if g.api is None),
         dispatch=tuple(dispatch),
         allow=tuple(allow),
+        preflight=tuple(preflight),
         map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),

@@ -82,6 +82,10 @@ class PolicyKind:
         rewritten ``$uri`` is sent), or None to keep the default."""
         return None
 
+    def preflight_uri(self, plan: Any) -> str | None:
+        """The internal location answering CORS preflights for this operation, or None."""
+        return None
+
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
         """Extra files for the bundle; ``source_dir`` is the policy file's directory."""
         return []
@@ -104,3 +108,4 @@ from apigen.policies import body_limit as _body_limit  # noqa: E402,F401
 from apigen.policies import headers as _headers  # noqa: E402,F401
 from apigen.policies import rate_limit as _rate_limit  # noqa: E402,F401
 from apigen.policies import split as _split  # noqa: E402,F401
+from apigen.policies import cors as _cors  # noqa: E402,F401
