@@ -105,6 +105,7 @@ def kinds() -> Mapping[str, PolicyKind]:
 
 # Import the kinds so they register themselves.
 from apigen.policies import body_limit as _body_limit  # noqa: E402,F401
+from apigen.policies import cache as _cache  # noqa: E402,F401
 from apigen.policies import cors as _cors  # noqa: E402,F401
 from apigen.policies import headers as _headers  # noqa: E402,F401
 from apigen.policies import rate_limit as _rate_limit  # noqa: E402,F401
