@@ -89,6 +89,7 @@ class Plan:
     config: GatewayConfig
     routes: RouteTable
     upstreams: tuple[tuple[Upstream, tuple[Arg, ...]], ...]  # with the balancing directive's tokens
+    upstream_zones: frozenset[str]  # upstream groups that get a shared-memory zone
     apis: tuple[ApiPlan, ...]
     root_groups: tuple[RouteGroup, ...]  # groups no API owns (always `/`)
     dispatch: tuple[MapEntry, ...]
@@ -257,6 +258,11 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         config=config,
         routes=table,
         upstreams=tuple((u, balance_tokens(u.balance)) for u in config.upstreams.values()),
+        # Health checks and slow_start (NGINX Plus) need the group's state in shared memory.
+        upstream_zones=frozenset(
+            {z for u in policy_http for z in registry[u.kind].upstream_zones(u.plan)}
+            | {u.name for u in config.upstreams.values() if any(s.slow_start for s in u.servers)}
+        ),
         apis=tuple(api_plans),
         root_groups=tuple(g for g in table.groups if g.api is None),
         dispatch=tuple(dispatch),

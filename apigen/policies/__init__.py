@@ -82,6 +82,10 @@ class PolicyKind:
         rewritten ``$uri`` is sent), or None to keep the default."""
         return None
 
+    def upstream_zones(self, http_plan: Any) -> set[str]:
+        """Upstream groups that need a shared-memory ``zone`` (NGINX Plus health checks)."""
+        return set()
+
     def preflight_uri(self, plan: Any) -> str | None:
         """The internal location answering CORS preflights for this operation, or None."""
         return None
@@ -108,5 +112,6 @@ from apigen.policies import body_limit as _body_limit  # noqa: E402,F401
 from apigen.policies import cache as _cache  # noqa: E402,F401
 from apigen.policies import cors as _cors  # noqa: E402,F401
 from apigen.policies import headers as _headers  # noqa: E402,F401
+from apigen.policies import health as _health  # noqa: E402,F401
 from apigen.policies import rate_limit as _rate_limit  # noqa: E402,F401
 from apigen.policies import split as _split  # noqa: E402,F401
