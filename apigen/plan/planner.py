@@ -95,6 +95,7 @@ class Plan:
     dispatch: tuple[MapEntry, ...]
     allow: tuple[MapEntry, ...]
     preflight: tuple[MapEntry, ...]  # "<route> <requested method>" -> CORS preflight location
+    capture_routes: frozenset[str]  # route ids whose regex captures parameters by name
     map_hash_bucket_size: int
     map_hash_max_size: int
     error_statuses: tuple[tuple[int, str], ...]
@@ -268,6 +269,13 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         dispatch=tuple(dispatch),
         allow=tuple(allow),
         preflight=tuple(preflight),
+        capture_routes=frozenset(
+            route.route_id
+            for route in table.routes
+            for _, op in route.operations
+            if (o := op_plans.get((op.api, op.operation_id)))
+            and any(registry[u.kind].needs_path_captures(u.plan) for u in o.policies)
+        ),
         map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),

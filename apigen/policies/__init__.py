@@ -86,6 +86,10 @@ class PolicyKind:
         """Upstream groups that need a shared-memory ``zone`` (NGINX Plus health checks)."""
         return set()
 
+    def needs_path_captures(self, plan: Any) -> bool:
+        """Must the operation's route regex capture path parameters by name (``apigen_p<n>``)?"""
+        return False
+
     def preflight_uri(self, plan: Any) -> str | None:
         """The internal location answering CORS preflights for this operation, or None."""
         return None
@@ -114,4 +118,5 @@ from apigen.policies import cors as _cors  # noqa: E402,F401
 from apigen.policies import headers as _headers  # noqa: E402,F401
 from apigen.policies import health as _health  # noqa: E402,F401
 from apigen.policies import rate_limit as _rate_limit  # noqa: E402,F401
+from apigen.policies import rewrite as _rewrite  # noqa: E402,F401
 from apigen.policies import split as _split  # noqa: E402,F401
