@@ -99,6 +99,7 @@ class Plan:
     map_hash_bucket_size: int
     map_hash_max_size: int
     error_statuses: tuple[tuple[int, str], ...]
+    error_bodies: tuple[tuple[int, Arg], ...]  # the JSON body nginx answers each status with
     error_headers: tuple[tuple[int, str, str], ...]  # (status, header, variable) from policy kinds
     uses_njs: bool
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
@@ -177,6 +178,13 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         policies=uses,
         effective=eff,
     )
+
+
+def _error_bodies(config: GatewayConfig) -> tuple[tuple[int, Arg], ...]:
+    from apigen.policies.errors import DEFAULT_TEMPLATE, render_body
+
+    template = next((t for k in registry.values() if (t := k.error_body_template(config))), DEFAULT_TEMPLATE)
+    return tuple((status, render_body(template, status, reason)) for status, reason in sorted(ERROR_STATUSES.items()))
 
 
 def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | None = None) -> Plan:
@@ -279,6 +287,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),
+        error_bodies=_error_bodies(config),
         error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers(u.plan)})),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         policy_http=tuple(policy_http),

@@ -86,6 +86,10 @@ class PolicyKind:
         """Upstream groups that need a shared-memory ``zone`` (NGINX Plus health checks)."""
         return set()
 
+    def error_body_template(self, config: GatewayConfig) -> str | None:
+        """The gateway-wide JSON error body template this kind sets, if any."""
+        return None
+
     def needs_path_captures(self, plan: Any) -> bool:
         """Must the operation's route regex capture path parameters by name (``apigen_p<n>``)?"""
         return False
@@ -115,6 +119,7 @@ def kinds() -> Mapping[str, PolicyKind]:
 from apigen.policies import body_limit as _body_limit  # noqa: E402,F401
 from apigen.policies import cache as _cache  # noqa: E402,F401
 from apigen.policies import cors as _cors  # noqa: E402,F401
+from apigen.policies import errors as _errors  # noqa: E402,F401
 from apigen.policies import headers as _headers  # noqa: E402,F401
 from apigen.policies import health as _health  # noqa: E402,F401
 from apigen.policies import rate_limit as _rate_limit  # noqa: E402,F401
