@@ -91,17 +91,26 @@ class Health(PolicyKind):
             params.append("mandatory")
             if cfg.get("persistent"):
                 params.append("persistent")
-        return HealthCheck(
-            policy=policy.name,
-            upstream=eff.upstream,
-            location=f"@{stem}_{eff.upstream}",
-            params=tuple(Arg(p) for p in params),
-            match=match,
+        # Every upstream the operation can reach: its own, and the variants of a split.
+        upstreams = {eff.upstream}
+        for p in eff.policies:
+            if p.policy.kind == "split":
+                upstreams |= set(p.policy.config.get("weights") or ())
+        return tuple(
+            HealthCheck(
+                policy=policy.name,
+                upstream=name,
+                location=f"@{stem}_{name}",
+                params=tuple(Arg(p) for p in params),
+                match=match,
+            )
+            for name in sorted(upstreams)
         )
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
-        checks = {(h.policy, h.upstream): h for h in instances}
-        matches = {h.match.name: h.match for h in instances if h.match}
+        flat = [h for checks in instances for h in checks]
+        checks = {(h.policy, h.upstream): h for h in flat}
+        matches = {h.match.name: h.match for h in flat if h.match}
         return HealthHttp(tuple(matches[k] for k in sorted(matches)), tuple(checks[k] for k in sorted(checks)))
 
     def upstream_zones(self, http_plan: Any) -> set[str]:
