@@ -160,9 +160,6 @@ class _Limits(PolicyKind):
         zones = {u.zone.zone: u.zone for u in instances}
         return tuple(zones[name] for name in sorted(zones))
 
-    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
-        return [(429, "Retry-After", "apigen_retry_after")]
-
     def combine(self, plans: list[Any]) -> list[Any]:
         """Per-location directives (``*_dry_run``, ``*_status``) may appear once: the first
         instance prints them. nginx has no per-zone dry-run switch: a dry-run policy makes every
@@ -177,6 +174,10 @@ class _Limits(PolicyKind):
 
 class RateLimit(_Limits):
     name = "rate_limit"
+
+    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
+        # $apigen_retry_after is set by every rate-limited location (see the partial).
+        return [(429, "Retry-After", "apigen_retry_after")]
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         cfg = policy.config

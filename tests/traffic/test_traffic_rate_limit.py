@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,47 @@ def test_rate_limit_counts_per_key(tmp_path: Path, echo_backend, nginx_runner) -
     # Dry run: counted and logged, never rejected.
     assert statuses("GET", "/v1/owners/1/pets/2", 5, "dave") == [200] * 5
     assert "limiting requests, dry run" in nginx.error_log()
+
+
+@pytest.mark.live
+@requires_nginx
+def test_per_second_rate_and_connection_limit(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {
+        "fast": {"kind": "rate_limit", "rate": "2r/s", "burst": 5},
+        "one-at-a-time": {"kind": "conn_limit", "max": 1, "status": 503},
+    }
+    api = {"operations": {"listPets": {"use": ["fast"]}, "showPet": {"use": ["one-at-a-time"]}}}
+    nginx = nginx_runner(
+        build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api=api)), port
+    )
+
+    # 2r/s, burst 5: a tight loop gets about B+1 = 6 through (a 7th if the loop spans 500ms).
+    results = [request("GET", f"{nginx.url}/v1/pets") for _ in range(20)]
+    accepted = sum(r.status == 200 for r in results)
+    assert 6 <= accepted <= 7, [r.status for r in results]
+    rejected = [r for r in results if r.status != 200]
+    assert {r.status for r in rejected} == {429}
+    assert {r.headers["Retry-After"] for r in rejected} == {"1"}
+
+    # limit_conn: while one request is in flight, a second one gets the JSON 503.
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(request, "GET", f"{nginx.url}/v1/pets/1?__sleep=1.5", timeout=10)
+        for _ in range(50):  # until the slow request is in flight (it sleeps 1.5s upstream)
+            time.sleep(0.02)
+            r = request("GET", f"{nginx.url}/v1/pets/2")
+            if r.status == 503:
+                break
+        assert (r.status, r.json()["status"]) == (503, 503)
+        assert slow.result().status == 200
+    assert request("GET", f"{nginx.url}/v1/pets/3").status == 200
+
+
+def test_conn_limit_alone_builds(tmp_path: Path) -> None:
+    # Retry-After on 429 comes from rate limits only: a bundle with just limit_conn must not
+    # reference their variable.
+    policies = {"c": {"kind": "conn_limit", "max": 5}}
+    bundle = build(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["c"]}))
+    assert "Retry-After" not in (bundle / "api_json_errors.conf").read_text()
+    assert {args for _, args in directives(bundle, "limit_conn_status")} == {("429",)}
