@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apigen.policies import PolicyKind, register
+from apigen.policies import PolicyKind, register, registry
 from apigen.policies.keys import invalid_source_reason, required_variable, variable_name
 from apigen.policies.rate_limit import defined_variables, var_stem
 
@@ -82,6 +82,13 @@ class Cache(PolicyKind):
         key = "$scheme$host$request_uri" + "".join(
             ":${" + variable_name(s, config.target) + "}" for s in cfg.get("vary") or ()
         )
+        # With a canary split, each variant's answers are cached apart.
+        for p in eff.policies:
+            kind = registry.get(p.policy.kind)
+            if kind is not None and kind is not self:
+                variant = kind.upstream_variable(kind.plan_location(p.policy, eff, api, config))
+                if variant:
+                    key += ":${" + variant + "}"
         valid = cfg.get("valid") or {"200": "1m"}
         bypass = cfg.get("bypass_header")
         return CacheUse(

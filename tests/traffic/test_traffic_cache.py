@@ -57,3 +57,12 @@ def test_cache_hit_miss_bypass(tmp_path: Path, echo_backend, nginx_runner) -> No
     # A HIT is served without the upstream.
     backend.kill()
     assert get("/v1/pets?a=1")[:2] == (200, "HIT")
+
+
+def test_cache_key_separates_split_variants(tmp_path: Path) -> None:
+    policies = {"c": {"kind": "cache"}, "s": {"kind": "split", "weights": {"main": 90, "canary": 10}}}
+    policy = policy_for(
+        8080, {"main": ["127.0.0.1:9"], "canary": ["127.0.0.1:10"]}, policies=policies, api={"use": ["c", "s"]}
+    )
+    ops = (build(tmp_path, policy) / "api_conf.d/pets.conf").read_text()
+    assert ops.count('proxy_cache_key "$scheme$host$request_uri:${apigen_split_s_pick}";') == 3
