@@ -103,6 +103,11 @@ class PolicyKind:
         return []
 
 
+def duration(value: Any) -> str:
+    """A policy-file duration as an nginx time: an integer is seconds, a string is kept."""
+    return f"{value}s" if isinstance(value, int) else str(value)
+
+
 registry: dict[str, PolicyKind] = {}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apigen.policies import PolicyKind, register, registry
+from apigen.policies import PolicyKind, duration, register, registry
 from apigen.policies.keys import invalid_source_reason, required_variable, variable_name
 from apigen.policies.rate_limit import defined_variables, var_stem
 
@@ -45,10 +45,6 @@ class CacheUse:
     lock: bool
 
 
-def _duration(value: Any) -> str:
-    return f"{value}s" if isinstance(value, int) else str(value)
-
-
 class Cache(PolicyKind):
     name = "cache"
     order = 60
@@ -77,7 +73,7 @@ class Cache(PolicyKind):
             path=f"temp/cache_{policy.name}",
             size=str(cfg.get("zone_size", "10m")),
             max_size=str(cfg.get("max_size", "100m")),
-            inactive=_duration(cfg.get("inactive", "10m")),
+            inactive=duration(cfg.get("inactive", "10m")),
         )
         key = "$scheme$host$request_uri" + "".join(
             ":${" + variable_name(s, config.target) + "}" for s in cfg.get("vary") or ()
@@ -94,7 +90,7 @@ class Cache(PolicyKind):
         return CacheUse(
             zone=zone,
             key=key,
-            valid=tuple(sorted((str(k), _duration(v)) for k, v in valid.items())),
+            valid=tuple(sorted((str(k), duration(v)) for k, v in valid.items())),
             bypass_var=("http_" + bypass.lower().replace("-", "_")) if bypass else None,
             lock=bool(cfg.get("lock", True)),
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apigen.policies import PolicyKind, register
+from apigen.policies import PolicyKind, duration, register
 from apigen.policies.rate_limit import var_stem
 from apigen.render.quoting import Arg
 from apigen.targets import unavailable_reason
@@ -51,10 +51,6 @@ class HealthHttp:
     checks: tuple[HealthCheck, ...]
 
 
-def _duration(value: Any) -> str:
-    return f"{value}s" if isinstance(value, int) else str(value)
-
-
 class Health(PolicyKind):
     name = "health"
     order = 90
@@ -81,7 +77,7 @@ class Health(PolicyKind):
                 headers=tuple(sorted((m.get("headers") or {}).items())),
                 body=m.get("body"),
             )
-        params = [f"interval={_duration(cfg.get('interval', '5s'))}"]
+        params = [f"interval={duration(cfg.get('interval', '5s'))}"]
         params += [f"{k}={cfg[k]}" for k in ("fails", "passes") if k in cfg]
         if "uri" in cfg:
             params.append(f"uri={cfg['uri']}")
