@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from apigen.policies import PolicyKind, register
+from apigen.targets import unavailable_reason
 from apigen.policies.keys import (
     API_CLIENT_VAR,
     invalid_source_reason,
@@ -155,6 +156,11 @@ class _Limits(PolicyKind):
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         _check_common(policy, config, source, diags)
+        if policy.config.get("dry_run"):
+            directive = "limit_req_dry_run" if policy.kind == "rate_limit" else "limit_conn_dry_run"
+            reason = unavailable_reason(config.target, directive)
+            if reason:
+                diags.error(f"dry_run: {reason}", source.pos(*policy.path, "dry_run"))
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
         zones = {u.zone.zone: u.zone for u in instances}
