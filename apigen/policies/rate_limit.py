@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from apigen.policies import PolicyKind, register
-from apigen.targets import unavailable_reason
 from apigen.policies.keys import (
     API_CLIENT_VAR,
     invalid_source_reason,
@@ -23,6 +22,7 @@ from apigen.policies.keys import (
     key_sources,
     required_variable,
 )
+from apigen.targets import unavailable_reason
 
 if TYPE_CHECKING:
     from apigen.diagnostics import Diagnostics
