@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ POLICIES = {
     "errors-too": {"kind": "headers", "response": {"set": {"X-On-Errors": "yes"}}},
     "not-on-errors": {"kind": "headers", "response": {"set": {"X-Only-Success": "yes"}, "always": False}},
     "small": {"kind": "body_limit", "max": "1k"},
-    "large": {"kind": "body_limit", "max": "64k"},
+    "large": {"kind": "body_limit", "max": "64k", "timeout": "1s"},
 }
 API = {"use": ["hdrs", "small"], "operations": {"createPet": {"use": ["large", "errors-too", "not-on-errors"]}}}
 
@@ -71,3 +72,8 @@ def test_headers_and_body_limit(tmp_path: Path, echo_backend, nginx_runner) -> N
     assert (r.headers["X-On-Errors"], r.headers["X-Only-Success"]) == ("yes", "yes")
     r = request("POST", f"{nginx.url}/v1/pets", body="x" * 70_000)
     assert r.status == 413
+    # A client that stalls while sending the body is cut off after the body timeout (1s); nginx
+    # closes the connection without an answer (it never sends its 408).
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/pets HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-part")
+        assert sock.recv(1024) == b""  # closed by nginx (a TimeoutError here: nginx kept waiting)
