@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 PREFLIGHT_PREFIX = "/_apigen/preflight/"
 DEFAULT_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
+ORIGIN_VAR = "apigen_cors_origin"  # the operation's allowed origin, for error answers
+CREDENTIALS_VAR = "apigen_cors_credentials"
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,18 @@ class Cors(PolicyKind):
 
     def preflight_uri(self, plan: Any) -> str | None:
         return plan.preflight_uri
+
+    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
+        """The gateway's own error answers (429, 413, 502, ...) carry the CORS headers of the
+        operation they happened in, so a browser can read them: the operation location copies its
+        policy's values into ``$apigen_cors_origin`` / ``$apigen_cors_credentials``."""
+        from apigen.plan.planner import ERROR_STATUSES
+
+        origins, _ = http_plan
+        headers = [("Access-Control-Allow-Origin", ORIGIN_VAR)]
+        if any(o.credentials_var for o in origins):
+            headers.append(("Access-Control-Allow-Credentials", CREDENTIALS_VAR))
+        return [(status, name, var) for status in ERROR_STATUSES for name, var in headers]
 
 
 register(Cors())

@@ -64,7 +64,12 @@ def test_cors_preflight_and_actual_requests(tmp_path: Path, echo_backend, nginx_
     # Preflights do not bypass limits: showPet allows 1r/m with burst 2.
     statuses = [preflight(f"{nginx.url}/v1/pets/1", "GET").status for _ in range(4)]
     assert statuses == [204, 204, 204, 429]
-    assert request("GET", f"{nginx.url}/v1/pets/1").status == 429  # same zone as the preflights
+    r = request("GET", f"{nginx.url}/v1/pets/1", headers={"Origin": APP})
+    assert r.status == 429  # same zone as the preflights
+    # The gateway's own error answer carries the CORS headers, so the browser can read it.
+    assert (r.headers["Access-Control-Allow-Origin"], r.headers["Access-Control-Allow-Credentials"]) == (APP, "true")
+    r = request("GET", f"{nginx.url}/v1/pets/1", headers={"Origin": "https://evil.example.com"})
+    assert r.status == 429 and "Access-Control-Allow-Origin" not in r.headers
 
     r = request("GET", f"{nginx.url}/v1/pets", headers={"Origin": APP})
     assert r.headers["Access-Control-Allow-Origin"] == APP
