@@ -112,13 +112,14 @@ def retry_after(rate: str) -> int:
 
 
 def defined_variables(config: GatewayConfig) -> set[str]:
-    """Variables the kinds in the policy file define (``PolicyKind.defines``, e.g. the API-key
-    kind's ``apigen_client``)."""
+    """Variables the kinds in the policy file define (a kind's ``provides`` set, e.g. the API-key
+    kind's ``apigen_client``; ``defines`` is accepted too)."""
     from apigen.policies import registry
 
     out: set[str] = set()
     for p in config.policies.values():
-        out |= set(getattr(registry.get(p.kind), "defines", ()) or ())
+        kind = registry.get(p.kind)
+        out |= set(getattr(kind, "provides", ()) or ()) | set(getattr(kind, "defines", ()) or ())
     return out
 
 

@@ -172,3 +172,31 @@ def test_conn_limit_alone_builds(tmp_path: Path) -> None:
     bundle = build(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["c"]}))
     assert "Retry-After" not in (bundle / "api_json_errors.conf").read_text()
     assert {args for _, args in directives(bundle, "limit_conn_status")} == {("429",)}
+
+
+def test_client_exemptions_with_a_kind_that_provides_the_client(tmp_path: Path, monkeypatch) -> None:
+    # The API-key kind provides $apigen_client; stand in for it with a kind in use here.
+    from apigen.policies import registry
+
+    monkeypatch.setattr(registry["headers"], "provides", frozenset({"apigen_client"}), raising=False)
+    policies = {
+        "ids": {"kind": "headers"},
+        "per-client": {
+            "kind": "rate_limit",
+            "rate": "10r/s",
+            "key": "api_key_client",
+            "exempt": {"ips": ["10.0.0.0/8"], "clients": ["ops", "default"]},
+        },
+    }
+    policy = policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["ids", "per-client"]})
+    bundle = build(tmp_path, policy, nginx_t=False)  # no real kind defines $apigen_client here
+    text = (bundle / "api_gateway.conf").read_text()
+    assert (
+        'map $apigen_client $apigen_rl_per_client_exempt_client {\n    default "";\n    "\\\\default" "1";\n    "ops" "1";\n}'
+        in text
+    )
+    assert (
+        'map "$apigen_rl_per_client_exempt_ip$apigen_rl_per_client_exempt_client" $apigen_rl_per_client_key {\n'
+        '    "" "k:${apigen_client}";\n    default "";\n}'
+    ) in text
+    assert 'limit_req_zone "$apigen_rl_per_client_key" zone=apigen_rl_per_client:2m rate=10r/s;' in text
