@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,10 +95,9 @@ class SpecSet:
     def display(self, uri: str) -> str:
         """A path for messages: relative to the policy file's directory when possible."""
         path = Path(unquote(uri.removeprefix("file://")))
-        try:
-            return str(path.relative_to(self.display_base))
-        except ValueError:
-            return str(path)
+        # Relative even when outside (`../x.yaml`): messages and bundle headers must not depend on
+        # where the checkout lives.
+        return os.path.relpath(path, self.display_base)
 
     def document(self, uri: str) -> Any:
         if uri not in self.documents:

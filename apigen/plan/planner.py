@@ -64,7 +64,8 @@ class OperationPlan:
     path: str
     internal_uri: str
     upstream: str
-    upstream_uri: str  # nginx expression appended to http://<upstream>
+    upstream_uri: str  # variable appended to http://<upstream>; "" for none ($uri is sent)
+    upstream_var: str | None  # variable naming the upstream (a split), else `upstream` is used
     timeouts: Timeouts
     retries_on: tuple[str, ...]
     retries_tries: int | None
@@ -114,6 +115,7 @@ class UnmatchedPlan:
 class MapEntry:
     key: str
     value: str
+    variable: bool = False  # value is a variable name, not a literal
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,18 @@ class Plan:
     config: GatewayConfig
     routes: RouteTable
     upstreams: tuple[tuple[Upstream, tuple[Arg, ...]], ...]  # with the balancing directive's tokens
+    upstream_zones: frozenset[str]  # upstream groups that get a shared-memory zone
     apis: tuple[ApiPlan, ...]
     root_groups: tuple[RouteGroup, ...]  # groups no API owns (always `/`)
     dispatch: tuple[MapEntry, ...]
     allow: tuple[MapEntry, ...]
+    preflight: tuple[MapEntry, ...]  # "<route> <requested method>" -> CORS preflight location
+    capture_routes: frozenset[str]  # route ids whose regex captures parameters by name
     map_hash_bucket_size: int
     map_hash_max_size: int
     error_statuses: tuple[tuple[int, str], ...]
+    error_bodies: tuple[tuple[int, Arg], ...]  # the JSON body nginx answers each status with
+    error_headers: tuple[tuple[int, str, str], ...]  # (status, header, variable) from policy kinds
     uses_njs: bool
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
     include_dir: str
@@ -138,7 +145,6 @@ class Plan:
     tls_certificate: str | None  # bundle paths of the gateway's TLS certificate and key
     tls_key: str | None
     tls_client_ca: str | None = None  # bundle path of the CA that verifies client certificates
-    error_headers: tuple[tuple[int, str, str], ...] = ()  # (status, header, variable)
 
     def unmatched_for(self, api_name: str | None) -> UnmatchedPlan | None:
         return next((a.unmatched for a in self.apis if a.name == api_name), None)
@@ -207,10 +213,15 @@ def balance_tokens(balance: str) -> tuple[Arg, ...]:
 def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str) -> OperationPlan:
     upstream: Upstream = config.upstreams[eff.upstream]
     retries = upstream.retries
+    by_kind: dict[str, list[Any]] = {}
+    for p in eff.policies:
+        if p.policy.kind in registry:
+            by_kind.setdefault(p.policy.kind, []).append(
+                registry[p.policy.kind].plan_location(p.policy, eff, api, config)
+            )
+    combined = {kind: iter(registry[kind].combine(plans)) for kind, plans in by_kind.items()}
     uses = tuple(
-        PolicyUse(
-            p.policy.kind, registry[p.policy.kind].partial, registry[p.policy.kind].plan_location(p.policy, eff, api, config)
-        )
+        PolicyUse(p.policy.kind, registry[p.policy.kind].partial, next(combined[p.policy.kind]))
         for p in eff.policies
         if p.policy.kind in registry
     )
@@ -224,6 +235,12 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         if api.strip_base_path and api.base_path
         else "request_uri"
     )
+    upstream_var = None
+    for use in uses:
+        kind = registry[use.kind]
+        upstream_var = kind.upstream_variable(use.plan) or upstream_var
+        override = kind.upstream_uri(use.plan)
+        upstream_uri = upstream_uri if override is None else override
     return OperationPlan(
         api=api.name,
         operation_id=op.operation_id,
@@ -232,6 +249,7 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         internal_uri=uri,
         upstream=eff.upstream,
         upstream_uri=upstream_uri,
+        upstream_var=upstream_var,
         timeouts=timeouts,
         retries_on=retries.on if retries else (),
         retries_tries=retries.tries if retries else None,
@@ -246,6 +264,13 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         if upstream.is_grpc
         else None,
     )
+
+
+def _error_bodies(config: GatewayConfig) -> tuple[tuple[int, Arg], ...]:
+    from apigen.policies.errors import DEFAULT_TEMPLATE, render_body
+
+    template = next((t for k in registry.values() if (t := k.error_body_template(config))), DEFAULT_TEMPLATE)
+    return tuple((status, render_body(template, status, reason)) for status, reason in sorted(ERROR_STATUSES.items()))
 
 
 def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | None = None) -> Plan:
@@ -313,10 +338,23 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
 
     dispatch = []
     allow = []
+    preflight = []
+    op_plans = {(o.api, o.operation_id): o for a in api_plans for o in a.operations}
     for route in table.routes:
         allow.append(MapEntry(route.route_id, route.allow))
         for method, op in route.operations:
             dispatch.append(MapEntry(f"{route.route_id} {method}", internal[(op.api, op.operation_id)]))
+        if "OPTIONS" in dict(route.operations):
+            continue  # the spec's own OPTIONS operation answers preflights
+        # CORS preflights: OPTIONS dispatches on the method the browser asks about.
+        for method, op in route.operations:
+            op_plan = op_plans.get((op.api, op.operation_id))
+            uris = [registry[u.kind].preflight_uri(u.plan) for u in op_plan.policies] if op_plan else []
+            uri = next((u for u in uris if u), None)
+            if uri:
+                preflight.append(MapEntry(f"{route.route_id} {method}", uri))
+        if preflight and preflight[-1].key.startswith(route.route_id + " "):
+            dispatch.append(MapEntry(f"{route.route_id} OPTIONS", "apigen_preflight", variable=True))
     longest = max((len(e.key) for e in dispatch), default=16)
     uses_by_location = [o.policies for a in api_plans for o in a.operations]
     uses_by_location += [a.unmatched.policies for a in api_plans if a.unmatched]
@@ -340,13 +378,28 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         config=config,
         routes=table,
         upstreams=tuple((u, balance_tokens(u.balance)) for u in config.upstreams.values()),
+        # Health checks and slow_start (NGINX Plus) need the group's state in shared memory.
+        upstream_zones=frozenset(
+            {z for u in policy_http for z in registry[u.kind].upstream_zones(u.plan)}
+            | {u.name for u in config.upstreams.values() if any(s.slow_start for s in u.servers)}
+        ),
         apis=tuple(api_plans),
         root_groups=tuple(g for g in table.groups if g.api is None),
         dispatch=tuple(dispatch),
         allow=tuple(allow),
+        preflight=tuple(preflight),
+        capture_routes=frozenset(
+            route.route_id
+            for route in table.routes
+            for _, op in route.operations
+            if (o := op_plans.get((op.api, op.operation_id)))
+            and any(registry[u.kind].needs_path_captures(u.plan) for u in o.policies)
+        ),
         map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),
+        error_bodies=_error_bodies(config),
+        error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers(u.plan)})),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         policy_http=tuple(policy_http),
         include_dir=config.gateway.include_dir,
@@ -355,7 +408,6 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         tls_certificate=tls_cert,
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
-        error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers})),
         tls=tls_plan,
         upstream_tls=upstream_tls,
         provided_variables=provided,

@@ -367,7 +367,9 @@ class AuthKind(PolicyKind):
     order = 20
     requires_njs = True
     guards_unmatched = True
-    error_headers = ((401, "WWW-Authenticate", CHALLENGE_VAR), (403, "WWW-Authenticate", CHALLENGE_VAR))
+    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
+        # The challenge the authentication subrequest chose, on the gateway's JSON 401/403.
+        return [(401, "WWW-Authenticate", CHALLENGE_VAR), (403, "WWW-Authenticate", CHALLENGE_VAR)]
 
     @property
     def partial(self) -> str:
