@@ -121,5 +121,13 @@ def routes(policy: Path, fmt: str) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
 
 
+def _add_workflow_commands() -> None:
+    from apigen.commands.lint_cmd import lint
+
+    main.add_command(lint)
+
+
+_add_workflow_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
