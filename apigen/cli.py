@@ -122,9 +122,11 @@ def routes(policy: Path, fmt: str) -> None:
 
 
 def _add_workflow_commands() -> None:
+    from apigen.commands.diff_cmd import diff
     from apigen.commands.lint_cmd import lint
 
     main.add_command(lint)
+    main.add_command(diff)
 
 
 _add_workflow_commands()
