@@ -122,11 +122,13 @@ def routes(policy: Path, fmt: str) -> None:
 
 
 def _add_workflow_commands() -> None:
+    from apigen.commands.check_cmd import check
     from apigen.commands.diff_cmd import diff
     from apigen.commands.lint_cmd import lint
 
     main.add_command(lint)
     main.add_command(diff)
+    main.add_command(check)
 
 
 _add_workflow_commands()

@@ -133,7 +133,11 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         if "upstream" in entry:
             parts.append(f"upstream {entry['upstream'][0]} -> {entry['upstream'][1]}")
         lines.append(f"~ operation {op}: {', '.join(parts)}")
-    if "policies_changed" not in summary:
+    if "policies_changed" not in summary or not summary["policies_changed"]:
+        by_directives: dict[tuple[str, ...], list[str]] = {}
         for op, directives in summary["operations_changed"].items():
-            lines.append(f"~ operation {op.removeprefix('/_apigen/op/')}: {', '.join(directives)}")
+            by_directives.setdefault(tuple(directives), []).append(op.removeprefix("/_apigen/op/"))
+        for directives, ops in by_directives.items():
+            who = f"operation {ops[0]}" if len(ops) == 1 else f"{len(ops)} operations ({', '.join(ops)})"
+            lines.append(f"~ {who}: {', '.join(directives)}")
     return lines
