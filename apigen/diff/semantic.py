@@ -69,7 +69,11 @@ def _display(context: Context) -> Context:
 
 
 def fmt_args(args: tuple[str, ...]) -> str:
-    return " ".join(a if a and not any(c.isspace() for c in a) and '"' not in a else repr(a) for a in args)
+    return " ".join(a if a and not any(c.isspace() for c in a) and '"' not in a else _quote(a) for a in args)
+
+
+def _quote(arg: str) -> str:
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _is_regex_location(stmt: Mapping[str, Any]) -> bool:
