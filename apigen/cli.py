@@ -134,6 +134,7 @@ def routes(policy: Path, fmt: str) -> None:
 def _add_workflow_commands() -> None:
     from apigen.commands.check_cmd import check
     from apigen.commands.diff_cmd import diff
+    from apigen.commands.docs_cmd import schema_docs
     from apigen.commands.explain_cmd import explain
     from apigen.commands.lint_cmd import lint
 
@@ -141,6 +142,7 @@ def _add_workflow_commands() -> None:
     main.add_command(diff)
     main.add_command(check)
     main.add_command(explain)
+    main.add_command(schema_docs)
 
 
 _add_workflow_commands()
