@@ -1,5 +1,5 @@
-"""`apigen lint POLICY`: validate plus rules; text, JSON or SARIF; exit 1 on errors (or warnings
-with ``--strict``)."""
+"""`apigen lint POLICY...`: validate plus rules; text, JSON or SARIF; exit 1 on errors (or on
+warnings with ``--strict``). Several policy files may be given (as a pre-commit hook does)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ EXIT_FINDINGS = 1
 
 
 @click.command("lint")
-@click.argument("policy", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.argument("policies", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True
 )
@@ -22,11 +22,12 @@ EXIT_FINDINGS = 1
 @click.option("--no-cache", is_flag=True, help="Ignore and do not update the lint cache.")
 @click.option("--list-rules", is_flag=True, help="List the rules with their default levels and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="Text format: print errors only, no summary.")
-def lint(policy: Path | None, fmt: str, strict: bool, no_cache: bool, list_rules: bool, quiet: bool) -> None:
-    """Check POLICY like `validate`, then run the lint rules on it.
+def lint(policies: tuple[Path, ...], fmt: str, strict: bool, no_cache: bool, list_rules: bool, quiet: bool) -> None:
+    """Check each POLICY like `validate`, then run the lint rules on it.
 
     Rules are re-levelled or disabled in the policy file (`lint: {rules: {RULE: off}}`) or inline
-    (`# apigen-lint: disable=RULE`). Results are cached by the content digest of every input.
+    (`# apigen-lint: disable=RULE`). Results are cached by the content digest of every input
+    ($APIGEN_CACHE_DIR, else $XDG_CACHE_HOME/apigen).
     """
     from apigen.diagnostics import Severity
     from apigen.lint.runner import lint as run
@@ -34,33 +35,38 @@ def lint(policy: Path | None, fmt: str, strict: bool, no_cache: bool, list_rules
     if list_rules:
         _list_rules()
         return
-    if policy is None:
+    if not policies:
         raise click.UsageError("missing argument 'POLICY'")
-    try:
-        result = run(policy, display=str(policy), use_cache=not no_cache)
-    except Exception as exc:  # a bug, not bad input: no traceback for the user
-        message(f"apigen: internal error: {type(exc).__name__}: {exc}")
-        sys.exit(3)
-    findings = result.findings
+    findings = []
+    cached = []
+    for policy in policies:
+        try:
+            result = run(policy, display=str(policy), use_cache=not no_cache)
+        except Exception as exc:  # a bug, not bad input: no traceback for the user
+            message(f"apigen: internal error on {policy}: {type(exc).__name__}: {exc}")
+            sys.exit(3)
+        findings += result.findings
+        cached.append(result.cached)
+        if fmt == "text":
+            from apigen.lint.output import format_text
+
+            text = format_text(result.findings, colour_enabled(sys.stdout), quiet)
+            if text:
+                data(text)
+            if not quiet:
+                counts = [f"{result.count(s)} {s.value}{'s' if result.count(s) != 1 else ''}" for s in Severity]
+                message(f"{policy}: {', '.join(counts)}{' (cached)' if result.cached else ''}")
     if fmt == "json":
         from apigen.lint.output import format_json
 
-        data(format_json(str(policy), findings, result.cached))
+        data(format_json([str(p) for p in policies], findings, all(cached)))
     elif fmt == "sarif":
         from apigen.lint.output import format_sarif
 
         data(format_sarif(findings))
-    else:
-        from apigen.lint.output import format_text
-
-        text = format_text(findings, colour_enabled(sys.stdout), quiet)
-        if text:
-            data(text)
-        if not quiet:
-            counts = [f"{result.count(s)} {s.value}{'s' if result.count(s) != 1 else ''}" for s in Severity]
-            message(f"{policy}: {', '.join(counts)}{' (cached)' if result.cached else ''}")
-    failed = result.count(Severity.ERROR) > 0 or (strict and result.count(Severity.WARNING) > 0)
-    sys.exit(EXIT_FINDINGS if failed else 0)
+    errors = sum(1 for d in findings if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in findings if d.severity is Severity.WARNING)
+    sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else 0)
 
 
 def _list_rules() -> None:

@@ -49,11 +49,11 @@ def format_text(findings: list[Diagnostic], colour: bool, quiet: bool) -> str:
     return "\n".join(lines)
 
 
-def format_json(policy: str, findings: list[Diagnostic], cached: bool) -> str:
+def format_json(policies: list[str], findings: list[Diagnostic], cached: bool) -> str:
     doc = {
         "tool": "apigen",
         "version": __version__,
-        "policy": policy,
+        "policies": policies,
         "cached": cached,
         "summary": summary(findings),
         "findings": [to_dict(d) for d in findings],
