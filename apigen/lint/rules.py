@@ -387,7 +387,7 @@ def plus_only_on_oss(ctx: LintContext) -> Iterator[Diagnostic]:
             continue  # the compiler said so already, at the same place
         needs = "NGINX Plus" if oss_since is None else f"NGINX Plus or nginx >= {'.'.join(map(str, oss_since))}"
         yield RULES["plus-only-on-oss"].finding(
-            f"{what} need {needs} (target is nginx {target.version_str})", position
+            f"{what}: needs {needs} (target is nginx {target.version_str})", position
         )
 
 
