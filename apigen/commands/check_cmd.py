@@ -33,15 +33,9 @@ EXIT_TOOL = 2
 def check(policy: Path, bundle_dir: Path | None, nginx_bin: str, docker_image: str | None, gixy_path: str | None,
           no_gixy: bool, fmt: str, quiet: bool) -> None:
     """Run nginx -t and the gixy-ng security analyser on the bundle POLICY compiles to."""
-    from apigen.diagnostics import CompileError
-    from apigen.pipeline import compile_policy
+    from apigen.commands import compile_or_exit
 
-    try:
-        result = compile_policy(policy, display=str(policy))
-    except CompileError as exc:
-        for d in exc.diagnostics.sorted():
-            message(d.format())
-        sys.exit(EXIT_FINDINGS)
+    result = compile_or_exit(policy)
     with tempfile.TemporaryDirectory(prefix="apigen-check-") as tmp:
         if bundle_dir is None:
             bundle_dir = Path(tmp) / "bundle"

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from apigen.console import colour_enabled, data, message, style
+from apigen.console import colour_enabled, data, style
 
 EXIT_NOT_ROUTED = 1
 
@@ -29,17 +29,11 @@ def explain(method: str, url: str, policy: Path, fmt: str) -> None:
 
     Exit 0 when the request reaches an operation, 1 when the gateway answers it itself (404/405).
     """
-    from apigen.diagnostics import CompileError
+    from apigen.commands import compile_or_exit
     from apigen.explain import location_phases, operation_details, resolve
-    from apigen.pipeline import compile_policy
     from apigen.verify.parse import parse_bundle
 
-    try:
-        result = compile_policy(policy, display=str(policy))
-    except CompileError as exc:
-        for d in exc.diagnostics.sorted():
-            message(d.format())
-        sys.exit(EXIT_NOT_ROUTED)
+    result = compile_or_exit(policy)
     res = resolve(result.plan, method, url)
     doc: dict[str, Any] = {
         "method": res.method,

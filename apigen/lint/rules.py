@@ -131,25 +131,33 @@ def _has_kind(eff: EffectiveOperation, kinds: frozenset[str]) -> bool:
     return any(p.policy.kind in kinds for p in eff.policies)
 
 
-@rule(
+def per_operation_rule(
+    rule_id: str, severity: Severity, summary: str, hint: str, single: str, many: str
+) -> Callable[[Callable[[Api, EffectiveOperation], bool]], Check]:
+    """A rule that flags operations for which ``predicate(api, eff)`` holds, reported with
+    :func:`_per_api` (``single`` names ``{op}``; ``many`` names ``{n}``, ``{api}``, ``{ops}``)."""
+
+    def register(predicate: Callable[[Api, EffectiveOperation], bool]) -> Check:
+        def check(ctx: LintContext) -> Iterator[Diagnostic]:
+            bad = [(api, eff.op) for api, eff in ctx.effective() if predicate(api, eff)]
+            yield from _per_api(ctx, RULES[rule_id], bad, single, many)
+
+        RULES[rule_id] = Rule(rule_id, severity, summary, hint, check)
+        return check
+
+    return register
+
+
+@per_operation_rule(
     "write-without-auth",
     Severity.WARNING,
     "A write operation (POST, PUT, PATCH, DELETE) has no authentication policy.",
     "attach an authentication policy (jwt, api_key, basic, mtls) with `use:` on the API, tag or operation",
+    "write operation {op} has no authentication",
+    "{n} write operations of API {api!r} have no authentication: {ops}",
 )
-def write_without_auth(ctx: LintContext) -> Iterator[Diagnostic]:
-    bad = [
-        (api, eff.op)
-        for api, eff in ctx.effective()
-        if eff.op.method in WRITE_METHODS and not _has_kind(eff, AUTH_KINDS)
-    ]
-    yield from _per_api(
-        ctx,
-        RULES["write-without-auth"],
-        bad,
-        "write operation {op} has no authentication",
-        "{n} write operations of API {api!r} have no authentication: {ops}",
-    )
+def write_without_auth(api: Api, eff: EffectiveOperation) -> bool:
+    return eff.op.method in WRITE_METHODS and not _has_kind(eff, AUTH_KINDS)
 
 
 @rule(
@@ -167,56 +175,34 @@ def no_rate_limit(ctx: LintContext) -> Iterator[Diagnostic]:
             yield RULES["no-rate-limit"].finding(f"API {api.name!r} has no rate limit", ctx.api_pos(api))
 
 
-def _spec_security(api: Api, op: Operation) -> tuple | None:
-    return op.security if op.security is not None else api.security
-
-
 def _spec_requires_auth(api: Api, op: Operation) -> bool:
-    security = _spec_security(api, op)
+    security = op.security if op.security is not None else api.security
     # An empty alternative (`{}`) in the list makes authentication optional.
     return bool(security) and all(len(alt) > 0 for alt in security)
 
 
-@rule(
+@per_operation_rule(
     "spec-secured-policy-open",
     Severity.WARNING,
     "The OpenAPI document requires authentication for an operation, but no authentication policy applies.",
     "attach the authentication policy that implements the document's security scheme",
+    "the OpenAPI document secures {op} but the policy leaves it open",
+    "the OpenAPI document secures {n} operations of API {api!r} that the policy leaves open: {ops}",
 )
-def spec_secured_policy_open(ctx: LintContext) -> Iterator[Diagnostic]:
-    bad = [
-        (api, eff.op)
-        for api, eff in ctx.effective()
-        if _spec_requires_auth(api, eff.op) and not _has_kind(eff, AUTH_KINDS)
-    ]
-    yield from _per_api(
-        ctx,
-        RULES["spec-secured-policy-open"],
-        bad,
-        "the OpenAPI document secures {op} but the policy leaves it open",
-        "the OpenAPI document secures {n} operations of API {api!r} that the policy leaves open: {ops}",
-    )
+def spec_secured_policy_open(api: Api, eff: EffectiveOperation) -> bool:
+    return _spec_requires_auth(api, eff.op) and not _has_kind(eff, AUTH_KINDS)
 
 
-@rule(
+@per_operation_rule(
     "policy-secured-spec-open",
     Severity.INFO,
     "The policy requires authentication for an operation the OpenAPI document marks public (`security: []`).",
     "remove the authentication policy with `skip:` on the operation, or fix the document's `security`",
+    "the OpenAPI document marks {op} public but the policy requires authentication",
+    "the OpenAPI document marks {n} operations of API {api!r} public but the policy requires authentication: {ops}",
 )
-def policy_secured_spec_open(ctx: LintContext) -> Iterator[Diagnostic]:
-    bad = [
-        (api, eff.op)
-        for api, eff in ctx.effective()
-        if eff.op.security is not None and len(eff.op.security) == 0 and _has_kind(eff, AUTH_KINDS)
-    ]
-    yield from _per_api(
-        ctx,
-        RULES["policy-secured-spec-open"],
-        bad,
-        "the OpenAPI document marks {op} public but the policy requires authentication",
-        "the OpenAPI document marks {n} operations of API {api!r} public but the policy requires authentication: {ops}",
-    )
+def policy_secured_spec_open(api: Api, eff: EffectiveOperation) -> bool:
+    return eff.op.security is not None and len(eff.op.security) == 0 and _has_kind(eff, AUTH_KINDS)
 
 
 def _attachments(config: GatewayConfig) -> Iterator[Attachment]:
@@ -313,16 +299,21 @@ def timeout_too_long(ctx: LintContext) -> Iterator[Diagnostic]:
             )
 
 
-def _upstream_refs(value: Any, path: tuple[Hashable, ...]) -> Iterator[tuple[tuple[Hashable, ...], str]]:
-    """Every ``upstream: NAME`` inside a policy's configuration, with its data path."""
+def _keys(value: Any, path: tuple[Hashable, ...]) -> Iterator[tuple[tuple[Hashable, ...], str, Any]]:
     if isinstance(value, dict):
-        if isinstance(value.get("upstream"), str):
-            yield (*path, "upstream"), value["upstream"]
         for k, v in value.items():
-            yield from _upstream_refs(v, (*path, k))
+            yield (*path, k), str(k), v
+            yield from _keys(v, (*path, k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _upstream_refs(v, (*path, i))
+            yield from _keys(v, (*path, i))
+
+
+def _upstream_refs(value: Any, path: tuple[Hashable, ...]) -> Iterator[tuple[tuple[Hashable, ...], str]]:
+    """Every ``upstream: NAME`` inside a policy's configuration, with its data path."""
+    for at, key, v in _keys(value, path):
+        if key == "upstream" and isinstance(v, str):
+            yield at, v
 
 
 @rule(
@@ -345,16 +336,6 @@ def split_same_upstream(ctx: LintContext) -> Iterator[Diagnostic]:
                 )
             else:
                 seen[upstream] = path
-
-
-def _keys(value: Any, path: tuple[Hashable, ...]) -> Iterator[tuple[tuple[Hashable, ...], str, Any]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield (*path, k), str(k), v
-            yield from _keys(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _keys(v, (*path, i))
 
 
 @rule(

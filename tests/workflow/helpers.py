@@ -48,3 +48,13 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))
+
+
+def box_policy(tmp_path: Path) -> Path:
+    """A minimal policy serving the Box API of the corpus (296 operations)."""
+    policy = tmp_path / "box.yaml"
+    policy.write_text(
+        "upstreams:\n  box:\n    servers:\n      - {address: 127.0.0.1:9001}\n"
+        f"apis:\n  - name: box\n    spec: {BOX}\n    upstream: box\n"
+    )
+    return policy

@@ -9,7 +9,7 @@ import pytest
 
 from apigen.explain import normalise_uri, resolve
 from apigen.pipeline import compile_policy
-from tests.workflow.helpers import BOX, PETSTORE, edit, petstore_copy, run, run_json
+from tests.workflow.helpers import BOX, PETSTORE, box_policy, edit, petstore_copy, run, run_json
 
 
 @pytest.mark.parametrize(
@@ -72,11 +72,7 @@ def test_every_petstore_route_resolves_to_its_operation() -> None:
 
 @pytest.mark.skipif(not BOX.is_file(), reason="shared corpus not present")
 def test_every_box_route_resolves_to_its_operation(tmp_path: Path) -> None:
-    policy = tmp_path / "box.yaml"
-    policy.write_text(
-        "upstreams:\n  box:\n    servers:\n      - {address: 127.0.0.1:9001}\n"
-        f"apis:\n  - name: box\n    spec: {BOX}\n    upstream: box\n"
-    )
+    policy = box_policy(tmp_path)
     assert _check_every_route_resolves(policy) > 300
 
 

@@ -14,7 +14,7 @@ from apigen.diagnostics import Diagnostics
 from apigen.lint.rules import RULES, LintContext
 from apigen.model.types import PolicyDef
 from apigen.pipeline import compile_policy
-from tests.workflow.helpers import BOX, PETSTORE, edit, petstore_copy, run, run_json
+from tests.workflow.helpers import BOX, PETSTORE, box_policy, edit, petstore_copy, run, run_json
 
 PET_POLICY = PETSTORE / "policy.yaml"
 
@@ -171,14 +171,22 @@ def test_auth_and_rate_limit_kinds_are_matched_by_name() -> None:
     limit = EffectivePolicy(PolicyDef("per-client", "rate_limit", {"kind": "rate_limit"}), "api", ("apis", 0))
     apis = []
     for api in ctx.plan.apis:
-        ops = tuple(
-            dataclasses.replace(o, effective=dataclasses.replace(o.effective, policies=(*o.effective.policies, jwt, limit)))
-            for o in api.operations
-        )
-        apis.append(dataclasses.replace(api, operations=ops))
+        ops = []
+        for o in api.operations:
+            op = o.effective.op
+            if op.operation_id == "listPets":  # the document marks it public
+                op = dataclasses.replace(op, security=())
+            eff = dataclasses.replace(o.effective, op=op, policies=(*o.effective.policies, jwt, limit))
+            ops.append(dataclasses.replace(o, effective=eff))
+        apis.append(dataclasses.replace(api, operations=tuple(ops)))
     ctx.plan = dataclasses.replace(ctx.plan, apis=tuple(apis))
     assert list(RULES["write-without-auth"].check(ctx)) == []
     assert list(RULES["no-rate-limit"].check(ctx)) == []
+    [public] = RULES["policy-secured-spec-open"].check(ctx)
+    assert public.message == (
+        "the OpenAPI document marks GET /v1/pets (listPets) public but the policy requires authentication"
+    )
+    assert public.position.line == 29
 
 
 def test_plus_only_rule_reads_keys_kinds_may_add_later() -> None:
@@ -200,11 +208,7 @@ def test_plus_only_rule_reads_keys_kinds_may_add_later() -> None:
 
 @pytest.mark.skipif(not BOX.is_file(), reason="shared corpus not present")
 def test_box_lint_then_cached_repeat(tmp_path: Path) -> None:
-    policy = tmp_path / "box.yaml"
-    policy.write_text(
-        "upstreams:\n  box:\n    servers:\n      - {address: 127.0.0.1:9001}\n"
-        f"apis:\n  - name: box\n    spec: {BOX}\n    upstream: box\n"
-    )
+    policy = box_policy(tmp_path)
     code, first = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
     assert code == 0 and first["cached"] is False
     assert {"route-alias", "shadowed-route", "write-without-auth", "spec-secured-policy-open"} <= rules_of(first)
