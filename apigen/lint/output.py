@@ -37,7 +37,7 @@ def format_text(findings: list[Diagnostic], colour: bool, quiet: bool) -> str:
         where = f"{d.position}: " if d.position else ""
         level = d.severity.value
         if colour:
-            level = click.style(level, fg=_COLOUR[d.severity], bold=d.severity is Severity.ERROR)
+            level = click.style(level, fg=_COLOUR[d.severity], bold=True if d.severity is Severity.ERROR else None)
         text = f"{where}{level}: {d.message}"
         if d.code:
             text += f" [{d.code}]"

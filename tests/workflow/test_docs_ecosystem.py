@@ -78,3 +78,37 @@ def test_dockerfiles_copy_what_exists() -> None:
 def test_examples_reference_the_schema_for_editors() -> None:
     first = (REPO / "examples" / "petstore" / "policy.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=../../schemas/policy.schema.json"
+
+
+def test_colour_only_on_a_terminal(tmp_path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["APIGEN_CACHE_DIR"] = str(tmp_path)
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "apigen", "lint", "examples/petstore/policy.yaml"], cwd=REPO,
+                              stdout=secondary, stderr=subprocess.PIPE, env=env, timeout=120, check=False)
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(primary)
+    out = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "\x1b[33mwarning\x1b[0m" in out
+    plain = run("lint", "examples/petstore/policy.yaml", env={"APIGEN_CACHE_DIR": str(tmp_path)})
+    assert "\x1b[" not in plain.stdout
+    no_colour = subprocess.run([sys.executable, "-m", "apigen", "lint", "--list-rules"], cwd=REPO,
+                               capture_output=True, text=True, env={**env, "NO_COLOR": "1"}, check=False)
+    assert "\x1b[" not in no_colour.stdout
