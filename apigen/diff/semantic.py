@@ -110,6 +110,8 @@ def view_payload(payload: Mapping[str, Any]) -> dict[Context, BlockView]:
                 label = block_label(stmt)
                 if _is_regex_location(stmt):
                     view.regex_locations.append(label)
+                if name == "if":  # runs in order with set/rewrite/return
+                    view.ordered.append((name, tuple(stmt.get("args") or ())))
                 walk(stmt["block"], (*context, label), active)
                 continue
             entry = (name, tuple(stmt.get("args") or ()))
@@ -154,6 +156,10 @@ def diff_views(old: dict[Context, BlockView], new: dict[Context, BlockView]) -> 
         if a.ordered != b.ordered:
             ca, cb = Counter(a.ordered), Counter(b.ordered)
             if ca != cb:
+                # An added or removed `if` block is reported as a block already.
+                blocks = [k for k in ca | cb if k[0] == "if"]
+                for k in blocks:
+                    ca.pop(k, None), cb.pop(k, None)
                 changes.extend(_counter_changes(context, ca, cb))
             else:
                 names = sorted({n for n, _ in a.ordered})

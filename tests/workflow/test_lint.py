@@ -215,6 +215,12 @@ def test_box_lint_then_cached_repeat(tmp_path: Path) -> None:
     code, again = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
     assert code == 0 and again["cached"] is True
     assert again["findings"] == first["findings"]
+    code, sarif = run_json("lint", "--format", "sarif", policy, cache=tmp_path / "c")
+    assert code == 0
+    check_sarif(sarif)
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"] for loc in r.get("locations", [])}
+    assert BOX.resolve().as_uri() in uris  # route-alias findings point into the spec itself
 
 
 def test_cache_notices_a_changed_referenced_file(tmp_path: Path) -> None:
