@@ -96,3 +96,13 @@ def test_gixy_findings_are_reported(tmp_path: Path) -> None:
     assert [f["plugin"] for f in doc["gixy"]["findings"]] == ["worker_rlimit_nofile_vs_connections"]
     assert doc["gixy"]["findings"][0]["file"] == "nginx.conf"
     assert code == 2  # nginx was not found: a missing tool wins over findings
+
+
+def test_plus_target_is_checked_by_parsing_only(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    text = policy.read_text().replace('target: {flavor: oss, version: "1.22"}', 'target: {flavor: plus, version: "R33"}')
+    policy.write_text(text)
+    code, doc = run_json("check", policy, "--no-gixy", "--format", "json")
+    assert code == 0
+    assert doc["target"] == "NGINX Plus 1.27.2"
+    assert doc["nginx"]["status"] == "skipped" and "parsing" in doc["nginx"]["reason"]
