@@ -1,14 +1,15 @@
 """Fast loading of OpenAPI documents and of the files their ``$ref``s point to.
 
 Specs are big (the corpus has 1.5 MiB documents), so they are parsed with the fast loaders
-(``orjson``/``json`` and libyaml through PyYAML); positions are recovered only when an error must
-be reported (:func:`locate`), by re-reading the file with the position-keeping loader.
+(``orjson``/``json`` and libyaml through PyYAML); positions are recovered only when a diagnostic
+must be located (:func:`locate`), from libyaml's node tree (ruamel only as a fallback).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 import yaml
 
 from apigen.diagnostics import Position
-from apigen.load.yaml_positions import PositionMap, YamlLoadError, load_yaml_with_positions, read_text
+from apigen.load.yaml_positions import MAX_NODES, PositionMap, YamlLoadError, load_yaml_with_positions, read_text
 
 try:  # orjson is several times faster on multi-megabyte documents; json is the fallback.
     import orjson
@@ -166,9 +167,56 @@ def load_spec(path: Path, display_base: Path) -> SpecSet:
     return specs
 
 
+_ComposeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose_positions(text: str, display: str) -> PositionMap:
+    """Positions from libyaml's node tree: the C composer is ~15x faster than ruamel's round-trip
+    loader on multi-megabyte specs (JSON is YAML too), and nodes carry their start marks."""
+    root = yaml.compose(text, Loader=_ComposeLoader)
+    positions = PositionMap(display)
+    budget = MAX_NODES
+    stack: list[tuple[yaml.Node, tuple[Hashable, ...]]] = [(root, ())] if root is not None else []
+    while stack:
+        node, path = stack.pop()
+        budget -= 1
+        if budget < 0:  # aliases can expand a small document enormously
+            break
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                child = (*path, _key_text(key_node))
+                positions.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                positions.values[child] = (value_node.start_mark.line + 1, value_node.start_mark.column + 1)
+                stack.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = (*path, index)
+                positions.values[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
+                stack.append((item, child))
+    return positions
+
+
+def _key_text(node: yaml.Node) -> str:
+    # The data keys are strings (see _construct_mapping): `200` for `200:`, `true` for `yes:`.
+    value = node.value if isinstance(node, yaml.ScalarNode) else str(node.value)
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool":
+        return str(value.lower() in ("yes", "true", "on", "y")).lower()
+    return str(value)
+
+
 @functools.lru_cache(maxsize=16)
-def _positions(path: str, display: str) -> PositionMap:
-    text = read_text(Path(path), display)
+def _positions(path: str, stamp: tuple[int, int]) -> PositionMap:
+    """Positions in one file version (``stamp``: mtime, size), computed once; ``locate`` applies
+    the display name."""
+    display = ""
+    try:
+        text = read_text(Path(path), display)
+    except YamlLoadError:
+        return PositionMap(display)
+    try:
+        return _compose_positions(text, display)
+    except (yaml.YAMLError, RecursionError):
+        pass  # YAML 1.2-only syntax (a JSON `\/` escape, say): the exact loader below reads it
     try:
         _, positions = load_yaml_with_positions(text, display)
     except YamlLoadError:
@@ -177,9 +225,16 @@ def _positions(path: str, display: str) -> PositionMap:
 
 
 def locate(uri: str, data_path: Sequence[Hashable], display: str, *, key: bool = False) -> Position:
-    """The position of ``data_path`` in the document at ``uri`` (slow: only for messages)."""
+    """The position of ``data_path`` in the document at ``uri`` (only for messages: the first
+    lookup in a file composes it, ~0.2 s for a 1.7 MiB spec)."""
     path = unquote(uri.removeprefix("file://"))
-    return _positions(path, display).at(tuple(data_path), key=key)
+    try:
+        st = os.stat(path)
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = (0, 0)
+    found = _positions(path, stamp).at(tuple(data_path), key=key)
+    return Position(display, found.line, found.col)
 
 
 def pointer_to_path(pointer: str) -> tuple[str, ...]:
