@@ -61,7 +61,8 @@ def _server_base_path(doc: Mapping[str, Any], version: str) -> str:
         lambda m: str((variables.get(m.group(1)) or {}).get("default", "")),
         url,
     )
-    return normalise_base_path(urlparse(url).path if "://" in url else url.split("?")[0])
+    absolute = "://" in url or url.startswith("//")  # `//host/x` is scheme-relative
+    return normalise_base_path(urlparse(url).path if absolute else url.split("?")[0])
 
 
 def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...]:
@@ -94,6 +95,7 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
         schemes = (doc.get("components") or {}).get("securitySchemes") or {}
     operations: list[Operation] = []
     seen_ids: dict[str, str] = {}
+    declared = _declared_operation_ids(specs, methods)
     paths = doc.get("paths") or {}
     for path_key, item in paths.items():
         item_path: tuple = ("paths", path_key)
@@ -116,7 +118,12 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
             op_id = op.get("operationId")
             generated = not isinstance(op_id, str) or not op_id
             if generated:
-                op_id = f"{method}_{_slug(path_key)}"
+                # Made-up ids must not collide with each other (`/a/b` and `/a_b`) nor with a
+                # declared id anywhere in the document.
+                base = op_id = f"{method}_{_slug(path_key)}"
+                n = 2
+                while op_id in seen_ids or op_id in declared:
+                    op_id, n = f"{base}_{n}", n + 1
             if op_id in seen_ids:
                 diags.error(
                     f"duplicate operationId {op_id!r} in API {api_name!r} (also {seen_ids[op_id]})",
@@ -149,6 +156,21 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
         security_schemes=schemes if isinstance(schemes, dict) else {},
         security=_security(doc.get("security")),
     )
+
+
+def _declared_operation_ids(specs: SpecSet, methods: tuple[str, ...]) -> set[str]:
+    out: set[str] = set()
+    for item in (specs.root.get("paths") or {}).values():
+        try:
+            item, _ = specs.deref(item, specs.root_uri)
+        except (KeyError, ValueError):
+            continue  # reported where the operations are read
+        if isinstance(item, dict):
+            for method in methods:
+                op = item.get(method)
+                if isinstance(op, dict) and isinstance(op.get("operationId"), str) and op["operationId"]:
+                    out.add(op["operationId"])
+    return out
 
 
 def _parameters(

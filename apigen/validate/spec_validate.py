@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
@@ -32,11 +33,12 @@ def validate_spec(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
                 )
                 break
             path = tuple(getattr(error, "absolute_path", None) or getattr(error, "path", ()) or ())
-            where = "/".join(str(p) for p in path)
             message = getattr(error, "message", str(error))
+            located = path or _path_from_message(message)
+            where = "/".join(str(p) for p in path)
             diags.error(
                 f"invalid OpenAPI {version} document: {where + ': ' if where else ''}{message}",
-                locate(specs.root_uri, path, display),
+                locate(specs.root_uri, located, display),
                 code="openapi",
             )
     except RecursionError:
@@ -46,6 +48,22 @@ def validate_spec(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
         diags.error(f"invalid OpenAPI {version} document: {_short(exc)}", locate(specs.root_uri, (), display))
         return False
     return count == 0
+
+
+# The validator's own checks (duplicate operationIds, unresolved path parameters) carry no data
+# path, only a message naming the operation; recover where it is from the message.
+_MESSAGE_PATHS = (
+    (re.compile(r"^Operation ID '.*' for '(\w+)' in '(.*)' is not unique$"), ("operationId",)),
+    (re.compile(r"^Path parameter '.*' for '(\w+)' operation in '(.*)' was not resolved$"), ()),
+)
+
+
+def _path_from_message(message: str) -> tuple[str, ...]:
+    for pattern, tail in _MESSAGE_PATHS:
+        m = pattern.match(message)
+        if m:
+            return ("paths", m.group(2), m.group(1), *tail)
+    return ()
 
 
 def _short(exc: Exception) -> str:

@@ -80,11 +80,12 @@ def test_mixed_segments_rank_between_literal_and_parameter(tmp_path: Path) -> No
 
 
 def test_ambiguous_mixed_segments_with_different_literals_warn(tmp_path: Path) -> None:
-    table, warnings = table_of(
+    _, warnings = table_of(
         tmp_path, {"/d/{a}.json": ops("get", op_prefix="a_"), "/d/x.{b}": ops("get", op_prefix="b_")}
     )
     assert len(warnings) == 1 and warnings[0].code == "ambiguous-route"
     assert len(warnings[0].related) == 1  # both locations are reported
+    assert "such as /d/x.json matches both" in warnings[0].message
 
 
 def test_disjoint_templates_do_not_warn(tmp_path: Path) -> None:
