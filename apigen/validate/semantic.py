@@ -49,13 +49,7 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
         if api.name in seen:
             diags.error(f"duplicate API name {api.name!r}", source.pos(*api.path, "name"))
         seen[api.name] = api
-        if api.upstream not in config.upstreams:
-            diags.error(
-                f"unknown upstream {api.upstream!r}",
-                source.pos(*api.path, "upstream"),
-                hint=_known("upstreams", config.upstreams),
-            )
-        _check_attachment(api.attachment, config, source, diags)
+        _check_attachment(api.attachment, config, source, diags)  # its upstream is the API's
         spec_tags = {t for o in api.operations for t in o.tags}
         for tag, att in api.tags.items():
             if tag not in spec_tags:

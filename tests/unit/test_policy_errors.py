@@ -1,0 +1,141 @@
+"""Policy-file errors: every schema violation at once with file:line:col, and semantic checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apigen.diagnostics import Diagnostic
+from tests.support.compile import errors_of, openapi, ops
+
+SPEC = openapi(
+    {
+        "/pets": {"get": {"operationId": "listPets", "tags": ["pets"], "responses": {"200": {"description": "ok"}}}},
+        "/pets/{id}": {"get": {"operationId": "getPet", "tags": ["pets"], "responses": {"200": {"description": "ok"}}}},
+        "/admin": ops("post", op_prefix="admin_"),
+    }
+)
+
+
+def formatted(errors: list[Diagnostic]) -> list[str]:
+    return sorted(d.format().splitlines()[0] for d in errors)
+
+
+def test_all_schema_errors_at_once_with_positions(tmp_path: Path) -> None:
+    policy = """\
+target: {flavor: oss, version: "1.22"}
+gatway:
+  listen: 8080
+upstreams:
+  pets:
+    servers:
+      - {address: 127.0.0.1:9001, weight: heavy}
+    balance: fastest
+    keepalive: 32
+apis:
+  - name: pets
+    spec: openapi.json
+    upstream: pets
+    base_path: "no-slash"
+    tags:
+      pets: {uze: [x]}
+"""
+    errors = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert formatted(errors) == [
+        "policy.yaml:14:16: error: apis/0/base_path: 'no-slash' is not allowed here (must match ^(/[A-Za-z0-9._~!&'()*+,;=:@%-]+)*/?$) [schema]",
+        "policy.yaml:16:14: error: apis/0/tags/pets: unknown key 'uze' (did you mean 'use'?) [schema]",
+        "policy.yaml:2:1: error: unknown key 'gatway' (did you mean 'gateway'?) [schema]",
+        "policy.yaml:7:43: error: upstreams/pets/servers/0/weight: expected integer, got str 'heavy' [schema]",
+        "policy.yaml:8:14: error: upstreams/pets/balance: 'fastest' is not allowed here (must match "
+        "^(round_robin|least_conn|ip_hash|random|random two( least_conn)?|hash (\\$[a-z_][a-z0-9_]*)+( consistent)?)$) [schema]",
+    ]
+
+
+def test_missing_required_and_bad_name(tmp_path: Path) -> None:
+    policy = """\
+upstreams:
+  9bad: {servers: [{address: "127.0.0.1:1"}]}
+apis:
+  - {name: pets, spec: openapi.json}
+"""
+    errors = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert formatted(errors) == [
+        "policy.yaml:2:3: error: upstreams: invalid name '9bad': '9bad' is not allowed here (must match ^[A-Za-z][A-Za-z0-9_-]{0,63}$) [schema]",
+        "policy.yaml:4:5: error: apis/0: 'upstream' is required [schema]",
+    ]
+
+
+def test_yaml_syntax_error_has_a_position(tmp_path: Path) -> None:
+    (err,) = errors_of(tmp_path, "apis:\n  - name: [unclosed\n")
+    assert err.position is not None and err.position.file == "policy.yaml" and err.position.line >= 2
+    assert "invalid YAML" in err.message
+
+
+def test_duplicate_keys_are_an_error(tmp_path: Path) -> None:
+    (err,) = errors_of(tmp_path, "apis: []\napis: []\n")
+    assert str(err.position).startswith("policy.yaml:2:")
+
+
+def test_semantic_errors_all_reported(tmp_path: Path) -> None:
+    policy = """\
+upstreams:
+  pets: {servers: [{address: "127.0.0.1:9001"}]}
+policies:
+  hdr: {kind: headers, request: {set: {X-A: "1"}}}
+gateway:
+  use: [missing-policy]
+apis:
+  - name: pets
+    spec: openapi.json
+    upstream: nowhere
+    skip: [jwt]
+    tags:
+      pets: {upstream: other}
+      nosuchtag: {use: [hdr]}
+    operations:
+      getPet: {use: [hdr]}
+      deletePet: {use: [hdr]}
+      "GET /pets": {use: [hdr]}
+      "PUT /pets": {use: [hdr]}
+"""
+    errors = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert formatted(errors) == [
+        "policy.yaml:10:15: error: unknown upstream 'nowhere'",
+        "policy.yaml:11:12: error: skip: 'jwt' is neither a policy name nor a policy kind in use",
+        "policy.yaml:13:24: error: unknown upstream 'other'",
+        "policy.yaml:14:7: error: tag 'nosuchtag' matches no operation of API 'pets'",
+        "policy.yaml:17:7: error: operation selector 'deletePet' matches no operation of API 'pets'",
+        "policy.yaml:19:7: error: operation selector 'PUT /pets' matches no operation of API 'pets'",
+        "policy.yaml:6:9: error: unknown policy 'missing-policy'",
+    ]
+    hints = {d.message: d.hint for d in errors}
+    assert hints["unknown upstream 'nowhere'"] == "defined upstreams: pets"
+
+
+def test_missing_spec_points_at_the_policy_line(tmp_path: Path) -> None:
+    policy = "upstreams: {u: {servers: [{address: '127.0.0.1:1'}]}}\napis:\n  - {name: a, spec: nope.yaml, upstream: u}\n"
+    (err,) = errors_of(tmp_path, policy)
+    assert err.format() == "policy.yaml:3:21: error: spec 'nope.yaml': file not found"
+
+
+def test_duplicate_api_names(tmp_path: Path) -> None:
+    policy = """\
+upstreams: {u: {servers: [{address: "127.0.0.1:1"}]}}
+apis:
+  - {name: a, spec: openapi.json, upstream: u, base_path: /one}
+  - {name: a, spec: openapi.json, upstream: u, base_path: /two}
+"""
+    errors = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert "policy.yaml:4:12: error: duplicate API name 'a'" in formatted(errors)
+
+
+def test_plus_only_parameter_on_oss_is_an_error_at_its_line(tmp_path: Path) -> None:
+    policy = """\
+upstreams:
+  u:
+    servers:
+      - {address: "127.0.0.1:1", slow_start: 30s}
+apis:
+  - {name: a, spec: openapi.json, upstream: u}
+"""
+    (err,) = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert err.format() == "policy.yaml:4:46: error: slow_start needs NGINX Plus (target flavor is oss)"
