@@ -87,17 +87,21 @@ class SpecSet:
     root_uri: str
     display_base: Path
     documents: dict[str, Any] = field(default_factory=dict)
+    absolute_display: bool = False  # the policy names the spec by an absolute path: show those
 
     @property
     def root(self) -> Any:
         return self.documents[self.root_uri]
 
     def display(self, uri: str) -> str:
-        """A path for messages: relative to the policy file's directory when possible."""
+        """A path for messages and bundle headers: relative to the policy file's directory (with
+        ``..`` when outside it), so that neither depends on where the checkout lives."""
         path = Path(unquote(uri.removeprefix("file://")))
+        if self.absolute_display:
+            return str(path)
         try:
-            return str(path.relative_to(self.display_base))
-        except ValueError:
+            return Path(os.path.relpath(path, self.display_base)).as_posix()
+        except ValueError:  # another drive (Windows): no relative path exists
             return str(path)
 
     def document(self, uri: str) -> Any:
@@ -160,9 +164,9 @@ def walk_pointer(doc: Any, fragment: str, ref: str) -> Any:
     return value
 
 
-def load_spec(path: Path, display_base: Path) -> SpecSet:
+def load_spec(path: Path, display_base: Path, *, absolute_display: bool = False) -> SpecSet:
     uri = path.resolve().as_uri()
-    specs = SpecSet(root_uri=uri, display_base=display_base)
+    specs = SpecSet(root_uri=uri, display_base=display_base, absolute_display=absolute_display)
     specs.document(uri)
     return specs
 

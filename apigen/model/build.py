@@ -109,7 +109,7 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         spec_file = api["spec"]
         path = (source.base_dir / spec_file).resolve()
         try:
-            specs = load_spec(path, source.base_dir)
+            specs = load_spec(path, source.base_dir, absolute_display=Path(spec_file).is_absolute())
         except YamlLoadError as exc:
             if exc.position.line:  # readable but broken: point into the spec itself
                 diags.error(exc.message, exc.position)

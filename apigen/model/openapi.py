@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from apigen.diagnostics import Diagnostics, Position
-from apigen.load.spec_loader import SpecSet, locate
+from apigen.load.spec_loader import SpecSet, locate, pointer_to_path
 from apigen.model.types import Operation, Parameter
 
 _METHODS_V3 = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -99,20 +99,25 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
     paths = doc.get("paths") or {}
     for path_key, item in paths.items():
         item_path: tuple = ("paths", path_key)
-        try:
-            item, item_uri = specs.deref(item, specs.root_uri)
-        except (KeyError, ValueError) as exc:
-            diags.error(str(exc).strip("'\""), locate(specs.root_uri, item_path, root_display))
-            continue
+        item_uri = specs.root_uri
+        if isinstance(item, dict) and isinstance(item.get("$ref"), str):
+            # A path item in another file (or elsewhere in this one): positions are found there.
+            try:
+                item, item_uri, pointer = specs.resolve(item["$ref"], specs.root_uri)
+            except (KeyError, ValueError) as exc:
+                diags.error(str(exc).strip("'\""), locate(specs.root_uri, item_path, root_display))
+                continue
+            item_path = pointer_to_path(pointer)
         if not isinstance(item, dict):
             continue
-        shared = _parameters(specs, item.get("parameters"), item_uri, item_path, diags, root_display)
+        item_display = specs.display(item_uri)
+        shared = _parameters(specs, item.get("parameters"), item_uri, item_path, diags, item_display)
         for method in methods:
             op = item.get(method)
             if not isinstance(op, dict):
                 continue
             op_path = (*item_path, method)
-            own = _parameters(specs, op.get("parameters"), item_uri, op_path, diags, root_display)
+            own = _parameters(specs, op.get("parameters"), item_uri, op_path, diags, item_display)
             merged = {(p.name, p.location): p for p in shared}
             merged.update({(p.name, p.location): p for p in own})
             op_id = op.get("operationId")
@@ -127,7 +132,7 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
             if op_id in seen_ids:
                 diags.error(
                     f"duplicate operationId {op_id!r} in API {api_name!r} (also {seen_ids[op_id]})",
-                    locate(specs.root_uri, (*op_path, "operationId"), root_display),
+                    locate(item_uri, (*op_path, "operationId"), item_display),
                 )
                 continue
             seen_ids[op_id] = f"{method.upper()} {path_key}"
@@ -145,6 +150,7 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                     parameters=tuple(merged.values()),
                     raw=op,
                     spec_uri=item_uri,
+                    spec_display=item_display,
                     spec_path=op_path,
                     generated_id=generated,
                 )
@@ -181,7 +187,7 @@ def _parameters(
         try:
             param, _ = specs.deref(raw, uri)
         except (KeyError, ValueError) as exc:
-            diags.error(str(exc).strip("'\""), locate(specs.root_uri, (*where, "parameters", index), display))
+            diags.error(str(exc).strip("'\""), locate(uri, (*where, "parameters", index), display))
             continue
         if not isinstance(param, dict) or "name" not in param or "in" not in param:
             continue

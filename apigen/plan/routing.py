@@ -74,7 +74,7 @@ class RouteTable:
 def _op_position(api: Api, op: Operation, config_file: str) -> Position:
     from apigen.load.spec_loader import locate
 
-    return locate(op.spec_uri, op.spec_path, api.spec_file)
+    return locate(op.spec_uri, op.spec_path, op.spec_display or api.spec_file)
 
 
 def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None) -> RouteTable:

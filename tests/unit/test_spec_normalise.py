@@ -173,10 +173,22 @@ get:
     (op,) = result.config.apis[0].operations
     assert op.operation_id == "getItem" and op.parameters[0].name == "id"
     assert op.spec_uri.endswith("/paths/item.yaml")
+    # Messages about the operation point into the file that holds it.
+    assert (op.spec_display, op.spec_path) == ("paths/item.yaml", ("get",))
+    assert str(locate(op.spec_uri, op.spec_path, op.spec_display)) == "paths/item.yaml:4:3"
     # Every file is an input: its digest is in the bundle headers, named relative to the policy.
     assert [name for name, _ in result.config.input_digests] == [
         "common/params.yaml", "paths/item.yaml", "policy.yaml", "spec.yaml"
     ]  # fmt: skip
+
+
+def test_spec_outside_the_policy_folder_is_named_relatively(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "api.json").write_text(
+        '{"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {}}'
+    )
+    result = compile_case(tmp_path / "conf", simple_policy("../specs/api.json"))
+    assert [name for name, _ in result.config.input_digests] == ["../specs/api.json", "policy.yaml"]
 
 
 def test_dangling_ref_is_an_error_with_a_position(tmp_path: Path) -> None:
