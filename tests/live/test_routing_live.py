@@ -177,7 +177,7 @@ def test_every_operation_reaches_the_backend_as_itself(gw: Gateway) -> None:
         url = sample_url(gw, op) + "?apigen_probe=1&x=%20y"
         body = b'{"probe": true}' if op.method in BODY_METHODS else None
         headers = {"Content-Type": "application/json"} if body else {}
-        status, resp_headers, data = gw.client.send(op.method, url, headers, body)
+        status, _, data = gw.client.send(op.method, url, headers, body)
         want = expected_operation(gw, op)
         try:
             echo = json.loads(data)
