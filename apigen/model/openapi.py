@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from apigen.diagnostics import Diagnostics, Position
 from apigen.load.spec_loader import SpecSet, locate, pointer_to_path
@@ -144,7 +144,8 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                     operation_id=str(op_id),
                     method=method.upper(),
                     path=path_key,
-                    route_path=path_key.split("#", 1)[0],
+                    # nginx matches locations against the decoded URI: decode the spec's %XX too.
+                    route_path=unquote(path_key.split("#", 1)[0]),
                     tags=tags,
                     security=security,
                     parameters=tuple(merged.values()),

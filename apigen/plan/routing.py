@@ -109,12 +109,13 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
             entry["methods"][op.method] = op
 
     routes = []
+    taken_ids: set[str] = set()
     for shape, entry in sorted(by_shape.items()):
         methods: dict[str, Operation] = dict(entry["methods"])
         if "GET" in methods and "HEAD" not in methods:
             methods["HEAD"] = methods["GET"]  # nginx answers HEAD from a GET handler's response
         ops = tuple(sorted(methods.items(), key=lambda kv: method_sort_key(kv[0])))
-        routes.append(Route(shape, entry["template"], entry["api"].name, ops))
+        routes.append(Route(_unique_id(shape, taken_ids), entry["template"], entry["api"].name, ops))
 
     _warn_ambiguous(routes, config, diags)
     exact = tuple(r for r in routes if r.is_exact)
@@ -138,6 +139,16 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
         owner = _owner(prefix, base_prefixes)
         groups.append(RouteGroup(prefix, owner, tuple(members.get(prefix, ()))))
     return RouteTable(tuple(routes), exact, tuple(groups))
+
+
+def _unique_id(shape: str, taken: set[str]) -> str:
+    """The route's id: its shape, made unique ignoring case, because nginx's ``map`` compares
+    strings case-insensitively (``/Pets`` and ``/pets`` would be a conflicting map key)."""
+    route_id, n = shape, 2
+    while route_id.lower() in taken:
+        route_id, n = f"{shape} [{n}]", n + 1
+    taken.add(route_id.lower())
+    return route_id
 
 
 def _owner(prefix: str, base_prefixes: dict[str, str]) -> str | None:

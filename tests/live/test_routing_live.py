@@ -156,7 +156,7 @@ def expected_operation(gw: Gateway, op: Operation) -> Operation:
     """The operation a request for ``op`` reaches: itself, or for a `#fragment` alias (Box) the
     operation that owns the same route and method (the path without the fragment)."""
     shape = PathTemplate(join_base(gw.api_base(op), op.route_path)).shape
-    route = next(r for r in gw.routes if r.route_id == shape)
+    route = next(r for r in gw.routes if r.template.shape == shape)
     target = dict(route.operations)[op.method]
     if target is not op:
         assert "#" in op.path and target.path.split("#")[0] == op.route_path, (op.path, target.path)

@@ -185,3 +185,16 @@ def test_route_order_is_independent_of_spec_order(tmp_path: Path) -> None:
     assert [(g.prefix, [r.route_id for r in g.routes]) for g in t1.groups] == [
         (g.prefix, [r.route_id for r in g.routes]) for g in t2.groups
     ]
+
+
+def test_route_ids_are_unique_ignoring_case(tmp_path: Path) -> None:
+    # nginx `map` compares strings case-insensitively: /Pets and /pets need different keys.
+    table, _ = table_of(tmp_path, {"/Pets": ops("get", op_prefix="a_"), "/pets": ops("get", op_prefix="b_")})
+    ids = [r.route_id for r in table.routes]
+    assert ids == ["/Pets", "/pets [2]"]
+    assert [r.template.text for r in table.exact] == ["/Pets", "/pets"]
+
+
+def test_percent_encoded_spec_paths_match_the_decoded_uri(tmp_path: Path) -> None:
+    table, _ = table_of(tmp_path, {"/caf%C3%A9/{x}": ops("get"), "/a%20b": ops("put")})
+    assert sorted(r.template.text for r in table.routes) == ["/a b", "/café/{x}"]
