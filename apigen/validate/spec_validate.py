@@ -45,7 +45,18 @@ def validate_spec(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
         diags.error("OpenAPI document is nested too deeply ($ref cycle?)", locate(specs.root_uri, (), display))
         return False
     except Exception as exc:  # the validator resolves $refs itself; a bad one raises, not yields
-        diags.error(f"invalid OpenAPI {version} document: {_short(exc)}", locate(specs.root_uri, (), display))
+        ref = getattr(exc, "ref", None)
+        if isinstance(ref, str):  # referencing.exceptions.Unresolvable: point at the $ref itself
+            where = _find_ref(specs.root, ref)
+            remote = "://" in ref.split("#", 1)[0] and not ref.startswith("file:")
+            why = "remote references are not supported" if remote else "no such file, or nothing at that place in it"
+            diags.error(
+                f"cannot resolve $ref {ref!r}: {why}",
+                locate(specs.root_uri, (*where, "$ref") if where is not None else (), display),
+                code="openapi",
+            )
+        else:
+            diags.error(f"invalid OpenAPI {version} document: {_short(exc)}", locate(specs.root_uri, (), display))
         return False
     return count == 0
 
@@ -64,6 +75,20 @@ def _path_from_message(message: str) -> tuple[str, ...]:
         if m:
             return ("paths", m.group(2), m.group(1), *tail)
     return ()
+
+
+def _find_ref(doc: Any, ref: str) -> tuple | None:
+    """The data path of the first ``{"$ref": ref}`` in ``doc`` (iterative: specs nest deeply)."""
+    stack: list[tuple[Any, tuple]] = [(doc, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if node.get("$ref") == ref:
+                return path
+            stack.extend((v, (*path, k)) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def _short(exc: Exception) -> str:

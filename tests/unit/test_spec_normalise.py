@@ -269,3 +269,26 @@ def test_locate_finds_positions_in_json_and_yaml(tmp_path: Path) -> None:
     assert str(locate(uri_yaml, ("paths", "/x", "get", "operationId"), "a.yaml")) == "a.yaml:4:20"
     assert str(locate(uri_yaml, ("paths", "200"), "a.yaml", key=True)) == "a.yaml:5:3"
     assert str(locate(uri_yaml, ("paths", "/nope", "deeper"), "a.yaml")) == "a.yaml:2:3"  # closest ancestor
+
+
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [
+        ("https://example.com/p.yaml#/id", "remote references are not supported"),
+        ("missing.yaml#/id", "no such file, or nothing at that place in it"),
+    ],
+)
+def test_unresolvable_refs_point_at_the_ref(tmp_path: Path, ref: str, why: str) -> None:
+    spec = f"""\
+openapi: 3.0.3
+info: {{title: t, version: "1"}}
+paths:
+  /a:
+    get:
+      parameters:
+        - $ref: "{ref}"
+      responses:
+        200: {{description: ok}}
+"""
+    (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec})
+    assert err.format() == f"spec.yaml:7:17: error: cannot resolve $ref {ref!r}: {why} [openapi]"
