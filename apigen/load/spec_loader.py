@@ -139,12 +139,48 @@ class SpecSet:
             return value, uri, pointer
         raise ValueError(f"$ref chain longer than {max_hops} hops at {ref}")
 
+    def load_referenced(self) -> None:
+        """Load every document the root reaches through ``$ref``s, transitively (they are all
+        inputs of the build: their digests go into the bundle headers). Unreadable ones are
+        skipped: the validator reports them."""
+        todo = list(self.documents)
+        done: set[str] = set()
+        while todo:
+            uri = todo.pop()
+            if uri in done:
+                continue
+            done.add(uri)
+            for ref in _file_refs(self.documents[uri]):
+                target = urldefrag(urljoin(uri, ref))[0]
+                if target.startswith("file://") and target not in done:
+                    try:
+                        self.document(target)
+                    except YamlLoadError:
+                        continue
+                    todo.append(target)
+
     def deref(self, value: Any, base_uri: str) -> tuple[Any, str]:
         """``value`` itself, or what its ``$ref`` points to; with the uri it came from."""
         if isinstance(value, dict) and isinstance(value.get("$ref"), str):
             resolved, uri, _ = self.resolve(value["$ref"], base_uri)
             return resolved, uri
         return value, base_uri
+
+
+def _file_refs(doc: Any) -> set[str]:
+    """Every ``$ref`` in ``doc`` that names another document (not just ``#/...``)."""
+    refs: set[str] = set()
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                refs.add(ref)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return refs
 
 
 def walk_pointer(doc: Any, fragment: str, ref: str) -> Any:

@@ -119,6 +119,7 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         version = spec_version(specs.root)
         if version is not None and not validate_spec(specs, version, diags):
             continue
+        specs.load_referenced()
         summary = summarise_spec(specs, api["name"], diags)
         if summary is not None:
             out[index] = (specs, summary)

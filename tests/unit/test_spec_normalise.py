@@ -292,3 +292,63 @@ paths:
 """
     (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec})
     assert err.format() == f"spec.yaml:7:17: error: cannot resolve $ref {ref!r}: {why} [openapi]"
+
+
+TRICKY_YAML = """\
+openapi: 3.0.3
+info: {title: "t: x", version: '1'}
+x-anchors:
+  base: &base {type: string, description: "multi
+    line"}
+paths:
+  /a/{id}:
+    get:
+      summary: >
+        folded
+        text
+      parameters:
+        - {name: id, in: path, required: true, schema: *base}
+      responses:
+        200: {description: ok}
+        "404":
+          description: |
+            literal
+        default: {description: other}
+  "/b": {}
+"""
+
+
+@pytest.mark.parametrize("text", [TRICKY_YAML, '{"a": {"b": [1, {"c": "d\\\\u00e9"}], "200": null}, "e": []}\n'])
+def test_fast_positions_equal_the_exact_loader(text: str) -> None:
+    from apigen.load.spec_loader import _compose_positions
+    from apigen.load.yaml_positions import load_yaml_with_positions
+
+    _, exact = load_yaml_with_positions(text, "x")
+    fast = _compose_positions(text, "x")
+    assert fast.values == exact.values
+    assert fast.keys == exact.keys
+
+
+def test_every_referenced_file_is_an_input(tmp_path: Path) -> None:
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "pet.yaml").write_text("Pet: {type: object, properties: {id: {$ref: 'id.yaml'}}}\n")
+    (tmp_path / "schemas" / "id.yaml").write_text("type: integer\n")
+    spec = openapi(
+        {
+            "/pets": {
+                "get": {
+                    "operationId": "list",
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {"application/json": {"schema": {"$ref": "schemas/pet.yaml#/Pet"}}},
+                        }
+                    },
+                }
+            }
+        }
+    )
+    result = compile_case(tmp_path, simple_policy(), {"openapi.json": spec})
+    assert [name for name, _ in result.config.input_digests] == [
+        "openapi.json", "policy.yaml", "schemas/id.yaml", "schemas/pet.yaml"
+    ]  # fmt: skip
