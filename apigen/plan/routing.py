@@ -88,6 +88,14 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
                     _op_position(api, op, config.policy_file),
                 )
                 continue
+            if op.method == "TRACE":
+                diags.warning(
+                    f"TRACE {op.path} ({op.operation_id}) is unreachable: nginx answers every TRACE "
+                    "request with 405 before any location is chosen",
+                    _op_position(api, op, config.policy_file),
+                    code="unreachable-method",
+                )
+                continue
             entry = by_shape.setdefault(template.shape, {"api": api, "template": template, "methods": {}})
             if entry["api"].name != api.name:
                 other = entry["api"]

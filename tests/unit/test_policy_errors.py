@@ -139,3 +139,15 @@ apis:
 """
     (err,) = errors_of(tmp_path, policy, {"openapi.json": SPEC})
     assert err.format() == "policy.yaml:4:46: error: slow_start needs NGINX Plus (target flavor is oss)"
+
+
+def test_spec_errors_and_policy_errors_are_reported_together(tmp_path: Path) -> None:
+    policy = """\
+upstreams: {u: {servers: [{address: "127.0.0.1:1"}]}}
+apis:
+  - {name: good, spec: openapi.json, upstream: nowhere}
+  - {name: bad, spec: broken.yaml, upstream: u, base_path: /b}
+"""
+    errors = errors_of(tmp_path, policy, {"openapi.json": SPEC, "broken.yaml": "openapi: 3.0.3\npaths: [\n"})
+    files = sorted({e.position.file for e in errors if e.position})
+    assert files == ["broken.yaml", "policy.yaml"], [e.format() for e in errors]

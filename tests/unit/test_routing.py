@@ -198,3 +198,10 @@ def test_route_ids_are_unique_ignoring_case(tmp_path: Path) -> None:
 def test_percent_encoded_spec_paths_match_the_decoded_uri(tmp_path: Path) -> None:
     table, _ = table_of(tmp_path, {"/caf%C3%A9/{x}": ops("get"), "/a%20b": ops("put")})
     assert sorted(r.template.text for r in table.routes) == ["/a b", "/café/{x}"]
+
+
+def test_trace_operations_are_unreachable_warnings(tmp_path: Path) -> None:
+    table, warnings = table_of(tmp_path, {"/debug": ops("get", "trace")})
+    (route,) = table.routes
+    assert route.allow == "GET, HEAD"
+    assert [w.code for w in warnings] == ["unreachable-method"]
