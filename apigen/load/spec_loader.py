@@ -85,17 +85,18 @@ class SpecSet:
     """A root OpenAPI document and every document reached through ``$ref``s, by file URI."""
 
     root_uri: str
-    display_base: Path
+    display_base: Path  # the policy file's directory
     documents: dict[str, Any] = field(default_factory=dict)
     absolute_display: bool = False  # the policy names the spec by an absolute path: show those
+    message_prefix: str = ""  # the policy file's directory as the user named it ("" or "dir/")
 
     @property
     def root(self) -> Any:
         return self.documents[self.root_uri]
 
-    def display(self, uri: str) -> str:
-        """A path for messages and bundle headers: relative to the policy file's directory (with
-        ``..`` when outside it), so that neither depends on where the checkout lives."""
+    def input_name(self, uri: str) -> str:
+        """The name in bundle headers: relative to the policy file's directory (with ``..`` when
+        outside it), so that the output does not depend on where the checkout lives."""
         path = Path(unquote(uri.removeprefix("file://")))
         if self.absolute_display:
             return str(path)
@@ -103,6 +104,14 @@ class SpecSet:
             return Path(os.path.relpath(path, self.display_base)).as_posix()
         except ValueError:  # another drive (Windows): no relative path exists
             return str(path)
+
+    def display(self, uri: str) -> str:
+        """The name in messages: as the user would reach it from where they named the policy
+        (``examples/petstore/openapi.yaml`` for ``apigen validate examples/petstore/policy.yaml``)."""
+        name = self.input_name(uri)
+        if self.absolute_display or not self.message_prefix:
+            return name
+        return os.path.normpath(self.message_prefix + name)
 
     def document(self, uri: str) -> Any:
         if uri not in self.documents:
@@ -200,9 +209,11 @@ def walk_pointer(doc: Any, fragment: str, ref: str) -> Any:
     return value
 
 
-def load_spec(path: Path, display_base: Path, *, absolute_display: bool = False) -> SpecSet:
+def load_spec(
+    path: Path, display_base: Path, *, absolute_display: bool = False, message_prefix: str = ""
+) -> SpecSet:
     uri = path.resolve().as_uri()
-    specs = SpecSet(root_uri=uri, display_base=display_base, absolute_display=absolute_display)
+    specs = SpecSet(uri, display_base, absolute_display=absolute_display, message_prefix=message_prefix)
     specs.document(uri)
     return specs
 

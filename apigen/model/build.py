@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,11 @@ def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
     )
 
 
+def _message_prefix(policy_display: str) -> str:
+    parent = os.path.dirname(policy_display)
+    return parent + "/" if parent else ""
+
+
 def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[SpecSet, SpecSummary]]:
     """Load, validate and summarise every API's spec; keyed by the API's index in ``apis``."""
     out: dict[int, tuple[SpecSet, SpecSummary]] = {}
@@ -109,7 +115,12 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         spec_file = api["spec"]
         path = (source.base_dir / spec_file).resolve()
         try:
-            specs = load_spec(path, source.base_dir, absolute_display=Path(spec_file).is_absolute())
+            specs = load_spec(
+                path,
+                source.base_dir,
+                absolute_display=Path(spec_file).is_absolute(),
+                message_prefix=_message_prefix(source.display),
+            )
         except YamlLoadError as exc:
             if exc.position.line:  # readable but broken: point into the spec itself
                 diags.error(exc.message, exc.position)
@@ -159,7 +170,7 @@ def build_config(
         specset, summary = specs[index]
         for uri in sorted(specset.documents):
             file = Path(uri.removeprefix("file://"))
-            digests.append((specset.display(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
+            digests.append((specset.input_name(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
         base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
         path = ("apis", index)
         apis.append(

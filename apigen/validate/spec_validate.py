@@ -33,9 +33,10 @@ def validate_spec(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
                 )
                 break
             path = tuple(getattr(error, "absolute_path", None) or getattr(error, "path", ()) or ())
-            message = getattr(error, "message", str(error))
+            # The validator appends the failing schema and instance after a blank line: drop them.
+            message = str(getattr(error, "message", error)).split("\n\n", 1)[0].strip()
             located = path or _path_from_message(message)
-            where = "/".join(str(p) for p in path)
+            where = " > ".join(str(p) for p in path)
             diags.error(
                 f"invalid OpenAPI {version} document: {where + ': ' if where else ''}{message}",
                 locate(specs.root_uri, located, display),

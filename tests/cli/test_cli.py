@@ -21,7 +21,9 @@ DIAGNOSTIC = re.compile(r"^\S[^:]*:\d+:\d+: (error|warning): .+")
 
 
 def apigen(*args: str | Path, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
+    # The checkout's apigen, whatever the cwd (an installed apigen may point elsewhere).
+    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    full_env = {**os.environ, "PYTHONPATH": python_path, **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "apigen", *map(str, args)],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120, check=False,
@@ -114,6 +116,22 @@ def test_spec_errors_name_the_spec_file_line(tmp_path: Path) -> None:
     proc = apigen("validate", "policy.yaml", cwd=tmp_path)
     assert proc.returncode == 1
     assert any(line.startswith("spec.yaml:5:") and ": error: invalid OpenAPI 3.0 document" in line for line in proc.stderr.splitlines()), proc.stderr
+
+
+def test_spec_errors_are_named_from_where_the_policy_was_named(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "policy.yaml").write_text(
+        "upstreams: {u: {servers: [{address: '127.0.0.1:1'}]}}\napis: [{name: a, spec: ../specs/s.yaml, upstream: u}]\n"
+    )
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "s.yaml").write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get: {}\n")
+    proc = apigen("validate", "conf/policy.yaml", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(
+        'specs/s.yaml:5:10: error: invalid OpenAPI 3.0 document: paths > /a > get: "responses" is a required property'
+    ), proc.stderr
+    assert len(proc.stderr.splitlines()) == 2  # the message, then the count
 
 
 def test_build_writes_the_golden_bundle(tmp_path: Path) -> None:
