@@ -151,3 +151,25 @@ apis:
     errors = errors_of(tmp_path, policy, {"openapi.json": SPEC, "broken.yaml": "openapi: 3.0.3\npaths: [\n"})
     files = sorted({e.position.file for e in errors if e.position})
     assert files == ["broken.yaml", "policy.yaml"], [e.format() for e in errors]
+
+
+def test_backup_servers_with_hash_balancing_and_bad_ports(tmp_path: Path) -> None:
+    policy = """\
+gateway: {listen: ["127.0.0.1:99999", 8080, "0"]}
+upstreams:
+  a:
+    servers: [{address: "127.0.0.1:1"}, {address: "127.0.0.1:2", backup: true}]
+    balance: ip_hash
+  b:
+    servers: [{address: "127.0.0.1:70000"}, {address: "[::1]:8080", backup: true}]
+    balance: least_conn
+apis:
+  - {name: a, spec: openapi.json, upstream: a}
+"""
+    errors = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert formatted(errors) == [
+        "policy.yaml:1:20: error: port 99999 is out of range (1-65535)",
+        "policy.yaml:1:45: error: port 0 is out of range (1-65535)",
+        "policy.yaml:4:74: error: a backup server needs round_robin or least_conn balancing; nginx refuses `backup` with ip_hash",
+        "policy.yaml:7:26: error: port 70000 is out of range (1-65535)",
+    ]
