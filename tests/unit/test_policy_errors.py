@@ -171,5 +171,5 @@ apis:
         "policy.yaml:1:20: error: port 99999 is out of range (1-65535)",
         "policy.yaml:1:45: error: port 0 is out of range (1-65535)",
         "policy.yaml:4:74: error: a backup server needs round_robin or least_conn balancing; nginx refuses `backup` with ip_hash",
-        "policy.yaml:7:26: error: port 70000 is out of range (1-65535)",
+        "policy.yaml:7:25: error: port 70000 is out of range (1-65535)",
     ]
