@@ -38,7 +38,7 @@ def _check_attachment(att: Attachment, config: GatewayConfig, source: PolicySour
         )
 
 
-# Balancing methods whose nginx modules do not accept the `backup` server parameter.
+# Balancing methods whose nginx modules accept neither `backup` nor (Plus) `slow_start`.
 _NO_BACKUP = frozenset(("ip_hash", "hash", "random"))
 
 
@@ -99,6 +99,11 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
             if server.slow_start and config.target.flavor != "plus":
                 diags.error(
                     "slow_start needs NGINX Plus (target flavor is oss)", source.pos(*server.path, "slow_start")
+                )
+            if server.slow_start and method in _NO_BACKUP:
+                diags.error(
+                    f"slow_start cannot be used with {method} balancing (nginx refuses it)",
+                    source.pos(*server.path, "slow_start"),
                 )
             if server.backup and method in _NO_BACKUP:
                 diags.error(

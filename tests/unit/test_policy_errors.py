@@ -173,3 +173,17 @@ apis:
         "policy.yaml:4:74: error: a backup server needs round_robin or least_conn balancing; nginx refuses `backup` with ip_hash",
         "policy.yaml:7:25: error: port 70000 is out of range (1-65535)",
     ]
+
+
+def test_slow_start_with_hash_balancing_on_plus(tmp_path: Path) -> None:
+    policy = """\
+target: {flavor: plus, version: R33}
+upstreams:
+  a:
+    servers: [{address: "127.0.0.1:1", slow_start: 10s}]
+    balance: hash $remote_addr
+apis:
+  - {name: a, spec: openapi.json, upstream: a}
+"""
+    (err,) = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert err.format() == "policy.yaml:4:52: error: slow_start cannot be used with hash balancing (nginx refuses it)"
