@@ -107,3 +107,25 @@ def test_edge_paths_route_to_their_operations(tmp_path: Path, echo_backend, ngin
         if got != want:
             wrong.append(f"{target}: got {got}, want {want}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_upstream_timeout_is_a_json_504(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("slow")
+    port = free_port()
+    (tmp_path / "spec.json").write_text(json.dumps(_spec()))
+    (tmp_path / "policy.yaml").write_text(
+        json.dumps(
+            {
+                "gateway": {"listen": f"127.0.0.1:{port}", "worker_processes": 1},
+                "upstreams": {"u": {"servers": [{"address": backend.address}], "timeouts": {"read": "1s"}}},
+                "apis": [{"name": "edge", "spec": "spec.json", "upstream": "u"}],
+            }
+        )
+    )
+    compiled = compile_policy(tmp_path / "policy.yaml")
+    assert compiled.bundle is not None
+    write_atomic(compiled.bundle, tmp_path / "bundle")
+    nginx = nginx_runner(tmp_path / "bundle", port)
+    r = request("GET", nginx.url + "/pets?__sleep=3", headers={"X-Request-ID": "slow-1"})
+    assert (r.status, r.headers["Content-Type"], r.headers["X-Request-ID"]) == (504, "application/json", "slow-1")
+    assert r.json() == {"status": 504, "error": "Gateway Timeout", "request_id": "slow-1"}
