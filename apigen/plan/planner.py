@@ -128,7 +128,23 @@ def balance_tokens(balance: str) -> tuple[Arg, ...]:
     return tuple(bare(w) for w in words)
 
 
-def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str) -> OperationPlan:
+def _strip_variables(config: GatewayConfig) -> dict[str, str]:
+    """The variable holding the URI without the base path, per API that strips it. Unique: API
+    names `a-b` and `a_b` would both give `apigen_strip_a_b`, and the second map would win."""
+    out: dict[str, str] = {}
+    for api in config.apis:
+        if api.strip_base_path and api.base_path:
+            base = var = f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
+            n = 2
+            while var in out.values():
+                var, n = f"{base}_{n}", n + 1
+            out[api.name] = var
+    return out
+
+
+def _operation_plan(
+    api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str, strip_vars: dict[str, str]
+) -> OperationPlan:
     upstream: Upstream = config.upstreams[eff.upstream]
     retries = upstream.retries
     uses = tuple(
@@ -138,11 +154,7 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         for p in eff.policies
         if p.policy.kind in registry
     )
-    upstream_uri = (
-        f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
-        if api.strip_base_path and api.base_path
-        else "request_uri"
-    )
+    upstream_uri = strip_vars.get(api.name, "request_uri")
     return OperationPlan(
         api=api.name,
         operation_id=op.operation_id,
@@ -184,6 +196,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             internal[(api.name, op.operation_id)] = uri
 
     routed = {(op.api, op.operation_id) for _, _, op in table.operations()}
+    strip_vars = _strip_variables(config)
     api_plans = []
     for api in config.apis:
         ops = []
@@ -191,11 +204,11 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             if (api.name, op.operation_id) not in routed:
                 continue  # an alias of another operation's route: never reached
             eff = resolve_operation(api, op, config, diags, source)
-            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)]))
+            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars))
         ops.sort(key=lambda p: p.internal_uri)
         strip = None
         if api.strip_base_path and api.base_path:
-            var = f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
+            var = strip_vars[api.name]
             strip = ("~^" + re.escape(api.base_path).replace("\\/", "/") + "(/.*)$", var)
         api_plans.append(
             ApiPlan(
