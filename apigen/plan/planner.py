@@ -13,6 +13,7 @@ from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
+from apigen.plan.paths import pcre_escape
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
 from apigen.policies import registry
 from apigen.render.quoting import Arg, bare, quote
@@ -209,7 +210,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         strip = None
         if api.strip_base_path and api.base_path:
             var = strip_vars[api.name]
-            strip = ("~^" + re.escape(api.base_path).replace("\\/", "/") + "(/.*)$", var)
+            strip = ("~^" + pcre_escape(api.base_path) + "(/.*)$", var)
         api_plans.append(
             ApiPlan(
                 name=api.name,
