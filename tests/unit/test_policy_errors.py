@@ -187,3 +187,22 @@ apis:
 """
     (err,) = errors_of(tmp_path, policy, {"openapi.json": SPEC})
     assert err.format() == "policy.yaml:4:52: error: slow_start cannot be used with hash balancing (nginx refuses it)"
+
+
+def test_one_of_errors_describe_the_branch_of_the_values_type(tmp_path: Path) -> None:
+    policy = """\
+gateway: {listen: "abc"}
+upstreams:
+  u:
+    servers: [{address: "127.0.0.1:1"}]
+    timeouts: {read: "10 s", connect: -1}
+apis:
+  - {name: a, spec: openapi.json, upstream: u}
+"""
+    errors = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert [e.message for e in sorted(errors, key=lambda e: e.sort_key())] == [
+        "gateway/listen: 'abc' is not allowed here (must match "
+        "^([0-9]{1,3}(\\.[0-9]{1,3}){3}|\\[[0-9a-fA-F:.]+\\]|\\*)?:?[0-9]{1,5}$)",
+        "upstreams/u/timeouts/read: '10 s' is not allowed here (must match ^[0-9]{1,9}(ms|s|m|h|d)?$)",
+        "upstreams/u/timeouts/connect: -1 is less than the minimum of 0",
+    ]
