@@ -9,6 +9,7 @@ import pytest
 from apigen.bundle import write_atomic
 from apigen.verify import parse_bundle, run_nginx_t
 from tests.support.compile import compile_case, openapi, ops, simple_policy
+from tests.support.corpus import corpus_file
 from tests.support.nginx import nginx_binary, requires_nginx
 
 CASES = {
@@ -27,5 +28,23 @@ def test_edge_bundle_passes_nginx_t(tmp_path: Path, case: str) -> None:
     assert result.bundle is not None
     write_atomic(result.bundle, tmp_path / "out")
     assert parse_bundle(tmp_path / "out").ok
+    check = run_nginx_t(tmp_path / "out", nginx=nginx_binary() or "nginx")
+    assert check.ok, check.output
+
+
+OAI_EXAMPLES = [
+    "v2.0-petstore-expanded.yaml", "v2.0-uber.json", "v3.0-api-with-examples.yaml", "v3.0-callback-example.yaml",
+    "v3.0-link-example.yaml", "v3.0-petstore-expanded.yaml", "v3.0-petstore.yaml", "v3.0-uspto.yaml",
+    "v3.1-tictactoe.yaml", "v3.1-webhook-example.yaml",
+]  # fmt: skip
+
+
+@requires_nginx
+@pytest.mark.parametrize("name", OAI_EXAMPLES)
+def test_oai_example_bundle_passes_nginx_t(tmp_path: Path, name: str) -> None:
+    spec = corpus_file(f"oai-examples/{name}")
+    result = compile_case(tmp_path / "in", simple_policy(str(spec)), render=True)
+    assert result.bundle is not None
+    write_atomic(result.bundle, tmp_path / "out")
     check = run_nginx_t(tmp_path / "out", nginx=nginx_binary() or "nginx")
     assert check.ok, check.output
