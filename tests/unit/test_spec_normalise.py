@@ -352,3 +352,16 @@ def test_every_referenced_file_is_an_input(tmp_path: Path) -> None:
     assert [name for name, _ in result.config.input_digests] == [
         "openapi.json", "policy.yaml", "schemas/id.yaml", "schemas/pet.yaml"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{\n  "openapi": "3.0.3",\n  "paths": {\n    "/a": {"get": {]}\n  }\n}\n', "spec.yaml:4:20"),
+        ("openapi: 3.0.3\npaths:\n  /a: [unclosed\n", "spec.yaml:4:1"),
+        ("openapi: 3.0.3\n  bad: indent\n", "spec.yaml:2:6"),
+    ],
+)
+def test_spec_syntax_errors_are_located(tmp_path: Path, text: str, where: str) -> None:
+    (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": text})
+    assert str(err.position) == where and err.message.startswith("invalid YAML or JSON: "), err.format()
