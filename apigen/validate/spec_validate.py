@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urldefrag, urljoin
 
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from apigen.diagnostics import Diagnostics
 from apigen.load.spec_loader import SpecSet, locate
+from apigen.load.yaml_positions import YamlLoadError
 
 _VALIDATORS: dict[str, Any] = {
     "2.0": OpenAPIV2SpecValidator,
@@ -47,6 +49,8 @@ def validate_spec(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
         return False
     except Exception as exc:  # the validator resolves $refs itself; a bad one raises, not yields
         ref = getattr(exc, "ref", None)
+        if isinstance(ref, str) and _report_broken_file(specs, ref, diags):
+            return False  # the referenced file exists but does not parse: that is the error
         if isinstance(ref, str):  # referencing.exceptions.Unresolvable: point at the $ref itself
             where = _find_ref(specs.root, ref)
             remote = "://" in ref.split("#", 1)[0] and not ref.startswith("file:")
@@ -76,6 +80,19 @@ def _path_from_message(message: str) -> tuple[str, ...]:
         if m:
             return ("paths", m.group(2), m.group(1), *tail)
     return ()
+
+
+def _report_broken_file(specs: SpecSet, ref: str, diags: Diagnostics) -> bool:
+    target = urldefrag(urljoin(specs.root_uri, ref))[0]
+    if not target.startswith("file://"):
+        return False
+    try:
+        specs.document(target)
+    except YamlLoadError as exc:
+        if exc.position.line:  # readable but broken (a missing file has no line)
+            diags.error(exc.message, exc.position, code="openapi")
+            return True
+    return False
 
 
 def _find_ref(doc: Any, ref: str) -> tuple | None:

@@ -365,3 +365,9 @@ def test_every_referenced_file_is_an_input(tmp_path: Path) -> None:
 def test_spec_syntax_errors_are_located(tmp_path: Path, text: str, where: str) -> None:
     (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": text})
     assert str(err.position) == where and err.message.startswith("invalid YAML or JSON: "), err.format()
+
+
+def test_broken_referenced_file_is_located_inside_it(tmp_path: Path) -> None:
+    spec = 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n  /a:\n    $ref: "item.yaml"\n'
+    (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec, "item.yaml": "get:\n  responses: [x\n"})
+    assert str(err.position) == "item.yaml:3:1" and "invalid YAML or JSON" in err.message
