@@ -4,6 +4,7 @@ percent-encoding, `@`, `:`, `+`, brackets, mid-segment parameters, templated fir
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,28 +73,26 @@ def _spec() -> dict:
 
 
 def _params(segment: str) -> list[str]:
-    import re
-
     return re.findall(r"\{[^{}]*\}", segment)
 
 
-def test_edge_paths_route_to_their_operations(tmp_path: Path, echo_backend, nginx_runner) -> None:
-    backend = echo_backend("edge")
+def start_gateway(tmp_path: Path, backend, nginx_runner, *, gateway: dict | None = None, upstream: dict | None = None):
     port = free_port()
     (tmp_path / "spec.json").write_text(json.dumps(_spec()))
-    (tmp_path / "policy.yaml").write_text(
-        json.dumps(
-            {
-                "gateway": {"listen": f"127.0.0.1:{port}", "worker_processes": 1, "operation_header": "X-Op"},
-                "upstreams": {"u": {"servers": [{"address": backend.address}]}},
-                "apis": [{"name": "edge", "spec": "spec.json", "upstream": "u"}],
-            }
-        )
-    )
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}", "worker_processes": 1, **(gateway or {})},
+        "upstreams": {"u": {"servers": [{"address": backend.address}], **(upstream or {})}},
+        "apis": [{"name": "edge", "spec": "spec.json", "upstream": "u"}],
+    }
+    (tmp_path / "policy.yaml").write_text(json.dumps(policy))
     compiled = compile_policy(tmp_path / "policy.yaml")
     assert compiled.bundle is not None
     write_atomic(compiled.bundle, tmp_path / "bundle")
-    nginx = nginx_runner(tmp_path / "bundle", port)
+    return nginx_runner(tmp_path / "bundle", port)
+
+
+def test_edge_paths_route_to_their_operations(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    nginx = start_gateway(tmp_path, echo_backend("edge"), nginx_runner, gateway={"operation_header": "X-Op"})
     wrong = []
     for target, op in REQUESTS.items():
         r = request("GET", nginx.url + target)
@@ -110,22 +109,7 @@ def test_edge_paths_route_to_their_operations(tmp_path: Path, echo_backend, ngin
 
 
 def test_upstream_timeout_is_a_json_504(tmp_path: Path, echo_backend, nginx_runner) -> None:
-    backend = echo_backend("slow")
-    port = free_port()
-    (tmp_path / "spec.json").write_text(json.dumps(_spec()))
-    (tmp_path / "policy.yaml").write_text(
-        json.dumps(
-            {
-                "gateway": {"listen": f"127.0.0.1:{port}", "worker_processes": 1},
-                "upstreams": {"u": {"servers": [{"address": backend.address}], "timeouts": {"read": "1s"}}},
-                "apis": [{"name": "edge", "spec": "spec.json", "upstream": "u"}],
-            }
-        )
-    )
-    compiled = compile_policy(tmp_path / "policy.yaml")
-    assert compiled.bundle is not None
-    write_atomic(compiled.bundle, tmp_path / "bundle")
-    nginx = nginx_runner(tmp_path / "bundle", port)
+    nginx = start_gateway(tmp_path, echo_backend("slow"), nginx_runner, upstream={"timeouts": {"read": "1s"}})
     r = request("GET", nginx.url + "/pets?__sleep=3", headers={"X-Request-ID": "slow-1"})
     assert (r.status, r.headers["Content-Type"], r.headers["X-Request-ID"]) == (504, "application/json", "slow-1")
     assert r.json() == {"status": 504, "error": "Gateway Timeout", "request_id": "slow-1"}
