@@ -128,8 +128,11 @@ def test_spec_errors_are_named_from_where_the_policy_was_named(tmp_path: Path) -
     (tmp_path / "specs" / "s.yaml").write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get: {}\n")
     proc = apigen("validate", "conf/policy.yaml", cwd=tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.startswith(
-        'specs/s.yaml:5:10: error: invalid OpenAPI 3.0 document: paths > /a > get: "responses" is a required property'
+    # The quotes around `responses` depend on openapi-spec-validator's schema backend.
+    assert re.match(
+        r"specs/s\.yaml:5:10: error: invalid OpenAPI 3\.0 document: paths > /a > get: "
+        r"[\"']responses[\"'] is a required property",
+        proc.stderr,
     ), proc.stderr
     assert len(proc.stderr.splitlines()) == 2  # the message, then the count
 
