@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from apigen import __version__
-from apigen.diagnostics import CompileError, Diagnostic, Severity
+from apigen.diagnostics import CompileError, Diagnostic, Position, Severity
 
 EXIT_INVALID = 1
 
@@ -85,7 +85,13 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
     try:
         result = compile_policy(policy, display=str(policy))
         assert result.bundle is not None
-        write_atomic(result.bundle, out_dir, verify=None if no_verify else verify_written_bundle(result))
+        try:
+            write_atomic(result.bundle, out_dir, verify=None if no_verify else verify_written_bundle(result))
+        except OSError as exc:  # the output place: not a directory, no permission, disk full
+            result.diagnostics.error(
+                f"cannot write the bundle: {exc.strerror or exc}", Position(str(exc.filename or out_dir))
+            )
+            raise CompileError(result.diagnostics) from None
     except CompileError as exc:
         _fail(exc, quiet)
     except Exception as exc:

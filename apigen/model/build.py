@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -196,6 +197,9 @@ def _added_operations(
         )
         attachments[op_id] = _attachment("operation", data, where)
     return tuple(ops), attachments
+def _message_prefix(policy_display: str) -> str:
+    parent = os.path.dirname(policy_display)
+    return parent + "/" if parent else ""
 
 
 def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[SpecSet, SpecSummary]]:
@@ -205,7 +209,12 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         spec_file = api["spec"]
         path = (source.base_dir / spec_file).resolve()
         try:
-            specs = load_spec(path, source.base_dir)
+            specs = load_spec(
+                path,
+                source.base_dir,
+                absolute_display=Path(spec_file).is_absolute(),
+                message_prefix=_message_prefix(source.display),
+            )
         except YamlLoadError as exc:
             if exc.position.line:  # readable but broken: point into the spec itself
                 diags.error(exc.message, exc.position)
@@ -215,6 +224,7 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         version = spec_version(specs.root)
         if version is not None and not validate_spec(specs, version, diags):
             continue
+        specs.load_referenced()
         summary = summarise_spec(specs, api["name"], diags)
         if summary is not None:
             out[index] = (specs, summary)
@@ -260,7 +270,7 @@ def build_config(
         specset, summary = specs[index]
         for uri in sorted(specset.documents):
             file = Path(uri.removeprefix("file://"))
-            digests.append((specset.display(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
+            digests.append((specset.input_name(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
         base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
         path = ("apis", index)
         added, added_attachments = _added_operations(source, api, path, summary.operations, diags)

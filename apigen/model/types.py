@@ -126,6 +126,7 @@ class Operation:
     parameters: tuple[Parameter, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     spec_uri: str = ""
+    spec_display: str = ""  # the file of spec_uri, as messages name it
     spec_path: DataPath = ()  # where the operation is in its document
     generated_id: bool = False  # operationId was missing and made up from method + path
 

@@ -21,7 +21,7 @@ from apigen.plan.observability import (
     plan_metrics,
     plan_tracing,
 )
-from apigen.plan.paths import PathTemplate, join_base
+from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
 from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
@@ -32,6 +32,10 @@ INTERNAL_OP_PREFIX = "/_apigen/op/"
 METHOD_NOT_ALLOWED_URI = "/_apigen/405"
 
 # Every status nginx itself can produce for an API client gets a JSON body.
+# A malformed or too long request line, or a client that never sends one: nginx answers these
+# before any location exists, and then cannot redirect to a named location.
+REQUEST_LINE_STATUSES = frozenset({400, 408, 414})
+
 ERROR_STATUSES: dict[int, str] = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -136,6 +140,7 @@ class Plan:
     map_hash_max_size: int
     error_statuses: tuple[tuple[int, str], ...]
     error_bodies: tuple[tuple[int, Arg], ...]  # the JSON body nginx answers each status with
+    request_line_statuses: frozenset[int]  # errors nginx finds before a location exists
     error_headers: tuple[tuple[int, str, str], ...]  # (status, header, variable) from policy kinds
     uses_njs: bool
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
@@ -210,7 +215,23 @@ def balance_tokens(balance: str) -> tuple[Arg, ...]:
     return tuple(bare(w) for w in words)
 
 
-def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str) -> OperationPlan:
+def _strip_variables(config: GatewayConfig) -> dict[str, str]:
+    """The variable holding the URI without the base path, per API that strips it. Unique: API
+    names `a-b` and `a_b` would both give `apigen_strip_a_b`, and the second map would win."""
+    out: dict[str, str] = {}
+    for api in config.apis:
+        if api.strip_base_path and api.base_path:
+            base = var = f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
+            n = 2
+            while var in out.values():
+                var, n = f"{base}_{n}", n + 1
+            out[api.name] = var
+    return out
+
+
+def _operation_plan(
+    api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str, strip_vars: dict[str, str]
+) -> OperationPlan:
     upstream: Upstream = config.upstreams[eff.upstream]
     retries = upstream.retries
     by_kind: dict[str, list[Any]] = {}
@@ -230,11 +251,7 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
     timeouts = eff.timeouts
     if websocket:
         timeouts = Timeouts(timeouts.connect, websocket, timeouts.send or websocket)
-    upstream_uri = (
-        f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
-        if api.strip_base_path and api.base_path
-        else "request_uri"
-    )
+    upstream_uri = strip_vars.get(api.name, "request_uri")
     upstream_var = None
     for use in uses:
         kind = registry[use.kind]
@@ -303,6 +320,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             internal[(api.name, op.operation_id)] = uri
 
     routed = {(op.api, op.operation_id) for _, _, op in table.operations()}
+    strip_vars = _strip_variables(config)
     api_plans = []
     for api in config.apis:
         ops = []
@@ -310,7 +328,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             if (api.name, op.operation_id) not in routed:
                 continue  # an alias of another operation's route: never reached
             eff = resolve_operation(api, op, config, diags, source)
-            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)]))
+            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars))
             if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
                 diags.error(
                     f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "
@@ -321,8 +339,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         unmatched = _unmatched_plan(api, config, diags, source)
         strip = None
         if api.strip_base_path and api.base_path:
-            var = f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
-            strip = ("~^" + re.escape(api.base_path).replace("\\/", "/") + "(/.*)$", var)
+            var = strip_vars[api.name]
+            strip = ("~^" + pcre_escape(api.base_path) + "(/.*)$", var)
         api_plans.append(
             ApiPlan(
                 name=api.name,
@@ -399,6 +417,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),
         error_bodies=_error_bodies(config),
+        request_line_statuses=REQUEST_LINE_STATUSES,
         error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers(u.plan)})),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         policy_http=tuple(policy_http),
