@@ -151,13 +151,20 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
     )
 
 
+# Swagger 2.0 non-body parameters carry their schema keywords inline.
+_SWAGGER2_SCHEMA_KEYS = (
+    "type", "format", "enum", "pattern", "items", "minimum", "maximum", "exclusiveMinimum",
+    "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems", "multipleOf",
+)  # fmt: skip
+
+
 def _parameters(
     specs: SpecSet, value: Any, uri: str, where: tuple, diags: Diagnostics, display: str
 ) -> list[Parameter]:
     out: list[Parameter] = []
     for index, raw in enumerate(value or []):
         try:
-            param, _ = specs.deref(raw, uri)
+            param, param_uri = specs.deref(raw, uri)
         except (KeyError, ValueError) as exc:
             diags.error(str(exc).strip("'\""), locate(specs.root_uri, (*where, "parameters", index), display))
             continue
@@ -166,7 +173,7 @@ def _parameters(
         schema = (
             param.get("schema")
             if "schema" in param
-            else {k: v for k, v in param.items() if k in ("type", "format", "enum", "pattern", "items")}
+            else {k: v for k, v in param.items() if k in _SWAGGER2_SCHEMA_KEYS}
         )
         out.append(
             Parameter(
@@ -174,6 +181,8 @@ def _parameters(
                 location=str(param["in"]),
                 required=bool(param.get("required", param["in"] == "path")),
                 schema=schema if isinstance(schema, dict) else {},
+                raw=param,
+                spec_uri=param_uri,
             )
         )
     return out

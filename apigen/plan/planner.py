@@ -43,6 +43,7 @@ class PolicyUse:
     kind: str
     partial: str
     plan: Any
+    in_forward: bool = True  # also rendered in the forwarding location (see OperationPlan)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class OperationPlan:
     keepalive: bool
     policies: tuple[PolicyUse, ...]
     effective: EffectiveOperation
+    # A policy's content-phase handler (js_content): the internal location ends in it, and the
+    # handler passes accepted requests to `forward_location`, which holds the proxy_pass.
+    content_handler: str | None = None
+    forward_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,16 +133,26 @@ def balance_tokens(balance: str) -> tuple[Arg, ...]:
     return tuple(bare(w) for w in words)
 
 
+def forward_location(internal_uri: str) -> str:
+    """Named location that proxies an operation whose internal location ends in a content handler
+    (the njs validator computes the same name from ``r.uri``)."""
+    return "@apigen_fwd" + internal_uri
+
+
 def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str) -> OperationPlan:
     upstream: Upstream = config.upstreams[eff.upstream]
     retries = upstream.retries
     uses = tuple(
         PolicyUse(
-            p.policy.kind, registry[p.policy.kind].partial, registry[p.policy.kind].plan_location(p.policy, eff, api, config)
+            p.policy.kind,
+            registry[p.policy.kind].partial,
+            registry[p.policy.kind].plan_location(p.policy, eff, api, config),
+            registry[p.policy.kind].in_forward_location,
         )
         for p in eff.policies
         if p.policy.kind in registry
     )
+    content_handler = next((h for u in uses if (h := getattr(u.plan, "content_handler", None))), None)
     upstream_uri = (
         f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
         if api.strip_base_path and api.base_path
@@ -158,6 +173,8 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         keepalive=bool(upstream.keepalive),
         policies=uses,
         effective=eff,
+        content_handler=content_handler,
+        forward_location=forward_location(uri) if content_handler else None,
     )
 
 

@@ -42,6 +42,11 @@ class PolicyKind:
     order: ClassVar[int] = 100
     # Does the kind's output need the njs module loaded (``load_module ...js...``)?
     requires_njs: ClassVar[bool] = False
+    # When a policy answers in the content phase (request validation), the operation gets a second,
+    # forwarding location holding proxy_pass. Kinds whose directives shape proxying or responses
+    # are rendered there too; a kind that only admits requests (authentication) may set this False
+    # so it does not run twice.
+    in_forward_location: ClassVar[bool] = True
 
     @property
     def partial(self) -> str:
@@ -79,3 +84,4 @@ def kinds() -> Mapping[str, PolicyKind]:
 
 # Import the kinds so they register themselves.
 from apigen.policies import headers as _headers  # noqa: E402,F401
+from apigen.policies import validation as _validation  # noqa: E402,F401
