@@ -132,9 +132,10 @@ class SchemaCompiler:
         types = schema.get("type")
         if types is None:
             return []
-        wanted = sorted({types} if isinstance(types, str) else set(types))
-        if schema.get("nullable") is True and "null" not in wanted:
-            wanted.append("null")
+        wanted = {types} if isinstance(types, str) else set(types)
+        if schema.get("nullable") is True:
+            wanted.add("null")
+        wanted = sorted(wanted)
         test = " && ".join(f"!is(x, {js(t)})" for t in wanted)
         return [f"if ({test}) {{ add(e, p, {js('expected ' + ' or '.join(wanted))}); return; }}"]
 
