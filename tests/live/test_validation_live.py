@@ -170,3 +170,75 @@ def test_access_phase_runs_before_validation(tmp_path, echo_backend, nginx_runne
     r = request("GET", f"{gw.url}/v1/pets/12", headers={"Authorization": "Bearer x"})
     assert r.status == 200
     assert r.json()["headers"]["x-apigen-operation"] == "pets.showPetById"
+
+
+SPEC = __import__("pathlib").Path(__file__).parent / "specs" / "validation.yaml"
+GOOD_ITEM = {
+    "id": "123e4567-e89b-12d3-a456-426614174000",
+    "when": "2024-05-01T12:00:00Z",
+    "owner": "ann@example.com",
+    "note": None,
+    "parts": [{"name": "p", "weight": 1.5}, {"name": "q", "count": 2}],
+    "price": {"amount": 9.5, "currency": "EUR"},
+}
+HEADERS = {"Content-Type": "application/json", "X-Tenant": "t-1"}
+
+
+@pytest.fixture
+def items(tmp_path, echo_backend, nginx_runner):
+    backend = echo_backend("items")
+    bundle, port = build_gateway(tmp_path, backend.address, ENFORCE, [{"name": "items", "spec": str(SPEC), "use": ["validate"]}])
+    nginx_t_ok(bundle)
+    return nginx_runner(bundle, port)
+
+
+def test_parameters_and_media_types_pass(items) -> None:
+    body = json.dumps(GOOD_ITEM, indent=1).encode()
+    url = f"{items.url}/items/book?ids=1&ids=2&tags=a|bc&dry=true"
+    r = request("POST", url, headers={**HEADERS, "X-Mode": "safe", "Cookie": "session=abcd"}, body=body)
+    assert r.status == 200, r.text
+    assert r.json()["body"].encode() == body
+    r = request("POST", f"{items.url}/items/disc", headers={**HEADERS, "Content-Type": "text/plain"}, body=b"free text")
+    assert (r.status, r.json()["body"]) == (200, "free text")
+    r = request("POST", f"{items.url}/items/disc", headers={**HEADERS, "Content-Type": "application/merge-patch+json"}, body=b"{}")
+    assert r.status == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "item", "expected"),
+    [
+        ("/items/cd", {}, {}, ['/path/kind: expected one of ["book", "disc"]']),
+        ("/items/book?ids=1&ids=x", {}, {}, ["/query/ids/1: expected integer"]),
+        ("/items/book?ids=1&ids=2&ids=3&ids=4", {}, {}, ["/query/ids: more than 3 items"]),
+        ("/items/book?tags=a|B", {}, {}, ["/query/tags/1: does not match ^[a-z]+$"]),
+        ("/items/book?dry=yes", {}, {}, ["/query/dry: expected boolean"]),
+        ("/items/book", {"X-Tenant": None}, {}, ["/header/X-Tenant: required"]),
+        ("/items/book", {"X-Tenant": "tenant"}, {}, ["/header/X-Tenant: does not match ^t-[0-9]+$"]),
+        ("/items/book", {"X-Mode": "slow"}, {}, ['/header/X-Mode: expected one of ["fast", "safe"]']),
+        ("/items/book", {"Cookie": "session=ab"}, {}, ["/cookie/session: shorter than 4 characters"]),
+        ("/items/book", {}, {"id": "nope"}, ["/body/id: not a valid uuid"]),
+        ("/items/book", {}, {"when": "yesterday"}, ["/body/when: not a valid date-time"]),
+        ("/items/book", {}, {"owner": "nobody"}, ["/body/owner: not a valid email"]),
+        ("/items/book", {}, {"note": "x" * 11}, ["/body/note: longer than 10 characters"]),
+        ("/items/book", {}, {"extra": 1}, ["/body/extra: unknown property"]),
+        ("/items/book", {}, {"parts": [{"weight": 1}]}, ["/body/parts/0/name: required"]),
+        ("/items/book", {}, {"parts": [{"name": "p"}]}, ["/body/parts/0: matches none of anyOf"]),
+        ("/items/book", {}, {"parts": [{"name": "p", "weight": 0}]}, ["/body/parts/0/weight: must be > 0"]),
+        ("/items/book", {}, {"price": {"amount": 1}}, ["/body/price: matches none of oneOf"]),
+        ("/items/book", {}, {"price": -1}, ["/body/price: matches none of oneOf"]),
+    ],
+)
+def test_parameter_and_body_violations(items, url, headers, item, expected) -> None:
+    sent = {**HEADERS, **headers}
+    sent = {k: v for k, v in sent.items() if v is not None}
+    r = request("POST", items.url + url, headers=sent, body=json.dumps({**GOOD_ITEM, **item}).encode())
+    assert r.status == 400, r.text
+    assert violations(r) == expected
+
+
+def test_missing_required_body_and_415(items) -> None:
+    r = request("POST", f"{items.url}/items/book", headers=HEADERS, body=b"")
+    assert (r.status, violations(r)) == (400, ["/body: required"])
+    r = request("POST", f"{items.url}/items/book", headers={**HEADERS, "Content-Type": "application/xml"}, body=b"<a/>")
+    assert r.status == 415
+    assert violations(r) == ["/header/Content-Type: application/xml: expected one of application/json, application/merge-patch+json, text/plain"]
