@@ -1,7 +1,7 @@
 """A JSON Schema to njs compiler: one readable JavaScript function per schema node.
 
 njs 0.7.9 has no libraries, so every schema the gateway checks is turned into plain code at build
-time. A function ``sN(x, p, e)`` checks the value ``x`` found at JSON pointer ``p`` and appends
+time. A function ``V.sN(x, p, e)`` checks the value ``x`` found at JSON pointer ``p`` and appends
 ``"<pointer>: <problem>"`` strings to the array ``e`` (``add`` stops at ``e.max`` entries). The
 output is deterministic: functions are numbered in the order the schemas are first reached, and
 ``$ref`` targets are compiled once (which also makes recursive schemas work).
@@ -71,11 +71,12 @@ class SchemaCompiler:
             return self._ref(schema["$ref"], uri, pointer)
         if isinstance(schema, dict) and id(schema) in self._by_id:  # the same node reached again
             return self._by_id[id(schema)]
-        name = f"s{len(self.functions)}"
+        index = len(self.functions)
+        name = f"V.s{index}"
         if isinstance(schema, dict):
             self._by_id[id(schema)] = name
         self.functions.append("")  # reserve the slot: nested schemas get later numbers
-        self.functions[int(name[1:])] = self._function(name, schema, uri, pointer)
+        self.functions[index] = self._function(name, schema, uri, pointer)
         return name
 
     def _ref(self, ref: str, uri: str, pointer: str) -> str:
@@ -86,32 +87,32 @@ class SchemaCompiler:
             return self._never(f"unresolvable $ref {ref}")
         key = (t_uri, t_pointer)
         if key not in self._by_ref:
-            name = f"s{len(self.functions)}"
-            self._by_ref[key] = name
+            index = len(self.functions)
+            self._by_ref[key] = f"V.s{index}"
             self.functions.append("")
-            self.functions[int(name[1:])] = self._function(name, target, t_uri, t_pointer)
+            self.functions[index] = self._function(f"V.s{index}", target, t_uri, t_pointer)
         return self._by_ref[key]
 
     def _never(self, why: str) -> str:
-        name = f"s{len(self.functions)}"
-        self.functions.append(f"function {name}(x, p, e) {{ add(e, p, {js(why)}); }}\n")
+        name = f"V.s{len(self.functions)}"
+        self.functions.append(f"{name} = function (x, p, e) {{ add(e, p, {js(why)}); }};\n")
         return name
 
     def _pattern(self, pattern: str) -> str:
         if pattern not in self._pattern_ids:
-            self._pattern_ids[pattern] = f"P{len(self.patterns)}"
+            self._pattern_ids[pattern] = f"V.P{len(self.patterns)}"
             self.patterns.append(pattern)
         return self._pattern_ids[pattern]
 
     def _function(self, name: str, schema: Any, uri: str, pointer: str) -> str:
-        head = f"// {_comment(uri.rsplit('/', 1)[-1] + '#' + pointer)}\nfunction {name}(x, p, e) {{\n"
+        head = f"// {_comment(uri.rsplit('/', 1)[-1] + '#' + pointer)}\n{name} = function (x, p, e) {{\n"
         if schema is True or (isinstance(schema, dict) and not set(schema) - ANNOTATIONS - {"nullable"}):
-            return head + "}\n"
+            return head + "};\n"
         if schema is False:
-            return head + '    add(e, p, "no value is allowed here");\n}\n'
+            return head + '    add(e, p, "no value is allowed here");\n};\n'
         if not isinstance(schema, dict):
             self.unsupported.append(Unsupported(uri, pointer, "schema that is not an object"))
-            return head + '    add(e, p, "schema cannot be checked");\n}\n'
+            return head + '    add(e, p, "schema cannot be checked");\n};\n'
         lines: list[str] = []
         for key in sorted(schema):
             if key not in SUPPORTED and key not in ANNOTATIONS and not key.startswith("x-"):
@@ -124,7 +125,7 @@ class SchemaCompiler:
         lines += self._number(schema)
         lines += self._array(schema, uri, pointer)
         lines += self._object(schema, uri, pointer)
-        return head + "".join(f"    {line}\n" for line in lines) + "}\n"
+        return head + "".join(f"    {line}\n" for line in lines) + "};\n"
 
     # --- keyword groups --------------------------------------------------------------------
 
@@ -263,8 +264,8 @@ class SchemaCompiler:
             if names_fn:
                 body.append(f"{names_fn}(k, q, e);")
             if prop_fns:
-                tid = f"T{len(self.tables)}"
-                self.tables.append(f"var {tid} = {name_table(prop_fns)};\n")
+                tid = f"V.T{len(self.tables)}"
+                self.tables.append(f"{tid} = {name_table(prop_fns)};\n")
                 body.append(f"var f = {tid}(k); if (f) {{ known = true; f(v, q, e); }}")
             for pid, fn in pattern_fns:
                 body.append(f"if (match({pid}, k)) {{ known = true; {fn}(v, q, e); }}")
@@ -282,8 +283,11 @@ class SchemaCompiler:
 
     def source(self) -> str:
         """The functions and the precompiled patterns, as JavaScript text."""
-        pats = "".join(f"var P{i} = re({js(p)});\n" for i, p in enumerate(self.patterns))
-        return pats + "".join(self.tables) + "\n" + "\n".join(self.functions)
+        pats = "".join(f"V.P{i} = re({js(p)});\n" for i, p in enumerate(self.patterns))
+        # Members of one object, not top-level declarations: an njs 0.7.9 module with a few
+        # thousand top-level names overflows its stack when it is loaded.
+        # Property tables last: they hold the functions, which must be assigned by then.
+        return "var V = {};\n" + pats + "\n" + "\n".join(self.functions) + "\n" + "".join(self.tables)
 
 
 def name_table(fns: Mapping[str, str]) -> str:
