@@ -171,9 +171,7 @@ def _parameters(
         if not isinstance(param, dict) or "name" not in param or "in" not in param:
             continue
         schema = (
-            param.get("schema")
-            if "schema" in param
-            else {k: v for k, v in param.items() if k in _SWAGGER2_SCHEMA_KEYS}
+            param.get("schema") if "schema" in param else {k: v for k, v in param.items() if k in _SWAGGER2_SCHEMA_KEYS}
         )
         out.append(
             Parameter(

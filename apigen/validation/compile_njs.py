@@ -148,20 +148,24 @@ class SchemaCompiler:
                 values.append(None)
             out.append(f"if (!oneOfValues(x, {js(values)})) add(e, p, {js('expected one of ' + json.dumps(values))});")
         if "const" in schema:
-            out.append(f"if (!eq(x, {js(schema['const'])})) add(e, p, {js('expected ' + json.dumps(schema['const']))});")
+            out.append(
+                f"if (!eq(x, {js(schema['const'])})) add(e, p, {js('expected ' + json.dumps(schema['const']))});"
+            )
         if "$ref" in schema:
             out.append(f"{self._ref(schema['$ref'], uri, pointer)}(x, p, e);")
         for index, sub in enumerate(schema.get("allOf") or ()):
             out.append(f"{self.compile(sub, uri, f'{pointer}/allOf/{index}')}(x, p, e);")
         if isinstance(schema.get("anyOf"), list):
             names = [self.compile(s, uri, f"{pointer}/anyOf/{i}") for i, s in enumerate(schema["anyOf"])]
-            out.append(f"if (countValid(x, p, [{', '.join(names)}], 1) < 1) add(e, p, \"matches none of anyOf\");")
+            out.append(f'if (countValid(x, p, [{", ".join(names)}], 1) < 1) add(e, p, "matches none of anyOf");')
         if isinstance(schema.get("oneOf"), list):
             names = [self.compile(s, uri, f"{pointer}/oneOf/{i}") for i, s in enumerate(schema["oneOf"])]
             out.append(f"var n = countValid(x, p, [{', '.join(names)}], 2);")
             out.append('if (n !== 1) add(e, p, n ? "matches more than one of oneOf" : "matches none of oneOf");')
         if "not" in schema:
-            out.append(f"if (countValid(x, p, [{self.compile(schema['not'], uri, pointer + '/not')}], 1)) add(e, p, \"must not match the schema in not\");")
+            out.append(
+                f'if (countValid(x, p, [{self.compile(schema["not"], uri, pointer + "/not")}], 1)) add(e, p, "must not match the schema in not");'
+            )
         if "if" in schema:
             cond = self.compile(schema["if"], uri, pointer + "/if")
             then = self.compile(schema["then"], uri, pointer + "/then") if "then" in schema else None
@@ -187,7 +191,7 @@ class SchemaCompiler:
         fmt = schema.get("format")
         if fmt in FORMATS and fmt not in ("int32", "int64"):
             checks.append(f"if (!FORMAT[{js(fmt)}](x)) add(e, p, {js('not a valid ' + fmt)});")
-        return [f"if (typeof x === \"string\") {{ {' '.join(checks)} }}"] if checks else []
+        return [f'if (typeof x === "string") {{ {" ".join(checks)} }}'] if checks else []
 
     def _number(self, schema: Mapping[str, Any]) -> list[str]:
         checks: list[str] = []
@@ -213,7 +217,7 @@ class SchemaCompiler:
             checks.append('if (x < -2147483648 || x > 2147483647) add(e, p, "out of int32 range");')
         if fmt == "int64":
             checks.append('if (x < -9223372036854775808 || x > 9223372036854775807) add(e, p, "out of int64 range");')
-        return [f"if (typeof x === \"number\") {{ {' '.join(checks)} }}"] if checks else []
+        return [f'if (typeof x === "number") {{ {" ".join(checks)} }}'] if checks else []
 
     def _array(self, schema: Mapping[str, Any], uri: str, pointer: str) -> list[str]:
         checks: list[str] = []
@@ -228,7 +232,7 @@ class SchemaCompiler:
         items = schema.get("items")
         if isinstance(items, (dict, bool)):
             fn = self.compile(items, uri, pointer + "/items")
-            checks.append(f"for (var i = 0; i < x.length && e.length < e.max; i++) {fn}(x[i], p + \"/\" + i, e);")
+            checks.append(f'for (var i = 0; i < x.length && e.length < e.max; i++) {fn}(x[i], p + "/" + i, e);')
         elif isinstance(items, list):
             self.unsupported.append(Unsupported(uri, pointer, "items (array form)"))
         return [f"if (Array.isArray(x)) {{ {' '.join(checks)} }}"] if checks else []
@@ -239,7 +243,7 @@ class SchemaCompiler:
         if required:
             checks.append(
                 f"var req = {js(sorted(set(required)))};"
-                " for (var r = 0; r < req.length; r++) if (!has(x, req[r])) add(e, p + \"/\" + esc(req[r]), \"required\");"
+                ' for (var r = 0; r < req.length; r++) if (!has(x, req[r])) add(e, p + "/" + esc(req[r]), "required");'
             )
         if isinstance(schema.get("minProperties"), int):
             n = schema["minProperties"]
@@ -260,7 +264,7 @@ class SchemaCompiler:
         if "propertyNames" in schema:
             names_fn = self.compile(schema["propertyNames"], uri, pointer + "/propertyNames")
         if prop_fns or pattern_fns or additional is not True or names_fn:
-            body = ["var k = keys[j], v = x[k], q = p + \"/\" + esc(k), known = false;"]
+            body = ['var k = keys[j], v = x[k], q = p + "/" + esc(k), known = false;']
             if names_fn:
                 body.append(f"{names_fn}(k, q, e);")
             if prop_fns:
@@ -279,7 +283,7 @@ class SchemaCompiler:
             )
         if not checks:
             return []
-        return ["if (is(x, \"object\")) {", *(f"    {c}" for c in checks), "}"]
+        return ['if (is(x, "object")) {', *(f"    {c}" for c in checks), "}"]
 
     def source(self) -> str:
         """The functions and the precompiled patterns, as JavaScript text."""

@@ -137,7 +137,9 @@ class RulesBuilder:
             media = tuple(sorted({str(m).split(";")[0].strip().lower() for m in consumes}))
             functions = ()
             if body_param is not None:
-                fn = self.compiler.compile(body_param.schema, body_param.spec_uri or op.spec_uri, f"{op_pointer}/parameters/body")
+                fn = self.compiler.compile(
+                    body_param.schema, body_param.spec_uri or op.spec_uri, f"{op_pointer}/parameters/body"
+                )
                 functions = tuple((m, fn) for m in media if is_json_media(m))
             required = bool(body_param.required) if body_param is not None else False
             return BodyRule(required, media, functions)
@@ -154,7 +156,9 @@ class RulesBuilder:
             entry = content[name] or {}
             if is_json_media(name) and "schema" in entry:
                 pointer = f"{op_pointer}/requestBody/content/{name.replace('~', '~0').replace('/', '~1')}/schema"
-                functions.append((name.split(";")[0].strip().lower(), self.compiler.compile(entry["schema"], uri, pointer)))
+                functions.append(
+                    (name.split(";")[0].strip().lower(), self.compiler.compile(entry["schema"], uri, pointer))
+                )
         return BodyRule(bool(body.get("required", False)), media, tuple(functions))
 
 

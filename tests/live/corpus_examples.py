@@ -114,11 +114,19 @@ def example_requests(api: Api) -> Iterator[ExampleRequest]:
             continue
         template = PathTemplate(join_base(api.base_path, op.route_path))
         path = "/" + "/".join(
-            "".join(text if kind == "lit" else quote(_text(values[("path", text)]), safe="") for kind, text in seg.parts)
+            "".join(
+                text if kind == "lit" else quote(_text(values[("path", text)]), safe="") for kind, text in seg.parts
+            )
             for seg in template.segments
         )
-        query = "&".join(f"{quote(n)}={quote(_text(v), safe='')}" for (loc, n), v in sorted(values.items()) if loc == "query")
-        headers = {n: _text(v) for (loc, n), v in values.items() if loc == "header" and n.lower() not in ("content-type", "accept", "authorization")}
+        query = "&".join(
+            f"{quote(n)}={quote(_text(v), safe='')}" for (loc, n), v in sorted(values.items()) if loc == "query"
+        )
+        headers = {
+            n: _text(v)
+            for (loc, n), v in values.items()
+            if loc == "header" and n.lower() not in ("content-type", "accept", "authorization")
+        }
         body = None
         body_schema = None
         body_param = next((p for p in op.parameters if p.location == "body"), None)

@@ -39,7 +39,9 @@ pytestmark = [
 @pytest.mark.parametrize("doc", DOCS)
 def test_document_examples_pass(doc: str, tmp_path, echo_backend, nginx_runner) -> None:
     backend = echo_backend("corpus")
-    bundle, port = build_gateway(tmp_path, backend.address, POLICIES, [{"name": "api", "spec": str(CORPUS / doc), "use": ["validate"]}])
+    bundle, port = build_gateway(
+        tmp_path, backend.address, POLICIES, [{"name": "api", "spec": str(CORPUS / doc), "use": ["validate"]}]
+    )
     nginx_t_ok(bundle)
     gw = nginx_runner(bundle, port)
     compiled = compile_policy(tmp_path / "policy.json", render=False)
@@ -76,7 +78,11 @@ def example_is_valid(api, ex) -> bool:
         (doc_uri, Resource.from_contents(with_nulls(doc), default_specification=DRAFT202012))
         for doc_uri, doc in specs.documents.items()
     )
-    validator = jsonschema.Draft202012Validator({"$ref": uri + "#" + pointer_of(specs, schema, uri)}, registry=registry) if isinstance(schema, dict) and "$ref" in schema else jsonschema.Draft202012Validator(with_nulls(schema), registry=registry)
+    validator = (
+        jsonschema.Draft202012Validator({"$ref": uri + "#" + pointer_of(specs, schema, uri)}, registry=registry)
+        if isinstance(schema, dict) and "$ref" in schema
+        else jsonschema.Draft202012Validator(with_nulls(schema), registry=registry)
+    )
     return validator.is_valid(json.loads(ex.body))
 
 

@@ -14,14 +14,19 @@ from tests.support.nginx import requires_nginx
 
 pytestmark = [pytest.mark.live, requires_nginx]
 
-ENFORCE = {"validate": {"kind": "validation", "mode": "enforce", "unknown_query_params": "reject", "max_body_size": "2k"}}
+ENFORCE = {
+    "validate": {"kind": "validation", "mode": "enforce", "unknown_query_params": "reject", "max_body_size": "2k"}
+}
 
 
 @pytest.fixture
 def petstore(tmp_path, echo_backend, nginx_runner):
     backend = echo_backend("pets")
     bundle, port = build_gateway(
-        tmp_path, backend.address, ENFORCE, [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}]
+        tmp_path,
+        backend.address,
+        ENFORCE,
+        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
     )
     nginx_t_ok(bundle)
     return nginx_runner(bundle, port)
@@ -38,7 +43,9 @@ def violations(resp) -> list[str]:
 def test_valid_requests_reach_backend_unchanged(petstore) -> None:
     # Odd spacing, key order and unicode escapes: the upstream must see exactly these bytes.
     body = b'{ "tag":"cat",\n  "name" : "Tom\\u00e9"  }'
-    r = request("POST", f"{petstore.url}/v1/pets", headers={"Content-Type": "application/json; charset=utf-8"}, body=body)
+    r = request(
+        "POST", f"{petstore.url}/v1/pets", headers={"Content-Type": "application/json; charset=utf-8"}, body=body
+    )
     assert r.status == 200, r.text
     echo = r.json()
     assert echo["headers"]["x-apigen-operation"] == "pets.createPet"
@@ -46,7 +53,9 @@ def test_valid_requests_reach_backend_unchanged(petstore) -> None:
     assert echo["headers"]["content-length"] == str(len(body))
     assert echo["uri"] == "/v1/pets"
 
-    r = request("PUT", f"{petstore.url}/v1/pets/42?", headers={"Content-Type": "application/json"}, body=b'{"name":"x"}')
+    r = request(
+        "PUT", f"{petstore.url}/v1/pets/42?", headers={"Content-Type": "application/json"}, body=b'{"name":"x"}'
+    )
     assert (r.status, r.json()["body"]) == (200, '{"name":"x"}')
     for url, op in [
         ("/v1/pets?limit=100", "listPets"),
@@ -74,7 +83,14 @@ def test_valid_requests_reach_backend_unchanged(petstore) -> None:
         ("POST", "/v1/pets", {"Content-Type": "application/json"}, b"", 400, ["/body: required"]),
         ("POST", "/v1/pets", {"Content-Type": "application/json"}, b"{nope", 400, ["/body: invalid JSON"]),
         ("POST", "/v1/pets", {"Content-Type": "application/json"}, b"{}", 400, ["/body/name: required"]),
-        ("POST", "/v1/pets", {"Content-Type": "application/json"}, b'{"name": 5}', 400, ["/body/name: expected string"]),
+        (
+            "POST",
+            "/v1/pets",
+            {"Content-Type": "application/json"},
+            b'{"name": 5}',
+            400,
+            ["/body/name: expected string"],
+        ),
         (
             "POST",
             "/v1/pets",
@@ -83,8 +99,22 @@ def test_valid_requests_reach_backend_unchanged(petstore) -> None:
             400,
             ["/body/name: longer than 64 characters", "/body/tag: expected string"],
         ),
-        ("POST", "/v1/pets", {"Content-Type": "text/plain"}, b'{"name":"a"}', 415, ["/header/Content-Type: text/plain: expected one of application/json"]),
-        ("POST", "/v1/pets", {}, b'{"name":"a"}', 415, ["/header/Content-Type: missing: expected one of application/json"]),
+        (
+            "POST",
+            "/v1/pets",
+            {"Content-Type": "text/plain"},
+            b'{"name":"a"}',
+            415,
+            ["/header/Content-Type: text/plain: expected one of application/json"],
+        ),
+        (
+            "POST",
+            "/v1/pets",
+            {},
+            b'{"name":"a"}',
+            415,
+            ["/header/Content-Type: missing: expected one of application/json"],
+        ),
     ],
 )
 def test_violations(petstore, method, url, headers, body, status, expected) -> None:
@@ -95,7 +125,12 @@ def test_violations(petstore, method, url, headers, body, status, expected) -> N
 
 
 def test_body_size_limit_is_413_json(petstore) -> None:
-    r = request("POST", f"{petstore.url}/v1/pets", headers={"Content-Type": "application/json"}, body=b'{"name":"' + b"a" * 3000 + b'"}')
+    r = request(
+        "POST",
+        f"{petstore.url}/v1/pets",
+        headers={"Content-Type": "application/json"},
+        body=b'{"name":"' + b"a" * 3000 + b'"}',
+    )
     assert r.status == 413
     assert r.json()["status"] == 413
 
@@ -103,7 +138,12 @@ def test_body_size_limit_is_413_json(petstore) -> None:
 def test_violation_count_is_bounded(tmp_path, echo_backend, nginx_runner) -> None:
     backend = echo_backend("pets")
     policies = {"validate": {"kind": "validation", "max_violations": 2, "unknown_query_params": "reject"}}
-    bundle, port = build_gateway(tmp_path, backend.address, policies, [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}])
+    bundle, port = build_gateway(
+        tmp_path,
+        backend.address,
+        policies,
+        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
+    )
     gw = nginx_runner(bundle, port)
     r = request("GET", f"{gw.url}/v1/pets?a=1&b=2&c=3&d=4")
     assert r.status == 400
@@ -113,9 +153,19 @@ def test_violation_count_is_bounded(tmp_path, echo_backend, nginx_runner) -> Non
 def test_report_mode_logs_and_passes(tmp_path, echo_backend, nginx_runner) -> None:
     backend = echo_backend("pets")
     policies = {"report": {"kind": "validation", "mode": "report"}}
-    bundle, port = build_gateway(tmp_path, backend.address, policies, [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["report"]}])
+    bundle, port = build_gateway(
+        tmp_path,
+        backend.address,
+        policies,
+        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["report"]}],
+    )
     gw = nginx_runner(bundle, port)
-    r = request("POST", f"{gw.url}/v1/pets", headers={"Content-Type": "application/json", "X-Request-ID": "rep-1"}, body=b'{"name": 5}')
+    r = request(
+        "POST",
+        f"{gw.url}/v1/pets",
+        headers={"Content-Type": "application/json", "X-Request-ID": "rep-1"},
+        body=b'{"name": 5}',
+    )
     assert r.status == 200
     assert r.json()["body"] == '{"name": 5}'
     line = gw.wait_for_log_line("request_id=rep-1", name="logs/error.log")
@@ -146,19 +196,27 @@ def test_access_phase_runs_before_validation(tmp_path, echo_backend, nginx_runne
     client must get 401 even for a request that also fails validation."""
     backend = echo_backend("pets")
     bundle, port = build_gateway(
-        tmp_path, backend.address, ENFORCE, [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}]
+        tmp_path,
+        backend.address,
+        ENFORCE,
+        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
     )
     conf = bundle / "api_conf.d" / "pets.conf"
     text = conf.read_text()
     marker = 'set $apigen_operation "showPetById";\n'
     assert marker in text
-    conf.write_text(text.replace(marker, marker + "        auth_request /_test_auth;\n", 1)
-                    + "\n    location = /_test_auth {\n        internal;\n"
-                    "        proxy_pass_request_body off;\n        proxy_set_header Content-Length \"\";\n"
-                    f"        proxy_pass http://{backend.address}/auth?__status=$test_auth_status;\n    }}\n")
+    conf.write_text(
+        text.replace(marker, marker + "        auth_request /_test_auth;\n", 1)
+        + "\n    location = /_test_auth {\n        internal;\n"
+        '        proxy_pass_request_body off;\n        proxy_set_header Content-Length "";\n'
+        f"        proxy_pass http://{backend.address}/auth?__status=$test_auth_status;\n    }}\n"
+    )
     gw_conf = bundle / "api_gateway.conf"
-    gw_conf.write_text(gw_conf.read_text().replace(
-        "server {", 'map $http_authorization $test_auth_status {\n    "" 401;\n    default 204;\n}\n\nserver {', 1))
+    gw_conf.write_text(
+        gw_conf.read_text().replace(
+            "server {", 'map $http_authorization $test_auth_status {\n    "" 401;\n    default 204;\n}\n\nserver {', 1
+        )
+    )
     nginx_t_ok(bundle)
     gw = nginx_runner(bundle, port)
     r = request("GET", f"{gw.url}/v1/pets/abc")
@@ -187,7 +245,9 @@ HEADERS = {"Content-Type": "application/json", "X-Tenant": "t-1"}
 @pytest.fixture
 def items(tmp_path, echo_backend, nginx_runner):
     backend = echo_backend("items")
-    bundle, port = build_gateway(tmp_path, backend.address, ENFORCE, [{"name": "items", "spec": str(SPEC), "use": ["validate"]}])
+    bundle, port = build_gateway(
+        tmp_path, backend.address, ENFORCE, [{"name": "items", "spec": str(SPEC), "use": ["validate"]}]
+    )
     nginx_t_ok(bundle)
     return nginx_runner(bundle, port)
 
@@ -200,7 +260,12 @@ def test_parameters_and_media_types_pass(items) -> None:
     assert r.json()["body"].encode() == body
     r = request("POST", f"{items.url}/items/disc", headers={**HEADERS, "Content-Type": "text/plain"}, body=b"free text")
     assert (r.status, r.json()["body"]) == (200, "free text")
-    r = request("POST", f"{items.url}/items/disc", headers={**HEADERS, "Content-Type": "application/merge-patch+json"}, body=b"{}")
+    r = request(
+        "POST",
+        f"{items.url}/items/disc",
+        headers={**HEADERS, "Content-Type": "application/merge-patch+json"},
+        body=b"{}",
+    )
     assert r.status == 200
 
 
@@ -241,4 +306,6 @@ def test_missing_required_body_and_415(items) -> None:
     assert (r.status, violations(r)) == (400, ["/body: required"])
     r = request("POST", f"{items.url}/items/book", headers={**HEADERS, "Content-Type": "application/xml"}, body=b"<a/>")
     assert r.status == 415
-    assert violations(r) == ["/header/Content-Type: application/xml: expected one of application/json, application/merge-patch+json, text/plain"]
+    assert violations(r) == [
+        "/header/Content-Type: application/xml: expected one of application/json, application/merge-patch+json, text/plain"
+    ]

@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 PETSTORE = REPO / "examples" / "petstore" / "openapi.yaml"
 
 
-def build_gateway(tmp_path: Path, backend_address: str, policies: dict[str, Any], apis: list[dict[str, Any]]) -> tuple[Path, int]:
+def build_gateway(
+    tmp_path: Path, backend_address: str, policies: dict[str, Any], apis: list[dict[str, Any]]
+) -> tuple[Path, int]:
     port = free_port()
     policy = {
         "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Apigen-Operation"},

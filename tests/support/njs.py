@@ -31,7 +31,7 @@ def run_validator(schema: Any, instances: list[Any], max_errors: int = 20, resol
     harness = (
         f"var CASES = {json.dumps(instances, ensure_ascii=True)};\n"
         "var out = [];\n"
-        f"for (var c = 0; c < CASES.length; c++) {{ var e = errors({max_errors}); {fn}(CASES[c], \"\", e); out.push(e); }}\n"
+        f'for (var c = 0; c < CASES.length; c++) {{ var e = errors({max_errors}); {fn}(CASES[c], "", e); out.push(e); }}\n'
         "console.log(JSON.stringify(out));\n"
     )
     with tempfile.TemporaryDirectory() as tmp:

@@ -58,7 +58,7 @@ CASES: list[tuple[Any, Any, list[str]]] = [
             "/name: shorter than 1 characters",
             "/tags: more than 2 items",
             "/tags: items are not unique",
-            "/tags/2: expected one of [\"a\", \"b\"]",
+            '/tags/2: expected one of ["a", "b"]',
             "/x: unknown property",
         ],
     ),
@@ -73,8 +73,16 @@ CASES: list[tuple[Any, Any, list[str]]] = [
     (PET, {"id": 1, "name": "a", "day": "2024-13-01"}, ["/day: not a valid date"]),
     ({"properties": {"a/b~": {"type": "string"}}}, {"a/b~": 1}, ["/a~1b~0: expected string"]),
     ({"properties": {"constructor": {"type": "string"}}}, {"toString": 1, "constructor": "x"}, []),
-    ({"additionalProperties": {"type": "integer"}, "properties": {"a": {}}}, {"a": "x", "b": "y"}, ["/b: expected integer"]),
-    ({"patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False}, {"x-a": 1, "y": 1}, ["/y: unknown property"]),
+    (
+        {"additionalProperties": {"type": "integer"}, "properties": {"a": {}}},
+        {"a": "x", "b": "y"},
+        ["/b: expected integer"],
+    ),
+    (
+        {"patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False},
+        {"x-a": 1, "y": 1},
+        ["/y: unknown property"],
+    ),
     ({"propertyNames": {"maxLength": 2}}, {"abc": 1}, ["/abc: longer than 2 characters"]),
     ({"minProperties": 1}, {}, [": fewer than 1 properties"]),
     ({"allOf": [{"required": ["a"]}, {"required": ["b"]}]}, {}, ["/a: required", "/b: required"]),
@@ -109,7 +117,11 @@ def test_table_of_schemas_and_values() -> None:
 @requires_njs_cli
 def test_refs_and_recursion() -> None:
     doc = {
-        "Node": {"type": "object", "required": ["v"], "properties": {"v": {"type": "integer"}, "next": {"$ref": "#/Node"}}},
+        "Node": {
+            "type": "object",
+            "required": ["v"],
+            "properties": {"v": {"type": "integer"}, "next": {"$ref": "#/Node"}},
+        },
     }
 
     def resolve(ref: str, uri: str):

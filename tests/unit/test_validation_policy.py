@@ -10,8 +10,8 @@ import pytest
 
 from apigen.diagnostics import CompileError
 from apigen.pipeline import compile_policy
-from apigen.verify import check_directives_for_target, parse_bundle
 from apigen.targets import Target
+from apigen.verify import check_directives_for_target, parse_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 PETSTORE = REPO / "examples" / "petstore" / "openapi.yaml"

@@ -103,4 +103,6 @@ def test_njs_verdicts_match_jsonschema(schema: Any, instances: list[Any]) -> Non
     expected = [validator.is_valid(value) for value in instances]
     got = [not errors for errors in run_validator(schema, instances)]
     mismatches = [(v, e) for v, e, g in zip(instances, expected, got, strict=True) if e != g]
-    assert not mismatches, f"schema {schema!r}: jsonschema says valid={[e for _, e in mismatches]} for {[v for v, _ in mismatches]}"
+    assert not mismatches, (
+        f"schema {schema!r}: jsonschema says valid={[e for _, e in mismatches]} for {[v for v, _ in mismatches]}"
+    )
