@@ -100,6 +100,7 @@ class Plan:
     map_hash_max_size: int
     error_statuses: tuple[tuple[int, str], ...]
     uses_njs: bool
+    load_modules: tuple[str, ...]  # other dynamic modules policy kinds need (ModSecurity, App Protect)
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
     include_dir: str
     source_dir: Path  # the policy file's directory: relative paths in policies start here
@@ -253,6 +254,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
+        load_modules=tuple(sorted({m for u in policy_http for m in registry[u.kind].load_modules(u.plan)})),
         policy_http=tuple(policy_http),
         include_dir=config.gateway.include_dir,
         source_dir=source.base_dir if source is not None else Path("."),

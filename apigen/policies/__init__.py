@@ -69,6 +69,10 @@ class PolicyKind:
         """Extra files for the bundle; ``source_dir`` is the policy file's directory."""
         return []
 
+    def load_modules(self, http_plan: Any) -> tuple[str, ...]:
+        """Dynamic modules (``.so`` paths) the standalone nginx.conf must load for this kind."""
+        return ()
+
 
 registry: dict[str, PolicyKind] = {}
 
@@ -85,3 +89,4 @@ def kinds() -> Mapping[str, PolicyKind]:
 # Import the kinds so they register themselves.
 from apigen.policies import headers as _headers  # noqa: E402,F401
 from apigen.policies import validation as _validation  # noqa: E402,F401
+from apigen.policies import waf as _waf  # noqa: E402,F401
