@@ -239,7 +239,12 @@ class SchemaCompiler:
 
     def _object(self, schema: Mapping[str, Any], uri: str, pointer: str) -> list[str]:
         checks: list[str] = []
-        required = [r for r in schema.get("required") or () if isinstance(r, str)]
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        # OpenAPI: a readOnly property is only sent in responses; `required` does not apply to
+        # requests for it.
+        required = [
+            r for r in schema.get("required") or () if isinstance(r, str) and not self._read_only(props.get(r), uri)
+        ]
         if required:
             checks.append(
                 f"var req = {js(sorted(set(required)))};"
@@ -251,7 +256,6 @@ class SchemaCompiler:
         if isinstance(schema.get("maxProperties"), int):
             n = schema["maxProperties"]
             checks.append(f"if (Object.keys(x).length > {n}) add(e, p, {js(f'more than {n} properties')});")
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
         prop_fns = {k: self.compile(v, uri, f"{pointer}/properties/{_esc(k)}") for k, v in sorted(props.items())}
         pattern_fns = []
         for pat, sub in sorted((schema.get("patternProperties") or {}).items()):
@@ -284,6 +288,14 @@ class SchemaCompiler:
         if not checks:
             return []
         return ['if (is(x, "object")) {', *(f"    {c}" for c in checks), "}"]
+
+    def _read_only(self, schema: Any, uri: str) -> bool:
+        if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+            try:
+                schema, _, _ = self.resolve(schema["$ref"], uri)
+            except (KeyError, ValueError):
+                return False
+        return isinstance(schema, dict) and schema.get("readOnly") is True
 
     def source(self) -> str:
         """The functions and the precompiled patterns, as JavaScript text."""

@@ -4,6 +4,7 @@ generated validator and reach the backend with the body unchanged."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -17,7 +18,7 @@ from tests.live.validation_support import build_gateway, nginx_t_ok
 from tests.support.http import request
 from tests.support.nginx import requires_nginx
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = Path(os.environ.get("APIGEN_CORPUS", "/work/shared/corpus"))
 DOCS = [
     "box-openapi.json",
     "twilio_api_v2010.yaml",
@@ -31,6 +32,7 @@ POLICIES = {"validate": {"kind": "validation", "unsupported_keywords": "warn", "
 
 pytestmark = [
     pytest.mark.live,
+    pytest.mark.slow,
     requires_nginx,
     pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}"),
 ]

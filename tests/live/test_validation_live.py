@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.live.validation_support import PETSTORE, build_gateway, nginx_t_ok
-from tests.support.http import request
+from tests.support.http import request, send_raw
 from tests.support.nginx import requires_nginx
 
 pytestmark = [pytest.mark.live, requires_nginx]
@@ -309,3 +309,21 @@ def test_missing_required_body_and_415(items) -> None:
     assert violations(r) == [
         "/header/Content-Type: application/xml: expected one of application/json, application/merge-patch+json, text/plain"
     ]
+
+
+def test_chunked_body_is_validated_and_forwarded(petstore) -> None:
+    def chunked(body: bytes) -> bytes:
+        head = (
+            f"POST /v1/pets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        ).encode()
+        return head + b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in (body[:5], body[5:])) + b"0\r\n\r\n"
+
+    good = b'{"name": "Chunky"}'
+    raw = send_raw(petstore.port, chunked(good))
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), raw[:300]
+    assert json.loads(payload)["body"].encode() == good
+    raw = send_raw(petstore.port, chunked(b'{"name": 42}'))
+    assert raw.startswith(b"HTTP/1.1 400"), raw[:300]
+    assert b"/body/name: expected string" in raw

@@ -99,6 +99,9 @@ CASES: list[tuple[Any, Any, list[str]]] = [
     (False, 1, [": no value is allowed here"]),
     ({"items": False}, [], []),
     ({"items": False}, [1], ["/0: no value is allowed here"]),
+    # OpenAPI: `required` does not apply to readOnly properties in requests.
+    ({"required": ["id", "n"], "properties": {"id": {"readOnly": True}}}, {"n": 1}, []),
+    ({"required": ["id", "n"], "properties": {"id": {"readOnly": True}}}, {"id": 1}, ["/n: required"]),
     ({"description": "annotations only", "example": 3, "x-vendor": 1}, "x", []),
     ({"type": "string", "pattern": "(unclosed"}, "x", [": does not match (unclosed"]),  # fail closed
 ]
