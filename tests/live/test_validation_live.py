@@ -314,9 +314,9 @@ def test_missing_required_body_and_415(items) -> None:
 def test_chunked_body_is_validated_and_forwarded(petstore) -> None:
     def chunked(body: bytes) -> bytes:
         head = (
-            f"POST /v1/pets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        ).encode()
+            b"POST /v1/pets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
         return head + b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in (body[:5], body[5:])) + b"0\r\n\r\n"
 
     good = b'{"name": "Chunky"}'
