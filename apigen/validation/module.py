@@ -171,7 +171,9 @@ function checkBody(r, op, e) {
     if (!check) return 400;
     if (text === undefined) { add(e, "/body", "too large to validate"); return 413; }
     var value;
-    try { value = JSON.parse(text); } catch (err) { add(e, "/body", "invalid JSON"); return 400; }
+    // njs's JSON.parse refuses nesting deeper than 32 levels ("Nested too deep"), which also
+    // bounds the recursion of the generated checks.
+    try { value = JSON.parse(text); } catch (err) { add(e, "/body", "invalid JSON: " + err.message); return 400; }
     check(value, "/body", e);
     return 400;
 }
