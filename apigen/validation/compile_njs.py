@@ -178,13 +178,9 @@ class SchemaCompiler:
         return out
 
     def _string(self, schema: Mapping[str, Any]) -> list[str]:
-        checks: list[str] = []
-        if isinstance(schema.get("minLength"), int):
-            n = schema["minLength"]
-            checks.append(f"if (ulen(x) < {n}) add(e, p, {js(f'shorter than {n} characters')});")
-        if isinstance(schema.get("maxLength"), int):
-            n = schema["maxLength"]
-            checks.append(f"if (ulen(x) > {n}) add(e, p, {js(f'longer than {n} characters')});")
+        checks = _counts(
+            schema, "ulen(x)", ("minLength", "shorter than {} characters"), ("maxLength", "longer than {} characters")
+        )
         if isinstance(schema.get("pattern"), str):
             pid = self._pattern(schema["pattern"])
             checks.append(f"if (!match({pid}, x)) add(e, p, {js('does not match ' + schema['pattern'])});")
@@ -220,13 +216,7 @@ class SchemaCompiler:
         return [f'if (typeof x === "number") {{ {" ".join(checks)} }}'] if checks else []
 
     def _array(self, schema: Mapping[str, Any], uri: str, pointer: str) -> list[str]:
-        checks: list[str] = []
-        if isinstance(schema.get("minItems"), int):
-            n = schema["minItems"]
-            checks.append(f"if (x.length < {n}) add(e, p, {js(f'fewer than {n} items')});")
-        if isinstance(schema.get("maxItems"), int):
-            n = schema["maxItems"]
-            checks.append(f"if (x.length > {n}) add(e, p, {js(f'more than {n} items')});")
+        checks = _counts(schema, "x.length", ("minItems", "fewer than {} items"), ("maxItems", "more than {} items"))
         if schema.get("uniqueItems") is True:
             checks.append('if (!unique(x)) add(e, p, "items are not unique");')
         items = schema.get("items")
@@ -250,12 +240,12 @@ class SchemaCompiler:
                 f"var req = {js(sorted(set(required)))};"
                 ' for (var r = 0; r < req.length; r++) if (!has(x, req[r])) add(e, p + "/" + esc(req[r]), "required");'
             )
-        if isinstance(schema.get("minProperties"), int):
-            n = schema["minProperties"]
-            checks.append(f"if (Object.keys(x).length < {n}) add(e, p, {js(f'fewer than {n} properties')});")
-        if isinstance(schema.get("maxProperties"), int):
-            n = schema["maxProperties"]
-            checks.append(f"if (Object.keys(x).length > {n}) add(e, p, {js(f'more than {n} properties')});")
+        checks += _counts(
+            schema,
+            "Object.keys(x).length",
+            ("minProperties", "fewer than {} properties"),
+            ("maxProperties", "more than {} properties"),
+        )
         prop_fns = {k: self.compile(v, uri, f"{pointer}/properties/{_esc(k)}") for k, v in sorted(props.items())}
         pattern_fns = []
         for pat, sub in sorted((schema.get("patternProperties") or {}).items()):
@@ -310,6 +300,16 @@ def name_table(fns: Mapping[str, str]) -> str:
     # A prototype-less lookup: a property named "constructor" or "__proto__" must not hit Object's.
     pairs = ", ".join(f"{js(k)}: {v}" for k, v in sorted(fns.items()))
     return f"table({{{pairs}}})"
+
+
+def _counts(schema: Mapping[str, Any], measure: str, low: tuple[str, str], high: tuple[str, str]) -> list[str]:
+    """Checks of a lower and an upper bound on a count (characters, items, properties)."""
+    out = []
+    for (key, message), op in ((low, "<"), (high, ">")):
+        n = schema.get(key)
+        if isinstance(n, int) and not isinstance(n, bool):
+            out.append(f"if ({measure} {op} {n}) add(e, p, {js(message.format(n))});")
+    return out
 
 
 def _comment(text: str) -> str:

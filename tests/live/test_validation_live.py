@@ -81,7 +81,14 @@ def test_valid_requests_reach_backend_unchanged(petstore) -> None:
         ("GET", "/v1/pets?limit=1&limit=2", {}, None, 400, ["/query/limit: given more than once"]),
         ("GET", "/v1/pets?debug=1", {}, None, 400, ["/query/debug: unknown parameter"]),
         ("POST", "/v1/pets", {"Content-Type": "application/json"}, b"", 400, ["/body: required"]),
-        ("POST", "/v1/pets", {"Content-Type": "application/json"}, b"{nope", 400, ["/body: invalid JSON: Unexpected token at position 1"]),
+        (
+            "POST",
+            "/v1/pets",
+            {"Content-Type": "application/json"},
+            b"{nope",
+            400,
+            ["/body: invalid JSON: Unexpected token at position 1"],
+        ),
         ("POST", "/v1/pets", {"Content-Type": "application/json"}, b"{}", 400, ["/body/name: required"]),
         (
             "POST",
@@ -135,31 +142,24 @@ def test_body_size_limit_is_413_json(petstore) -> None:
     assert r.json()["status"] == 413
 
 
-def test_violation_count_is_bounded(tmp_path, echo_backend, nginx_runner) -> None:
+def start_petstore(tmp_path, echo_backend, nginx_runner, policies: dict, **api):
     backend = echo_backend("pets")
+    api = {"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", **api}
+    bundle, port = build_gateway(tmp_path, backend.address, policies, [api])
+    return nginx_runner(bundle, port)
+
+
+def test_violation_count_is_bounded(tmp_path, echo_backend, nginx_runner) -> None:
     policies = {"validate": {"kind": "validation", "max_violations": 2, "unknown_query_params": "reject"}}
-    bundle, port = build_gateway(
-        tmp_path,
-        backend.address,
-        policies,
-        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
-    )
-    gw = nginx_runner(bundle, port)
+    gw = start_petstore(tmp_path, echo_backend, nginx_runner, policies, use=["validate"])
     r = request("GET", f"{gw.url}/v1/pets?a=1&b=2&c=3&d=4")
     assert r.status == 400
     assert violations(r) == ["/query/a: unknown parameter", "/query/b: unknown parameter"]
 
 
 def test_report_mode_logs_and_passes(tmp_path, echo_backend, nginx_runner) -> None:
-    backend = echo_backend("pets")
     policies = {"report": {"kind": "validation", "mode": "report"}}
-    bundle, port = build_gateway(
-        tmp_path,
-        backend.address,
-        policies,
-        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["report"]}],
-    )
-    gw = nginx_runner(bundle, port)
+    gw = start_petstore(tmp_path, echo_backend, nginx_runner, policies, use=["report"])
     r = request(
         "POST",
         f"{gw.url}/v1/pets",
@@ -174,20 +174,19 @@ def test_report_mode_logs_and_passes(tmp_path, echo_backend, nginx_runner) -> No
 
 
 def test_operation_level_off_and_skip(tmp_path, echo_backend, nginx_runner) -> None:
-    backend = echo_backend("pets")
     policies = {"validate": {"kind": "validation"}, "lenient": {"kind": "validation", "mode": "off"}}
-    api = {
-        "name": "pets",
-        "spec": str(PETSTORE),
-        "base_path": "/v1",
-        "use": ["validate"],
-        "operations": {"showPetById": {"use": ["lenient"]}, "listPets": {"skip": ["validation"]}},
-    }
-    bundle, port = build_gateway(tmp_path, backend.address, policies, [api])
-    gw = nginx_runner(bundle, port)
+    operations = {"showPetById": {"use": ["lenient"]}, "listPets": {"skip": ["validation"]}}
+    gw = start_petstore(tmp_path, echo_backend, nginx_runner, policies, use=["validate"], operations=operations)
     assert request("GET", f"{gw.url}/v1/pets/abc").status == 200  # mode off at the operation
     assert request("GET", f"{gw.url}/v1/pets?limit=x").status == 200  # skipped by kind
     assert request("DELETE", f"{gw.url}/v1/pets/abc").status == 400  # still validated
+
+
+def test_tag_level_attachment(tmp_path, echo_backend, nginx_runner) -> None:
+    policies = {"validate": {"kind": "validation"}}
+    gw = start_petstore(tmp_path, echo_backend, nginx_runner, policies, tags={"admin": {"use": ["validate"]}})
+    assert request("DELETE", f"{gw.url}/v1/pets/abc").status == 400  # deletePet is tagged admin
+    assert request("GET", f"{gw.url}/v1/pets/abc").status == 200  # showPetById is not
 
 
 def test_access_phase_runs_before_validation(tmp_path, echo_backend, nginx_runner) -> None:
@@ -327,3 +326,33 @@ def test_chunked_body_is_validated_and_forwarded(petstore) -> None:
     raw = send_raw(petstore.port, chunked(b'{"name": 42}'))
     assert raw.startswith(b"HTTP/1.1 400"), raw[:300]
     assert b"/body/name: expected string" in raw
+
+
+def test_rate_limit_runs_before_validation(tmp_path, echo_backend, nginx_runner) -> None:
+    """Stand-in for the rate-limit kind (another branch): limit_req in the operation's location
+    (preaccess phase). Once over the limit, an invalid request gets 429, not 400."""
+    backend = echo_backend("pets")
+    bundle, port = build_gateway(
+        tmp_path,
+        backend.address,
+        ENFORCE,
+        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
+    )
+    conf = bundle / "api_conf.d" / "pets.conf"
+    marker = 'set $apigen_operation "showPetById";\n'
+    conf.write_text(conf.read_text().replace(marker, marker + "        limit_req zone=test_one;\n", 1))
+    gw_conf = bundle / "api_gateway.conf"
+    gw_conf.write_text(
+        gw_conf.read_text().replace(
+            "server {",
+            "limit_req_zone $binary_remote_addr zone=test_one:1m rate=1r/m;\nlimit_req_status 429;\n\nserver {",
+            1,
+        )
+    )
+    nginx_t_ok(bundle)
+    gw = nginx_runner(bundle, port)
+    r = request("GET", f"{gw.url}/v1/pets/abc")
+    assert (r.status, violations(r)) == (400, ["/path/petId: expected integer"])
+    r = request("GET", f"{gw.url}/v1/pets/abc")
+    assert r.status == 429
+    assert r.json()["status"] == 429
