@@ -61,7 +61,13 @@ OTEL_PLUS_SINCE: Version = PLUS_RELEASES["R29"]
 
 # Third-party ModSecurity-nginx module (loaded by the bundle's own load_module): any nginx.
 MODSECURITY_DIRECTIVES = frozenset(
-    {"modsecurity", "modsecurity_rules", "modsecurity_rules_file", "modsecurity_rules_remote", "modsecurity_transaction_id"}
+    {
+        "modsecurity",
+        "modsecurity_rules",
+        "modsecurity_rules_file",
+        "modsecurity_rules_remote",
+        "modsecurity_transaction_id",
+    }
 )
 # NGINX App Protect WAF: NGINX Plus only (not in the scanned directive table).
 APP_PROTECT_DIRECTIVES = frozenset(

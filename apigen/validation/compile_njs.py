@@ -1,10 +1,17 @@
 """A JSON Schema to njs compiler: one readable JavaScript function per schema node.
 
 njs 0.7.9 has no libraries, so every schema the gateway checks is turned into plain code at build
-time. A function ``V.sN(x, p, e)`` checks the value ``x`` found at JSON pointer ``p`` and appends
-``"<pointer>: <problem>"`` strings to the array ``e`` (``add`` stops at ``e.max`` entries). The
-output is deterministic: functions are numbered in the order the schemas are first reached, and
-``$ref`` targets are compiled once (which also makes recursive schemas work).
+time. ``check(n, x, p, e)`` runs the checks of schema number ``n`` on the value ``x`` found at
+JSON pointer ``p`` and appends ``"<pointer>: <problem>"`` strings to the array ``e`` (``add``
+stops at ``e.max`` entries). The output is deterministic: schemas are numbered in the order they
+are first reached, and ``$ref`` targets are compiled once (which also makes recursive schemas work).
+
+Each schema is a function, but not a top-level one: njs 0.7.9 copies every top-level value of a
+module into each request's VM, so a few thousand schema functions made every request (validated
+or not) ten times slower, and about two thousand top-level declarations overflow its 64 KiB stack
+when the module loads. They are nested in group factories of 64 that ``check`` calls on first use
+in a request. (One big ``switch`` instead of functions gives huge frames, and the same stack then
+allows only a few levels of recursion.)
 
 Semantics follow JSON Schema 2020-12 / OpenAPI 3.1, plus OpenAPI 3.0's ``nullable`` and boolean
 ``exclusiveMinimum``/``exclusiveMaximum``. Keywords that cannot be checked are collected in
@@ -40,6 +47,8 @@ SUPPORTED = frozenset(
 # Formats checked at run time; any other format is an annotation (as in JSON Schema 2020-12).
 FORMATS = ("date-time", "date", "uuid", "email", "int32", "int64", "ipv4")
 
+GROUP = 64  # schema functions per group factory (a power of two)
+
 # A resolver turns ($ref, base uri) into (schema, uri, pointer); it raises KeyError/ValueError.
 Resolver = Callable[[str, str], tuple[Any, str, str]]
 
@@ -57,13 +66,10 @@ class SchemaCompiler:
     then :meth:`source` once for the JavaScript text."""
 
     resolve: Resolver
-    functions: list[str] = field(default_factory=list)
-    patterns: list[str] = field(default_factory=list)
-    tables: list[str] = field(default_factory=list)  # property name -> function lookups
+    functions: list[tuple[str, str]] = field(default_factory=list)  # (source comment, case body)
     unsupported: list[Unsupported] = field(default_factory=list)
     _by_ref: dict[tuple[str, str], str] = field(default_factory=dict)
     _by_id: dict[int, str] = field(default_factory=dict)  # schema objects of the loaded documents
-    _pattern_ids: dict[str, str] = field(default_factory=dict)
 
     def compile(self, schema: Any, uri: str, pointer: str) -> str:
         """Name of the function checking ``schema`` (found at ``uri#pointer``)."""
@@ -72,11 +78,11 @@ class SchemaCompiler:
         if isinstance(schema, dict) and id(schema) in self._by_id:  # the same node reached again
             return self._by_id[id(schema)]
         index = len(self.functions)
-        name = f"V.s{index}"
+        name = str(index)
         if isinstance(schema, dict):
             self._by_id[id(schema)] = name
-        self.functions.append("")  # reserve the slot: nested schemas get later numbers
-        self.functions[index] = self._function(name, schema, uri, pointer)
+        self.functions.append(("", ""))  # reserve the slot: nested schemas get later numbers
+        self.functions[index] = self._function(schema, uri, pointer)
         return name
 
     def _ref(self, ref: str, uri: str, pointer: str) -> str:
@@ -88,31 +94,24 @@ class SchemaCompiler:
         key = (t_uri, t_pointer)
         if key not in self._by_ref:
             index = len(self.functions)
-            self._by_ref[key] = f"V.s{index}"
-            self.functions.append("")
-            self.functions[index] = self._function(f"V.s{index}", target, t_uri, t_pointer)
+            self._by_ref[key] = str(index)
+            self.functions.append(("", ""))
+            self.functions[index] = self._function(target, t_uri, t_pointer)
         return self._by_ref[key]
 
     def _never(self, why: str) -> str:
-        name = f"V.s{len(self.functions)}"
-        self.functions.append(f"{name} = function (x, p, e) {{ add(e, p, {js(why)}); }};\n")
-        return name
+        self.functions.append((why, f"add(e, p, {js(why)});"))
+        return str(len(self.functions) - 1)
 
-    def _pattern(self, pattern: str) -> str:
-        if pattern not in self._pattern_ids:
-            self._pattern_ids[pattern] = f"V.P{len(self.patterns)}"
-            self.patterns.append(pattern)
-        return self._pattern_ids[pattern]
-
-    def _function(self, name: str, schema: Any, uri: str, pointer: str) -> str:
-        head = f"// {_comment(uri.rsplit('/', 1)[-1] + '#' + pointer)}\n{name} = function (x, p, e) {{\n"
+    def _function(self, schema: Any, uri: str, pointer: str) -> tuple[str, str]:
+        head = _comment(uri.rsplit("/", 1)[-1] + "#" + pointer)
         if schema is True or (isinstance(schema, dict) and not set(schema) - ANNOTATIONS - {"nullable"}):
-            return head + "};\n"
+            return head, ""
         if schema is False:
-            return head + '    add(e, p, "no value is allowed here");\n};\n'
+            return head, 'add(e, p, "no value is allowed here");'
         if not isinstance(schema, dict):
             self.unsupported.append(Unsupported(uri, pointer, "schema that is not an object"))
-            return head + '    add(e, p, "schema cannot be checked");\n};\n'
+            return head, 'add(e, p, "schema cannot be checked");'
         lines: list[str] = []
         for key in sorted(schema):
             if key not in SUPPORTED and key not in ANNOTATIONS and not key.startswith("x-"):
@@ -125,7 +124,7 @@ class SchemaCompiler:
         lines += self._number(schema)
         lines += self._array(schema, uri, pointer)
         lines += self._object(schema, uri, pointer)
-        return head + "".join(f"    {line}\n" for line in lines) + "};\n"
+        return head, "\n".join(lines)
 
     # --- keyword groups --------------------------------------------------------------------
 
@@ -152,9 +151,9 @@ class SchemaCompiler:
                 f"if (!eq(x, {js(schema['const'])})) add(e, p, {js('expected ' + json.dumps(schema['const']))});"
             )
         if "$ref" in schema:
-            out.append(f"{self._ref(schema['$ref'], uri, pointer)}(x, p, e);")
+            out.append(f"check({self._ref(schema['$ref'], uri, pointer)}, x, p, e);")
         for index, sub in enumerate(schema.get("allOf") or ()):
-            out.append(f"{self.compile(sub, uri, f'{pointer}/allOf/{index}')}(x, p, e);")
+            out.append(f"check({self.compile(sub, uri, f'{pointer}/allOf/{index}')}, x, p, e);")
         if isinstance(schema.get("anyOf"), list):
             names = [self.compile(s, uri, f"{pointer}/anyOf/{i}") for i, s in enumerate(schema["anyOf"])]
             out.append(f'if (countValid(x, p, [{", ".join(names)}], 1) < 1) add(e, p, "matches none of anyOf");')
@@ -172,8 +171,8 @@ class SchemaCompiler:
             other = self.compile(schema["else"], uri, pointer + "/else") if "else" in schema else None
             if then or other:
                 out.append(
-                    f"if (countValid(x, p, [{cond}], 1)) {{ {f'{then}(x, p, e);' if then else ''} }}"
-                    f" else {{ {f'{other}(x, p, e);' if other else ''} }}"
+                    f"if (countValid(x, p, [{cond}], 1)) {{ {f'check({then}, x, p, e);' if then else ''} }}"
+                    f" else {{ {f'check({other}, x, p, e);' if other else ''} }}"
                 )
         return out
 
@@ -182,8 +181,8 @@ class SchemaCompiler:
             schema, "ulen(x)", ("minLength", "shorter than {} characters"), ("maxLength", "longer than {} characters")
         )
         if isinstance(schema.get("pattern"), str):
-            pid = self._pattern(schema["pattern"])
-            checks.append(f"if (!match({pid}, x)) add(e, p, {js('does not match ' + schema['pattern'])});")
+            pattern = schema["pattern"]
+            checks.append(f"if (!match({js(pattern)}, x)) add(e, p, {js('does not match ' + pattern)});")
         fmt = schema.get("format")
         if fmt in FORMATS and fmt not in ("int32", "int64"):
             checks.append(f"if (!FORMAT[{js(fmt)}](x)) add(e, p, {js('not a valid ' + fmt)});")
@@ -222,7 +221,7 @@ class SchemaCompiler:
         items = schema.get("items")
         if isinstance(items, (dict, bool)):
             fn = self.compile(items, uri, pointer + "/items")
-            checks.append(f'for (var i = 0; i < x.length && e.length < e.max; i++) {fn}(x[i], p + "/" + i, e);')
+            checks.append(f'for (var i = 0; i < x.length && e.length < e.max; i++) check({fn}, x[i], p + "/" + i, e);')
         elif isinstance(items, list):
             self.unsupported.append(Unsupported(uri, pointer, "items (array form)"))
         return [f"if (Array.isArray(x)) {{ {' '.join(checks)} }}"] if checks else []
@@ -249,7 +248,7 @@ class SchemaCompiler:
         prop_fns = {k: self.compile(v, uri, f"{pointer}/properties/{_esc(k)}") for k, v in sorted(props.items())}
         pattern_fns = []
         for pat, sub in sorted((schema.get("patternProperties") or {}).items()):
-            pattern_fns.append((self._pattern(pat), self.compile(sub, uri, f"{pointer}/patternProperties/{_esc(pat)}")))
+            pattern_fns.append((js(pat), self.compile(sub, uri, f"{pointer}/patternProperties/{_esc(pat)}")))
         additional = schema.get("additionalProperties", True)
         extra_fn = None
         if isinstance(additional, dict):
@@ -260,17 +259,16 @@ class SchemaCompiler:
         if prop_fns or pattern_fns or additional is not True or names_fn:
             body = ['var k = keys[j], v = x[k], q = p + "/" + esc(k), known = false;']
             if names_fn:
-                body.append(f"{names_fn}(k, q, e);")
+                body.append(f"check({names_fn}, k, q, e);")
             if prop_fns:
-                tid = f"V.T{len(self.tables)}"
-                self.tables.append(f"{tid} = {name_table(prop_fns)};\n")
-                body.append(f"var f = {tid}(k); if (f) {{ known = true; f(v, q, e); }}")
+                cases = " ".join(f"case {js(k)}: f = {fn}; break;" for k, fn in sorted(prop_fns.items()))
+                body.append(f"var f = -1; switch (k) {{ {cases} }} if (f >= 0) {{ known = true; check(f, v, q, e); }}")
             for pid, fn in pattern_fns:
-                body.append(f"if (match({pid}, k)) {{ known = true; {fn}(v, q, e); }}")
+                body.append(f"if (match({pid}, k)) {{ known = true; check({fn}, v, q, e); }}")
             if additional is False:
                 body.append('if (!known) add(e, q, "unknown property");')
             elif extra_fn:
-                body.append(f"if (!known) {extra_fn}(v, q, e);")
+                body.append(f"if (!known) check({extra_fn}, v, q, e);")
             checks.append(
                 "var keys = Object.keys(x).sort();"
                 " for (var j = 0; j < keys.length && e.length < e.max; j++) { " + " ".join(body) + " }"
@@ -288,18 +286,29 @@ class SchemaCompiler:
         return isinstance(schema, dict) and schema.get("readOnly") is True
 
     def source(self) -> str:
-        """The functions and the precompiled patterns, as JavaScript text."""
-        pats = "".join(f"V.P{i} = re({js(p)});\n" for i, p in enumerate(self.patterns))
-        # Members of one object, not top-level declarations: an njs 0.7.9 module with a few
-        # thousand top-level names overflows its stack when it is loaded.
-        # Property tables last: they hold the functions, which must be assigned by then.
-        return "var V = {};\n" + pats + "\n" + "\n".join(self.functions) + "\n" + "".join(self.tables)
-
-
-def name_table(fns: Mapping[str, str]) -> str:
-    # A prototype-less lookup: a property named "constructor" or "__proto__" must not hit Object's.
-    pairs = ", ".join(f"{js(k)}: {v}" for k, v in sorted(fns.items()))
-    return f"table({{{pairs}}})"
+        """The schema functions in group factories, and the ``check`` dispatcher, as JavaScript."""
+        groups = []
+        for start in range(0, len(self.functions), GROUP):
+            members = range(start, min(start + GROUP, len(self.functions)))
+            funcs = []
+            for n in members:
+                comment, body = self.functions[n]
+                lines = "".join(f"        {line}\n" for line in body.splitlines())
+                funcs.append(f"    // {comment}\n    function s{n}(x, p, e) {{\n{lines}    }}\n")
+            names = ", ".join(f"s{n}" for n in members)
+            groups.append(f"function g{start // GROUP}() {{\n{''.join(funcs)}    return [{names}];\n}}\n")
+        shift = GROUP.bit_length() - 1
+        cases = "".join(f"        case {i}: g = g{i}(); break;\n" for i in range(len(groups)))
+        return (
+            "\n".join(groups)
+            + "\n// Schema n is function n % GROUP of group n / GROUP, made on first use in a request.\n"
+            + "var G = [];\n"
+            + "function check(n, x, p, e) {\n"
+            + f"    var i = n >> {shift}, g = G[i];\n"
+            + f"    if (g === undefined) {{\n        switch (i) {{\n{cases}        }}\n        G[i] = g;\n    }}\n"
+            + f"    g[n & {GROUP - 1}](x, p, e);\n"
+            + "}\n"
+        )
 
 
 def _counts(schema: Mapping[str, Any], measure: str, low: tuple[str, str], high: tuple[str, str]) -> list[str]:
@@ -336,7 +345,6 @@ function add(e, p, msg) { if (e.length < e.max) e.push(p + ": " + msg); }
 function errors(max) { var e = []; e.max = max; return e; }
 function esc(k) { return String(k).split("~").join("~0").split("/").join("~1"); }
 function has(x, k) { return Object.prototype.hasOwnProperty.call(x, k); }
-function table(o) { var t = Object.create(null); for (var k in o) t[k] = o[k]; return function (k) { return has(t, k) ? t[k] : null; }; }
 function is(x, t) {
     switch (t) {
     case "null": return x === null;
@@ -368,11 +376,15 @@ function oneOfValues(x, values) { for (var i = 0; i < values.length; i++) if (eq
 function unique(x) { for (var i = 0; i < x.length; i++) for (var j = i + 1; j < x.length; j++) if (eq(x[i], x[j])) return false; return true; }
 function ulen(s) { var n = 0; for (var i = 0; i < s.length; i++) { var c = s.charCodeAt(i); if (c < 0xDC00 || c > 0xDFFF) n++; } return n; }
 function multipleOf(x, m) { var q = x / m; return isFinite(q) && Math.abs(q - Math.round(q)) < 1e-9; }
-function re(s) { try { return new RegExp(s); } catch (err) { return null; } }
-function match(r, s) { return r !== null && r.test(s); }
+var RE = Object.create(null);  // compiled patterns of this request (each request starts from the module's state)
+function match(src, s) {
+    var r = RE[src];
+    if (r === undefined) { try { r = new RegExp(src); } catch (err) { r = null; } RE[src] = r; }
+    return r !== null && r.test(s);  // a pattern njs cannot compile fails closed
+}
 function countValid(x, p, fns, stop) {
     var n = 0;
-    for (var i = 0; i < fns.length && n < stop; i++) { var t = errors(1); fns[i](x, p, t); if (t.length === 0) n++; }
+    for (var i = 0; i < fns.length && n < stop; i++) { var t = errors(1); check(fns[i], x, p, t); if (t.length === 0) n++; }
     return n;
 }
 var DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

@@ -30,7 +30,7 @@ class OperationEntry:
 def _op_literal(entry: OperationEntry) -> str:
     r = entry.rules
     params = "".join(
-        "        {"
+        "            {"
         f"in: {js(p.location)}, name: {js(p.name)}, required: {js(p.required)}, scalar: {js(p.scalar)}, "
         f"array: {js(p.array)}, sep: {js(p.separator)}, check: {p.function}"
         "},\n"
@@ -41,13 +41,13 @@ def _op_literal(entry: OperationEntry) -> str:
         json_fns = ", ".join(f"{js(m)}: {fn}" for m, fn in r.body.json_functions)
         body = f"{{required: {js(r.body.required)}, media: {js(list(r.body.media_types))}, json: {{{json_fns}}}}}"
     return (
-        f"OPS[{js(r.key)}] = {{\n"
-        f"    mode: {js(entry.mode)}, max: {entry.max_violations}, "
+        f"    case {js(r.key)}: return {{\n"
+        f"        mode: {js(entry.mode)}, max: {entry.max_violations}, "
         f"unknownQuery: {js(entry.unknown_query)},\n"
-        f"    path: re({js(r.path_regex)}), pathNames: {js(list(r.path_names))},\n"
-        f"    params: [\n{params}    ],\n"
-        f"    body: {body}\n"
-        "};\n"
+        f"        path: {js(r.path_regex)}, pathNames: {js(list(r.path_names))},\n"
+        f"        params: [\n{params}        ],\n"
+        f"        body: {body}\n"
+        "    };\n"
     )
 
 
@@ -60,8 +60,10 @@ def module_source(compiler: SchemaCompiler, entries: list[OperationEntry]) -> st
         + "\n// --- schemas ------------------------------------------------------------------------\n"
         + compiler.source()
         + "\n// --- operations ---------------------------------------------------------------------\n"
-        + "var OPS = Object.create(null);\n"
+        + "// One object per request, for its operation only (see compile_njs on module-level values).\n"
+        + "function operation(key) {\n    switch (key) {\n"
         + ops
+        + "    }\n    return null;\n}\n"
         + "\nexport default {handle: handle};\n"
     )
 
@@ -110,11 +112,11 @@ function parseCookies(header) {
     return out;
 }
 function pathValues(op, rawPath, e) {
-    var m = match(op.path, rawPath) ? op.path.exec(rawPath) : null;
+    var m = match(op.path, rawPath) ? RE[op.path].exec(rawPath) : null;
     var out = Object.create(null);
     if (!m) {
         var decoded = decode(rawPath, false);
-        m = decoded !== null && match(op.path, decoded) ? op.path.exec(decoded) : null;
+        m = decoded !== null && match(op.path, decoded) ? RE[op.path].exec(decoded) : null;
         if (!m) { add(e, "/path", "does not match the operation's path template"); return out; }
         for (var j = 0; j < op.pathNames.length; j++) out[op.pathNames[j]] = [m[j + 1]];
         return out;
@@ -132,7 +134,7 @@ function checkParam(prm, texts, e) {
         if (texts.length > 1) { add(e, p, "given more than once"); return; }
         var v = convert(texts[0], prm.scalar);
         if (v === BAD) { add(e, p, "expected " + prm.scalar); return; }
-        prm.check(v, p, e);
+        check(prm.check, v, p, e);
         return;
     }
     var items = [];
@@ -144,7 +146,7 @@ function checkParam(prm, texts, e) {
             items.push(item);
         }
     }
-    prm.check(items, p, e);
+    check(prm.check, items, p, e);
 }
 function mediaType(value) { return value ? value.split(";")[0].trim().toLowerCase() : ""; }
 function declaredMedia(declared, mt) {
@@ -167,14 +169,20 @@ function checkBody(r, op, e) {
         add(e, "/header/Content-Type", (mt ? mt : "missing") + ": expected one of " + op.body.media.join(", "));
         return 415;
     }
-    var check = declared && has(op.body.json, declared) ? op.body.json[declared] : null;
-    if (!check) return 400;
+    var schema = declared && has(op.body.json, declared) ? op.body.json[declared] : null;
+    if (schema === null) return 400;
     if (text === undefined) { add(e, "/body", "too large to validate"); return 413; }
     var value;
     // njs's JSON.parse refuses nesting deeper than 32 levels ("Nested too deep"), which also
     // bounds the recursion of the generated checks.
     try { value = JSON.parse(text); } catch (err) { add(e, "/body", "invalid JSON: " + err.message); return 400; }
-    check(value, "/body", e);
+    try {
+        check(schema, value, "/body", e);
+    } catch (err) {
+        // njs 0.7.9 has a 64 KiB stack: about a dozen levels of a recursive schema. Fail closed.
+        if (!(err instanceof RangeError)) throw err;
+        add(e, "/body", "nested too deeply to be checked");
+    }
     return 400;
 }
 function checkRequest(r, op, e) {
@@ -217,7 +225,7 @@ function reject(r, status, e, rid) {
 }
 function handle(r) {
     var key = r.variables.apigen_api + "." + r.variables.apigen_operation;
-    var op = OPS[key];
+    var op = operation(key);
     var rid = r.variables.apigen_request_id;
     if (!op) { r.error("apigen validation: no rules for " + key); r.return(500); return; }
     var e = errors(op.max);

@@ -300,6 +300,29 @@ def test_parameter_and_body_violations(items, url, headers, item, expected) -> N
     assert violations(r) == expected
 
 
+def nested_tree(depth: int, leaf: dict) -> dict:
+    node = leaf
+    for level in range(depth):
+        node = {"label": f"l{level}", "children": [None, node]}
+    return node
+
+
+def test_deep_recursive_body(items) -> None:
+    good = json.dumps({**GOOD_ITEM, "tree": nested_tree(10, {"label": "leaf"})}).encode()
+    r = request("POST", f"{items.url}/items/book", headers=HEADERS, body=good)
+    assert r.status == 200, r.text
+    bad = json.dumps({**GOOD_ITEM, "tree": nested_tree(10, {"label": 1})}).encode()
+    r = request("POST", f"{items.url}/items/book", headers=HEADERS, body=bad)
+    assert r.status == 400, r.text
+    # anyOf reports where it is: the outermost child whose subtree matches neither branch.
+    assert violations(r) == ["/body/tree/children/1: matches none of anyOf"]
+    # Deeper than njs's stack allows the checks to recurse (but within JSON.parse's 32 levels):
+    # refused, never passed unchecked.
+    deep = json.dumps({**GOOD_ITEM, "tree": nested_tree(13, {"label": "leaf"})}).encode()
+    r = request("POST", f"{items.url}/items/book", headers=HEADERS, body=deep)
+    assert (r.status, violations(r)) == (400, ["/body: nested too deeply to be checked"])
+
+
 def test_missing_required_body_and_415(items) -> None:
     r = request("POST", f"{items.url}/items/book", headers=HEADERS, body=b"")
     assert (r.status, violations(r)) == (400, ["/body: required"])

@@ -28,11 +28,12 @@ def compile_schema(schema: Any, resolve=_no_refs) -> tuple[SchemaCompiler, str]:
 def run_validator(schema: Any, instances: list[Any], max_errors: int = 20, resolve=_no_refs) -> list[list[str]]:
     """The violation list the generated code reports for each instance (empty: valid)."""
     compiler, fn = compile_schema(schema, resolve)
+    # One line per instance: njs's console.log cuts a line at 2048 bytes.
     harness = (
         f"var CASES = {json.dumps(instances, ensure_ascii=True)};\n"
-        "var out = [];\n"
-        f'for (var c = 0; c < CASES.length; c++) {{ var e = errors({max_errors}); {fn}(CASES[c], "", e); out.push(e); }}\n'
-        "console.log(JSON.stringify(out));\n"
+        "for (var c = 0; c < CASES.length; c++) {\n"
+        f'    var e = errors({max_errors}); check({fn}, CASES[c], "", e); console.log("R" + JSON.stringify(e));\n'
+        "}\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "validator.js"
@@ -40,4 +41,6 @@ def run_validator(schema: Any, instances: list[Any], max_errors: int = 20, resol
         proc = subprocess.run(["njs", str(path)], capture_output=True, text=True, timeout=30, check=False)
     if proc.returncode != 0 or not proc.stdout.strip():
         raise AssertionError(f"njs failed ({proc.returncode}): {proc.stderr}{proc.stdout}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = [line[1:] for line in proc.stdout.split("\n") if line.startswith("R")]
+    assert len(lines) == len(instances), proc.stdout
+    return [json.loads(line) for line in lines]

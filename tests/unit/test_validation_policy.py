@@ -89,7 +89,7 @@ def test_bundle_is_deterministic_and_parses(tmp_path: Path) -> None:
     assert "proxy_pass http://b$request_uri;" in fwd_block
     assert "js_content" not in fwd_block
     module = (out / "njs" / "apigen_validation.js").read_text()
-    assert 'OPS["api.createPet"]' in module
+    assert 'case "api.createPet": return {' in module
     assert 'mode: "report"' in module
 
 
