@@ -114,3 +114,17 @@ def test_invalid_mode_is_a_policy_error(tmp_path: Path) -> None:
     with pytest.raises(CompileError) as info:
         compile_policy(write_policy(tmp_path, PETSTORE, {"mode": "block"}))
     assert any("mode" in d.format() for d in info.value.diagnostics.errors)
+
+
+def test_secure_example_builds(tmp_path: Path) -> None:
+    result = compile_policy(REPO / "examples" / "petstore" / "secure.yaml")
+    assert result.bundle is not None
+    assert not result.diagnostics.errors
+    out = tmp_path / "secure"
+    result.bundle.write_tree(out)
+    parsed = parse_bundle(out)
+    assert parsed.ok, parsed.errors
+    assert check_directives_for_target(parsed.payload, Target.parse("oss", "1.22")) == []
+    conf = (out / "api_conf.d" / "pets.conf").read_text()
+    create = conf.split('location = "/_apigen/op/pets/createPet" {', 1)[1].split("}", 1)[0]
+    assert "ctl:ruleRemoveById=942100" in create and "js_content apigen_validation.handle;" in create
