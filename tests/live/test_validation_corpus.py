@@ -4,7 +4,6 @@ generated validator and reach the backend with the body unchanged."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import jsonschema
@@ -15,10 +14,11 @@ from referencing.jsonschema import DRAFT202012
 from apigen.pipeline import compile_policy
 from tests.live.corpus_examples import example_requests
 from tests.live.validation_support import build_gateway, nginx_t_ok
+from tests.support.corpus import corpus_dir
 from tests.support.http import request
 from tests.support.nginx import requires_nginx
 
-CORPUS = Path(os.environ.get("APIGEN_CORPUS", "/work/shared/corpus"))
+CORPUS = corpus_dir() or Path("/nonexistent-corpus")
 DOCS = [
     "box-openapi.json",
     "twilio_api_v2010.yaml",
