@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,16 @@ def _tls(data: Mapping[str, Any] | None) -> TlsSettings | None:
         certificate=data["certificate"],
         key=data["key"],
     )
+
+
+def _trusted_proxies(values: Any, source: PolicySource, diags: Diagnostics) -> tuple[str, ...]:
+    out = []
+    for i, value in enumerate(values):
+        try:
+            out.append(str(ipaddress.ip_network(value, strict=True)))
+        except ValueError as exc:
+            diags.error(f"invalid address or CIDR {value!r}: {exc}", source.pos("gateway", "trusted_proxies", i))
+    return tuple(sorted(set(out)))
 
 
 def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
@@ -144,6 +155,7 @@ def build_config(
         tls=_tls(gw.get("tls")),
         operation_header=gw.get("operation_header"),
         attachment=_attachment("gateway", gw, ("gateway",)),
+        trusted_proxies=_trusted_proxies(gw.get("trusted_proxies") or (), source, diags),
     )
     upstreams = {name: _upstream(name, u) for name, u in sorted((data.get("upstreams") or {}).items())}
     policies = {

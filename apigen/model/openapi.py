@@ -72,6 +72,18 @@ def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...]:
     return tuple(out)
 
 
+# Paths, operationIds and base paths reach nginx locations, map keys and request headers (the
+# operation header): a control character there could split a header line or never match a
+# request, so it is rejected rather than escaped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def control_character(text: str) -> str | None:
+    """A description of the first control character in ``text``, or None."""
+    m = _CONTROL.search(text)
+    return f"control character {m.group()!r} at offset {m.start()}" if m else None
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "root"
 
@@ -97,6 +109,10 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
     paths = doc.get("paths") or {}
     for path_key, item in paths.items():
         item_path: tuple = ("paths", path_key)
+        bad = control_character(str(path_key))
+        if bad:
+            diags.error(f"path {path_key!r} has a {bad}", locate(specs.root_uri, item_path, root_display, key=True))
+            continue
         try:
             item, item_uri = specs.deref(item, specs.root_uri)
         except (KeyError, ValueError) as exc:
@@ -117,6 +133,12 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
             generated = not isinstance(op_id, str) or not op_id
             if generated:
                 op_id = f"{method}_{_slug(path_key)}"
+            bad = control_character(str(op_id))
+            if bad:
+                diags.error(
+                    f"operationId {op_id!r} has a {bad}", locate(specs.root_uri, (*op_path, "operationId"), root_display)
+                )
+                continue
             if op_id in seen_ids:
                 diags.error(
                     f"duplicate operationId {op_id!r} in API {api_name!r} (also {seen_ids[op_id]})",
@@ -142,9 +164,15 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                     generated_id=generated,
                 )
             )
+    base_path = _server_base_path(doc, version)
+    bad = control_character(base_path)
+    if bad:
+        where = ("basePath",) if version == "2.0" else ("servers", 0, "url")
+        diags.error(f"base path {base_path!r} has a {bad}", locate(specs.root_uri, where, root_display))
+        return None
     return SpecSummary(
         version=version,
-        base_path=_server_base_path(doc, version),
+        base_path=base_path,
         operations=tuple(operations),
         security_schemes=schemes if isinstance(schemes, dict) else {},
         security=_security(doc.get("security")),

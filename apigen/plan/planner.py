@@ -16,6 +16,7 @@ from apigen.plan.effective import EffectiveOperation, resolve_operation
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
 from apigen.policies import registry
 from apigen.render.quoting import Arg, bare, quote
+from apigen.targets import directive_available
 
 INTERNAL_OP_PREFIX = "/_apigen/op/"
 METHOD_NOT_ALLOWED_URI = "/_apigen/405"
@@ -101,6 +102,8 @@ class Plan:
     assets: tuple[Asset, ...]  # files copied into the bundle (certificates, keys, key lists)
     tls_certificate: str | None  # bundle paths of the gateway's TLS certificate and key
     tls_key: str | None
+    reject_unknown_hosts: bool  # a default server answers 444 to host names not in server_name
+    ssl_reject_handshake: bool  # the target can refuse TLS handshakes for unknown names
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -242,4 +245,6 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         assets=tuple(sorted(assets.assets.values(), key=lambda a: a.bundle_path)) if assets else (),
         tls_certificate=tls_cert,
         tls_key=tls_key,
+        reject_unknown_hosts="_" not in config.gateway.server_names,
+        ssl_reject_handshake=directive_available(config.target, "ssl_reject_handshake"),
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from apigen.diagnostics import Diagnostics
 from apigen.policies import PolicyKind, register
 
 if TYPE_CHECKING:
+    from apigen.load.policy_loader import PolicySource
     from apigen.model.types import Api, GatewayConfig, PolicyDef
     from apigen.plan.effective import EffectiveOperation
 
@@ -20,10 +23,25 @@ class HeadersPlan:
     response_hide: tuple[str, ...]
 
 
+# RFC 9110 field values: no CR, LF, NUL or other control characters (HTAB is allowed). nginx would
+# send a decoded `\n` as is, splitting the header block.
+_BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 class Headers(PolicyKind):
     name = "headers"
     accumulates = True
     order = 50
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        for side in ("request", "response"):
+            for name, value in ((policy.config.get(side) or {}).get("set") or {}).items():
+                m = _BAD_VALUE_CHAR.search(value)
+                if m:
+                    diags.error(
+                        f"header {name} value has a control character {m.group()!r} at offset {m.start()}",
+                        source.pos(*policy.path, side, "set", name),
+                    )
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         req = policy.config.get("request") or {}
