@@ -63,7 +63,7 @@ def _plain(node: Any, path: DataPath, pos: PositionMap, budget: list[int]) -> An
         out: dict[Any, Any] = {}
         for k, v in node.items():
             # YAML 1.2 reads `200:` as an int; OpenAPI and our policy keys are strings.
-            key = str(k) if not isinstance(k, str) else k
+            key = _join_surrogates(str(k), path, pos)
             child = (*path, key)
             try:
                 kl, kc = node.lc.key(k)
@@ -86,7 +86,7 @@ def _plain(node: Any, path: DataPath, pos: PositionMap, budget: list[int]) -> An
             items.append(_plain(v, child, pos, budget))
         return items
     if isinstance(node, str):
-        return str(node)  # drop ruamel's scalar string subclasses
+        return _join_surrogates(str(node), path, pos)  # also drops ruamel's str subclasses
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):
@@ -94,6 +94,17 @@ def _plain(node: Any, path: DataPath, pos: PositionMap, budget: list[int]) -> An
     if isinstance(node, float):
         return float(node)
     return node
+
+
+def _join_surrogates(text: str, path: DataPath, pos: PositionMap) -> str:
+    """YAML keeps JSON-style escaped surrogate pairs (`"\\ud83d\\ude00"`) as two code points; join
+    them into one character, and refuse a lone surrogate (it cannot be written as UTF-8)."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise YamlLoadError("invalid string: a lone UTF-16 surrogate escape", pos.at(path)) from None
 
 
 def load_yaml_with_positions(text: str, file: str) -> tuple[Any, PositionMap]:

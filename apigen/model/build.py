@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from apigen.diagnostics import Diagnostics
+from apigen.diagnostics import Diagnostics, Position
 from apigen.load.policy_loader import PolicySource
 from apigen.load.spec_loader import SpecSet, load_spec
 from apigen.load.yaml_positions import YamlLoadError
@@ -118,8 +118,10 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
     out: dict[int, tuple[SpecSet, SpecSummary]] = {}
     for index, api in enumerate(source.data.get("apis") or []):
         spec_file = api["spec"]
-        path = (source.base_dir / spec_file).resolve()
         try:
+            if "\x00" in spec_file:
+                raise YamlLoadError("file name has a NUL character", Position(spec_file))
+            path = (source.base_dir / spec_file).resolve()
             specs = load_spec(path, source.base_dir)
         except YamlLoadError as exc:
             if exc.position.line:  # readable but broken: point into the spec itself

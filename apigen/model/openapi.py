@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from apigen.diagnostics import Diagnostics, Position
 from apigen.load.spec_loader import SpecSet, locate
 from apigen.model.types import Operation, Parameter
+from apigen.render.quoting import MAX_TOKEN_BYTES, token_bytes
 
 _METHODS_V3 = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _METHODS_V2 = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -137,6 +138,12 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
             if bad:
                 diags.error(
                     f"operationId {op_id!r} has a {bad}", locate(specs.root_uri, (*op_path, "operationId"), root_display)
+                )
+                continue
+            if token_bytes(f"{api_name}.{op_id}", variables=True) > MAX_TOKEN_BYTES:
+                diags.error(
+                    f"operationId {str(op_id)[:80]}... is too long for an nginx configuration token",
+                    locate(specs.root_uri, (*op_path, "operationId"), root_display),
                 )
                 continue
             if op_id in seen_ids:

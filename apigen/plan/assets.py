@@ -47,10 +47,13 @@ class AssetCollector:
 
     def read(self, value: str, data_path: Sequence[Hashable]) -> str | None:
         """The text of the file ``value`` (relative to the policy file), or None after an error."""
+        where = self.source.pos(*data_path)
+        if "\x00" in value:
+            self.diags.error(f"file name {value!r} has a NUL character", where)
+            return None
         path = Path(value)
         if not path.is_absolute():
             path = self.source.base_dir / path
-        where = self.source.pos(*data_path)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:

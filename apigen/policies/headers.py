@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from apigen.diagnostics import Diagnostics
 from apigen.policies import PolicyKind, register
+from apigen.render.quoting import MAX_TOKEN_BYTES, token_bytes
 
 if TYPE_CHECKING:
     from apigen.load.policy_loader import PolicySource
@@ -37,6 +38,11 @@ class Headers(PolicyKind):
         for side in ("request", "response"):
             for name, value in ((policy.config.get(side) or {}).get("set") or {}).items():
                 m = _BAD_VALUE_CHAR.search(value)
+                if not m and token_bytes(value, variables=True) > MAX_TOKEN_BYTES:
+                    diags.error(
+                        f"header {name} value is too long for an nginx configuration token",
+                        source.pos(*policy.path, side, "set", name),
+                    )
                 if m:
                     diags.error(
                         f"header {name} value has a control character {m.group()!r} at offset {m.start()}",
