@@ -218,7 +218,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         allow.append(MapEntry(route.route_id, route.allow))
         for method, op in route.operations:
             dispatch.append(MapEntry(f"{route.route_id} {method}", internal[(op.api, op.operation_id)]))
-    longest = max((len(e.key) for e in dispatch), default=16)
+    # nginx sizes map buckets in bytes: a non-ASCII path takes up to 4 per character.
+    longest = max((len(e.key.encode()) for e in (*dispatch, *allow)), default=16)
     kinds_in_use = sorted({u.kind for a in api_plans for o in a.operations for u in o.policies})
     policy_http = []
     for kind_name in kinds_in_use:

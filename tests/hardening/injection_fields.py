@@ -228,7 +228,8 @@ FIELDS: tuple[Field, ...] = (
         transforms=(identity, pcre_escape, strip_regex),
         usable=lambda v: bool(v.strip("/")) and "//" not in v and not v.endswith("/"),
     ),
-    Field("policy.gateway.server_name", _server_name, accepts=matches("server_name")),
+    # `_` (any host) switches the unknown-host default server off: a different tree, not an injection.
+    Field("policy.gateway.server_name", _server_name, accepts=matches("server_name"), usable=lambda v: v != "_"),
     Field(
         "policy.upstreams.address",
         _upstream_address,
