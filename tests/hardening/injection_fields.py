@@ -234,7 +234,7 @@ FIELDS: tuple[Field, ...] = (
         "policy.upstreams.address",
         _upstream_address,
         accepts=_ADDRESS,
-        nginx_t=lambda v: re.match(r"^(unix:|\[|[0-9.]+(:|$))", v) is not None,
+        nginx_t=lambda v: re.match(r"^(unix:|\[|[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+(:|$))", v) is not None,
     ),
     Field("policy.headers.request.value", _header("request", "value"), accepts=lambda v: not _BAD_HEADER_VALUE.search(v)),
     Field("policy.headers.response.value", _header("response", "value"), accepts=lambda v: not _BAD_HEADER_VALUE.search(v)),
