@@ -39,7 +39,7 @@ def _gateway(tmp_path: Path, echo_backend, nginx_runner, **gateway: Any):
 
 
 def test_client_headers_are_not_trusted_by_default(tmp_path, echo_backend, nginx_runner) -> None:
-    gw, port, _ = _gateway(tmp_path, echo_backend, nginx_runner)
+    _gw, port, _ = _gateway(tmp_path, echo_backend, nginx_runner)
     r = request(
         "GET",
         f"http://127.0.0.1:{port}/v1/items",
@@ -71,7 +71,7 @@ def _answer(port: int, data: bytes) -> bytes:
 
 
 def test_unknown_host_gets_no_answer(tmp_path, echo_backend, nginx_runner) -> None:
-    gw, port, _ = _gateway(tmp_path, echo_backend, nginx_runner)
+    _gw, port, _ = _gateway(tmp_path, echo_backend, nginx_runner)
     assert _answer(port, b"GET /v1/items HTTP/1.1\r\nHost: evil.example\r\n\r\n") == b""
     assert _answer(port, b"GET /v1/items HTTP/1.0\r\n\r\n") == b""  # no Host at all
     ok = send_raw(port, b"GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n")
@@ -89,7 +89,7 @@ def _handshake(port: int, server_name: str) -> str:
 
 def test_tls_handshake_for_unknown_name_is_refused(tmp_path, echo_backend, nginx_runner) -> None:
     tls_pair()
-    gw, port, tls_port = _gateway(tmp_path, echo_backend, nginx_runner)
+    _gw, _port, tls_port = _gateway(tmp_path, echo_backend, nginx_runner)
     assert _handshake(tls_port, HOST) in ("TLSv1.2", "TLSv1.3")
     with pytest.raises(ssl.SSLError):
         _handshake(tls_port, "evil.example")
@@ -113,7 +113,7 @@ def test_secrets_never_reach_the_access_log(tmp_path, echo_backend, nginx_runner
 
 
 def test_oversized_headers_are_refused(tmp_path, echo_backend, nginx_runner) -> None:
-    gw, port, _ = _gateway(tmp_path, echo_backend, nginx_runner)
+    _gw, port, _ = _gateway(tmp_path, echo_backend, nginx_runner)
     r = request("GET", f"http://127.0.0.1:{port}/v1/items", headers={"Host": HOST, "X-Big": "a" * 9000})
     assert r.status == 400
     assert r.json()["status"] == 400
