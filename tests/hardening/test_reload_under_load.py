@@ -83,7 +83,7 @@ def test_reload_with_a_new_route_loses_no_request(tmp_path, echo_backend, nginx_
         [
             "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{WRK_SECONDS}s", "--timeout", "5s", "-H", f"Host: {HOST}",
             *([] if keepalive else ["-H", "Connection: close"]), f"{url}/v1/items/7",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
