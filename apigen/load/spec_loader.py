@@ -19,7 +19,14 @@ from urllib.parse import unquote, urldefrag, urljoin
 import yaml
 
 from apigen.diagnostics import Position
-from apigen.load.yaml_positions import MAX_NODES, PositionMap, YamlLoadError, load_yaml_with_positions, read_text
+from apigen.load.yaml_positions import (
+    MAX_NODES,
+    PositionMap,
+    YamlLoadError,
+    check_flow_depth,
+    load_yaml_with_positions,
+    read_text,
+)
 
 try:  # orjson is several times faster on multi-megabyte documents; json is the fallback.
     import orjson
@@ -64,6 +71,7 @@ class SpecLoadError(YamlLoadError):
 
 def parse_document(text: str, display: str) -> Any:
     """Parse JSON or YAML text quickly; on a syntax error, report it with its position."""
+    check_flow_depth(text, display)
     stripped = text.lstrip()
     if stripped.startswith("{") or stripped.startswith("["):
         try:
@@ -71,7 +79,7 @@ def parse_document(text: str, display: str) -> Any:
         except ValueError:
             pass  # fall through: YAML flow style, or broken JSON located below
     try:
-        return yaml.load(text, Loader=_SpecYamlLoader)
+        data = yaml.load(text, Loader=_SpecYamlLoader)
     except yaml.MarkedYAMLError as exc:  # libyaml knows where: no need to re-parse slowly
         mark = exc.problem_mark or exc.context_mark
         problem = "; ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
@@ -83,6 +91,25 @@ def parse_document(text: str, display: str) -> Any:
         raise SpecLoadError("invalid YAML or JSON", Position(display, 1, 1)) from None
     except RecursionError:
         raise SpecLoadError("document is nested too deeply", Position(display, 1, 1)) from None
+    if "&" in text and "*" in text:  # anchors and aliases: the only way to expand beyond the text
+        _check_expansion(data, display)
+    return data
+
+
+def _check_expansion(data: Any, display: str) -> None:
+    """libyaml shares aliased nodes, but every later walk (validation, summarising) expands them:
+    a few lines of nested aliases become billions of nodes. Count with the expansion, bounded."""
+    budget = MAX_NODES
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise SpecLoadError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)", Position(display, 1, 1))
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 @dataclass

@@ -7,6 +7,7 @@ The result is plain ``dict``/``list`` data plus a :class:`PositionMap` from data
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,28 @@ DataPath = tuple[Hashable, ...]
 
 # Aliases let a tiny document expand into billions of nodes; the walk stops well before that.
 MAX_NODES = 2_000_000
+# The largest real specs are a few MiB; a bigger source is a mistake or an attack on memory.
+MAX_SOURCE_BYTES = 20 * 1024 * 1024
+# Deeper flow nesting (`[[[[...`) overflows the parsers' recursion: libyaml's C composer crashes
+# the process, so the text is checked before any parser sees it.
+MAX_FLOW_DEPTH = 256
+_FLOW = re.compile(r"[\[\]{}]|\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'")
+
+
+def check_flow_depth(text: str, file: str) -> None:
+    """Raise YamlLoadError at the first bracket nested deeper than MAX_FLOW_DEPTH. Quoted strings
+    are skipped; a bracket inside a plain scalar is counted too (harmless over-estimate)."""
+    depth = 0
+    for m in _FLOW.finditer(text):
+        ch = m.group()
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                line = text.count("\n", 0, m.start()) + 1
+                col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+                raise YamlLoadError(f"nested more than {MAX_FLOW_DEPTH} levels deep", Position(file, line, col))
+        elif ch in "]}":
+            depth = max(0, depth - 1)
 
 
 class YamlLoadError(Exception):
@@ -63,7 +86,7 @@ def _plain(node: Any, path: DataPath, pos: PositionMap, budget: list[int]) -> An
         out: dict[Any, Any] = {}
         for k, v in node.items():
             # YAML 1.2 reads `200:` as an int; OpenAPI and our policy keys are strings.
-            key = str(k) if not isinstance(k, str) else k
+            key = _join_surrogates(str(k), path, pos)
             child = (*path, key)
             try:
                 kl, kc = node.lc.key(k)
@@ -86,7 +109,7 @@ def _plain(node: Any, path: DataPath, pos: PositionMap, budget: list[int]) -> An
             items.append(_plain(v, child, pos, budget))
         return items
     if isinstance(node, str):
-        return str(node)  # drop ruamel's scalar string subclasses
+        return _join_surrogates(str(node), path, pos)  # also drops ruamel's str subclasses
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):
@@ -96,11 +119,23 @@ def _plain(node: Any, path: DataPath, pos: PositionMap, budget: list[int]) -> An
     return node
 
 
+def _join_surrogates(text: str, path: DataPath, pos: PositionMap) -> str:
+    """YAML keeps JSON-style escaped surrogate pairs (`"\\ud83d\\ude00"`) as two code points; join
+    them into one character, and refuse a lone surrogate (it cannot be written as UTF-8)."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise YamlLoadError("invalid string: a lone UTF-16 surrogate escape", pos.at(path)) from None
+
+
 def load_yaml_with_positions(text: str, file: str) -> tuple[Any, PositionMap]:
     """Parse YAML (or JSON) text; raise :class:`YamlLoadError` with a position on failure."""
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     pos = PositionMap(file)
+    check_flow_depth(text, file)
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as exc:
@@ -112,12 +147,23 @@ def load_yaml_with_positions(text: str, file: str) -> tuple[Any, PositionMap]:
         raise YamlLoadError(f"invalid YAML: {problem}", where) from None
     except YAMLError as exc:
         raise YamlLoadError(f"invalid YAML: {exc}", Position(file, 1, 1)) from None
-    return _plain(doc, (), pos, [MAX_NODES]), pos
+    except RecursionError:
+        raise YamlLoadError("document is nested too deeply", Position(file, 1, 1)) from None
+    try:
+        return _plain(doc, (), pos, [MAX_NODES]), pos
+    except RecursionError:
+        raise YamlLoadError("document is nested too deeply", Position(file, 1, 1)) from None
 
 
 def read_text(path: Path, display: str) -> str:
     """Read a UTF-8 source file, turning OS and decoding problems into a positioned error."""
     try:
+        size = path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            raise YamlLoadError(
+                f"file is too large ({size} bytes; at most {MAX_SOURCE_BYTES} for a policy or OpenAPI document)",
+                Position(display, 1, 1),
+            )
         raw = path.read_bytes()
     except FileNotFoundError:
         raise YamlLoadError("file not found", Position(display)) from None
@@ -125,9 +171,17 @@ def read_text(path: Path, display: str) -> str:
         raise YamlLoadError("is a directory, expected a file", Position(display)) from None
     except OSError as exc:
         raise YamlLoadError(f"cannot read file: {exc.strerror}", Position(display)) from None
-    if b"\x00" in raw[:8192]:
-        raise YamlLoadError("binary file (contains NUL bytes), expected YAML or JSON", Position(display))
+    nul = raw.find(b"\x00", 0, 8192)
+    if nul >= 0:
+        raise YamlLoadError("binary file (contains NUL bytes), expected YAML or JSON", _byte_position(raw, nul, display))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise YamlLoadError(f"not valid UTF-8 (byte offset {exc.start})", Position(display)) from None
+        raise YamlLoadError(
+            f"not valid UTF-8 (byte offset {exc.start})", _byte_position(raw, exc.start, display)
+        ) from None
+
+
+def _byte_position(raw: bytes, offset: int, display: str) -> Position:
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    return Position(display, raw.count(b"\n", 0, offset) + 1, offset - line_start + 1)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from apigen.diagnostics import Diagnostics
+from apigen.diagnostics import Diagnostics, Position
 from apigen.load.policy_loader import PolicySource
 from apigen.load.spec_loader import SpecSet, load_spec
 from apigen.load.yaml_positions import YamlLoadError
@@ -116,6 +117,14 @@ def _observability(gw: Mapping[str, Any]) -> dict[str, Any]:
             _listens(gw["http2"]["cleartext_listen"]) if "cleartext_listen" in (gw["http2"] or {}) else ()
         )
     return out
+def _trusted_proxies(values: Any, source: PolicySource, diags: Diagnostics) -> tuple[str, ...]:
+    out = []
+    for i, value in enumerate(values):
+        try:
+            out.append(str(ipaddress.ip_network(value, strict=True)))
+        except ValueError as exc:
+            diags.error(f"invalid address or CIDR {value!r}: {exc}", source.pos("gateway", "trusted_proxies", i))
+    return tuple(sorted(set(out)))
 
 
 def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
@@ -207,8 +216,10 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
     out: dict[int, tuple[SpecSet, SpecSummary]] = {}
     for index, api in enumerate(source.data.get("apis") or []):
         spec_file = api["spec"]
-        path = (source.base_dir / spec_file).resolve()
         try:
+            if "\x00" in spec_file:
+                raise YamlLoadError("file name has a NUL character", Position(spec_file))
+            path = (source.base_dir / spec_file).resolve()
             specs = load_spec(
                 path,
                 source.base_dir,
@@ -256,6 +267,7 @@ def build_config(
         operation_header=gw.get("operation_header"),
         attachment=_attachment("gateway", gw, ("gateway",)),
         **_observability(gw),
+        trusted_proxies=_trusted_proxies(gw.get("trusted_proxies") or (), source, diags),
     )
     upstreams = {name: _upstream(name, u) for name, u in sorted((data.get("upstreams") or {}).items())}
     policies = {

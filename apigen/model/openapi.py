@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 from apigen.diagnostics import Diagnostics, Position
 from apigen.load.spec_loader import SpecSet, locate, pointer_to_path
 from apigen.model.types import Operation, Parameter
+from apigen.render.quoting import MAX_TOKEN_BYTES, token_bytes
 
 _METHODS_V3 = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _METHODS_V2 = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -73,6 +74,18 @@ def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...]:
     return tuple(out)
 
 
+# Paths, operationIds and base paths reach nginx locations, map keys and request headers (the
+# operation header): a control character there could split a header line or never match a
+# request, so it is rejected rather than escaped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def control_character(text: str) -> str | None:
+    """A description of the first control character in ``text``, or None."""
+    m = _CONTROL.search(text)
+    return f"control character {m.group()!r} at offset {m.start()}" if m else None
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "root"
 
@@ -99,6 +112,11 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
     paths = doc.get("paths") or {}
     for path_key, item in paths.items():
         item_path: tuple = ("paths", path_key)
+        # Checked decoded too: the route matches nginx's decoded URI, so `%0a` is a newline there.
+        bad = control_character(str(path_key)) or control_character(unquote(str(path_key)))
+        if bad:
+            diags.error(f"path {path_key!r} has a {bad}", locate(specs.root_uri, item_path, root_display, key=True))
+            continue
         item_uri = specs.root_uri
         if isinstance(item, dict) and isinstance(item.get("$ref"), str):
             # A path item in another file (or elsewhere in this one): positions are found there.
@@ -129,6 +147,18 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                 n = 2
                 while op_id in seen_ids or op_id in declared:
                     op_id, n = f"{base}_{n}", n + 1
+            bad = control_character(str(op_id))
+            if bad:
+                diags.error(
+                    f"operationId {op_id!r} has a {bad}", locate(specs.root_uri, (*op_path, "operationId"), root_display)
+                )
+                continue
+            if token_bytes(f"{api_name}.{op_id}", variables=True) > MAX_TOKEN_BYTES:
+                diags.error(
+                    f"operationId {str(op_id)[:80]}... is too long for an nginx configuration token",
+                    locate(specs.root_uri, (*op_path, "operationId"), root_display),
+                )
+                continue
             if op_id in seen_ids:
                 diags.error(
                     f"duplicate operationId {op_id!r} in API {api_name!r} (also {seen_ids[op_id]})",
@@ -156,9 +186,15 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                     generated_id=generated,
                 )
             )
+    base_path = _server_base_path(doc, version)
+    bad = control_character(base_path)
+    if bad:
+        where = ("basePath",) if version == "2.0" else ("servers", 0, "url")
+        diags.error(f"base path {base_path!r} has a {bad}", locate(specs.root_uri, where, root_display))
+        return None
     return SpecSummary(
         version=version,
-        base_path=_server_base_path(doc, version),
+        base_path=base_path,
         operations=tuple(operations),
         security_schemes=schemes if isinstance(schemes, dict) else {},
         security=_security(doc.get("security")),

@@ -228,6 +228,8 @@ class Gateway:
     tracing: TracingSettings | None = None
     operation_header: str | None = None
     attachment: Attachment = Attachment("gateway")
+    # Proxies (CIDRs) whose X-Forwarded-For is believed; empty: the client address is the peer's.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ mode 0600 and never inlined into ``*.conf`` files.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -17,6 +18,12 @@ from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 
 MAX_ASSET_BYTES = 1 << 20  # keys and key lists, not data sets
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` reduced to ``[A-Za-z0-9._-]`` (at most 100 characters, never hidden or empty)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".")[:100]
+    return stem or "file"
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,13 @@ class AssetCollector:
 
     def read(self, value: str, data_path: Sequence[Hashable]) -> str | None:
         """The text of the file ``value`` (relative to the policy file), or None after an error."""
+        where = self.source.pos(*data_path)
+        if "\x00" in value:
+            self.diags.error(f"file name {value!r} has a NUL character", where)
+            return None
         path = Path(value)
         if not path.is_absolute():
             path = self.source.base_dir / path
-        where = self.source.pos(*data_path)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -66,7 +76,9 @@ class AssetCollector:
 
     def add_text(self, directory: str, name: str, text: str, *, secret: bool) -> Asset:
         """Put generated or read ``text`` in the bundle at ``directory/name`` (made unique)."""
-        stem = PurePosixPath(name).name or "file"
+        # The bundle name is apigen's, not the user's: only plain characters, so the path can be
+        # printed anywhere (ssl_certificate evaluates variables in its argument since 1.15.9).
+        stem = safe_file_name(PurePosixPath(name).name)
         candidate = f"{directory}/{stem}"
         existing = self.assets.get(candidate)
         if existing is not None and existing.text != text:

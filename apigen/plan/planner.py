@@ -177,6 +177,8 @@ class Plan:
     metrics: MetricsPlan | None = None
     tracing: TracingPlan | None = None
     server_names: tuple[str, ...] = ("_",)
+    reject_unknown_hosts: bool = False  # a default server answers 444 to host names not in server_name
+    ssl_reject_handshake: bool = False  # the target can refuse TLS handshakes for unknown names
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -393,7 +395,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 preflight.append(MapEntry(f"{route.route_id} {method}", uri))
         if preflight and preflight[-1].key.startswith(route.route_id + " "):
             dispatch.append(MapEntry(f"{route.route_id} OPTIONS", "apigen_preflight", variable=True))
-    longest = max((len(e.key) for e in dispatch), default=16)
+    # nginx sizes map buckets in bytes: a non-ASCII path takes up to 4 per character.
+    longest = max((len(e.key.encode()) for e in (*dispatch, *allow)), default=16)
     uses_by_location = [o.policies for a in api_plans for o in a.operations]
     uses_by_location += [a.unmatched.policies for a in api_plans if a.unmatched]
     kinds_in_use = sorted({u.kind for uses in uses_by_location for u in uses})
@@ -459,6 +462,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         metrics=plan_metrics(config),
         tracing=tracing,
         server_names=tuple(server_names),
+        reject_unknown_hosts="_" not in config.gateway.server_names,
+        ssl_reject_handshake=directive_available(config.target, "ssl_reject_handshake"),
     )
 
 

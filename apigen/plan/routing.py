@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from apigen.diagnostics import Diagnostics, Position
 from apigen.model.types import Api, GatewayConfig, Operation
 from apigen.plan.paths import PathTemplate, Segment, compatible_with_prefix, join_base
+from apigen.render.quoting import MAX_TOKEN_BYTES, token_bytes
 
 RESERVED_PREFIX = "/_apigen"
 
@@ -77,6 +78,12 @@ def _op_position(api: Api, op: Operation, config_file: str) -> Position:
     return locate(op.spec_uri, op.spec_path, op.spec_display or api.spec_file)
 
 
+def _too_long(template: PathTemplate) -> bool:
+    # The forms a path takes in the config: exact location, regex location, `set` of its shape.
+    forms = ((template.text, False), (template.regex(), False), (template.shape, True))
+    return any(token_bytes(text, variables=v) > MAX_TOKEN_BYTES for text, v in forms)
+
+
 def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None) -> RouteTable:
     by_shape: dict[str, dict] = {}
     for api in config.apis:
@@ -94,6 +101,13 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
                     "request with 405 before any location is chosen",
                     _op_position(api, op, config.policy_file),
                     code="unreachable-method",
+                )
+                continue
+            if _too_long(template):
+                diags.error(
+                    f"path {template.text[:80]}... is too long for an nginx configuration token "
+                    f"(at most {MAX_TOKEN_BYTES} bytes once quoted and escaped)",
+                    _op_position(api, op, config.policy_file),
                 )
                 continue
             entry = by_shape.setdefault(template.shape, {"api": api, "template": template, "methods": {}})

@@ -58,12 +58,13 @@ class UpstreamTlsPlan:
 
 
 def _hsts(settings: TlsSettings) -> str | None:
-    if settings.hsts is None:
-        return None
-    value = f"max-age={int(settings.hsts.get('max_age', 31536000))}"
-    if settings.hsts.get("include_subdomains"):
+    # On by default: a TLS gateway should tell browsers to stay on HTTPS. `max_age: 0` is how a
+    # site withdraws it (browsers then forget the rule).
+    hsts = settings.hsts if settings.hsts is not None else {}
+    value = f"max-age={int(hsts.get('max_age', 31536000))}"
+    if hsts.get("include_subdomains"):
         value += "; includeSubDomains"
-    if settings.hsts.get("preload"):
+    if hsts.get("preload"):
         value += "; preload"
     return value
 

@@ -13,10 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from apigen.diagnostics import Diagnostics
 from apigen.policies import PolicyKind, register
-from apigen.render.quoting import Arg, quote
+from apigen.render.quoting import MAX_TOKEN_BYTES, Arg, quote, token_bytes
 
 if TYPE_CHECKING:
+    from apigen.load.policy_loader import PolicySource
     from apigen.model.types import Api, GatewayConfig, PolicyDef
     from apigen.plan.assets import AssetCollector
     from apigen.plan.effective import EffectiveOperation
@@ -50,10 +52,30 @@ def _append_map(header: str, value: str) -> AppendMap:
     return AppendMap(source, f"apigen_hdr_{digest}", Arg(literal), Arg('"${' + source + "}, " + literal[1:]))
 
 
+# RFC 9110 field values: no CR, LF, NUL or other control characters (HTAB is allowed). nginx would
+# send a decoded `\n` as is, splitting the header block.
+_BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 class Headers(PolicyKind):
     name = "headers"
     accumulates = True
     order = 50
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        for side in ("request", "response"):
+            for name, value in ((policy.config.get(side) or {}).get("set") or {}).items():
+                m = _BAD_VALUE_CHAR.search(value)
+                if not m and token_bytes(value, variables=True) > MAX_TOKEN_BYTES:
+                    diags.error(
+                        f"header {name} value is too long for an nginx configuration token",
+                        source.pos(*policy.path, side, "set", name),
+                    )
+                if m:
+                    diags.error(
+                        f"header {name} value has a control character {m.group()!r} at offset {m.start()}",
+                        source.pos(*policy.path, side, "set", name),
+                    )
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         req = policy.config.get("request") or {}

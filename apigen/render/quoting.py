@@ -18,6 +18,10 @@ from markupsafe import Markup
 
 DOLLAR_VARIABLE = "apigen_dollar"
 
+# nginx reads a configuration token (a quoted argument, a comment line) into a 4096-byte buffer and
+# fails with "too long parameter" beyond it; inputs are checked against this bound when validated.
+MAX_TOKEN_BYTES = 4000
+
 _MAP_SPECIAL = {"default", "hostnames", "include", "volatile"}
 _BARE_OK = re.compile(r"^[A-Za-z0-9_./:=@+,\[\]-]+$")  # brackets: IPv6 addresses
 
@@ -71,6 +75,11 @@ def quote(value: object, *, variables: bool = False) -> Arg:
         return Arg(str(value))
     text = str(value)
     return Arg('"' + _escape(text, variables=variables) + '"')
+
+
+def token_bytes(value: str, *, variables: bool = False) -> int:
+    """The size of ``value`` once quoted, to check it against :data:`MAX_TOKEN_BYTES`."""
+    return len(_escape(value.replace("\x00", ""), variables=variables).encode("utf-8", "surrogatepass")) + 2
 
 
 def bare(value: str) -> Arg:

@@ -49,8 +49,10 @@ def bare_or_arg(value: Any) -> str:
 
 
 def _comment(text: str) -> Arg:
-    # Inside a `#` comment only a line break could escape; drop every control character.
-    return Arg("".join(ch if ch.isprintable() else "?" for ch in str(text)))
+    # Inside a `#` comment only a line break could escape; drop every control character. Long
+    # values are cut: nginx rejects a comment line longer than its 4096-byte token buffer.
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return Arg(text if len(text) <= 120 else text[:117] + "...")
 
 
 @functools.lru_cache(maxsize=1)

@@ -111,4 +111,9 @@ def _find_ref(doc: Any, ref: str) -> tuple | None:
 
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # The referencing library appends the whole document ("... does not exist within {...}").
+    text = text.split(" within {", 1)[0]
+    name = type(exc).__name__
+    if any(word in name for word in ("Unresolvable", "Resolution", "Resource", "Pointer", "RefResolution")):
+        text = f"cannot resolve $ref {text}"
     return text[:300]

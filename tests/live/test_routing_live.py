@@ -25,6 +25,7 @@ from apigen.plan.routing import Route
 from apigen.verify import run_nginx_t
 from tests.support.backend import EchoBackend
 from tests.support.corpus import REPO_ROOT, corpus_file
+from tests.support.http import DEFAULT_HOST
 from tests.support.nginx import NginxInstance, nginx_binary, requires_nginx
 from tests.support.ports import free_port
 
@@ -49,7 +50,7 @@ class Client:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             try:
-                self.conn.request(method, target, body=body, headers=headers or {})
+                self.conn.request(method, target, body=body, headers={"Host": DEFAULT_HOST, **(headers or {})})
                 resp = self.conn.getresponse()
                 data = resp.read()
                 if resp.will_close:
@@ -255,7 +256,7 @@ def test_request_id_forwarded_echoed_and_sanitised(gw: Gateway) -> None:
     echo = json.loads(data)
     assert echo["headers"]["x-request-id"] == "client-id.42:a_b"
     # Forwarding headers the issue requires.
-    assert echo["headers"]["host"] == "127.0.0.1"
+    assert echo["headers"]["host"] == DEFAULT_HOST
     assert echo["headers"]["x-forwarded-for"] == "127.0.0.1"
     assert echo["headers"]["x-forwarded-proto"] == "http"
 

@@ -110,7 +110,7 @@ def test_mtls_to_backend_and_http2_to_client(tmp_path, ca, tls_backend, nginx_ru
     nginx = nginx_runner(
         build(tmp_path, policy(port, tls_port, tls_backend, "orders.internal"), {"orders.json": SPEC}), port
     )
-    r = request("GET", f"{nginx.url}/orders?x=1")
+    r = request("GET", f"{nginx.url}/orders?x=1", headers={"Host": "api.test"})
     assert r.status == 200, r.text
     # The backend saw the gateway's client certificate and the SNI name from the policy.
     assert r.json() == {"client": ["gw.test"], "sni": "orders.internal", "path": "/orders?x=1"}
@@ -131,6 +131,6 @@ def test_backend_name_mismatch_is_refused(tmp_path, ca, tls_backend, nginx_runne
     nginx = nginx_runner(
         build(tmp_path, policy(port, tls_port, tls_backend, "wrong.internal"), {"orders.json": SPEC}), port
     )
-    r = request("GET", f"{nginx.url}/orders")
+    r = request("GET", f"{nginx.url}/orders", headers={"Host": "api.test"})
     assert r.status == 502
     assert "upstream SSL certificate does not match" in nginx.error_log()

@@ -30,6 +30,9 @@ class Response:
         return json.loads(self.body)
 
 
+DEFAULT_HOST = "api.example.com"
+
+
 def request(
     method: str,
     url: str,
@@ -48,7 +51,12 @@ def request(
     try:
         if isinstance(body, str):
             body = body.encode()
-        conn.request(method, target, body=body, headers=headers or {})
+        headers = dict(headers or {})
+        if not any(k.lower() == "host" for k in headers):
+            # The gateway rejects host names it does not serve (444); the examples and the test
+            # policies serve api.example.com (or any name, `_`). Tests of other names set Host.
+            headers["Host"] = DEFAULT_HOST
+        conn.request(method, target, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         return Response(resp.status, resp.headers, data, resp.reason)

@@ -1,0 +1,256 @@
+"""The table of user-controlled strings that reach the generated configuration.
+
+Each `Field` says how to put a value into the inputs, whether apigen must accept it, and how the
+value may legitimately be transformed on its way into nginx tokens. `test_injection.py` builds
+every field once with `PLACEHOLDER` (the baseline) and then with hostile values, and compares the
+two parsed configurations directive by directive.
+
+To cover a new field (a policy kind's claim name, a CORS origin, a cookie name...), append a
+`Field` to `FIELDS`: an `inject` function, an `accepts` predicate (the schema pattern, or None when
+either outcome is fine) and the `transforms` the value may go through (identity for a quoted
+value, `pcre_escape` for a regex built by apigen/plan/paths.py, `slug` for a generated name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from apigen.model.openapi import normalise_base_path
+from apigen.plan.assets import safe_file_name
+from apigen.plan.paths import _PARAM, pcre_escape
+from apigen.plan.planner import slug
+from apigen.validate.policy_schema import policy_schema
+from tests.support.workspace import write_tls_file
+
+# Letters and digits only: equal to its own slug, regex escape and file-name sanitising.
+PLACEHOLDER = "Pholder7"
+
+Policy = dict[str, Any]
+Spec = dict[str, Any]
+
+
+def identity(value: str) -> str:
+    return value
+
+
+def strip_regex(value: str) -> str:
+    """How planner.py escapes a base path for the strip_base_path map regex."""
+    return re.escape(value).replace("\\/", "/")
+
+
+def asset_name(value: str) -> str:
+    return safe_file_name(PurePosixPath(value).name)
+
+
+def schema_string(*where: str) -> Callable[[str], bool]:
+    """The JSON Schema's own `pattern` and `maxLength` for the string at ``$defs/<where...>``."""
+    node = policy_schema()["$defs"]
+    for key in where:
+        node = node[key]
+    pattern = re.compile(node["pattern"])
+    limit = node.get("maxLength", 1 << 30)
+    return lambda v: pattern.search(v) is not None and len(v) <= limit
+
+
+def matches(def_name: str) -> Callable[[str], bool]:
+    return schema_string(def_name)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def no_control(value: str) -> bool:
+    return not _CONTROL.search(value)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    # inject(policy, spec, value, workspace_dir): put `value` into the inputs. Return False when
+    # the value cannot even be placed (a file name the OS refuses): the build must then fail.
+    inject: Callable[[Policy, Spec, str, Path], bool | None]
+    # True: must build; False: must be rejected with a positioned error; None: either.
+    accepts: Callable[[str], bool | None] = lambda v: True
+    transforms: tuple[Callable[[str], str], ...] = (identity,)
+    # The value the configuration should carry, when apigen deliberately changes it.
+    intended: Callable[[str], str] = identity
+    # Values the field cannot meaningfully take (hypothesis `assume`).
+    usable: Callable[[str], bool] = lambda v: bool(v)
+    # Run `nginx -t` on the bundle? (not for host names: nginx resolves them while testing)
+    nginx_t: Callable[[str], bool] = lambda v: True
+    # False for a name that only links parts of the policy (still checked: accepted or rejected).
+    reaches_config: bool = True
+
+
+def _spec_path(template: str) -> Callable[[Policy, Spec, str, Path], None]:
+    def inject(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+        path = template.replace("VALUE", value)
+        item: dict[str, Any] = {"get": {"operationId": "hostile", "responses": {"200": {"description": "ok"}}}}
+        if "{id}" in path:
+            item["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+        spec["paths"][path] = item
+
+    return inject
+
+
+def _operation_id(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+    spec["paths"]["/items"]["get"]["operationId"] = value
+
+
+def _server_url(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+    del policy["apis"][0]["base_path"]
+    spec["servers"] = [{"url": "/" + value}]
+
+
+def _server_url_intended(value: str) -> str:
+    # Server variables ({x}) take their (missing) defaults; the query part is dropped.
+    url = re.sub(r"\{([^}]*)\}", "", "/" + value)
+    # `//host/x` is scheme-relative: the path is what follows the host (model/openapi.py).
+    path = urlsplit(url).path if url.startswith("//") else url.split("?")[0]
+    return normalise_base_path(path).lstrip("/")
+
+
+def _policy_base_path(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+    policy["apis"][0]["base_path"] = "/" + value
+    policy["apis"][0]["strip_base_path"] = True
+
+
+def _server_name(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+    policy["gateway"]["server_name"] = value
+
+
+def _upstream_address(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+    policy["upstreams"]["main"]["servers"][0]["address"] = value
+
+
+def _header(side: str, what: str) -> Callable[[Policy, Spec, str, Path], None]:
+    def inject(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+        block = policy["policies"]["hdrs"][side]
+        if what == "value":
+            block["set"]["X-Hostile"] = value
+        elif what == "name":
+            block["set"][value] = "v"
+        else:  # a list of names: remove / hide
+            block[what] = [value]
+
+    return inject
+
+
+def _operation_header(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+    policy["gateway"]["operation_header"] = value
+
+
+def _tls_file(which: str) -> Callable[[Policy, Spec, str, Path], bool]:
+    def inject(policy: Policy, spec: Spec, value: str, ws: Path) -> bool:
+        name = "certs/" + value
+        policy["gateway"]["tls"]["certificate" if which == "cert" else "key"] = name
+        try:
+            target = ws / name
+            if not target.resolve().is_relative_to(ws.resolve()) or target.exists():
+                return False  # `..` or an existing directory: not a file we made
+            write_tls_file(target, which)
+        except (OSError, ValueError):
+            return False
+        return target.is_file()
+
+    return inject
+
+
+def _rename(section: str) -> Callable[[Policy, Spec, str, Path], None]:
+    def inject(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+        if section == "api":
+            policy["apis"][0]["name"] = value
+        elif section == "upstream":
+            policy["upstreams"] = {value: policy["upstreams"]["main"]}
+            policy["apis"][0]["upstream"] = value
+        elif section == "policy":
+            policy["policies"] = {value: policy["policies"]["hdrs"]}
+            policy["apis"][0]["use"] = [value]
+
+    return inject
+
+
+def _route_path(value: str) -> str:
+    # A fragment is not part of the route, and percent-escapes are decoded: nginx matches the
+    # decoded URI (model/openapi.py).
+    return unquote(value.split("#", 1)[0])
+
+
+def _path_accepts(value: str) -> bool | None:
+    if not no_control(value) or not no_control(unquote(value)):
+        return False
+    # openapi-spec-validator parses path templates and rejects some unbalanced braces itself.
+    return None if "{" in value or "}" in value else True
+
+
+def _path_usable(value: str) -> bool:
+    routed = _route_path(value)
+    # `{x}` is path-template syntax, not a hostile literal; empty and `/`-only segments change the
+    # route's shape (a different, legitimate routing case).
+    return bool(routed) and not _PARAM.search(value) and "//" not in "/items/" + routed and not routed.endswith("/")
+
+
+_BASE_PATH = schema_string("api", "properties", "base_path")
+_ADDRESS = schema_string("server", "properties", "address")
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "spec.path.concrete",
+        _spec_path("/items/VALUE"),
+        accepts=_path_accepts,
+        intended=_route_path,
+        usable=_path_usable,
+    ),
+    Field(
+        "spec.path.templated",
+        _spec_path("/items/{id}/VALUE"),
+        accepts=_path_accepts,
+        transforms=(identity, pcre_escape),
+        intended=_route_path,
+        usable=_path_usable,
+    ),
+    Field("spec.operationId", _operation_id, accepts=no_control, transforms=(identity, slug)),
+    Field(
+        "spec.servers.url",
+        _server_url,
+        accepts=lambda v: no_control(_server_url_intended(v)),
+        transforms=(identity, pcre_escape),
+        intended=_server_url_intended,
+        usable=lambda v: bool(_server_url_intended(v))
+        and "//" not in _server_url_intended(v)
+        and not _PARAM.search(_server_url_intended(v)),
+    ),
+    Field(
+        "policy.apis.base_path",
+        _policy_base_path,
+        accepts=lambda v: _BASE_PATH("/" + v),
+        transforms=(identity, pcre_escape, strip_regex),
+        usable=lambda v: bool(v.strip("/")) and "//" not in v and not v.endswith("/"),
+    ),
+    # `_` (any host) switches the unknown-host default server off: a different tree, not an injection.
+    Field("policy.gateway.server_name", _server_name, accepts=matches("server_name"), usable=lambda v: v != "_"),
+    Field(
+        "policy.upstreams.address",
+        _upstream_address,
+        accepts=_ADDRESS,
+        nginx_t=lambda v: re.match(r"^(unix:|\[|[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+(:|$))", v) is not None,
+    ),
+    Field("policy.headers.request.value", _header("request", "value"), accepts=lambda v: not _BAD_HEADER_VALUE.search(v)),
+    Field("policy.headers.response.value", _header("response", "value"), accepts=lambda v: not _BAD_HEADER_VALUE.search(v)),
+    Field("policy.headers.request.name", _header("request", "name"), accepts=matches("header_name")),
+    Field("policy.headers.request.remove", _header("request", "remove"), accepts=matches("header_name")),
+    Field("policy.headers.response.hide", _header("response", "hide"), accepts=matches("header_name")),
+    Field("policy.gateway.operation_header", _operation_header, accepts=matches("header_name")),
+    Field("policy.gateway.tls.certificate", _tls_file("cert"), accepts=lambda v: None, transforms=(asset_name,)),
+    Field("policy.gateway.tls.key", _tls_file("key"), accepts=lambda v: None, transforms=(asset_name,)),
+    Field("policy.apis.name", _rename("api"), accepts=matches("name"), transforms=(identity, slug)),
+    Field("policy.upstreams.name", _rename("upstream"), accepts=matches("name")),
+    Field("policy.policies.name", _rename("policy"), accepts=matches("name"), reaches_config=False),
+)
+
