@@ -81,7 +81,7 @@ def generate(n_ops: int, seed: int = 1) -> dict[str, Any]:
     def resource(prefix: str, params: list[str], noun: str, depth: int, tag: str) -> None:
         coll = f"{prefix}/{plural(noun)}"
         pid = f"{noun}_id"
-        ident = f"{tag}_{'_'.join(p[:-3] for p in params + [pid])}"
+        ident = f"{tag}_{'_'.join(p[:-3] for p in [*params, pid])}"
         item = f"{coll}/{{{pid}}}"
         add(coll, "get", _op(f"list_{ident}", params, f"List {plural(noun)}", listing=True))
         add(coll, "post", _op(f"create_{ident}", params, f"Create a {noun}", body=True))

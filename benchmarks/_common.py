@@ -1,0 +1,102 @@
+"""Shared helpers of the benchmarks: timing child processes, writing policies, printing tables.
+
+Benchmarks are run on purpose (never by pytest). Every figure is reported together with a
+baseline measured in the same run, because the machine is shared and absolute numbers drift.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("APIGEN_CORPUS", REPO.parent.parent / "shared" / "corpus"))
+if not CORPUS.is_dir():  # worktrees live in /work/wt/<name>; the corpus beside /work/main
+    CORPUS = Path("/work/shared/corpus")
+BIG_SPECS = ("twilio_api_v2010.yaml", "box-openapi.json", "discord-openapi-3.1.json")
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float  # seconds
+    max_rss_kib: int  # peak resident set of the child (ru_maxrss)
+    returncode: int
+    stderr: str
+
+
+def run_timed(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run ``cmd``; wall time and the child's own peak RSS (wait4, not RUSAGE_CHILDREN, which
+    would report the maximum over every child so far)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(wall, usage.ru_maxrss, proc.returncode, stderr)
+
+
+def best_of(n: int, cmd: Sequence[str], **kw) -> Run:
+    """The fastest of ``n`` runs (the least disturbed by other load), peak RSS of that run."""
+    runs = [run_timed(cmd, **kw) for _ in range(n)]
+    return min(runs, key=lambda r: r.wall)
+
+
+def apigen_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "apigen", *args]
+
+
+def write_policy(path: Path, specs: dict[str, Path], upstream: str, listen: str, **gateway) -> Path:
+    """A policy routing every spec to one upstream. JSON is valid YAML; no PyYAML dump."""
+    data = {
+        "target": {"flavor": "oss", "version": "1.22"},
+        "gateway": {"listen": listen, **gateway},
+        "upstreams": {"be": {"servers": [{"address": upstream}], "keepalive": 64}},
+        "apis": [{"name": name, "spec": str(spec), "upstream": "be"} for name, spec in specs.items()],
+    }
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.node()} / {os.cpu_count()} cores / {cpu} / Python {platform.python_version()}"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A Markdown table (pastes straight into benchmarks/README.md)."""
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for i, row in enumerate(cells):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    sys.stdout.flush()
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
