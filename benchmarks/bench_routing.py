@@ -39,13 +39,13 @@ from urllib.parse import quote as urlquote
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import BIG_SPECS, CORPUS, machine, median, print_table  # noqa: E402
-from _nginx import Nginx, backend, free_port  # noqa: E402
-from gen_spec import generate  # noqa: E402
+from _common import BIG_SPECS, CORPUS, machine, median, print_table
+from _nginx import Nginx, backend, free_port
+from gen_spec import generate
 
-from apigen.bundle import write_atomic  # noqa: E402
-from apigen.pipeline import compile_policy  # noqa: E402
-from apigen.render.quoting import quote  # noqa: E402
+from apigen.bundle import write_atomic
+from apigen.pipeline import compile_policy
+from apigen.render.quoting import quote
 
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "urls.lua"
