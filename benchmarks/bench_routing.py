@@ -12,6 +12,8 @@ in a shuffled order. Variants, each its own nginx started from a copy of the sam
 * `single location`: the baseline, `location /` with the directives of an operation location;
 * `single + rewrite`: the baseline behind `rewrite ^ <internal> last` (what the rewrite costs);
 * `apigen`: the generated bundle as is;
+* `apigen, groups not nested`: the same with every prefix group one flat list of regexes (the
+  layout before nested regex locations);
 * `naive regex`: every path one top-level regex location, most specific first (what the
   grouped layout avoids).
 
@@ -45,6 +47,7 @@ from gen_spec import generate
 
 from apigen.bundle import write_atomic
 from apigen.pipeline import compile_policy
+from apigen.plan import routing
 from apigen.render.quoting import quote
 
 HERE = Path(__file__).resolve().parent
@@ -147,10 +150,16 @@ def _policy(specs: dict[str, Path], listen: str, backend_port: int, uses: dict[s
     return data
 
 
-def build(workdir: Path, name: str, policy: dict) -> tuple[Path, Any]:
+def build(workdir: Path, name: str, policy: dict, nest: bool = True) -> tuple[Path, Any]:
     policy_file = workdir / f"{name}.policy.json"
     policy_file.write_text(json.dumps(policy, indent=1))
-    result = compile_policy(policy_file)
+    saved = routing.NEST_ABOVE
+    if not nest:  # the layout before nested regex locations: one flat list per prefix group
+        routing.NEST_ABOVE = 1 << 30
+    try:
+        result = compile_policy(policy_file)
+    finally:
+        routing.NEST_ABOVE = saved
     out = workdir / name
     write_atomic(result.bundle, out)
     return out, result.plan
@@ -322,7 +331,11 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
     ]:
         ports[name] = free_port()
         prefixes[name] = clone(bundle, name.replace(" ", "_").replace("+", "plus"), ports[name], change)
-    order = ["single location", "single + rewrite", "apigen", *(["naive regex"] if naive else [])]
+    ports["apigen, groups not nested"] = free_port()
+    flat_dir = workdir / "flat"
+    flat_dir.mkdir()
+    prefixes["apigen, groups not nested"], _ = build(flat_dir, "flat", _policy(specs, f"127.0.0.1:{ports['apigen, groups not nested']}", backend_port), nest=False)
+    order = ["single location", "single + rewrite", "apigen", "apigen, groups not nested", *(["naive regex"] if naive else [])]
     servers = {name: Nginx(prefixes[name], ports[name]) for name in order}
     extra: dict[str, dict[str, object]] = {}
     for name in order:
