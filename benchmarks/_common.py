@@ -12,6 +12,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,19 +33,30 @@ class Run:
     stderr: str
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_timed(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
-    """Run ``cmd``; wall time and the child's own peak RSS (wait4, not RUSAGE_CHILDREN, which
-    would report the maximum over every child so far)."""
+    """Run ``cmd``; wall time and the command's own peak RSS. The RSS comes from GNU time when
+    present: Linux carries a process's ru_maxrss across fork and exec, so wait4 on a child of
+    this (large) benchmark process would report the benchmark's own peak, not the command's."""
+    rss_file = None
+    argv = list(cmd)
+    if os.access(GNU_TIME, os.X_OK):
+        fd, rss_file = tempfile.mkstemp(prefix="apigen-bench-rss-")
+        os.close(fd)
+        argv = [GNU_TIME, "-q", "-f", "%M", "-o", rss_file, *argv]
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        list(cmd), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stderr is not None
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(wall, usage.ru_maxrss, proc.returncode, stderr)
+    rss = 0
+    if rss_file:
+        try:
+            rss = int(Path(rss_file).read_text().strip().splitlines()[-1])
+        except (OSError, ValueError, IndexError):
+            rss = 0
+        os.unlink(rss_file)
+    return Run(wall, rss, proc.returncode, proc.stderr)
 
 
 def best_of(n: int, cmd: Sequence[str], **kw) -> Run:

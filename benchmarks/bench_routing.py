@@ -15,7 +15,9 @@ in a shuffled order. Variants, each its own nginx started from a copy of the sam
 * `apigen, groups not nested`: the same with every prefix group one flat list of regexes (the
   layout before nested regex locations);
 * `naive regex`: every path one top-level regex location, most specific first (what the
-  grouped layout avoids).
+  grouped layout avoids);
+* `what-if: ...`: hand edits of the bundle that isolate where the rest of the cost is (one hot
+  internal location for every operation; the repeated proxy headers set once at server level).
 
 Rounds are interleaved (each round runs every variant once) and medians reported, because the
 machine is shared: compare the ratios, not the absolute figures.
@@ -223,6 +225,30 @@ def variant_naive(bundle: Path, plan: Any) -> None:
         f.write_text("# naive layout (benchmark only)\n" + "\n".join(lines) + "\n\n" + OP_MARKER + ops)
 
 
+def variant_one_internal_location(bundle: Path) -> None:
+    """What-if: every operation dispatched to the first operation's internal location (same
+    routing work, one hot location instead of one per operation)."""
+    maps = bundle / "api_maps.conf"
+    text = maps.read_text()
+    first = re.search(r'"(/_apigen/op/[^"]+)";', text)
+    assert first
+    maps.write_text(re.sub(r'"/_apigen/op/[^"]+";', f'"{first.group(1)}";', text))
+
+
+def variant_headers_at_server(bundle: Path) -> None:
+    """What-if: the proxy_set_header/add_header lines every operation repeats, set once at
+    server level and inherited (nginx inherits them only into locations that set none)."""
+    hoisted: set[str] = set()
+    for conf in (bundle / "api_conf.d").glob("*.conf"):
+        lines = conf.read_text().splitlines()
+        mine = {ln for ln in lines if ln.strip().startswith(("proxy_set_header ", "add_header X-Request-ID "))}
+        hoisted |= {ln.strip() for ln in mine}
+        conf.write_text("\n".join(ln for ln in lines if ln not in mine) + "\n")
+    gw = bundle / "api_gateway.conf"
+    marker = '    include "api_json_errors.conf";\n'
+    gw.write_text(gw.read_text().replace(marker, marker + "".join(f"    {h}\n" for h in sorted(hoisted)), 1))
+
+
 def clone(bundle: Path, name: str, port: int, change: Callable[[Path], None]) -> Path:
     dst = bundle.parent / name
     shutil.copytree(bundle, dst)
@@ -328,6 +354,11 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
         ("single location", lambda d: variant_single(d, plan, rewrite=False)),
         ("single + rewrite", lambda d: variant_single(d, plan, rewrite=True)),
         *([("naive regex", lambda d: variant_naive(d, plan))] if naive else []),
+        *(
+            [("what-if: one internal location", variant_one_internal_location), ("what-if: headers at server level", variant_headers_at_server)]
+            if args.what_if
+            else []
+        ),
     ]:
         ports[name] = free_port()
         prefixes[name] = clone(bundle, name.replace(" ", "_").replace("+", "plus"), ports[name], change)
@@ -336,6 +367,8 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
     flat_dir.mkdir()
     prefixes["apigen, groups not nested"], _ = build(flat_dir, "flat", _policy(specs, f"127.0.0.1:{ports['apigen, groups not nested']}", backend_port), nest=False)
     order = ["single location", "single + rewrite", "apigen", "apigen, groups not nested", *(["naive regex"] if naive else [])]
+    if args.what_if:
+        order += ["what-if: one internal location", "what-if: headers at server level"]
     servers = {name: Nginx(prefixes[name], ports[name]) for name in order}
     extra: dict[str, dict[str, object]] = {}
     for name in order:
@@ -401,6 +434,7 @@ def main() -> int:
     ap.add_argument("--sections", default="corpus,scale,policies")
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-what-if", dest="what_if", action="store_false", help="skip the what-if variants")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("wrk not found (apt-get install wrk)", file=sys.stderr)
