@@ -4,8 +4,8 @@ operation specs, against openapi-spec-validator on the same document in the same
     python benchmarks/bench_compile.py [--repeat 3] [--sizes 1000,10000] [--no-small]
 
 Columns: build wall time and peak RSS (a fresh `python -m apigen build` process, bundle verify
-included), cold (`APIGEN_NO_CACHE=1`: the spec is validated) and warm (validation cache and
-compiled templates from a previous run on the same bytes); `validate()` = openapi_spec_validator.validate alone on the already-parsed document
+included), cold (the spec was never validated before; only compiled templates are cached, as
+after any earlier apigen run) and warm (the same bytes were validated by a previous run); `validate()` = openapi_spec_validator.validate alone on the already-parsed document
 (in a fresh process, timed around the call only); `CLI` = the `openapi-spec-validator` command on
 the file, loading and start-up included. Ratios are build / baseline. Goals: build <= 1.5x CLI
 for every corpus spec; 10,000 operations < 15 s and < 1 GiB.
@@ -85,11 +85,20 @@ def main() -> int:
             path.write_text(json.dumps(generate(n), indent=1))
             specs.append((f"synthetic {n} ops", path))
 
+        templates_only = work / "cache-templates"
+        prime = write_policy(work / "prime.json", {"api": CORPUS / "oai-examples" / "v3.0-petstore.yaml"}, "127.0.0.1:9", "127.0.0.1:8080")
+        run_timed(apigen_cmd("build", str(prime), "-o", str(work / "out"), "-q"), cwd=REPO, env={**os.environ, "APIGEN_CACHE_DIR": str(templates_only)})
         rows = []
         for label, spec in specs:
             policy = write_policy(work / "policy.json", {"api": spec}, "127.0.0.1:9", "127.0.0.1:8080")
             cmd = apigen_cmd("build", str(policy), "-o", str(work / "out"), "-q")
-            cold = best_of(args.repeat, cmd, cwd=REPO, env={**os.environ, "APIGEN_NO_CACHE": "1"})
+            # Cold: this document was never validated (a cache directory holding only what any
+            # earlier apigen run leaves: compiled templates). Warm: it was, with these bytes.
+            cold_runs = []
+            for _ in range(args.repeat):
+                shutil.rmtree(templates_only / "validated-specs", ignore_errors=True)
+                cold_runs.append(run_timed(cmd, cwd=REPO, env={**os.environ, "APIGEN_CACHE_DIR": str(templates_only)}))
+            cold = min(cold_runs, key=lambda r: r.wall)
             warm_env = {**os.environ, "APIGEN_CACHE_DIR": str(work / "cache")}
             run_timed(cmd, cwd=REPO, env=warm_env)  # fills the cache
             warm = best_of(args.repeat, cmd, cwd=REPO, env=warm_env)
