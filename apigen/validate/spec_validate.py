@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,20 @@ def _validator_class(version: str) -> Any:
     return {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}[version]
 
 
+def _validator_identity() -> str:
+    """Which openapi-spec-validator (and schema backend) is installed, without importing it
+    (importlib.metadata alone costs 10 ms): its files' location, size and mtime change with it."""
+    parts = []
+    for name in ("openapi_spec_validator", "openapi_schema_validator", "jsonschema", "jsonschema_rs"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            st = os.stat(spec.origin)
+            parts.append(f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}")
+        else:
+            parts.append(f"{name}:absent")
+    return "|".join(parts)
+
+
 def _external_refs(doc: Any) -> set[str]:
     refs: set[str] = set()
     stack = [doc]
@@ -44,11 +59,9 @@ def validation_key(specs: SpecSet, version: str) -> str | None:
     """A digest of everything the validation result depends on: the bytes of the root document
     and of every document its ``$ref``s reach, their locations, and the tool versions. None when
     a document cannot be read (the validator then reports it)."""
-    from importlib.metadata import version as dist_version
-
     h = hashlib.sha256()
     backend = os.environ.get("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "")
-    h.update(f"{__version__}\0{dist_version('openapi-spec-validator')}\0{backend}\0{version}\0".encode())
+    h.update(f"{__version__}\0{_validator_identity()}\0{backend}\0{version}\0".encode())
     todo, seen = [specs.root_uri], set()
     try:
         while todo:
