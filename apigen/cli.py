@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from apigen import __version__
-from apigen.diagnostics import CompileError, Diagnostic, Severity
+from apigen.diagnostics import CompileError, Diagnostic, Position, Severity
 
 EXIT_INVALID = 1
 
@@ -85,7 +85,13 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
     try:
         result = compile_policy(policy, display=str(policy))
         assert result.bundle is not None
-        write_atomic(result.bundle, out_dir, verify=None if no_verify else verify_written_bundle(result))
+        try:
+            write_atomic(result.bundle, out_dir, verify=None if no_verify else verify_written_bundle(result))
+        except OSError as exc:  # the output place: not a directory, no permission, disk full
+            result.diagnostics.error(
+                f"cannot write the bundle: {exc.strerror or exc}", Position(str(exc.filename or out_dir))
+            )
+            raise CompileError(result.diagnostics) from None
     except CompileError as exc:
         _fail(exc, quiet)
     except Exception as exc:
@@ -99,7 +105,9 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
 @policy_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def routes(policy: Path, fmt: str) -> None:
-    """List every route: method, path, operationId, nginx location, upstream."""
+    """List every route: method, path, operationId, nginx location, upstream, and the effective
+    policies of each operation with the level (gateway, api, tag, operation) each came from."""
+    from apigen.explain import operation_details
     from apigen.pipeline import compile_policy
     from apigen.plan.report import route_rows
 
@@ -110,16 +118,40 @@ def routes(policy: Path, fmt: str) -> None:
     except Exception as exc:
         _internal_error(exc)
     rows = route_rows(result.plan)
+    ops = {(o.api, o.operation_id): o for a in result.plan.apis for o in a.operations}
+    for row in rows:
+        details = operation_details(ops[(row["api"], row["operation"])], result.plan, result.source)
+        for key in ("upstream_origin", "timeouts", "security", "policies"):
+            row[key] = details[key]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    headers = ["METHOD", "PATH", "OPERATION", "LOCATION", "UPSTREAM"]
-    keys = ["method", "path", "operation", "location", "upstream"]
-    table = [headers] + [[str(r[k]) for k in keys] for r in rows]
+    headers = ["METHOD", "PATH", "OPERATION", "LOCATION", "UPSTREAM", "POLICIES"]
+    table = [headers]
+    for r in rows:
+        policies = ", ".join(f"{p['name']}({p['kind']})@{p['level']}" for p in r["policies"]) or "-"
+        upstream = r["upstream"] + ("" if r["upstream_origin"] == "api" else f"@{r['upstream_origin']}")
+        table.append([r["method"], r["path"], r["operation"], r["location"], upstream, policies])
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     for row in table:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
 
+
+def _add_workflow_commands() -> None:
+    from apigen.commands.check_cmd import check
+    from apigen.commands.diff_cmd import diff
+    from apigen.commands.docs_cmd import schema_docs
+    from apigen.commands.explain_cmd import explain
+    from apigen.commands.lint_cmd import lint
+
+    main.add_command(lint)
+    main.add_command(diff)
+    main.add_command(check)
+    main.add_command(explain)
+    main.add_command(schema_docs)
+
+
+_add_workflow_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -39,7 +39,8 @@ def load_and_check(
     if not validate_policy_schema(source, diags):
         raise CompileError(diags)
     specs = load_api_specs(source, diags)
-    diags.raise_if_errors()
+    # Cross-references are checked even when a spec failed (that API is left out), so that one
+    # run reports the spec's errors and the policy's together.
     config = build_config(source, specs, diags)
     check_semantics(config, source, diags)
     diags.raise_if_errors()

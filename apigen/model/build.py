@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,17 +15,24 @@ from apigen.load.spec_loader import SpecSet, load_spec
 from apigen.load.yaml_positions import YamlLoadError
 from apigen.model.openapi import SpecSummary, normalise_base_path, spec_version, summarise_spec
 from apigen.model.types import (
+    AccessLogSettings,
     Api,
     Attachment,
     Gateway,
     GatewayConfig,
     Listen,
+    MetricsSettings,
+    Operation,
+    Parameter,
     PolicyDef,
     Retries,
     Timeouts,
+    TlsCertificate,
     TlsSettings,
+    TracingSettings,
     Upstream,
     UpstreamServer,
+    UpstreamTls,
 )
 from apigen.targets import Target
 from apigen.validate.spec_validate import validate_spec
@@ -59,15 +68,54 @@ def _listen(value: Any) -> Listen:
     return Listen(int(port), address if address != "*" else "")
 
 
+def _listens(raw: Any) -> tuple[Listen, ...]:
+    return tuple(_listen(v) for v in (raw if isinstance(raw, list) else [raw]))
+
+
 def _tls(data: Mapping[str, Any] | None) -> TlsSettings | None:
     if not data:
         return None
-    listen_raw = data.get("listen", 8443)
     return TlsSettings(
-        listen=tuple(_listen(v) for v in (listen_raw if isinstance(listen_raw, list) else [listen_raw])),
+        listen=_listens(data.get("listen", 8443)),
         certificate=data["certificate"],
         key=data["key"],
+        client_certificate=data.get("client_certificate"),
+        verify_client=str(data.get("verify_client", "optional")),
+        verify_depth=int(data.get("verify_depth", 1)),
+        certificates=tuple(
+            TlsCertificate(tuple(c["server_names"]), c["certificate"], c["key"], ("gateway", "tls", "certificates", i))
+            for i, c in enumerate(data.get("certificates") or ())
+        ),
+        protocols=tuple(data.get("protocols") or ("TLSv1.2", "TLSv1.3")),
+        ciphers=data.get("ciphers"),
+        hsts=data.get("hsts"),
+        ocsp_stapling=data.get("ocsp_stapling"),
+        reject_unknown_names=bool(data.get("reject_unknown_names", False)),
+        redirect_http=bool(data.get("redirect_http", False)),
     )
+
+
+def _observability(gw: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "access_log" in gw:
+        a = gw["access_log"] or {}
+        out["access_log"] = AccessLogSettings(
+            path=a.get("path", "logs/access.json.log"), fields=tuple(sorted((a.get("fields") or {}).items()))
+        )
+    if "metrics" in gw:
+        m = gw["metrics"]
+        out["metrics"] = MetricsSettings(_listen(m["listen"]), tuple(m.get("allow") or ("127.0.0.1",)))
+    if "tracing" in gw:
+        tr = gw["tracing"]
+        out["tracing"] = TracingSettings(
+            tr["exporter"], tr.get("service_name", "apigen-gateway"), tr.get("sample", "on")
+        )
+    if "http2" in gw:
+        out["http2"] = True
+        out["http2_cleartext"] = (
+            _listens(gw["http2"]["cleartext_listen"]) if "cleartext_listen" in (gw["http2"] or {}) else ()
+        )
+    return out
 
 
 def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
@@ -91,6 +139,18 @@ def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
     if "retries" in data:
         r = data["retries"]
         retries = Retries(tuple(r.get("on") or ("error", "timeout")), r.get("tries"), _duration(r.get("timeout")))
+    protocol = data.get("protocol", "http")
+    tls = None
+    if protocol in ("https", "grpcs"):
+        t = data.get("tls") or {}
+        tls = UpstreamTls(
+            verify=bool(t.get("verify", True)),
+            trusted_ca=t.get("trusted_ca"),
+            server_name=t.get("server_name"),
+            client_certificate=t.get("client_certificate"),
+            client_key=t.get("client_key"),
+            path=("upstreams", name, "tls"),
+        )
     return Upstream(
         name=name,
         servers=tuple(servers),
@@ -99,7 +159,47 @@ def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
         timeouts=_timeouts(data.get("timeouts")),
         retries=retries,
         path=("upstreams", name),
+        protocol=protocol,
+        tls=tls,
     )
+
+
+def _added_operations(
+    source: PolicySource, api: Mapping[str, Any], path: tuple, spec_ops: tuple[Operation, ...], diags: Diagnostics
+) -> tuple[tuple[Operation, ...], dict[str, Attachment]]:
+    """Operations the policy file adds to an API (``add_operations``), with their attachments.
+    Their positions point into the policy file."""
+    ops: list[Operation] = []
+    attachments: dict[str, Attachment] = {}
+    ids = {o.operation_id for o in spec_ops}
+    routes = {(o.method, o.route_path) for o in spec_ops}
+    for op_id, data in sorted((api.get("add_operations") or {}).items()):
+        where = (*path, "add_operations", op_id)
+        method = data["method"].upper()
+        if op_id in ids or (method, data["path"]) in routes:
+            diags.error(
+                f"add_operations: {op_id} ({method} {data['path']}) is already in the spec",
+                source.pos(*where, key=True),
+            )
+            continue
+        params = tuple(Parameter(name, "path", True) for name in re.findall(r"\{([^{}/]+)\}", data["path"]))
+        ops.append(
+            Operation(
+                api=api["name"],
+                operation_id=op_id,
+                method=method,
+                path=data["path"],
+                route_path=data["path"],
+                parameters=params,
+                spec_uri=source.path.resolve().as_uri(),
+                spec_path=where,
+            )
+        )
+        attachments[op_id] = _attachment("operation", data, where)
+    return tuple(ops), attachments
+def _message_prefix(policy_display: str) -> str:
+    parent = os.path.dirname(policy_display)
+    return parent + "/" if parent else ""
 
 
 def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[SpecSet, SpecSummary]]:
@@ -109,7 +209,12 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         spec_file = api["spec"]
         path = (source.base_dir / spec_file).resolve()
         try:
-            specs = load_spec(path, source.base_dir)
+            specs = load_spec(
+                path,
+                source.base_dir,
+                absolute_display=Path(spec_file).is_absolute(),
+                message_prefix=_message_prefix(source.display),
+            )
         except YamlLoadError as exc:
             if exc.position.line:  # readable but broken: point into the spec itself
                 diags.error(exc.message, exc.position)
@@ -119,6 +224,7 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         version = spec_version(specs.root)
         if version is not None and not validate_spec(specs, version, diags):
             continue
+        specs.load_referenced()
         summary = summarise_spec(specs, api["name"], diags)
         if summary is not None:
             out[index] = (specs, summary)
@@ -130,7 +236,12 @@ def build_config(
 ) -> GatewayConfig:
     data = source.data
     target_data = data.get("target") or {}
-    target = Target.parse(target_data.get("flavor", "oss"), str(target_data.get("version", "1.22")))
+    target = Target.parse(
+        target_data.get("flavor", "oss"),
+        str(target_data.get("version", "1.22")),
+        target_data.get("njs"),
+        target_data.get("modules") or (),
+    )
     gw = data.get("gateway") or {}
     listen_raw = gw.get("listen", 8080)
     names_raw = gw.get("server_name", "_")
@@ -144,6 +255,7 @@ def build_config(
         tls=_tls(gw.get("tls")),
         operation_header=gw.get("operation_header"),
         attachment=_attachment("gateway", gw, ("gateway",)),
+        **_observability(gw),
     )
     upstreams = {name: _upstream(name, u) for name, u in sorted((data.get("upstreams") or {}).items())}
     policies = {
@@ -158,9 +270,10 @@ def build_config(
         specset, summary = specs[index]
         for uri in sorted(specset.documents):
             file = Path(uri.removeprefix("file://"))
-            digests.append((specset.display(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
+            digests.append((specset.input_name(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
         base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
         path = ("apis", index)
+        added, added_attachments = _added_operations(source, api, path, summary.operations, diags)
         apis.append(
             Api(
                 name=api["name"],
@@ -173,10 +286,13 @@ def build_config(
                 attachment=_attachment("api", api, path),
                 tags={t: _attachment("tag", v, (*path, "tags", t)) for t, v in sorted((api.get("tags") or {}).items())},
                 operations_attachments={
-                    sel: _attachment("operation", v, (*path, "operations", sel))
-                    for sel, v in (api.get("operations") or {}).items()
+                    **{
+                        sel: _attachment("operation", v, (*path, "operations", sel))
+                        for sel, v in (api.get("operations") or {}).items()
+                    },
+                    **added_attachments,
                 },
-                operations=summary.operations,
+                operations=summary.operations + added,
                 security_schemes=summary.security_schemes,
                 security=summary.security,
                 path=path,

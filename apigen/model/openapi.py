@@ -10,10 +10,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from apigen.diagnostics import Diagnostics, Position
-from apigen.load.spec_loader import SpecSet, locate
+from apigen.load.spec_loader import SpecSet, locate, pointer_to_path
 from apigen.model.types import Operation, Parameter
 
 _METHODS_V3 = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -61,7 +61,8 @@ def _server_base_path(doc: Mapping[str, Any], version: str) -> str:
         lambda m: str((variables.get(m.group(1)) or {}).get("default", "")),
         url,
     )
-    return normalise_base_path(urlparse(url).path if "://" in url else url.split("?")[0])
+    absolute = "://" in url or url.startswith("//")  # `//host/x` is scheme-relative
+    return normalise_base_path(urlparse(url).path if absolute else url.split("?")[0])
 
 
 def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...]:
@@ -94,33 +95,44 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
         schemes = (doc.get("components") or {}).get("securitySchemes") or {}
     operations: list[Operation] = []
     seen_ids: dict[str, str] = {}
+    declared = _declared_operation_ids(specs, methods)
     paths = doc.get("paths") or {}
     for path_key, item in paths.items():
         item_path: tuple = ("paths", path_key)
-        try:
-            item, item_uri = specs.deref(item, specs.root_uri)
-        except (KeyError, ValueError) as exc:
-            diags.error(str(exc).strip("'\""), locate(specs.root_uri, item_path, root_display))
-            continue
+        item_uri = specs.root_uri
+        if isinstance(item, dict) and isinstance(item.get("$ref"), str):
+            # A path item in another file (or elsewhere in this one): positions are found there.
+            try:
+                item, item_uri, pointer = specs.resolve(item["$ref"], specs.root_uri)
+            except (KeyError, ValueError) as exc:
+                diags.error(str(exc).strip("'\""), locate(specs.root_uri, item_path, root_display))
+                continue
+            item_path = pointer_to_path(pointer)
         if not isinstance(item, dict):
             continue
-        shared = _parameters(specs, item.get("parameters"), item_uri, item_path, diags, root_display)
+        item_display = specs.display(item_uri)
+        shared = _parameters(specs, item.get("parameters"), item_uri, item_path, diags, item_display)
         for method in methods:
             op = item.get(method)
             if not isinstance(op, dict):
                 continue
             op_path = (*item_path, method)
-            own = _parameters(specs, op.get("parameters"), item_uri, op_path, diags, root_display)
+            own = _parameters(specs, op.get("parameters"), item_uri, op_path, diags, item_display)
             merged = {(p.name, p.location): p for p in shared}
             merged.update({(p.name, p.location): p for p in own})
             op_id = op.get("operationId")
             generated = not isinstance(op_id, str) or not op_id
             if generated:
-                op_id = f"{method}_{_slug(path_key)}"
+                # Made-up ids must not collide with each other (`/a/b` and `/a_b`) nor with a
+                # declared id anywhere in the document.
+                base = op_id = f"{method}_{_slug(path_key)}"
+                n = 2
+                while op_id in seen_ids or op_id in declared:
+                    op_id, n = f"{base}_{n}", n + 1
             if op_id in seen_ids:
                 diags.error(
                     f"duplicate operationId {op_id!r} in API {api_name!r} (also {seen_ids[op_id]})",
-                    locate(specs.root_uri, (*op_path, "operationId"), root_display),
+                    locate(item_uri, (*op_path, "operationId"), item_display),
                 )
                 continue
             seen_ids[op_id] = f"{method.upper()} {path_key}"
@@ -132,12 +144,14 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                     operation_id=str(op_id),
                     method=method.upper(),
                     path=path_key,
-                    route_path=path_key.split("#", 1)[0],
+                    # nginx matches locations against the decoded URI: decode the spec's %XX too.
+                    route_path=unquote(path_key.split("#", 1)[0]),
                     tags=tags,
                     security=security,
                     parameters=tuple(merged.values()),
                     raw=op,
                     spec_uri=item_uri,
+                    spec_display=item_display,
                     spec_path=op_path,
                     generated_id=generated,
                 )
@@ -151,6 +165,21 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
     )
 
 
+def _declared_operation_ids(specs: SpecSet, methods: tuple[str, ...]) -> set[str]:
+    out: set[str] = set()
+    for item in (specs.root.get("paths") or {}).values():
+        try:
+            item, _ = specs.deref(item, specs.root_uri)
+        except (KeyError, ValueError):
+            continue  # reported where the operations are read
+        if isinstance(item, dict):
+            for method in methods:
+                op = item.get(method)
+                if isinstance(op, dict) and isinstance(op.get("operationId"), str) and op["operationId"]:
+                    out.add(op["operationId"])
+    return out
+
+
 def _parameters(
     specs: SpecSet, value: Any, uri: str, where: tuple, diags: Diagnostics, display: str
 ) -> list[Parameter]:
@@ -159,7 +188,7 @@ def _parameters(
         try:
             param, _ = specs.deref(raw, uri)
         except (KeyError, ValueError) as exc:
-            diags.error(str(exc).strip("'\""), locate(specs.root_uri, (*where, "parameters", index), display))
+            diags.error(str(exc).strip("'\""), locate(uri, (*where, "parameters", index), display))
             continue
         if not isinstance(param, dict) or "name" not in param or "in" not in param:
             continue

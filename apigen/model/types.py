@@ -46,6 +46,19 @@ class UpstreamServer:
 
 
 @dataclass(frozen=True)
+class UpstreamTls:
+    """TLS from the gateway to the backend (``proxy_ssl_*`` / ``grpc_ssl_*``). File fields are as
+    written in the policy file; the planner copies them into the bundle."""
+
+    verify: bool = True
+    trusted_ca: str | None = None
+    server_name: str | None = None  # SNI and the name verified; None: the upstream group's host
+    client_certificate: str | None = None
+    client_key: str | None = None
+    path: DataPath = ()
+
+
+@dataclass(frozen=True)
 class Upstream:
     name: str
     servers: tuple[UpstreamServer, ...]
@@ -54,6 +67,21 @@ class Upstream:
     timeouts: Timeouts = Timeouts()
     retries: Retries | None = None
     path: DataPath = ()
+    protocol: str = "http"  # http | https | grpc | grpcs
+    tls: UpstreamTls | None = None
+
+    @property
+    def is_grpc(self) -> bool:
+        return self.protocol in ("grpc", "grpcs")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol in ("https", "grpcs")
+
+    @property
+    def scheme(self) -> str:
+        """The URL scheme of ``proxy_pass``/``grpc_pass``."""
+        return self.protocol
 
 
 @dataclass(frozen=True)
@@ -98,6 +126,7 @@ class Operation:
     parameters: tuple[Parameter, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     spec_uri: str = ""
+    spec_display: str = ""  # the file of spec_uri, as messages name it
     spec_path: DataPath = ()  # where the operation is in its document
     generated_id: bool = False  # operationId was missing and made up from method + path
 
@@ -134,11 +163,48 @@ class Listen:
 
 
 @dataclass(frozen=True)
+class TlsCertificate:
+    server_names: tuple[str, ...]
+    certificate: str  # as written in the policy file
+    key: str
+    path: DataPath = ()
+
+
+@dataclass(frozen=True)
 class TlsSettings:
     listen: tuple[Listen, ...]
     certificate: str  # as written in the policy file
     key: str
     path: DataPath = ("gateway", "tls")
+    client_certificate: str | None = None  # CA bundle that verifies client certificates (mTLS)
+    verify_client: str = "optional"  # on | optional
+    verify_depth: int = 1
+    certificates: tuple[TlsCertificate, ...] = ()  # more certificates, chosen by SNI
+    protocols: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
+    ciphers: str | None = None  # None: the modern default (apigen/plan/tls.py)
+    hsts: Mapping[str, Any] | None = None
+    ocsp_stapling: Mapping[str, Any] | None = None
+    reject_unknown_names: bool = False
+    redirect_http: bool = False
+
+
+@dataclass(frozen=True)
+class AccessLogSettings:
+    path: str = "logs/access.json.log"
+    fields: tuple[tuple[str, str], ...] = ()  # (field name, request header) extra fields
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: Listen
+    allow: tuple[str, ...] = ("127.0.0.1",)
+
+
+@dataclass(frozen=True)
+class TracingSettings:
+    exporter: str
+    service_name: str = "apigen-gateway"
+    sample: str = "on"  # on | off | parent
 
 
 @dataclass(frozen=True)
@@ -150,6 +216,11 @@ class Gateway:
     client_max_body_size: str = "1m"
     include_dir: str = ""
     tls: TlsSettings | None = None
+    http2: bool = False
+    http2_cleartext: tuple[Listen, ...] = ()  # plain listeners taking HTTP/2 with prior knowledge
+    access_log: AccessLogSettings | None = None
+    metrics: MetricsSettings | None = None
+    tracing: TracingSettings | None = None
     operation_header: str | None = None
     attachment: Attachment = Attachment("gateway")
 

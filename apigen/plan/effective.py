@@ -48,7 +48,7 @@ def resolve_operation(
 ) -> EffectiveOperation:
     chosen: list[EffectivePolicy] = []
     upstream, upstream_origin = api.upstream, "api"
-    timeouts = config.upstreams[api.upstream].timeouts if api.upstream in config.upstreams else Timeouts()
+    explicit = Timeouts()  # what the levels say; the chosen upstream's own timeouts fill the rest
     for att in attachments_for(api, op, config):
         chosen = [p for p in chosen if p.policy.name not in att.skip and p.policy.kind not in att.skip]
         at_level: set[str] = set()
@@ -68,10 +68,8 @@ def resolve_operation(
             chosen.append(EffectivePolicy(policy, att.level, att.path))
         if att.upstream:
             upstream, upstream_origin = att.upstream, att.level
-            if att.upstream in config.upstreams:
-                timeouts = config.upstreams[att.upstream].timeouts
-        if att.level != "gateway":
-            timeouts = att.timeouts.merged_over(timeouts)
+        explicit = att.timeouts.merged_over(explicit)
+    timeouts = explicit.merged_over(config.upstreams[upstream].timeouts if upstream in config.upstreams else Timeouts())
     order = {name: kind.order for name, kind in registry.items()}
     chosen.sort(key=lambda p: (order.get(p.policy.kind, 100), p.policy.kind))  # stable: level order kept
     return EffectiveOperation(op, tuple(chosen), upstream, upstream_origin, timeouts)

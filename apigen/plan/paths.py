@@ -45,8 +45,17 @@ class Segment:
     def shape(self) -> str:
         return "".join(text if kind == "lit" else "{}" for kind, text in self.parts)
 
-    def regex(self) -> str:
-        return "".join(pcre_escape(text) if kind == "lit" else PARAM_REGEX for kind, text in self.parts)
+    def regex(self, capture_names: list[str] | None = None) -> str:
+        """With ``capture_names``, each parameter becomes a named group, taking names in order."""
+        out = []
+        for kind, text in self.parts:
+            if kind == "lit":
+                out.append(pcre_escape(text))
+            elif capture_names is not None:
+                out.append(f"(?P<{capture_names.pop(0)}>{PARAM_REGEX})")
+            else:
+                out.append(PARAM_REGEX)
+        return "".join(out)
 
     def rank(self) -> tuple[int, int]:
         """Lower is more specific: literal, then mixed (more literal text first), then parameter."""
@@ -100,8 +109,13 @@ class PathTemplate:
         # OpenAPI: at the first segment where two templates differ, literal beats parameter.
         return (self.rank(), self.shape, self.text)
 
-    def regex(self) -> str:
-        return "^/" + "/".join(s.regex() for s in self.segments) + "$"
+    def regex(self, named_captures: bool = False) -> str:
+        """The anchored regex. ``named_captures``: parameter ``n`` (1-based, in path order) is
+        captured as ``apigen_p<n>``: named captures survive the ``rewrite ... last`` to the
+        operation's location as variables (numbered ones are reset by it), so the operation can
+        build an upstream path from them (see the ``rewrite`` policy kind)."""
+        names = [capture_variable(i) for i in range(1, len(self.param_names) + 1)] if named_captures else None
+        return "^/" + "/".join(s.regex(names) for s in self.segments) + "$"
 
     @cached_property
     def compiled(self) -> re.Pattern[str]:
@@ -118,6 +132,11 @@ class PathTemplate:
 
     def sample(self, fill: str = "x") -> str:
         return "/" + "/".join("".join(text if kind == "lit" else fill for kind, text in s.parts) for s in self.segments)
+
+
+def capture_variable(index: int) -> str:
+    """Variable of the ``index``-th (1-based) path parameter in a route regex with named captures."""
+    return f"apigen_p{index}"
 
 
 def join_base(base_path: str, path: str) -> str:

@@ -13,14 +13,29 @@ from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
+from apigen.plan.observability import (
+    AccessLogPlan,
+    MetricsPlan,
+    TracingPlan,
+    plan_access_log,
+    plan_metrics,
+    plan_tracing,
+)
+from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
-from apigen.policies import registry
+from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
+from apigen.policies import UNMATCHED_OPERATION_ID, registry
 from apigen.render.quoting import Arg, bare, quote
+from apigen.targets import directive_available
 
 INTERNAL_OP_PREFIX = "/_apigen/op/"
 METHOD_NOT_ALLOWED_URI = "/_apigen/405"
 
 # Every status nginx itself can produce for an API client gets a JSON body.
+# A malformed or too long request line, or a client that never sends one: nginx answers these
+# before any location exists, and then cannot redirect to a named location.
+REQUEST_LINE_STATUSES = frozenset({400, 408, 414})
+
 ERROR_STATUSES: dict[int, str] = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -53,7 +68,8 @@ class OperationPlan:
     path: str
     internal_uri: str
     upstream: str
-    upstream_uri: str  # nginx expression appended to http://<upstream>
+    upstream_uri: str  # variable appended to http://<upstream>; "" for none ($uri is sent)
+    upstream_var: str | None  # variable naming the upstream (a split), else `upstream` is used
     timeouts: Timeouts
     retries_on: tuple[str, ...]
     retries_tries: int | None
@@ -61,6 +77,19 @@ class OperationPlan:
     keepalive: bool
     policies: tuple[PolicyUse, ...]
     effective: EffectiveOperation
+    scheme: str = "http"  # http | https | grpc | grpcs
+    content: PolicyUse | None = None  # a kind that answers itself (aggregate) instead of proxying
+    websocket_idle: str | None = None  # set: the operation may upgrade to WebSocket
+    grpc_path: str | None = None  # gRPC: the path sent upstream (grpc_pass takes no URI)
+
+    @property
+    def grpc(self) -> bool:
+        return self.scheme in ("grpc", "grpcs")
+
+    @property
+    def module(self) -> str:
+        """Directive prefix of the upstream module: proxy_* or grpc_*."""
+        return "grpc" if self.grpc else "proxy"
 
 
 @dataclass(frozen=True)
@@ -72,12 +101,25 @@ class ApiPlan:
     groups: tuple[RouteGroup, ...]
     operations: tuple[OperationPlan, ...]
     strip_map: tuple[str, str] | None  # (regex on $request_uri, variable) when strip_base_path
+    unmatched: UnmatchedPlan | None = None  # set when API-level policies guard unknown paths
+
+
+@dataclass(frozen=True)
+class UnmatchedPlan:
+    """Unknown paths and undeclared methods of an API whose API-level policies guard them: they
+    go to internal locations that run those policies (authentication, IP rules) and answer
+    404/405 afterwards (``try_files ... =404`` runs after the access phase, ``return`` before)."""
+
+    uri_404: str
+    uri_405: str
+    policies: tuple[PolicyUse, ...]
 
 
 @dataclass(frozen=True)
 class MapEntry:
     key: str
     value: str
+    variable: bool = False  # value is a variable name, not a literal
 
 
 @dataclass(frozen=True)
@@ -87,13 +129,19 @@ class Plan:
     config: GatewayConfig
     routes: RouteTable
     upstreams: tuple[tuple[Upstream, tuple[Arg, ...]], ...]  # with the balancing directive's tokens
+    upstream_zones: frozenset[str]  # upstream groups that get a shared-memory zone
     apis: tuple[ApiPlan, ...]
     root_groups: tuple[RouteGroup, ...]  # groups no API owns (always `/`)
     dispatch: tuple[MapEntry, ...]
     allow: tuple[MapEntry, ...]
+    preflight: tuple[MapEntry, ...]  # "<route> <requested method>" -> CORS preflight location
+    capture_routes: frozenset[str]  # route ids whose regex captures parameters by name
     map_hash_bucket_size: int
     map_hash_max_size: int
     error_statuses: tuple[tuple[int, str], ...]
+    error_bodies: tuple[tuple[int, Arg], ...]  # the JSON body nginx answers each status with
+    request_line_statuses: frozenset[int]  # errors nginx finds before a location exists
+    error_headers: tuple[tuple[int, str, str], ...]  # (status, header, variable) from policy kinds
     uses_njs: bool
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
     include_dir: str
@@ -101,9 +149,48 @@ class Plan:
     assets: tuple[Asset, ...]  # files copied into the bundle (certificates, keys, key lists)
     tls_certificate: str | None  # bundle paths of the gateway's TLS certificate and key
     tls_key: str | None
+    tls_client_ca: str | None = None  # bundle path of the CA that verifies client certificates
+
+    def unmatched_for(self, api_name: str | None) -> UnmatchedPlan | None:
+        return next((a.unmatched for a in self.apis if a.name == api_name), None)
+
+    @property
+    def unmatched_dispatch(self) -> tuple[MapEntry, ...]:
+        """route -> 405 location, for the routes of APIs that guard undeclared methods (the
+        dispatch map's default then goes through ``$apigen_method_fallback``)."""
+        guarded = {a.name: a.unmatched.uri_405 for a in self.apis if a.unmatched}
+        return tuple(MapEntry(r.route_id, guarded[r.api]) for r in self.routes.routes if r.api in guarded)
+    tls: TlsPlan | None = None
+    upstream_tls: dict[str, UpstreamTlsPlan] | None = None  # by upstream name
+    provided_variables: frozenset[str] = frozenset()  # variables the kinds in use define
+    http2_on: bool = False  # `http2 on;` (1.25.1+) rather than `listen ... http2`
+    http2_listen_param: bool = False
+    http2_cleartext: tuple[str, ...] = ()
+    grpc_error_statuses: tuple[tuple[int, int, str], ...] = ()  # (http status, grpc code, message)
+    access_log: AccessLogPlan | None = None
+    metrics: MetricsPlan | None = None
+    tracing: TracingPlan | None = None
+    server_names: tuple[str, ...] = ("_",)
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
+
+
+# Gateway errors on gRPC operations: HTTP status -> gRPC status code (grpc/doc/statuscodes.md).
+GRPC_ERRORS: tuple[tuple[int, int, str], ...] = (
+    (400, 3, "invalid argument"),
+    (401, 16, "unauthenticated"),
+    (403, 7, "permission denied"),
+    (404, 12, "unimplemented"),
+    (405, 12, "unimplemented"),
+    (408, 4, "deadline exceeded"),
+    (413, 8, "resource exhausted"),
+    (429, 8, "resource exhausted"),
+    (500, 13, "internal"),
+    (502, 14, "unavailable"),
+    (503, 14, "unavailable"),
+    (504, 4, "deadline exceeded"),
+)
 
 
 def slug(text: str) -> str:
@@ -128,21 +215,49 @@ def balance_tokens(balance: str) -> tuple[Arg, ...]:
     return tuple(bare(w) for w in words)
 
 
-def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str) -> OperationPlan:
+def _strip_variables(config: GatewayConfig) -> dict[str, str]:
+    """The variable holding the URI without the base path, per API that strips it. Unique: API
+    names `a-b` and `a_b` would both give `apigen_strip_a_b`, and the second map would win."""
+    out: dict[str, str] = {}
+    for api in config.apis:
+        if api.strip_base_path and api.base_path:
+            base = var = f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
+            n = 2
+            while var in out.values():
+                var, n = f"{base}_{n}", n + 1
+            out[api.name] = var
+    return out
+
+
+def _operation_plan(
+    api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str, strip_vars: dict[str, str]
+) -> OperationPlan:
     upstream: Upstream = config.upstreams[eff.upstream]
     retries = upstream.retries
+    by_kind: dict[str, list[Any]] = {}
+    for p in eff.policies:
+        if p.policy.kind in registry:
+            by_kind.setdefault(p.policy.kind, []).append(
+                registry[p.policy.kind].plan_location(p.policy, eff, api, config)
+            )
+    combined = {kind: iter(registry[kind].combine(plans)) for kind, plans in by_kind.items()}
     uses = tuple(
-        PolicyUse(
-            p.policy.kind, registry[p.policy.kind].partial, registry[p.policy.kind].plan_location(p.policy, eff, api, config)
-        )
+        PolicyUse(p.policy.kind, registry[p.policy.kind].partial, next(combined[p.policy.kind]))
         for p in eff.policies
         if p.policy.kind in registry
     )
-    upstream_uri = (
-        f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
-        if api.strip_base_path and api.base_path
-        else "request_uri"
-    )
+    content = next((u for u in uses if registry[u.kind].content), None)
+    websocket = next((u.plan.idle_timeout for u in uses if u.kind == "websocket"), None)
+    timeouts = eff.timeouts
+    if websocket:
+        timeouts = Timeouts(timeouts.connect, websocket, timeouts.send or websocket)
+    upstream_uri = strip_vars.get(api.name, "request_uri")
+    upstream_var = None
+    for use in uses:
+        kind = registry[use.kind]
+        upstream_var = kind.upstream_variable(use.plan) or upstream_var
+        override = kind.upstream_uri(use.plan)
+        upstream_uri = upstream_uri if override is None else override
     return OperationPlan(
         api=api.name,
         operation_id=op.operation_id,
@@ -151,26 +266,47 @@ def _operation_plan(api: Api, op: Operation, eff: EffectiveOperation, config: Ga
         internal_uri=uri,
         upstream=eff.upstream,
         upstream_uri=upstream_uri,
-        timeouts=eff.timeouts,
+        upstream_var=upstream_var,
+        timeouts=timeouts,
         retries_on=retries.on if retries else (),
         retries_tries=retries.tries if retries else None,
         retries_timeout=retries.timeout if retries else None,
         keepalive=bool(upstream.keepalive),
         policies=uses,
         effective=eff,
+        scheme=upstream.scheme,
+        content=content,
+        websocket_idle=websocket,
+        grpc_path=(op.route_path if api.strip_base_path else join_base(api.base_path, op.route_path))
+        if upstream.is_grpc
+        else None,
     )
+
+
+def _error_bodies(config: GatewayConfig) -> tuple[tuple[int, Arg], ...]:
+    from apigen.policies.errors import DEFAULT_TEMPLATE, render_body
+
+    template = next((t for k in registry.values() if (t := k.error_body_template(config))), DEFAULT_TEMPLATE)
+    return tuple((status, render_body(template, status, reason)) for status, reason in sorted(ERROR_STATUSES.items()))
 
 
 def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | None = None) -> Plan:
     table = build_route_table(config, diags)
     assets = AssetCollector(source, diags) if source is not None else None
-    tls_cert = tls_key = None
     tls = config.gateway.tls
-    if tls is not None and assets is not None:
-        cert = assets.file(tls.certificate, (*tls.path, "certificate"), directory="tls", secret=False)
-        key = assets.file(tls.key, (*tls.path, "key"), directory="secrets", secret=True)
-        tls_cert = cert.bundle_path if cert else None
-        tls_key = key.bundle_path if key else None
+    tls_client_ca = None
+    if tls is not None and assets is not None and tls.client_certificate:
+        ca = assets.file(tls.client_certificate, (*tls.path, "client_certificate"), directory="tls", secret=False)
+        tls_client_ca = ca.bundle_path if ca else None
+    tls_plan = plan_tls(config, assets, source, diags) if assets is not None and source is not None else None
+    tls_cert = tls_plan.default_certificate if tls_plan else None
+    tls_key = tls_plan.default_key if tls_plan else None
+    upstream_tls: dict[str, UpstreamTlsPlan] = {}
+    if assets is not None and source is not None:
+        for u in config.upstreams.values():
+            utls = plan_upstream_tls(u, assets, source, diags)
+            if utls is not None:
+                upstream_tls[u.name] = utls
     # Internal location of each operation: /_apigen/op/<api>/<operationId>, made unique.
     internal: dict[tuple[str, str], str] = {}
     used: set[str] = set()
@@ -184,6 +320,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             internal[(api.name, op.operation_id)] = uri
 
     routed = {(op.api, op.operation_id) for _, _, op in table.operations()}
+    strip_vars = _strip_variables(config)
     api_plans = []
     for api in config.apis:
         ops = []
@@ -191,12 +328,19 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             if (api.name, op.operation_id) not in routed:
                 continue  # an alias of another operation's route: never reached
             eff = resolve_operation(api, op, config, diags, source)
-            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)]))
+            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars))
+            if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
+                diags.error(
+                    f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "
+                    f"(/package.Service/Method), not {op.path!r}",
+                    source.pos(*api.path, "upstream"),
+                )
         ops.sort(key=lambda p: p.internal_uri)
+        unmatched = _unmatched_plan(api, config, diags, source)
         strip = None
         if api.strip_base_path and api.base_path:
-            var = f"apigen_strip_{slug(api.name).replace('-', '_').replace('.', '_')}"
-            strip = ("~^" + re.escape(api.base_path).replace("\\/", "/") + "(/.*)$", var)
+            var = strip_vars[api.name]
+            strip = ("~^" + pcre_escape(api.base_path) + "(/.*)$", var)
         api_plans.append(
             ApiPlan(
                 name=api.name,
@@ -206,35 +350,75 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 groups=tuple(g for g in table.groups if g.api == api.name),
                 operations=tuple(ops),
                 strip_map=strip,
+                unmatched=unmatched,
             )
         )
 
     dispatch = []
     allow = []
+    preflight = []
+    op_plans = {(o.api, o.operation_id): o for a in api_plans for o in a.operations}
     for route in table.routes:
         allow.append(MapEntry(route.route_id, route.allow))
         for method, op in route.operations:
             dispatch.append(MapEntry(f"{route.route_id} {method}", internal[(op.api, op.operation_id)]))
+        if "OPTIONS" in dict(route.operations):
+            continue  # the spec's own OPTIONS operation answers preflights
+        # CORS preflights: OPTIONS dispatches on the method the browser asks about.
+        for method, op in route.operations:
+            op_plan = op_plans.get((op.api, op.operation_id))
+            uris = [registry[u.kind].preflight_uri(u.plan) for u in op_plan.policies] if op_plan else []
+            uri = next((u for u in uris if u), None)
+            if uri:
+                preflight.append(MapEntry(f"{route.route_id} {method}", uri))
+        if preflight and preflight[-1].key.startswith(route.route_id + " "):
+            dispatch.append(MapEntry(f"{route.route_id} OPTIONS", "apigen_preflight", variable=True))
     longest = max((len(e.key) for e in dispatch), default=16)
-    kinds_in_use = sorted({u.kind for a in api_plans for o in a.operations for u in o.policies})
+    uses_by_location = [o.policies for a in api_plans for o in a.operations]
+    uses_by_location += [a.unmatched.policies for a in api_plans if a.unmatched]
+    kinds_in_use = sorted({u.kind for uses in uses_by_location for u in uses})
     policy_http = []
     for kind_name in kinds_in_use:
         kind = registry[kind_name]
-        instances = [u.plan for a in api_plans for o in a.operations for u in o.policies if u.kind == kind_name]
+        instances = [u.plan for uses in uses_by_location for u in uses if u.kind == kind_name]
         policy_http.append(PolicyUse(kind_name, kind.partial, kind.plan_http(instances, config, assets)))
+    provided = frozenset(v for k in kinds_in_use for v in registry[k].provides)
+    tracing = plan_tracing(config, source, diags)
+    access_log = plan_access_log(config, provided, tracing is not None, source, diags)
+    http2_on = config.gateway.http2 and directive_available(config.target, "http2")
+    server_names = list(config.gateway.server_names)
+    if tls_plan is not None:
+        server_names += [n for c in config.gateway.tls.certificates for n in c.server_names if n not in server_names]  # type: ignore[union-attr]
+    has_grpc = any(o.grpc for a in api_plans for o in a.operations)
     return Plan(
         version=__version__,
         inputs=config.input_digests,
         config=config,
         routes=table,
         upstreams=tuple((u, balance_tokens(u.balance)) for u in config.upstreams.values()),
+        # Health checks and slow_start (NGINX Plus) need the group's state in shared memory.
+        upstream_zones=frozenset(
+            {z for u in policy_http for z in registry[u.kind].upstream_zones(u.plan)}
+            | {u.name for u in config.upstreams.values() if any(s.slow_start for s in u.servers)}
+        ),
         apis=tuple(api_plans),
         root_groups=tuple(g for g in table.groups if g.api is None),
         dispatch=tuple(dispatch),
         allow=tuple(allow),
+        preflight=tuple(preflight),
+        capture_routes=frozenset(
+            route.route_id
+            for route in table.routes
+            for _, op in route.operations
+            if (o := op_plans.get((op.api, op.operation_id)))
+            and any(registry[u.kind].needs_path_captures(u.plan) for u in o.policies)
+        ),
         map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),
+        error_bodies=_error_bodies(config),
+        request_line_statuses=REQUEST_LINE_STATUSES,
+        error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers(u.plan)})),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         policy_http=tuple(policy_http),
         include_dir=config.gateway.include_dir,
@@ -242,4 +426,32 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         assets=tuple(sorted(assets.assets.values(), key=lambda a: a.bundle_path)) if assets else (),
         tls_certificate=tls_cert,
         tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        tls=tls_plan,
+        upstream_tls=upstream_tls,
+        provided_variables=provided,
+        http2_on=http2_on,
+        http2_listen_param=config.gateway.http2 and not http2_on,
+        http2_cleartext=tuple(str(listen) for listen in config.gateway.http2_cleartext),
+        grpc_error_statuses=GRPC_ERRORS if has_grpc else (),
+        access_log=access_log,
+        metrics=plan_metrics(config),
+        tracing=tracing,
+        server_names=tuple(server_names),
     )
+
+
+
+def _unmatched_plan(api: Api, config: GatewayConfig, diags: Diagnostics, source: PolicySource | None) -> UnmatchedPlan | None:
+    # A stand-in operation with no tags and the document's security: what the API level says.
+    stand_in = Operation(api=api.name, operation_id=UNMATCHED_OPERATION_ID, method="*", path="", route_path="")
+    eff = resolve_operation(api, stand_in, config)
+    uses = tuple(
+        PolicyUse(p.policy.kind, registry[p.policy.kind].partial, registry[p.policy.kind].plan_location(p.policy, eff, api, config))
+        for p in eff.policies
+        if p.policy.kind in registry and registry[p.policy.kind].guards_unmatched
+    )
+    if not uses:
+        return None
+    base = f"/_apigen/unmatched/{slug(api.name)}"
+    return UnmatchedPlan(f"{base}/404", f"{base}/405", uses)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from apigen.diagnostics import Diagnostics, Position
 from apigen.model.types import Api, GatewayConfig, Operation
-from apigen.plan.paths import PARAM_REGEX, PathTemplate, compatible_with_prefix, join_base, pcre_escape
+from apigen.plan.paths import PARAM_REGEX, PathTemplate, Segment, compatible_with_prefix, join_base, pcre_escape
 
 PARAM_REGEX_SEGMENT = PARAM_REGEX + "/"
 
@@ -98,7 +98,7 @@ class RouteTable:
 def _op_position(api: Api, op: Operation, config_file: str) -> Position:
     from apigen.load.spec_loader import locate
 
-    return locate(op.spec_uri, op.spec_path, api.spec_file)
+    return locate(op.spec_uri, op.spec_path, op.spec_display or api.spec_file)
 
 
 def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None) -> RouteTable:
@@ -110,6 +110,14 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
                 diags.error(
                     f"path {template.text} is reserved for the gateway's internal locations",
                     _op_position(api, op, config.policy_file),
+                )
+                continue
+            if op.method == "TRACE":
+                diags.warning(
+                    f"TRACE {op.path} ({op.operation_id}) is unreachable: nginx answers every TRACE "
+                    "request with 405 before any location is chosen",
+                    _op_position(api, op, config.policy_file),
+                    code="unreachable-method",
                 )
                 continue
             entry = by_shape.setdefault(template.shape, {"api": api, "template": template, "methods": {}})
@@ -133,12 +141,13 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
             entry["methods"][op.method] = op
 
     routes = []
+    taken_ids: set[str] = set()
     for shape, entry in sorted(by_shape.items()):
         methods: dict[str, Operation] = dict(entry["methods"])
         if "GET" in methods and "HEAD" not in methods:
             methods["HEAD"] = methods["GET"]  # nginx answers HEAD from a GET handler's response
         ops = tuple(sorted(methods.items(), key=lambda kv: method_sort_key(kv[0])))
-        routes.append(Route(shape, entry["template"], entry["api"].name, ops))
+        routes.append(Route(_unique_id(shape, taken_ids), entry["template"], entry["api"].name, ops))
 
     _warn_ambiguous(routes, config, diags)
     exact = tuple(r for r in routes if r.is_exact)
@@ -236,6 +245,16 @@ def nest_routes(routes: tuple[Route, ...], depth: int, prefix_regex: str) -> tup
     return tuple(nodes), flat
 
 
+def _unique_id(shape: str, taken: set[str]) -> str:
+    """The route's id: its shape, made unique ignoring case, because nginx's ``map`` compares
+    strings case-insensitively (``/Pets`` and ``/pets`` would be a conflicting map key)."""
+    route_id, n = shape, 2
+    while route_id.lower() in taken:
+        route_id, n = f"{shape} [{n}]", n + 1
+    taken.add(route_id.lower())
+    return route_id
+
+
 def _owner(prefix: str, base_prefixes: dict[str, str]) -> str | None:
     best: tuple[int, str] | None = None
     for api, base in sorted(base_prefixes.items()):
@@ -251,25 +270,67 @@ def _owner(prefix: str, base_prefixes: dict[str, str]) -> str | None:
 
 
 def _warn_ambiguous(routes: list[Route], config: GatewayConfig, diags: Diagnostics) -> None:
-    """Pairs that can match the same URL with no OpenAPI rule to prefer one (``/{a}.json`` vs
-    ``/{b}.{c}`` would be ordered by literal length, but users should know)."""
-    buckets: dict[tuple, list[Route]] = defaultdict(list)
+    """Warn about pairs of templated routes that can match the same URL when the OpenAPI rule
+    (literal before parameter at the first differing segment) does not say which one wins, e.g.
+    ``/{id}.json`` and ``/{name}.{ext}``. The order stays deterministic; users should know."""
+    by_length: dict[int, list[Route]] = defaultdict(list)
     for r in routes:
-        if r.is_exact:
-            continue
-        key = tuple(
-            s.literal_text if s.is_literal else "{}" if s.is_param else f"mixed:{len(s.literal_text)}"
-            for s in r.template.segments
-        )
-        buckets[key].append(r)
-    for bucket in buckets.values():
+        if not r.is_exact:
+            by_length[len(r.template.segments)].append(r)
+    for bucket in by_length.values():
+        bucket.sort(key=lambda r: r.template.sort_key())  # match order: the first one wins
         for i, a in enumerate(bucket):
             for b in bucket[i + 1 :]:
-                if b.template.compiled.match(a.template.sample()) or a.template.compiled.match(b.template.sample()):
-                    api = config.api(b.api)
-                    diags.warning(
-                        f"ambiguous paths {a.template.text} and {b.template.text}: a request can match "
-                        f"both; {a.template.text} is tried first",
-                        _op_position(api, b.operations[0][1], config.policy_file),
-                        code="ambiguous-route",
-                    )
+                sample = ambiguous_sample(a.template, b.template)
+                if sample is None:
+                    continue
+                diags.warning(
+                    f"ambiguous paths {a.template.text} and {b.template.text}: a request such as "
+                    f"{sample} matches both; {a.template.text} is tried first",
+                    _op_position(config.api(b.api), b.operations[0][1], config.policy_file),
+                    code="ambiguous-route",
+                    related=(_op_position(config.api(a.api), a.operations[0][1], config.policy_file),),
+                )
+
+
+def _segment_class(seg: Segment) -> int:
+    return 0 if seg.is_literal else 2 if seg.is_param else 1
+
+
+def ambiguous_sample(a: PathTemplate, b: PathTemplate) -> str | None:
+    """A URL both templates match, when the first segment where their shapes differ does not
+    rank one above the other (both mixed: literal text and parameters); otherwise ``None``."""
+    if len(a.segments) != len(b.segments):
+        return None
+    decided = False
+    differs = False
+    parts = []
+    for sa, sb in zip(a.segments, b.segments, strict=True):
+        if sa.shape == sb.shape:
+            parts.append(_fill(sa, "x"))
+            continue
+        if not differs:
+            differs = True
+            decided = _segment_class(sa) != _segment_class(sb)
+            if decided:
+                return None
+        common = _common_text(sa, sb)
+        if common is None:
+            return None  # no URL matches both
+        parts.append(common)
+    return "/" + "/".join(parts) if differs else None
+
+
+def _fill(seg: Segment, value: str) -> str:
+    return "".join(text if kind == "lit" else value for kind, text in seg.parts)
+
+
+def _common_text(a: Segment, b: Segment) -> str | None:
+    """A segment text both match, tried from samples of each filled with the other's literals."""
+    ra, rb = re.compile(a.regex()), re.compile(b.regex())
+    fills_a = ["x", *(t for k, t in b.parts if k == "lit" and t)]
+    fills_b = ["x", *(t for k, t in a.parts if k == "lit" and t)]
+    for text in [_fill(a, f) for f in fills_a] + [_fill(b, f) for f in fills_b]:
+        if ra.fullmatch(text) and rb.fullmatch(text):
+            return text
+    return None

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from apigen.plan.effective import EffectiveOperation
 
 
+# The operationId of the stand-in operation for an API's unknown paths and undeclared methods
+# (see apigen.plan.planner.UnmatchedPlan); its path is "".
+UNMATCHED_OPERATION_ID = "_unmatched"
+
+
 class BundleFile:
     """A file a policy kind adds to the bundle (``mode`` 0o600 for secrets)."""
 
@@ -42,6 +47,19 @@ class PolicyKind:
     order: ClassVar[int] = 100
     # Does the kind's output need the njs module loaded (``load_module ...js...``)?
     requires_njs: ClassVar[bool] = False
+    # Does the kind guard an API's unknown paths and undeclared methods too? Then they are
+    # answered (404/405) by an internal location holding the API-level policies of such kinds,
+    # after its access phase, instead of by `return` before it.
+    guards_unmatched: ClassVar[bool] = False
+    # nginx variables the kind defines while in use (e.g. ``apigen_client``, ``apigen_variant``):
+    # the access log and other kinds print them only when some kind in use provides them.
+    provides: ClassVar[frozenset[str]] = frozenset()
+    # Does the kind answer the request itself? Then its partial has a ``content(p)`` macro that
+    # replaces the operation's proxy_pass (it must still end in js_content/proxy_pass, not return).
+    content: ClassVar[bool] = False
+    # Does the kind also apply to the CORS preflight answered for the operation (limits do; auth
+    # must not, since browsers send preflights without credentials)?
+    in_preflight: ClassVar[bool] = False
 
     @property
     def partial(self) -> str:
@@ -60,9 +78,49 @@ class PolicyKind:
         them into the bundle and reports missing ones at their policy line."""
         return instances
 
+    def combine(self, plans: list[Any]) -> list[Any]:
+        """All location plans of this kind on one operation, in order; a kind whose directives may
+        appear only once per location marks or merges them here."""
+        return plans
+
+    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
+        """``(status, header, variable)``: headers the gateway's JSON error answer for ``status``
+        carries while the kind is in use (Retry-After on 429, say)."""
+        return []
+
+    def upstream_variable(self, plan: Any) -> str | None:
+        """A variable naming the upstream group this operation proxies to (splits), or None."""
+        return None
+
+    def upstream_uri(self, plan: Any) -> str | None:
+        """The URI part of ``proxy_pass``: a variable name, ``""`` for none (the possibly
+        rewritten ``$uri`` is sent), or None to keep the default."""
+        return None
+
+    def upstream_zones(self, http_plan: Any) -> set[str]:
+        """Upstream groups that need a shared-memory ``zone`` (NGINX Plus health checks)."""
+        return set()
+
+    def error_body_template(self, config: GatewayConfig) -> str | None:
+        """The gateway-wide JSON error body template this kind sets, if any."""
+        return None
+
+    def needs_path_captures(self, plan: Any) -> bool:
+        """Must the operation's route regex capture path parameters by name (``apigen_p<n>``)?"""
+        return False
+
+    def preflight_uri(self, plan: Any) -> str | None:
+        """The internal location answering CORS preflights for this operation, or None."""
+        return None
+
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
         """Extra files for the bundle; ``source_dir`` is the policy file's directory."""
         return []
+
+
+def duration(value: Any) -> str:
+    """A policy-file duration as an nginx time: an integer is seconds, a string is kept."""
+    return f"{value}s" if isinstance(value, int) else str(value)
 
 
 registry: dict[str, PolicyKind] = {}
@@ -78,4 +136,21 @@ def kinds() -> Mapping[str, PolicyKind]:
 
 
 # Import the kinds so they register themselves.
+from apigen.policies import aggregate as _aggregate  # noqa: E402,F401
+from apigen.policies import api_key as _api_key  # noqa: E402,F401
+from apigen.policies import basic_auth as _basic_auth  # noqa: E402,F401
+from apigen.policies import body_limit as _body_limit  # noqa: E402,F401
+from apigen.policies import cache as _cache  # noqa: E402,F401
+from apigen.policies import claims as _claims  # noqa: E402,F401
+from apigen.policies import cors as _cors  # noqa: E402,F401
+from apigen.policies import errors as _errors  # noqa: E402,F401
 from apigen.policies import headers as _headers  # noqa: E402,F401
+from apigen.policies import health as _health  # noqa: E402,F401
+from apigen.policies import ip_access as _ip_access  # noqa: E402,F401
+from apigen.policies import jwt as _jwt  # noqa: E402,F401
+from apigen.policies import mtls as _mtls  # noqa: E402,F401
+from apigen.policies import openapi_security as _openapi_security  # noqa: E402,F401
+from apigen.policies import rate_limit as _rate_limit  # noqa: E402,F401
+from apigen.policies import rewrite as _rewrite  # noqa: E402,F401
+from apigen.policies import split as _split  # noqa: E402,F401
+from apigen.policies import websocket as _websocket  # noqa: E402,F401

@@ -1,15 +1,35 @@
-"""``kind: headers`` - set/remove request headers sent upstream, set/hide response headers."""
+"""``kind: headers`` - request headers sent upstream and response headers sent to the client.
+
+Request: ``set`` replaces, ``append`` adds to the client's value (``a, b``; just the value when
+the client sent none), ``remove`` drops. Response: ``set`` replaces the upstream's header (hide +
+add), ``append`` adds another header line, ``hide`` drops upstream headers (``X-Powered-By``).
+Response headers are added ``always`` (also on error answers) unless ``always: false``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from apigen.policies import PolicyKind, register
+from apigen.render.quoting import Arg, quote
 
 if TYPE_CHECKING:
     from apigen.model.types import Api, GatewayConfig, PolicyDef
+    from apigen.plan.assets import AssetCollector
     from apigen.plan.effective import EffectiveOperation
+
+
+@dataclass(frozen=True)
+class AppendMap:
+    """``map $http_<name> $apigen_hdr_<digest>``: the value alone, or appended to the client's."""
+
+    source_var: str
+    var: str
+    alone: Arg
+    appended: Arg
 
 
 @dataclass(frozen=True)
@@ -18,6 +38,16 @@ class HeadersPlan:
     request_remove: tuple[str, ...]
     response_set: tuple[tuple[str, str], ...]
     response_hide: tuple[str, ...]
+    request_append: tuple[tuple[str, AppendMap], ...] = ()
+    response_append: tuple[tuple[str, str], ...] = ()
+    always: bool = True
+
+
+def _append_map(header: str, value: str) -> AppendMap:
+    source = "http_" + re.sub(r"[^a-z0-9_]", "_", header.lower())
+    digest = hashlib.sha256(f"{header}\0{value}".encode()).hexdigest()[:10]
+    literal = str(quote(value, variables=True))  # '"..."' with dollars neutralised; str: no Markup escaping
+    return AppendMap(source, f"apigen_hdr_{digest}", Arg(literal), Arg('"${' + source + "}, " + literal[1:]))
 
 
 class Headers(PolicyKind):
@@ -28,12 +58,21 @@ class Headers(PolicyKind):
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         req = policy.config.get("request") or {}
         resp = policy.config.get("response") or {}
+        response_set = tuple(sorted((resp.get("set") or {}).items()))
         return HeadersPlan(
             request_set=tuple(sorted((req.get("set") or {}).items())),
             request_remove=tuple(sorted(req.get("remove") or ())),
-            response_set=tuple(sorted((resp.get("set") or {}).items())),
-            response_hide=tuple(sorted(resp.get("hide") or ())),
+            response_set=response_set,
+            # A set response header replaces the upstream's: hide it, then add ours.
+            response_hide=tuple(sorted(set(resp.get("hide") or ()) | {name for name, _ in response_set})),
+            request_append=tuple((h, _append_map(h, v)) for h, v in sorted((req.get("append") or {}).items())),
+            response_append=tuple(sorted((resp.get("append") or {}).items())),
+            always=bool(resp.get("always", True)),
         )
+
+    def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
+        maps = {m.var: m for p in instances for _, m in p.request_append}
+        return tuple(maps[k] for k in sorted(maps))
 
 
 register(Headers())

@@ -19,7 +19,7 @@ from markupsafe import Markup
 DOLLAR_VARIABLE = "apigen_dollar"
 
 _MAP_SPECIAL = {"default", "hostnames", "include", "volatile"}
-_BARE_OK = re.compile(r"^[A-Za-z0-9_./:=@+,-]+$")
+_BARE_OK = re.compile(r"^[A-Za-z0-9_./:=@+,\[\]-]+$")  # brackets: IPv6 addresses
 
 
 class Arg(Markup):

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from apigen.bundle import Bundle
 from apigen.cache import cache_dir
 from apigen.plan.planner import Plan
-from apigen.render.quoting import Arg, bare, map_key, quote
+from apigen.render.quoting import Arg, bare, expr, map_key, quote
 from apigen.resources import templates_dir
 
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -73,6 +73,7 @@ def environment() -> jinja2.Environment:
         mapkey=map_key,
         bare=lambda v: bare(str(v)),
         var=_var,
+        expr=expr,  # apigen-built expressions of validated variable names only
         comment=_comment,
         join_args=lambda args: Arg(" ".join(bare_or_arg(a) for a in args)),
     )

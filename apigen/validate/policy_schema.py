@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,9 +34,19 @@ def _validator() -> Draft202012Validator:
 
 
 def _leaves(error: ValidationError) -> Iterator[ValidationError]:
-    """The most specific errors: for oneOf/anyOf/if-then, descend into the best branch."""
+    """The most specific errors: for oneOf/anyOf/if-then, descend into the best branch, which is
+    one whose type the value has (``listen: "abc"`` is a bad string, not a bad array)."""
     if error.context:
-        best = jsonschema.exceptions.best_match(error.context)
+        branches: dict[object, list[ValidationError]] = defaultdict(list)
+        for e in error.context:
+            branches[e.relative_schema_path[0] if e.relative_schema_path else None].append(e)
+        typed = [
+            e
+            for errs in branches.values()
+            if not any(e.validator == "type" and not e.relative_path for e in errs)
+            for e in errs
+        ]
+        best = jsonschema.exceptions.best_match(typed or error.context)
         if best is not None and best is not error:
             yield from _leaves(best)
             return

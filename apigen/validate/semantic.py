@@ -38,6 +38,34 @@ def _check_attachment(att: Attachment, config: GatewayConfig, source: PolicySour
         )
 
 
+# Balancing methods whose nginx modules accept neither `backup` nor (Plus) `slow_start`.
+_NO_BACKUP = frozenset(("ip_hash", "hash", "random"))
+
+
+def _port(address: str) -> int | None:
+    if address.startswith("unix:"):
+        return None
+    host_port = address.rsplit("]", 1)[-1]  # after an IPv6 literal
+    _, sep, port = host_port.rpartition(":")
+    return int(port) if sep and port.isdigit() else None
+
+
+def _check_listen_ports(source: PolicySource, diags: Diagnostics) -> None:
+    """The schema bounds integer ports; ``address:port`` strings are checked here."""
+    gateway = source.data.get("gateway") or {}
+    places = [(("gateway", "listen"), gateway.get("listen"))]
+    tls = gateway.get("tls") or {}
+    places.append((("gateway", "tls", "listen"), tls.get("listen")))
+    for path, value in places:
+        values = value if isinstance(value, list) else [value]
+        for i, item in enumerate(values):
+            if isinstance(item, str):
+                port = _port(item) if ":" in item else int(item) if item.isdigit() else None
+                if port is not None and not 1 <= port <= 65535:
+                    where = (*path, i) if isinstance(value, list) else path
+                    diags.error(f"port {port} is out of range (1-65535)", source.pos(*where))
+
+
 def _known(what: str, names: object) -> str:
     listed = ", ".join(sorted(names)) if names else "none"  # type: ignore[call-overload]
     return f"defined {what}: {listed}"
@@ -49,13 +77,7 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
         if api.name in seen:
             diags.error(f"duplicate API name {api.name!r}", source.pos(*api.path, "name"))
         seen[api.name] = api
-        if api.upstream not in config.upstreams:
-            diags.error(
-                f"unknown upstream {api.upstream!r}",
-                source.pos(*api.path, "upstream"),
-                hint=_known("upstreams", config.upstreams),
-            )
-        _check_attachment(api.attachment, config, source, diags)
+        _check_attachment(api.attachment, config, source, diags)  # its upstream is the API's
         spec_tags = {t for o in api.operations for t in o.tags}
         for tag, att in api.tags.items():
             if tag not in spec_tags:
@@ -72,13 +94,27 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
     _check_attachment(config.gateway.attachment, config, source, diags)
 
     for upstream in config.upstreams.values():
+        method = upstream.balance.split(" ", 1)[0]
         for server in upstream.servers:
             if server.slow_start and config.target.flavor != "plus":
                 diags.error(
                     "slow_start needs NGINX Plus (target flavor is oss)", source.pos(*server.path, "slow_start")
                 )
-        if upstream.balance.startswith("random") and upstream.balance != "random" and upstream.keepalive is None:
-            pass  # `random two` is plain OSS since 1.15.1: nothing to check
+            if server.slow_start and method in _NO_BACKUP:
+                diags.error(
+                    f"slow_start cannot be used with {method} balancing (nginx refuses it)",
+                    source.pos(*server.path, "slow_start"),
+                )
+            if server.backup and method in _NO_BACKUP:
+                diags.error(
+                    f"a backup server needs round_robin or least_conn balancing; nginx refuses `backup` "
+                    f"with {method}",
+                    source.pos(*server.path, "backup"),
+                )
+            port = _port(server.address)
+            if port is not None and not 1 <= port <= 65535:
+                diags.error(f"port {port} is out of range (1-65535)", source.pos(*server.path, "address"))
+    _check_listen_ports(source, diags)
 
     for policy in config.policies.values():
         kind = registry.get(policy.kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
@@ -77,6 +78,7 @@ def validation_key(specs: SpecSet, version: str) -> str | None:
         return None
     return h.hexdigest()
 
+
 # A broken document can produce thousands of errors; the first ones are what a user fixes first.
 MAX_ERRORS = 50
 
@@ -104,20 +106,78 @@ def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
                 )
                 break
             path = tuple(getattr(error, "absolute_path", None) or getattr(error, "path", ()) or ())
-            where = "/".join(str(p) for p in path)
-            message = getattr(error, "message", str(error))
+            # The validator appends the failing schema and instance after a blank line: drop them.
+            message = str(getattr(error, "message", error)).split("\n\n", 1)[0].strip()
+            located = path or _path_from_message(message)
+            where = " > ".join(str(p) for p in path)
             diags.error(
                 f"invalid OpenAPI {version} document: {where + ': ' if where else ''}{message}",
-                locate(specs.root_uri, path, display),
+                locate(specs.root_uri, located, display),
                 code="openapi",
             )
     except RecursionError:
         diags.error("OpenAPI document is nested too deeply ($ref cycle?)", locate(specs.root_uri, (), display))
         return False
     except Exception as exc:  # the validator resolves $refs itself; a bad one raises, not yields
-        diags.error(f"invalid OpenAPI {version} document: {_short(exc)}", locate(specs.root_uri, (), display))
+        ref = getattr(exc, "ref", None)
+        if isinstance(ref, str) and _report_broken_file(specs, ref, diags):
+            return False  # the referenced file exists but does not parse: that is the error
+        if isinstance(ref, str):  # referencing.exceptions.Unresolvable: point at the $ref itself
+            where = _find_ref(specs.root, ref)
+            remote = "://" in ref.split("#", 1)[0] and not ref.startswith("file:")
+            why = "remote references are not supported" if remote else "no such file, or nothing at that place in it"
+            diags.error(
+                f"cannot resolve $ref {ref!r}: {why}",
+                locate(specs.root_uri, (*where, "$ref") if where is not None else (), display),
+                code="openapi",
+            )
+        else:
+            diags.error(f"invalid OpenAPI {version} document: {_short(exc)}", locate(specs.root_uri, (), display))
         return False
     return count == 0
+
+
+# The validator's own checks (duplicate operationIds, unresolved path parameters) carry no data
+# path, only a message naming the operation; recover where it is from the message.
+_MESSAGE_PATHS = (
+    (re.compile(r"^Operation ID '.*' for '(\w+)' in '(.*)' is not unique$"), ("operationId",)),
+    (re.compile(r"^Path parameter '.*' for '(\w+)' operation in '(.*)' was not resolved$"), ()),
+)
+
+
+def _path_from_message(message: str) -> tuple[str, ...]:
+    for pattern, tail in _MESSAGE_PATHS:
+        m = pattern.match(message)
+        if m:
+            return ("paths", m.group(2), m.group(1), *tail)
+    return ()
+
+
+def _report_broken_file(specs: SpecSet, ref: str, diags: Diagnostics) -> bool:
+    target = urldefrag(urljoin(specs.root_uri, ref))[0]
+    if not target.startswith("file://"):
+        return False
+    try:
+        specs.document(target)
+    except YamlLoadError as exc:
+        if exc.position.line:  # readable but broken (a missing file has no line)
+            diags.error(exc.message, exc.position, code="openapi")
+            return True
+    return False
+
+
+def _find_ref(doc: Any, ref: str) -> tuple | None:
+    """The data path of the first ``{"$ref": ref}`` in ``doc`` (iterative: specs nest deeply)."""
+    stack: list[tuple[Any, tuple]] = [(doc, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if node.get("$ref") == ref:
+                return path
+            stack.extend((v, (*path, k)) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def _short(exc: Exception) -> str:

@@ -102,7 +102,9 @@ def run_nginx_t(
         tmp_dir = Path(tmp).resolve()
         prefix = tmp_dir / "bundle"
         shutil.copytree(bundle, prefix, symlinks=True)
-        (prefix / "logs").mkdir(exist_ok=True)
+        # The runtime directories the bundle declares (git does not keep empty ones).
+        for runtime_dir in ("logs", "temp"):
+            (prefix / runtime_dir).mkdir(exist_ok=True)
         error_log = tmp_dir / "error.log"
         cmd = [exe, "-t", "-q", "-p", f"{prefix}/", "-c", str(prefix / main), "-e", str(error_log)]
         try:

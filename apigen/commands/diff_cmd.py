@@ -1,0 +1,120 @@
+"""`apigen diff POLICY --against DIR | --against-ref REF`: exit 0 when nothing changed, 1 when
+something did, 2 on a usage problem (no such ref, inputs that do not compile)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from apigen.console import colour_enabled, data, message, style
+
+EXIT_CHANGED = 1
+EXIT_USAGE = 2
+
+
+@click.command("diff")
+@click.argument("policy", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--against",
+    "against_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="An existing bundle directory (what is deployed).",
+)
+@click.option("--against-ref", help="A git ref: the same inputs as committed there.")
+@click.option(
+    "--view",
+    type=click.Choice(["semantic", "unified", "all"]),
+    default="semantic",
+    show_default=True,
+    help="semantic: summary + directive changes; unified: per-file text diff; all: both.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing; only the exit code tells.")
+def diff(policy: Path, against_dir: Path | None, against_ref: str | None, view: str, fmt: str, quiet: bool) -> None:
+    """Compare what POLICY compiles to now with a bundle directory or a git ref of the inputs."""
+    from apigen.diff.semantic import diff_views, view_payload
+    from apigen.diff.sides import DiffInputError, Side, checkout_ref, compile_side, temp_workdir
+    from apigen.diff.summary import grouped_lines, summarise, summary_lines
+    from apigen.diff.textdiff import file_changes, read_bundle_dir, unified
+    from apigen.verify.parse import parse_bundle
+
+    if (against_dir is None) == (against_ref is None):
+        raise click.UsageError("give exactly one of --against DIR or --against-ref REF")
+    with temp_workdir() as tmp:
+        work = Path(tmp)
+        try:
+            new = compile_side(policy, work, "new", str(policy))
+            if against_ref is not None:
+                old_policy = checkout_ref(policy, against_ref, work)
+                old = compile_side(old_policy, work, "old", str(policy))
+                old.label = against_ref
+            else:
+                assert against_dir is not None
+                old = Side(str(against_dir), against_dir)
+        except DiffInputError as exc:
+            message(f"apigen: {exc}")
+            sys.exit(EXIT_USAGE)
+        new.label = "new"
+        old_files, new_files = read_bundle_dir(old.bundle_dir), read_bundle_dir(new.bundle_dir)
+        files = file_changes(old_files, new_files)
+        parsed = [parse_bundle(s.bundle_dir) for s in (old, new)]
+        errors = [f"{side}: {e}" for side, p in zip(("old", "new"), parsed, strict=True) for e in p.errors]
+        views = [view_payload(p.payload) for p in parsed]
+        changes = diff_views(views[0], views[1])
+        summary = summarise(views[0], views[1], changes, old.plan, new.plan)
+        # Files nginx does not parse (njs modules, key lists) count by content.
+        opaque = [f for f in files["added"] + files["removed"] + files["changed"] if not f.endswith(".conf")]
+        changed = bool(changes or opaque or summary["routes_added"] or summary["routes_removed"])
+        text_diff = unified(old_files, new_files, "a", "b") if view in ("unified", "all") else ""
+
+    if quiet:
+        sys.exit(EXIT_CHANGED if changed else 0)
+    if fmt == "json":
+        doc = {
+            "changed": changed,
+            "against": against_ref if against_ref is not None else str(against_dir),
+            "summary": summary,
+            "semantic": [c.as_dict() for c in changes],
+            "files": files,
+            "parse_errors": errors,
+        }
+        if view in ("unified", "all"):
+            doc["unified"] = text_diff
+        data(json.dumps(doc, indent=2))
+    else:
+        colour = colour_enabled(sys.stdout)
+        for err in errors:
+            message(f"apigen: warning: cannot parse {err}")
+        if view in ("semantic", "all"):
+            lines = summary_lines(summary)
+            if lines:
+                data(style("Summary", colour, bold=True))
+                for line in lines:
+                    data("  " + _colour_line(line, colour))
+            if changes:
+                data(style("Directives", colour, bold=True))
+                for line in grouped_lines(changes):
+                    data("  " + _colour_line(line, colour))
+            for f in opaque:
+                data(f"  ~ file {f} changed")
+        if view in ("unified", "all") and text_diff:
+            data("".join(_colour_line(line, colour) + "\n" for line in text_diff.splitlines()).rstrip("\n"))
+        message(
+            f"{policy}: {len(changes)} directive change{'s' if len(changes) != 1 else ''}"
+            f" against {against_ref or against_dir}" if changed else f"{policy}: no change against {against_ref or against_dir}"
+        )
+    sys.exit(EXIT_CHANGED if changed else 0)
+
+
+def _colour_line(line: str, colour: bool) -> str:
+    stripped = line.lstrip()
+    if stripped.startswith("+"):
+        return style(line, colour, fg="green")
+    if stripped.startswith("-"):
+        return style(line, colour, fg="red")
+    if stripped.startswith("~") or stripped.startswith("@@"):
+        return style(line, colour, fg="yellow")
+    return line

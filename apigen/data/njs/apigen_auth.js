@@ -1,0 +1,298 @@
+// apigen authentication for NGINX OSS (njs >= 0.7.9), called through `auth_request`.
+//
+// The requirement of an operation is an OR of alternatives, each an AND of schemes (OpenAPI
+// security requirements); every scheme names a policy of the generated configuration module.
+// JWT keys are pinned to one algorithm each: the token's `alg` header only selects among keys
+// of that algorithm, so `alg: none` and an RSA public key used as an HMAC secret never verify.
+// njs 0.7.9: no `?.`, no destructuring, no spread, no class, no `jwk` key import.
+import conf from 'apigen_auth_config.js';
+
+var HASH = {'256': 'SHA-256', '384': 'SHA-384', '512': 'SHA-512'};
+
+function algParams(alg) {
+    var family = alg.slice(0, 2);
+    var bits = alg.slice(2);
+    var hash = HASH[bits];
+    if (family === 'HS') {
+        return {imp: {name: 'HMAC', hash: hash}, ver: {name: 'HMAC'}, format: 'raw'};
+    }
+    if (family === 'RS') {
+        return {imp: {name: 'RSASSA-PKCS1-v1_5', hash: hash}, ver: {name: 'RSASSA-PKCS1-v1_5'}, format: 'spki'};
+    }
+    if (family === 'PS') {
+        return {imp: {name: 'RSA-PSS', hash: hash}, ver: {name: 'RSA-PSS', saltLength: Number(bits) / 8},
+                format: 'spki'};
+    }
+    var curve = bits === '256' ? 'P-256' : 'P-384';
+    return {imp: {name: 'ECDSA', namedCurve: curve}, ver: {name: 'ECDSA', hash: hash}, format: 'spki',
+            sigLen: bits === '256' ? 64 : 96};
+}
+
+function b64url(text) {
+    if (!/^[A-Za-z0-9_-]*$/.test(text)) {
+        throw new Error('bad base64url');
+    }
+    return Buffer.from(text, 'base64url');
+}
+
+function tokenOf(r, src) {
+    var value;
+    if (src.from === 'bearer') {
+        value = r.headersIn['Authorization'];
+        if (!value) {
+            return null;
+        }
+        var m = /^Bearer +([^ ]+) *$/i.exec(value);
+        return m ? m[1] : '';
+    }
+    if (src.from === 'header') {
+        value = r.headersIn[src.name];
+    } else if (src.from === 'query') {
+        value = r.variables['apigen_arg_' + src.name];  // $arg_* is empty in a subrequest
+    } else {
+        value = r.variables['cookie_' + src.name];
+    }
+    return value ? value : null;
+}
+
+// Resolves to {ok, claims} or {ok: false, present, error}.
+async function verifyJwt(r, pol) {
+    var token = tokenOf(r, pol.token);
+    if (token === null) {
+        return {ok: false, present: false};
+    }
+    try {
+        var parts = token.split('.');
+        if (parts.length !== 3) {
+            throw new Error('not a JWS compact token');
+        }
+        var header = JSON.parse(b64url(parts[0]).toString());
+        var claims = JSON.parse(b64url(parts[1]).toString());
+        if (typeof header !== 'object' || header === null || typeof claims !== 'object' || claims === null) {
+            throw new Error('header or payload is not an object');
+        }
+        var sig = b64url(parts[2]);
+        var data = Buffer.from(parts[0] + '.' + parts[1]);
+        var verified = false;
+        for (var i = 0; i < pol.keys.length && !verified; i++) {
+            var key = pol.keys[i];
+            if (key.alg !== header.alg) {
+                continue;  // pinned algorithm: the token cannot pick another one
+            }
+            if (header.kid !== undefined && key.kid !== null && key.kid !== header.kid) {
+                continue;
+            }
+            var p = algParams(key.alg);
+            if (p.sigLen && sig.length !== p.sigLen) {
+                continue;
+            }
+            var material = Buffer.from(key.data, 'base64');
+            var ck = await crypto.subtle.importKey(p.format, material, p.imp, false, ['verify']);
+            verified = await crypto.subtle.verify(p.ver, ck, sig, data);
+        }
+        if (!verified) {
+            throw new Error('signature not verified');
+        }
+        var now = Math.floor(Date.now() / 1000);
+        if (claims.exp === undefined) {
+            if (pol.require_exp) {
+                throw new Error('no exp claim');
+            }
+        } else if (typeof claims.exp !== 'number' || now > claims.exp + pol.leeway) {
+            throw new Error('expired');
+        }
+        if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || now + pol.leeway < claims.nbf)) {
+            throw new Error('not yet valid');
+        }
+        if (pol.issuers.length && pol.issuers.indexOf(claims.iss) < 0) {
+            throw new Error('issuer not accepted');
+        }
+        if (pol.audiences.length) {
+            var aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+            var found = false;
+            for (var j = 0; j < aud.length; j++) {
+                if (pol.audiences.indexOf(aud[j]) >= 0) {
+                    found = true;
+                }
+            }
+            if (!found) {
+                throw new Error('audience not accepted');
+            }
+        }
+        return {ok: true, claims: claims};
+    } catch (e) {
+        r.log('apigen: JWT rejected (' + pol.name + '): ' + e.message);
+        return {ok: false, present: true, error: 'invalid_token'};
+    }
+}
+
+function scopesOf(claims) {
+    var out = [];
+    if (typeof claims.scope === 'string') {
+        out = claims.scope.split(' ');
+    }
+    if (Array.isArray(claims.scp)) {
+        out = out.concat(claims.scp);
+    } else if (typeof claims.scp === 'string') {
+        out = out.concat(claims.scp.split(' '));
+    }
+    return out;
+}
+
+function missingScopes(claims, wanted) {
+    var have = scopesOf(claims);
+    var missing = [];
+    for (var i = 0; i < wanted.length; i++) {
+        if (have.indexOf(wanted[i]) < 0) {
+            missing.push(wanted[i]);
+        }
+    }
+    return missing;
+}
+
+function claimRulesPass(claims, rules) {
+    for (var i = 0; i < rules.length; i++) {
+        var value = claims[rules[i].claim];
+        var values = Array.isArray(value) ? value : [value];
+        var ok = false;
+        for (var j = 0; j < values.length; j++) {
+            if (rules[i].values.indexOf(values[j]) >= 0) {
+                ok = true;
+            }
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+function headerSafe(value) {
+    var text = typeof value === 'string' ? value : JSON.stringify(value);
+    return text.replace(/[\x00-\x1f\x7f]/g, ' ');
+}
+
+// One scheme of an alternative: {status: 'ok'|'absent'|'invalid', claims?}
+async function checkScheme(r, pol) {
+    if (pol.type === 'jwt') {
+        var res = await verifyJwt(r, pol);
+        if (res.ok) {
+            return {status: 'ok', claims: res.claims};
+        }
+        return {status: res.present ? 'invalid' : 'absent'};
+    }
+    if (pol.type === 'api_key') {
+        if (r.variables[pol.variable]) {
+            return {status: 'ok'};
+        }
+        return {status: r.variables[pol.source] ? 'invalid' : 'absent'};
+    }
+    if (pol.type === 'basic') {
+        // Basic credentials were checked by auth_basic in this location's access phase (a bad
+        // password never gets here); njs cannot make a subrequest from an auth subrequest.
+        var authz = r.headersIn['Authorization'];
+        return {status: authz && /^Basic /i.test(authz) ? 'ok' : 'absent'};
+    }
+    // mtls
+    if (r.variables.ssl_client_verify === 'SUCCESS') {
+        return {status: 'ok'};
+    }
+    return {status: r.variables.ssl_client_verify ? 'invalid' : 'absent'};
+}
+
+function challenge(pol, invalid) {
+    var realm = 'realm="' + pol.realm + '"';
+    if (pol.type === 'jwt') {
+        return 'Bearer ' + realm + (invalid ? ', error="invalid_token"' : '');
+    }
+    if (pol.type === 'api_key') {
+        return 'ApiKey ' + realm + ', in="' + pol.in + '", name="' + pol.param + '"';
+    }
+    if (pol.type === 'basic') {
+        return 'Basic ' + realm + ', charset="UTF-8"';
+    }
+    return 'ClientCertificate ' + realm;
+}
+
+async function check(r) {
+    var req = conf.requirements[r.uri.slice(conf.prefix.length)];
+    if (!req) {
+        r.return(500);
+        return;
+    }
+    var challenges = [];
+    var forbidden = null;
+    var cache = {};
+    var checked = [];
+    for (var a = 0; a < req.any.length; a++) {
+        var alt = req.any[a];
+        var passed = true;
+        var jwtClaims = null;
+        var missing = [];
+        for (var s = 0; s < alt.length && passed; s++) {
+            var pol = conf.policies[alt[s].policy];
+            if (!cache[pol.name]) {
+                cache[pol.name] = await checkScheme(r, pol);
+                checked.push(pol.name);
+            }
+            var res = cache[pol.name];
+            if (res.status !== 'ok') {
+                passed = false;
+                var ch = challenge(pol, res.status === 'invalid');
+                if (challenges.indexOf(ch) < 0) {
+                    challenges.push(ch);
+                }
+                continue;
+            }
+            if (res.claims) {
+                jwtClaims = res.claims;
+                missing = missing.concat(missingScopes(res.claims, alt[s].scopes));
+            }
+        }
+        if (!passed) {
+            continue;
+        }
+        if (missing.length) {
+            forbidden = forbidden || 'Bearer error="insufficient_scope", scope="' + missing.join(' ') + '"';
+            continue;
+        }
+        if (req.claims.length && !(jwtClaims && claimRulesPass(jwtClaims, req.claims))) {
+            forbidden = forbidden || 'Bearer error="insufficient_scope"';
+            continue;
+        }
+        // Authenticated: hand the forwarded claims to the parent request (auth_request_set).
+        for (var c = 0; c < checked.length; c++) {
+            var done = cache[checked[c]];
+            var fw = conf.policies[checked[c]].forward;
+            if (done.status !== 'ok' || !done.claims || !fw) {
+                continue;
+            }
+            for (var f = 0; f < fw.length; f++) {
+                var v = done.claims[fw[f][0]];
+                if (v !== undefined && v !== null) {
+                    r.headersOut[fw[f][1]] = headerSafe(v);
+                }
+            }
+        }
+        r.return(204);
+        return;
+    }
+    if (forbidden) {
+        r.headersOut['WWW-Authenticate'] = forbidden;
+        r.return(403);
+        return;
+    }
+    r.headersOut['WWW-Authenticate'] = challenges.join(', ');
+    r.return(401);
+}
+
+// Unknown paths and undeclared methods of a protected API: answered after its authentication.
+function notFound(r) {
+    r.return(404);
+}
+
+function methodNotAllowed(r) {
+    r.return(405);
+}
+
+export default {check: check, notFound: notFound, methodNotAllowed: methodNotAllowed};

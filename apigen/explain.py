@@ -1,0 +1,152 @@
+"""`apigen explain METHOD URL` and the per-operation view of `apigen routes`.
+
+Request resolution mirrors the generated configuration and uses the compiler's own route table
+(:mod:`apigen.plan.routing`, :mod:`apigen.plan.paths`): an exact location first, else the longest
+``^~`` prefix group and, inside it, the first regex location that matches (the group's order);
+then the dispatch map by method (405 with ``Allow`` when the route lacks the method).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from apigen.lint.kinds import DIRECTIVE_PHASE, KIND_PHASE, PHASE_ORDER
+from apigen.plan.planner import INTERNAL_OP_PREFIX, OperationPlan, Plan
+from apigen.plan.routing import RESERVED_PREFIX, Route
+
+
+def normalise_uri(url: str) -> str:
+    """The URI nginx matches locations against: path only, percent-decoded, ``//`` merged,
+    ``.``/``..`` resolved."""
+    path = urlsplit(url).path if "://" in url else url.split("?", 1)[0].split("#", 1)[0]
+    path = unquote(path or "/")
+    path = re.sub(r"/{2,}", "/", path)
+    trailing = path.endswith("/") and path != "/"
+    path = posixpath.normpath(path)
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    return path + ("/" if trailing and path != "/" else "")
+
+
+@dataclass
+class Resolution:
+    method: str
+    uri: str
+    status: int  # 200: reaches an operation; 404/405 answered by the gateway
+    location: str  # the location that matched, as in the bundle
+    route: Route | None = None
+    operation: OperationPlan | None = None
+    allow: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _find_op(plan: Plan, api: str, operation_id: str) -> OperationPlan | None:
+    for a in plan.apis:
+        if a.name == api:
+            for op in a.operations:
+                if op.operation_id == operation_id:
+                    return op
+    return None
+
+
+def resolve(plan: Plan, method: str, url: str) -> Resolution:
+    method = method.upper()
+    uri = normalise_uri(url)
+    table = plan.routes
+    route: Route | None = None
+    location = ""
+    if uri == RESERVED_PREFIX or uri.startswith(RESERVED_PREFIX + "/"):
+        return Resolution(method, uri, 404, f"= {uri} (internal)", notes=["internal locations answer 404 to clients"])
+    for r in table.exact:
+        if r.template.text == uri:
+            route, location = r, f"= {uri}"
+            break
+    if route is None:
+        groups = [g for g in table.groups if uri.startswith(g.prefix) or (g.prefix == "/" and uri.startswith("/"))]
+        if not groups:
+            return Resolution(method, uri, 404, "(none)")
+        group = max(groups, key=lambda g: len(g.prefix))
+        outer = "/" if group.prefix == "/" else f"^~ {group.prefix}"
+        for r in group.routes:
+            if r.template.compiled.match(uri):
+                route, location = r, f"{outer} > ~ {r.template.regex()}"
+                break
+        if route is None:
+            return Resolution(method, uri, 404, outer, notes=[f"no path of the API matches under {group.prefix}"])
+    methods = dict(route.operations)
+    if method not in methods:
+        return Resolution(method, uri, 405, location, route, allow=route.allow)
+    op = methods[method]
+    opplan = _find_op(plan, op.api, op.operation_id)
+    return Resolution(method, uri, 200, location, route, opplan)
+
+
+def policy_origin(source: Any, origin: tuple, name: str) -> dict[str, Any]:
+    """Where a policy was attached: the attachment's data path and its ``use:`` entry's position."""
+    node: Any = source.data
+    for key in origin:
+        node = node[key] if isinstance(node, dict | list) else {}
+    use = node.get("use") or [] if isinstance(node, dict) else []
+    pos = source.pos(*origin, "use", use.index(name)) if name in use else source.pos(*origin)
+    return {"path": _path_text(origin), "file": pos.file, "line": pos.line, "column": pos.col}
+
+
+def _path_text(path: tuple) -> str:
+    out = ""
+    for key in path:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out
+
+
+def operation_details(op: OperationPlan, plan: Plan, source: Any) -> dict[str, Any]:
+    """Effective policies of one operation (in nginx phase order) with where each came from."""
+    eff = op.effective
+    api = plan.config.api(op.api)
+    security = eff.op.security if eff.op.security is not None else api.security
+    policies = []
+    for p in sorted(eff.policies, key=lambda p: PHASE_ORDER.index(KIND_PHASE.get(p.policy.kind, "other"))):
+        policies.append(
+            {
+                "name": p.policy.name,
+                "kind": p.policy.kind,
+                "phase": KIND_PHASE.get(p.policy.kind, "other"),
+                "level": p.level,
+                "origin": policy_origin(source, p.origin, p.policy.name) if source is not None else None,
+            }
+        )
+    t = eff.timeouts
+    return {
+        "api": op.api,
+        "operation": op.operation_id,
+        "internal_location": op.internal_uri,
+        "upstream": eff.upstream,
+        "upstream_origin": eff.upstream_origin,
+        "timeouts": {k: v for k, v in (("connect", t.connect), ("read", t.read), ("send", t.send)) if v},
+        "security": [{k: list(v) for k, v in alt.items()} for alt in security],
+        "policies": policies,
+    }
+
+
+def location_phases(payload: dict[str, Any], internal_uri: str) -> dict[str, list[str]]:
+    """The directives of an operation's internal location in the rendered bundle, by phase."""
+    from apigen.diff.semantic import fmt_args
+    from apigen.verify.parse import iter_directives
+
+    label = f"location = {internal_uri}"
+    phases: dict[str, list[str]] = {}
+    for ref in iter_directives(payload):
+        if ref.context and ref.context[-1] == label:
+            if ref.directive == "internal":
+                continue
+            phase = DIRECTIVE_PHASE.get(ref.directive)
+            if phase is None:
+                phase = "content" if ref.directive.startswith(("proxy_", "js_content", "grpc_")) else "settings"
+            phases.setdefault(phase, []).append(f"{ref.directive} {fmt_args(ref.args)}".rstrip())
+    return {p: phases[p] for p in (*PHASE_ORDER, "settings") if p in phases}
+
+
+__all__ = ["INTERNAL_OP_PREFIX", "Resolution", "location_phases", "normalise_uri", "operation_details", "resolve"]

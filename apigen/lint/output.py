@@ -1,0 +1,149 @@
+"""Lint output: text for people, JSON for scripts, SARIF 2.1.0 for code-scanning tools."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from apigen import __version__
+from apigen.diagnostics import Diagnostic, Severity
+from apigen.lint.findings import to_dict
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+_COLOUR = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+# Findings the compiler reports without a lint rule of their own.
+_COMPILER_CODES = {
+    "invalid": "The policy file or an OpenAPI document is invalid (what `apigen validate` reports).",
+    "schema": "The policy file does not match schemas/policy.schema.json.",
+    "lint-config": "The `lint:` section or an inline `apigen-lint:` comment names an unknown rule.",
+}
+
+
+def summary(findings: list[Diagnostic]) -> dict[str, int]:
+    return {s.value: sum(1 for d in findings if d.severity is s) for s in Severity}
+
+
+def format_text(findings: list[Diagnostic], colour: bool, quiet: bool) -> str:
+    import click
+
+    lines = []
+    for d in findings:
+        if quiet and d.severity is not Severity.ERROR:
+            continue
+        where = f"{d.position}: " if d.position else ""
+        level = d.severity.value
+        if colour:
+            level = click.style(level, fg=_COLOUR[d.severity], bold=True if d.severity is Severity.ERROR else None)
+        text = f"{where}{level}: {d.message}"
+        if d.code:
+            text += f" [{d.code}]"
+        for rel in d.related:
+            text += f"\n  {rel}: related location"
+        if d.hint and not quiet:
+            text += f"\n  hint: {d.hint}"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def format_json(policies: list[str], findings: list[Diagnostic], cached: bool) -> str:
+    doc = {
+        "tool": "apigen",
+        "version": __version__,
+        "policies": policies,
+        "cached": cached,
+        "summary": summary(findings),
+        "findings": [to_dict(d) for d in findings],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def _artifact(file: str, root: Path) -> dict[str, str]:
+    path = Path(file)
+    try:
+        return {"uri": path.resolve().relative_to(root.resolve()).as_posix(), "uriBaseId": "SRCROOT"}
+    except (ValueError, OSError):
+        return {"uri": path.resolve().as_uri()}
+
+
+def _location(file: str, line: int, col: int, root: Path) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": _artifact(file, root)}
+    if line > 0:
+        physical["region"] = {"startLine": line, "startColumn": max(col, 1)}
+    return {"physicalLocation": physical}
+
+
+def sarif_rules() -> list[dict[str, Any]]:
+    from apigen.lint.rules import RULES
+
+    rules = []
+    for r in sorted(RULES.values(), key=lambda r: r.id):
+        rules.append(
+            {
+                "id": r.id,
+                "name": "".join(part.title() for part in r.id.split("-")),
+                "shortDescription": {"text": r.summary},
+                "help": {"text": r.hint},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
+            }
+        )
+    for code, text in sorted(_COMPILER_CODES.items()):
+        rules.append(
+            {
+                "id": code,
+                "name": "".join(part.title() for part in code.split("-")),
+                "shortDescription": {"text": text},
+                "defaultConfiguration": {"level": "error" if code != "lint-config" else "warning"},
+            }
+        )
+    return rules
+
+
+def format_sarif(findings: list[Diagnostic], root: Path | None = None) -> str:
+    """One run; artifact URIs relative to ``root`` (the working directory: the repository root in
+    CI, which is what code scanning expects)."""
+    root = root or Path(os.getcwd())
+    rules = sarif_rules()
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for d in findings:
+        rule_id = d.code or "invalid"
+        if rule_id not in index:
+            index[rule_id] = len(rules)
+            rules.append({"id": rule_id, "shortDescription": {"text": rule_id}})
+        text = d.message + (f" (hint: {d.hint})" if d.hint else "")
+        result: dict[str, Any] = {
+            "ruleId": rule_id,
+            "ruleIndex": index[rule_id],
+            "level": _SARIF_LEVEL[d.severity],
+            "message": {"text": text},
+        }
+        if d.position is not None and d.position.file:
+            result["locations"] = [_location(d.position.file, d.position.line, d.position.col, root)]
+        if d.related:
+            result["relatedLocations"] = [
+                {"id": i, **_location(r.file, r.line, r.col, root), "message": {"text": "related location"}}
+                for i, r in enumerate(d.related)
+            ]
+        results.append(result)
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "apigen",
+                        "version": __version__,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"SRCROOT": {"uri": root.resolve().as_uri() + "/"}},
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2)

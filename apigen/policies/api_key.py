@@ -1,0 +1,21 @@
+"""``kind: api_key`` - a key from a header, query argument or cookie, looked up in a key file.
+
+The key file (``client-name: key`` lines) becomes a ``map`` include of the bundle written 0600,
+never part of nginx.conf. The client name is sent upstream (``forward_as``) and is the variable
+``$apigen_client`` in every phase (for rate-limit keys: it is set only by a known key).
+"""
+
+from __future__ import annotations
+
+from apigen.policies import register
+from apigen.policies.auth import AuthKind
+
+
+class ApiKey(AuthKind):
+    name = "api_key"
+    # $apigen_client (the key's client name) exists whenever an api_key policy is in use: the
+    # access log and aggregate parts pick it up through this.
+    provides = frozenset({"apigen_client"})
+
+
+register(ApiKey())

@@ -1,0 +1,73 @@
+"""Checks of the authentication policies over every operation (run once per build)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from apigen.targets import unavailable_reason
+
+if TYPE_CHECKING:
+    from apigen.diagnostics import Diagnostics
+    from apigen.load.policy_loader import PolicySource
+    from apigen.model.types import GatewayConfig, PolicyDef
+
+NJS_DIRECTIVES = ("js_import", "js_path", "js_content", "auth_request", "auth_request_set")
+
+
+
+def check_target(policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+    for directive in NJS_DIRECTIVES:
+        reason = unavailable_reason(config.target, directive)
+        if reason is not None:
+            diags.error(f"{policy.kind} policy cannot be rendered for {config.target}: {reason}", source.pos(*policy.path, "kind"))
+            return
+
+
+def check_all(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+    """Checks over every operation, run once per build (from the first authentication policy)."""
+    from apigen.plan.effective import resolve_operation
+    from apigen.policies.auth import _state, auth_kind_names, requirement_of, scheme_kind_names
+
+    state = _state(config)
+    if state.checked:
+        return
+    state.checked = True
+    auth, schemes = auth_kind_names(), scheme_kind_names()
+    for policy in config.policies.values():
+        if policy.kind == "openapi_security":
+            for scheme, target in sorted((policy.config.get("schemes") or {}).items()):
+                at = source.pos(*policy.path, "schemes", scheme)
+                if target not in config.policies:
+                    diags.error(f"scheme {scheme!r} maps to unknown policy {target!r}", at)
+                elif config.policies[target].kind not in schemes:
+                    diags.error(f"scheme {scheme!r} maps to {target!r}, a {config.policies[target].kind} policy; "
+                                "expected jwt, api_key, basic_auth or mtls", at)
+                if not any(scheme in api.security_schemes for api in config.apis):
+                    diags.warning(f"no API document defines the security scheme {scheme!r}", at)
+    reported: set[str] = set()
+    for api in config.apis:
+        for op in api.operations:
+            eff = resolve_operation(api, op, config)
+            if not any(p.policy.kind in auth for p in eff.policies):
+                continue
+            errors: list[tuple[str, tuple]] = []
+            req = requirement_of(eff, api, config, errors)
+            for alt in req:
+                for s in alt:
+                    pol = config.policies.get(s.policy)
+                    if pol is not None and s.scopes and pol.kind != "jwt":
+                        errors.append((f"operation {api.name}.{op.operation_id} requires scopes of {s.policy!r}, "
+                                       f"a {pol.kind} policy: only jwt policies carry scopes", (*pol.path, "kind")))
+            basics = {s.policy for alt in req for s in alt if s.policy in config.policies and config.policies[s.policy].kind == "basic_auth"}
+            if len(basics) > 1:
+                errors.append((f"operation {api.name}.{op.operation_id} accepts two basic_auth policies "
+                               f"({', '.join(sorted(basics))}); nginx checks one htpasswd file per location",
+                               config.policies[sorted(basics)[1]].path))
+            claims = [p for p in eff.policies if p.policy.kind == "claims"]
+            if claims and req and not any(config.policies[s.policy].kind == "jwt" for alt in req for s in alt if s.policy in config.policies):
+                errors.append((f"claim rules apply to operation {api.name}.{op.operation_id}, which accepts no JWT",
+                               claims[0].policy.path))
+            for message, path in errors:
+                if message not in reported:
+                    reported.add(message)
+                    diags.error(message, source.pos(*path))

@@ -1,0 +1,168 @@
+"""Files and data the authentication kinds put in the bundle: the njs policy entries (keys
+converted at build time), API-key ``map`` includes, checked htpasswd files."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from apigen.policies import jwt_keys
+
+if TYPE_CHECKING:
+    from apigen.model.types import GatewayConfig, PolicyDef
+    from apigen.plan.assets import AssetCollector
+
+_CLIENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_KEY = re.compile(r"[\x21-\x7e]{16,256}")
+
+
+def var_slug(name: str) -> str:
+    return name.replace("-", "_").lower()
+
+
+def forward_headers(config: GatewayConfig) -> dict[str, int]:
+    """Every header name a JWT policy forwards a claim in, numbered (lower-cased name -> n)."""
+    names = set()
+    for policy in config.policies.values():
+        if policy.kind == "jwt":
+            names.update(h.lower() for h in (policy.config.get("forward_claims") or {}).values())
+    return {name: i for i, name in enumerate(sorted(names))}
+
+
+
+def source_variable(cfg: Any) -> str:
+    where, name = cfg.get("in", "header"), cfg.get("name", "X-API-Key")
+    if where == "header":
+        return "http_" + var_slug(name)
+    return (QUERY_VAR_PREFIX if where == "query" else "cookie_") + name
+
+
+# $arg_* is empty in the auth_request subrequest (its URI has no arguments), so query arguments
+# are read from $request_uri, which subrequests share: `map $request_uri $apigen_arg_<name>`.
+QUERY_VAR_PREFIX = "apigen_arg_"
+
+
+def query_arguments(config: GatewayConfig) -> list[str]:
+    """Names of the query arguments an authentication policy reads (each gets a map)."""
+    names = set()
+    for policy in config.policies.values():
+        cfg = policy.config
+        if policy.kind == "api_key" and cfg.get("in") == "query":
+            names.add(cfg["name"])
+        if policy.kind == "jwt" and (cfg.get("token") or {}).get("from") == "query":
+            names.add(cfg["token"]["name"])
+    return sorted(names)
+
+
+def _token_source(cfg: Any) -> dict:
+    token = cfg.get("token") or {"from": "bearer"}
+    out = {"from": token.get("from", "bearer")}
+    if out["from"] != "bearer":
+        out["name"] = token["name"]
+    return out
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector) -> dict | None:
+    cfg = policy.config
+    base = {"name": policy.name, "realm": cfg.get("realm", "api")}
+    if policy.kind == "jwt":
+        keys: list[jwt_keys.VerifyKey] = []
+        for index, item in enumerate(cfg.get("keys") or ()):
+            path = (*policy.path, "keys", index)
+            source_key = "jwks" if "jwks" in item else "pem" if "pem" in item else "secret"
+            text = assets.read(item[source_key], (*path, source_key))
+            if text is None:
+                continue
+            try:
+                if source_key == "jwks":
+                    keys.extend(jwt_keys.jwks_keys(text, item.get("alg")))
+                elif source_key == "pem":
+                    keys.append(jwt_keys.pem_key(text, item["alg"], item.get("kid")))
+                else:
+                    keys.append(jwt_keys.secret_key(text.rstrip("\r\n").encode(), item["alg"], item.get("kid")))
+            except jwt_keys.KeyError_ as exc:
+                assets.diags.error(f"{item[source_key]}: {exc}", assets.source.pos(*path, source_key))
+        numbers = forward_headers(config)
+        return {
+            **base,
+            "type": "jwt",
+            "token": _token_source(cfg),
+            "keys": [k.as_json() for k in keys],
+            "leeway": int(cfg.get("leeway", 0)),
+            "require_exp": bool(cfg.get("require_exp", True)),
+            "issuers": _as_list(cfg.get("issuer")),
+            "audiences": _as_list(cfg.get("audience")),
+            "forward": [[c, f"X-Apigen-Fwd-{numbers[h.lower()]}"] for c, h in sorted((cfg.get("forward_claims") or {}).items())],
+        }
+    if policy.kind == "api_key":
+        return {
+            **base,
+            "type": "api_key",
+            "variable": f"apigen_apikey_{var_slug(policy.name)}",
+            "source": source_variable(cfg),
+            "in": cfg.get("in", "header"),
+            "param": cfg.get("name", "X-API-Key"),
+        }
+    if policy.kind == "basic_auth":
+        return {**base, "type": "basic"}
+    if policy.kind == "mtls":
+        return {**base, "type": "mtls"}
+    return None
+
+
+def api_key_map_text(policy: PolicyDef, text: str, assets: AssetCollector) -> str | None:
+    """``key client;`` lines for a ``map`` include, from a key file of ``client: key`` lines."""
+    from apigen.render.quoting import map_key, quote
+
+    where = assets.source.pos(*policy.path, "keys_file")
+    lines, seen = [], set()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        client, sep, key = line.partition(":")
+        client, key = client.strip(), key.strip()
+        if not sep or not _CLIENT.fullmatch(client) or not _KEY.fullmatch(key):
+            assets.diags.error(
+                f"{policy.config['keys_file']} line {number}: expected `client-name: key` "
+                "(client: letters, digits, . _ -; key: 16-256 printable characters, no spaces)",
+                where,
+            )
+            return None
+        if key in seen:
+            assets.diags.error(f"{policy.config['keys_file']} line {number}: duplicate key", where)
+            return None
+        seen.add(key)
+        lines.append(f"{map_key(key)} {quote(client)};")
+    if not lines:
+        assets.diags.error(f"{policy.config['keys_file']} holds no keys", where)
+        return None
+    return "\n".join(sorted(lines)) + "\n"
+
+
+def check_htpasswd(policy: PolicyDef, text: str, assets: AssetCollector) -> bool:
+    where = assets.source.pos(*policy.path, "htpasswd")
+    count = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, hashed = line.partition(":")
+        if not sep or not user or not hashed or ":" in hashed.split(":")[0][:0]:
+            assets.diags.error(f"{policy.config['htpasswd']} line {number}: expected `user:password-hash`", where)
+            return False
+        if hashed.startswith("{PLAIN}"):
+            assets.diags.error(
+                f"{policy.config['htpasswd']} line {number}: plain-text password; use a hash (htpasswd -B or -5)", where
+            )
+            return False
+        count += 1
+    if not count:
+        assets.diags.error(f"{policy.config['htpasswd']} holds no users", where)
+    return count > 0

@@ -1,0 +1,103 @@
+"""``kind: cache`` - response caching for GET/HEAD operations (``proxy_cache``).
+
+One cache zone per policy. Other methods of an API the policy is attached to are left alone.
+Responses carry ``X-Cache-Status`` (MISS, HIT, BYPASS, EXPIRED, ...); a request with the bypass
+header set to a non-empty value other than ``0`` skips the lookup. The key is scheme, host and
+request URI, plus the ``vary`` key sources: add ``api_key_client`` or a header when responses
+differ per client - a cache shared between clients must not serve one client's data to another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from apigen.policies import PolicyKind, duration, register, registry
+from apigen.policies.keys import invalid_source_reason, required_variable, variable_name
+from apigen.policies.rate_limit import defined_variables, var_stem
+
+if TYPE_CHECKING:
+    from apigen.diagnostics import Diagnostics
+    from apigen.load.policy_loader import PolicySource
+    from apigen.model.types import Api, GatewayConfig, PolicyDef
+    from apigen.plan.assets import AssetCollector
+    from apigen.plan.effective import EffectiveOperation
+
+CACHEABLE = ("GET", "HEAD")
+
+
+@dataclass(frozen=True)
+class CacheZone:
+    policy: str
+    zone: str
+    path: str
+    size: str
+    max_size: str
+    inactive: str
+
+
+@dataclass(frozen=True)
+class CacheUse:
+    zone: CacheZone
+    key: str
+    valid: tuple[tuple[str, str], ...]  # (status or "any", duration)
+    bypass_var: str | None
+    lock: bool
+
+
+class Cache(PolicyKind):
+    name = "cache"
+    order = 60
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        have = defined_variables(config)
+        for i, src in enumerate(policy.config.get("vary") or ()):
+            reason = invalid_source_reason(src)
+            needs = required_variable(src, config.target)
+            if reason:
+                diags.error(reason, source.pos(*policy.path, "vary", i))
+            elif needs and needs not in have:
+                diags.error(
+                    f"vary {src!r} needs ${needs}, which no policy kind in this file defines",
+                    source.pos(*policy.path, "vary", i),
+                )
+
+    def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
+        if eff.op.method not in CACHEABLE:
+            return None
+        cfg = policy.config
+        stem = var_stem("cache", policy.name)
+        zone = CacheZone(
+            policy=policy.name,
+            zone=stem,
+            path=f"temp/cache_{policy.name}",
+            size=str(cfg.get("zone_size", "10m")),
+            max_size=str(cfg.get("max_size", "100m")),
+            inactive=duration(cfg.get("inactive", "10m")),
+        )
+        key = "$scheme$host$request_uri" + "".join(
+            ":${" + variable_name(s, config.target) + "}" for s in cfg.get("vary") or ()
+        )
+        # With a canary split, each variant's answers are cached apart.
+        for p in eff.policies:
+            kind = registry.get(p.policy.kind)
+            if kind is not None and kind is not self:
+                variant = kind.upstream_variable(kind.plan_location(p.policy, eff, api, config))
+                if variant:
+                    key += ":${" + variant + "}"
+        valid = cfg.get("valid") or {"200": "1m"}
+        bypass = cfg.get("bypass_header")
+        return CacheUse(
+            zone=zone,
+            key=key,
+            valid=tuple(sorted((str(k), duration(v)) for k, v in valid.items())),
+            bypass_var=("http_" + bypass.lower().replace("-", "_")) if bypass else None,
+            lock=bool(cfg.get("lock", True)),
+        )
+
+    def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
+        zones = {u.zone.zone: u.zone for u in instances if u is not None}
+        return tuple(zones[k] for k in sorted(zones))
+
+
+register(Cache())

@@ -1,0 +1,123 @@
+"""``kind: cors`` - cross-origin requests, preflights answered by the gateway.
+
+Allowed origins are an exact list (a ``map`` of ``$http_origin``: no regexes, nothing
+unanchored). Actual requests get ``Access-Control-Allow-Origin`` only for a listed origin.
+
+A preflight (``OPTIONS`` with ``Access-Control-Request-Method``) on a path whose spec has no
+OPTIONS operation is dispatched, by the requested method, to an internal preflight location of
+that operation. It carries the operation's limits (kinds with ``in_preflight``: a preflight
+must not bypass rate limits), never its authentication (browsers send preflights without
+credentials), and never reaches the upstream. Because ``return`` runs before ``limit_req`` (the
+phase trap), the preflight location ends in ``try_files`` (precontent phase, after the limits),
+which falls through to a named location that answers 204 with the CORS headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from apigen.plan.routing import method_sort_key
+from apigen.policies import PolicyKind, register, registry
+from apigen.policies.rate_limit import var_stem
+
+if TYPE_CHECKING:
+    from apigen.model.types import Api, GatewayConfig, PolicyDef
+    from apigen.plan.assets import AssetCollector
+    from apigen.plan.effective import EffectiveOperation
+
+PREFLIGHT_PREFIX = "/_apigen/preflight/"
+DEFAULT_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
+ORIGIN_VAR = "apigen_cors_origin"  # the operation's allowed origin, for error answers
+CREDENTIALS_VAR = "apigen_cors_credentials"
+
+
+@dataclass(frozen=True)
+class CorsOrigins:
+    """http level: the origin map of one policy."""
+
+    policy: str
+    origin_var: str
+    origins: tuple[str, ...]
+    credentials_var: str | None
+
+
+@dataclass(frozen=True)
+class CorsUse:
+    origins: CorsOrigins
+    methods: str  # "GET, HEAD, POST": the path's methods in the spec
+    headers: str
+    expose: str
+    max_age: int
+    preflight_uri: str
+    preflight_name: str  # the named location answering 204
+    limits: tuple[tuple[str, Any], ...]  # (partial, location plan) of the operation's limits
+    operation: str
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in text)
+
+
+class Cors(PolicyKind):
+    name = "cors"
+    order = 1
+
+    def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
+        cfg = policy.config
+        stem = var_stem("cors", policy.name)
+        origins = CorsOrigins(
+            policy=policy.name,
+            origin_var=f"{stem}_origin",
+            origins=tuple(sorted(cfg["origins"])),
+            credentials_var=f"{stem}_credentials" if cfg.get("credentials") else None,
+        )
+        op = eff.op
+        methods = {o.method for o in api.operations if o.path == op.path}
+        if "GET" in methods:
+            methods.add("HEAD")
+        digest = hashlib.sha256(f"{api.name}\0{op.operation_id}".encode()).hexdigest()[:8]
+        name = f"{_slug(api.name)}/{_slug(op.operation_id)}_{digest}"
+        limits: list[tuple[str, Any]] = []
+        by_kind: dict[str, list[Any]] = {}
+        for p in eff.policies:
+            kind = registry.get(p.policy.kind)
+            if kind is not None and kind.in_preflight:
+                by_kind.setdefault(p.policy.kind, []).append(kind.plan_location(p.policy, eff, api, config))
+        for kind_name, plans in by_kind.items():
+            limits += [(registry[kind_name].partial, plan) for plan in registry[kind_name].combine(plans)]
+        return CorsUse(
+            origins=origins,
+            methods=", ".join(sorted(methods, key=method_sort_key)),
+            headers=", ".join(cfg.get("headers") or DEFAULT_HEADERS),
+            expose=", ".join(cfg.get("expose") or ()),
+            max_age=int(cfg.get("max_age", 600)),
+            preflight_uri=PREFLIGHT_PREFIX + name,
+            preflight_name="@apigen_preflight_" + name.replace("/", "_"),
+            limits=tuple(limits),
+            operation=f"{api.name}.{op.operation_id}",
+        )
+
+    def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
+        origins = {u.origins.policy: u.origins for u in instances}
+        preflights = {u.preflight_uri: u for u in instances}
+        return (tuple(origins[k] for k in sorted(origins)), tuple(preflights[k] for k in sorted(preflights)))
+
+    def preflight_uri(self, plan: Any) -> str | None:
+        return plan.preflight_uri
+
+    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
+        """The gateway's own error answers (429, 413, 502, ...) carry the CORS headers of the
+        operation they happened in, so a browser can read them: the operation location copies its
+        policy's values into ``$apigen_cors_origin`` / ``$apigen_cors_credentials``."""
+        from apigen.plan.planner import ERROR_STATUSES
+
+        origins, _ = http_plan
+        headers = [("Access-Control-Allow-Origin", ORIGIN_VAR)]
+        if any(o.credentials_var for o in origins):
+            headers.append(("Access-Control-Allow-Credentials", CREDENTIALS_VAR))
+        return [(status, name, var) for status in ERROR_STATUSES for name, var in headers]
+
+
+register(Cors())

@@ -1,0 +1,99 @@
+"""``kind: errors`` - the JSON error body of the gateway, and upstream errors mapped to it.
+
+``template`` (attach the policy under ``gateway.use``) is the body of every error the gateway
+answers: JSON text with the placeholders ``{status}`` (a number), ``{message}`` (a JSON string),
+``{request_id}`` (a JSON string). It is checked to be JSON at build time.
+
+``intercept`` (any level): upstream answers with these statuses are replaced by the gateway's
+JSON body (``proxy_intercept_errors``). nginx applies a location's ``error_page`` list instead
+of the server's, so the operation's location repeats the statuses nginx itself answers there
+(401, 403, 413, 429, 500, 502, 503, 504): an upstream answering one of those is replaced too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from apigen.policies import PolicyKind, register
+from apigen.render.quoting import Arg, json_string, quote
+
+if TYPE_CHECKING:
+    from apigen.diagnostics import Diagnostics
+    from apigen.load.policy_loader import PolicySource
+    from apigen.model.types import Api, GatewayConfig, PolicyDef
+    from apigen.plan.effective import EffectiveOperation
+
+PLACEHOLDER = re.compile(r"\{(status|message|request_id)\}")
+NGINX_OWN_IN_OPERATION = (401, 403, 413, 429, 500, 502, 503, 504)
+DEFAULT_TEMPLATE = '{"status":{status},"error":{message},"request_id":{request_id}}'
+
+
+def _sample(template: str) -> str:
+    values = {"status": "429", "message": '"Too Many Requests"', "request_id": '"abc"'}
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def render_body(template: str, status: int, reason: str) -> Arg:
+    """The ``return`` body: literal text quoted (a ``$`` stays a dollar), placeholders filled."""
+    values = {
+        "status": str(status),
+        "message": json_string(reason),
+        "request_id": '"$apigen_request_id"',
+    }
+    out, pos = [], 0
+    for m in PLACEHOLDER.finditer(template):
+        out.append(str(quote(template[pos : m.start()], variables=True))[1:-1])
+        value = values[m.group(1)]
+        # request_id's dollar is apigen's own variable: kept; the others are literals.
+        out.append(str(quote(value, variables=m.group(1) != "request_id"))[1:-1])
+        pos = m.end()
+    out.append(str(quote(template[pos:], variables=True))[1:-1])
+    return Arg('"' + "".join(out) + '\\n"')
+
+
+@dataclass(frozen=True)
+class InterceptUse:
+    statuses: tuple[int, ...]  # every error_page of the location
+
+
+class Errors(PolicyKind):
+    name = "errors"
+    order = 95
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        template = policy.config.get("template")
+        if template is None:
+            return
+        try:
+            json.loads(_sample(template))
+        except ValueError as exc:
+            diags.error(f"error body template is not JSON once filled in: {exc}", source.pos(*policy.path, "template"))
+        levels = [a.attachment for a in config.apis]
+        levels += [t for a in config.apis for t in a.tags.values()]
+        levels += [o for a in config.apis for o in a.operations_attachments.values()]
+        for att in levels:
+            if policy.name in att.use:
+                diags.error(
+                    f"policy {policy.name!r} has an error body template, which applies to the whole gateway",
+                    source.pos(*att.path, "use", att.use.index(policy.name)),
+                    hint="attach it under gateway.use",
+                )
+
+    def error_body_template(self, config: GatewayConfig) -> str | None:
+        for name in config.gateway.attachment.use:
+            policy = config.policies.get(name)
+            if policy is not None and policy.kind == self.name and policy.config.get("template"):
+                return str(policy.config["template"])
+        return None
+
+    def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
+        intercept = policy.config.get("intercept") or ()
+        if not intercept:
+            return None
+        return InterceptUse(tuple(sorted(set(intercept) | set(NGINX_OWN_IN_OPERATION))))
+
+
+register(Errors())

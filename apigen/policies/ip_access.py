@@ -1,0 +1,57 @@
+"""``kind: ip_access`` - allow/deny lists of client addresses (CIDR, IPv4 and IPv6); 403 otherwise.
+
+Rendered as nginx ``deny``/``allow`` in the operation location (access phase; never in a
+subrequest, where nginx skips the access phase). ``deny`` entries win over ``allow`` entries; with
+an ``allow`` list, every other address is denied.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from apigen.policies import PolicyKind, register
+
+if TYPE_CHECKING:
+    from apigen.diagnostics import Diagnostics
+    from apigen.load.policy_loader import PolicySource
+    from apigen.model.types import Api, GatewayConfig, PolicyDef
+    from apigen.plan.effective import EffectiveOperation
+
+
+@dataclass(frozen=True)
+class IpRules:
+    rules: tuple[tuple[str, str], ...]  # ("deny"|"allow", network) in order
+
+
+def networks(values: Any) -> list[str]:
+    return [str(ipaddress.ip_network(v, strict=False)) for v in values or ()]
+
+
+class IpAccess(PolicyKind):
+    name = "ip_access"
+    order = 10
+    guards_unmatched = True
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        for field in ("allow", "deny"):
+            for index, value in enumerate(policy.config.get(field) or ()):
+                try:
+                    net = ipaddress.ip_network(value, strict=True)
+                except ValueError as exc:
+                    diags.error(f"{field}: {exc}", source.pos(*policy.path, field, index))
+                    continue
+                if net.prefixlen == 0 and field == "allow":
+                    diags.warning(f"allow: {net} allows every address", source.pos(*policy.path, field, index))
+
+    def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
+        rules = [("deny", n) for n in networks(policy.config.get("deny"))]
+        allow = networks(policy.config.get("allow"))
+        rules += [("allow", n) for n in allow]
+        if allow:
+            rules.append(("deny", "all"))
+        return IpRules(tuple(rules))
+
+
+register(IpAccess())

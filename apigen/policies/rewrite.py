@@ -1,0 +1,109 @@
+"""``kind: rewrite`` - the path sent upstream: a replaced prefix, or a template of the operation's
+path parameters (``/v1/pets/{id}`` -> ``/internal/animals/{id}``).
+
+The route's regex location captures the parameters by name (``apigen_p<n>``, see
+:func:`apigen.plan.paths.capture_variable`); named captures survive the ``rewrite ... last`` to
+the operation's location. There ``rewrite ^ <new path> break;`` sets the URI and ``proxy_pass``
+gets no URI part, so nginx sends the new path re-escaped (a ``%3F`` in a parameter stays
+``%3F``, never a ``?``) followed by the client's query string.
+(The base-path strip of an API is ``apis[].strip_base_path``.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from apigen.plan.paths import PathTemplate, capture_variable, join_base, parse_segment
+from apigen.policies import PolicyKind, register
+from apigen.render.quoting import Arg, quote
+
+if TYPE_CHECKING:
+    from apigen.diagnostics import Diagnostics
+    from apigen.load.policy_loader import PolicySource
+    from apigen.model.types import Api, GatewayConfig, Operation, PolicyDef
+    from apigen.plan.effective import EffectiveOperation
+
+
+@dataclass(frozen=True)
+class RewritePlan:
+    replacement: Arg  # the quoted rewrite replacement, captures as ${apigen_pN}
+    target: str  # the new path template, for comments
+    captures: bool  # does the route regex need named captures?
+
+
+def target_template(cfg: Any, full_path: str) -> str | None:
+    """The upstream path template for an operation at ``full_path`` (base path included), or
+    None when the policy does not change it (a prefix that does not apply)."""
+    if "template" in cfg:
+        return str(cfg["template"])
+    prefix = cfg["replace_prefix"]
+    old, new = prefix["from"].rstrip("/"), prefix["to"].rstrip("/")
+    if full_path == old or full_path.startswith(old + "/"):
+        return (new + full_path[len(old) :]) or "/"
+    return None
+
+
+def _replacement(target: str, params: tuple[str, ...]) -> tuple[Arg, bool]:
+    out, captures = [], False
+    for i, text in enumerate(target.split("/")):
+        if i:
+            out.append("/")
+        for kind, value in parse_segment(text).parts:
+            if kind == "lit":
+                out.append(str(quote(value, variables=True))[1:-1])
+            else:
+                out.append("${" + capture_variable(params.index(value) + 1) + "}")
+                captures = True
+    return Arg('"' + "".join(out) + '"'), captures
+
+
+def _ops_using(policy: PolicyDef, config: GatewayConfig) -> list[tuple[Api, Operation]]:
+    from apigen.plan.effective import resolve_operation
+
+    return [
+        (api, op)
+        for api in config.apis
+        for op in api.operations
+        if any(p.policy.name == policy.name for p in resolve_operation(api, op, config).policies)
+    ]
+
+
+class Rewrite(PolicyKind):
+    name = "rewrite"
+    order = 30
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        if "template" not in policy.config:
+            return
+        wanted = PathTemplate(policy.config["template"]).param_names
+        for api, op in _ops_using(policy, config):
+            have = PathTemplate(join_base(api.base_path, op.route_path)).param_names
+            missing = [p for p in wanted if p not in have]
+            if missing:
+                diags.error(
+                    f"rewrite template uses {', '.join('{' + m + '}' for m in missing)}, which "
+                    f"{op.method} {op.path} ({op.operation_id}) does not have",
+                    source.pos(*policy.path, "template"),
+                    hint=f"its path parameters: {', '.join(have) or 'none'}",
+                )
+
+    def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
+        full = join_base(api.base_path, eff.op.route_path)
+        target = target_template(policy.config, full)
+        if target is None:
+            return None
+        params = PathTemplate(full).param_names
+        if any(p not in params for p in PathTemplate(target).param_names):
+            return None  # reported by check()
+        replacement, captures = _replacement(target, params)
+        return RewritePlan(replacement, target, captures)
+
+    def upstream_uri(self, plan: Any) -> str | None:
+        return "" if plan is not None else None
+
+    def needs_path_captures(self, plan: Any) -> bool:
+        return plan is not None and plan.captures
+
+
+register(Rewrite())

@@ -1,0 +1,161 @@
+"""Composite operations (kind: aggregate) through a real nginx + njs and real echo backends."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.compose import build, openapi
+from tests.support.http import request
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+
+pytestmark = [pytest.mark.live, requires_nginx]
+
+SPEC = openapi({"/users/{id}/summary": {"get": "userSummary"}, "/users/{id}": {"get": "getUser"}})
+
+
+def policy(port: int, backends: dict[str, str], **aggregate: Any) -> dict[str, Any]:
+    parts = aggregate.pop("parts", None) or [
+        {"name": "profile", "upstream": "users", "path": "/users/{id}", "query": {"__sleep": "0.6"}},
+        {
+            "name": "orders",
+            "upstream": "orders",
+            "path": "/orders",
+            "query": {"user": "{id}", "__sleep": "0.6", "q": "{query.q}"},
+        },
+        {"name": "prefs", "upstream": "prefs", "path": "/prefs/{id}", "query": {"__sleep": "0.6"}},
+    ]
+    return {
+        "target": {"flavor": "oss", "version": "1.22"},
+        "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Apigen-Operation"},
+        "upstreams": {
+            name: {"servers": [{"address": addr}], "timeouts": {"read": "3s"}} for name, addr in backends.items()
+        },
+        "policies": {"summary": {"kind": "aggregate", "parts": parts, **aggregate}},
+        "apis": [
+            {
+                "name": "users",
+                "spec": "users.json",
+                "upstream": "users",
+                "operations": {"userSummary": {"use": ["summary"]}},
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def three(echo_backend):
+    return {name: echo_backend(name) for name in ("users", "orders", "prefs")}
+
+
+def start(tmp_path: Path, nginx_runner, three, **aggregate: Any):
+    port = free_port()
+    bundle = build(tmp_path, policy(port, {n: b.address for n, b in three.items()}, **aggregate), {"users.json": SPEC})
+    return nginx_runner(bundle, port)
+
+
+def test_keyed_parts_in_parallel(tmp_path, nginx_runner, three) -> None:
+    nginx = start(tmp_path, nginx_runner, three)
+    began = time.monotonic()
+    r = request(
+        "GET",
+        f"{nginx.url}/users/42/summary?q=a%20b&x=1",
+        headers={"X-Request-ID": "req-123", "Authorization": "Bearer t0k"},
+    )
+    elapsed = time.monotonic() - began
+    assert r.status == 200, r.text
+    body = r.json()
+    assert sorted(body) == ["orders", "prefs", "profile"]
+    # Path parameters and query arguments reach each part's upstream, on the part's own path.
+    assert body["profile"]["uri"] == "/users/42?__sleep=0.6"
+    assert body["orders"]["uri"] == "/orders?__sleep=0.6&q=a%20b&user=42"
+    assert body["prefs"]["uri"].startswith("/prefs/42?")
+    for part in body.values():
+        # The request id and the client's credentials reach every part.
+        assert part["headers"]["x-request-id"] == "req-123"
+        assert part["headers"]["authorization"] == "Bearer t0k"
+    assert r.headers["X-Request-ID"] == "req-123"
+    # Three parts of 0.6 s each: run one after another they take 1.8 s at least.
+    assert elapsed < 1.5, f"parts did not run in parallel ({elapsed:.2f}s)"
+    assert elapsed >= 0.6
+
+
+def test_generated_request_id_is_shared(tmp_path, nginx_runner, three) -> None:
+    nginx = start(tmp_path, nginx_runner, three)
+    r = request("GET", f"{nginx.url}/users/7/summary")
+    ids = {part["headers"]["x-request-id"] for part in r.json().values()}
+    assert ids == {r.headers["X-Request-ID"]}
+    assert len(r.headers["X-Request-ID"]) == 32
+
+
+def test_merge_top_level(tmp_path, nginx_runner, three) -> None:
+    parts = [
+        {"name": "a", "upstream": "users", "path": "/a/{id}"},
+        {"name": "b", "upstream": "orders", "path": "/b"},
+    ]
+    nginx = start(tmp_path, nginx_runner, three, parts=parts, merge="top_level")
+    body = request("GET", f"{nginx.url}/users/9/summary").json()
+    # The echo bodies are merged: later parts win on shared keys (uri, headers, ...).
+    assert body["uri"] == "/b"
+    assert "a" not in body and "b" not in body
+
+
+def test_failing_part_fails_whole_response(tmp_path, nginx_runner, three) -> None:
+    three["orders"].kill()
+    nginx = start(tmp_path, nginx_runner, three)
+    r = request("GET", f"{nginx.url}/users/1/summary")
+    assert r.status == 502
+    body = r.json()
+    assert body["part"] == "orders"
+    assert body["error"] == "Bad Gateway"
+    assert body["request_id"] == r.headers["X-Request-ID"]
+
+
+def test_failing_part_omitted_and_reported(tmp_path, nginx_runner, three) -> None:
+    parts = [
+        {"name": "profile", "upstream": "users", "path": "/users/{id}"},
+        {"name": "slow", "upstream": "orders", "path": "/slow", "query": {"__sleep": "3"}, "timeout": "500ms"},
+        {"name": "broken", "upstream": "prefs", "path": "/broken", "query": {"__status": "500"}},
+    ]
+    nginx = start(tmp_path, nginx_runner, three, parts=parts, on_error="omit")
+    began = time.monotonic()
+    r = request("GET", f"{nginx.url}/users/5/summary")
+    assert time.monotonic() - began < 2.5  # the part's own timeout, not the backend's 3 s
+    assert r.status == 200, r.text
+    body = r.json()
+    assert body["profile"]["uri"] == "/users/5"
+    assert "slow" not in body and "broken" not in body
+    errors = {e["part"]: e for e in body["_errors"]}
+    assert errors["slow"]["status"] == 504
+    assert errors["broken"]["status"] == 500
+
+
+def test_non_composite_operation_still_proxies(tmp_path, nginx_runner, three) -> None:
+    nginx = start(tmp_path, nginx_runner, three)
+    r = request("GET", f"{nginx.url}/users/3")
+    assert r.status == 200
+    assert r.json()["headers"]["x-apigen-operation"] == "users.getUser"
+
+
+def test_composite_operation_added_by_the_policy(tmp_path, nginx_runner, three) -> None:
+    """A composite operation the spec does not declare (`add_operations`)."""
+    port = free_port()
+    parts = [
+        {"name": "user", "upstream": "users", "path": "/users/{uid}"},
+        {"name": "prefs", "upstream": "prefs", "path": "/p"},
+    ]
+    p = policy(port, {n: b.address for n, b in three.items()}, parts=parts)
+    api = p["apis"][0]
+    api["operations"] = {}
+    api["add_operations"] = {"dashboard": {"method": "GET", "path": "/dash/{uid}", "use": ["summary"]}}
+    nginx = nginx_runner(build(tmp_path, p, {"users.json": SPEC}), port)
+    r = request("GET", f"{nginx.url}/dash/u%201")
+    assert r.status == 200, r.text
+    assert r.json()["user"]["uri"] == "/users/u%201"
+    assert request("POST", f"{nginx.url}/dash/u1").status == 405
+    # Still a spec operation next to it.
+    assert request("GET", f"{nginx.url}/users/3/summary").json()["headers"]["x-apigen-operation"] == "users.userSummary"

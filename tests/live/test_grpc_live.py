@@ -1,0 +1,83 @@
+"""gRPC through the gateway: HTTP/2 with prior knowledge on a cleartext listener, grpc_pass to a
+real grpcio server, gateway errors as gRPC status codes."""
+
+from __future__ import annotations
+
+import time
+from concurrent import futures
+
+import grpc  # a test dependency (pyproject [test]): a real gRPC server and client
+import pytest
+
+from tests.support.compose import build, openapi
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+
+pytestmark = [pytest.mark.live, requires_nginx]
+
+SPEC = openapi({"/echo.Echo/Say": {"post": "Say"}, "/echo.Echo/Slow": {"post": "Slow"}})
+
+
+def _say(request: bytes, context) -> bytes:
+    meta = dict(context.invocation_metadata())
+    return b"said:" + request + b" rid=" + meta.get("x-request-id", "").encode()
+
+
+def _slow(request: bytes, context) -> bytes:
+    time.sleep(2)
+    return request
+
+
+@pytest.fixture
+def grpc_backend():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    # Raw bytes in and out: no generated protobuf code needed.
+    methods = {"Say": grpc.unary_unary_rpc_method_handler(_say), "Slow": grpc.unary_unary_rpc_method_handler(_slow)}
+    handler = grpc.method_handlers_generic_handler("echo.Echo", methods)
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop(0)
+
+
+def test_grpc_call_and_gateway_errors(tmp_path, nginx_runner, grpc_backend) -> None:
+    port, h2c_port = free_port(), free_port()
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}", "http2": {"cleartext_listen": f"127.0.0.1:{h2c_port}"}},
+        "upstreams": {
+            "echo": {"servers": [{"address": f"127.0.0.1:{grpc_backend}"}], "protocol": "grpc"},
+            "gone": {"servers": [{"address": f"127.0.0.1:{free_port()}"}], "protocol": "grpc"},
+        },
+        "apis": [
+            {
+                "name": "echo",
+                "spec": "echo.json",
+                "upstream": "echo",
+                "operations": {"Slow": {"timeouts": {"read": "500ms"}}},
+            }
+        ],
+    }
+    bundle = build(tmp_path, policy, {"echo.json": SPEC})
+    conf = (bundle / "api_gateway.conf").read_text()
+    assert f"listen 127.0.0.1:{h2c_port} http2;" in conf  # nginx 1.22: the listen parameter
+    nginx = nginx_runner(bundle, h2c_port)
+
+    with grpc.insecure_channel(f"127.0.0.1:{h2c_port}") as channel:
+        say = channel.unary_unary("/echo.Echo/Say")
+        assert say(b"hi", metadata=[("x-request-id", "grpc-1")], timeout=5) == b"said:hi rid=grpc-1"
+        # The gateway's upstream timeout (504) becomes DEADLINE_EXCEEDED, not a JSON body.
+        with pytest.raises(grpc.RpcError) as slow:
+            channel.unary_unary("/echo.Echo/Slow")(b"x", timeout=5)
+        assert (slow.value.code(), slow.value.details()) == (grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+
+    # Same API, backend down: the gateway's 502 becomes gRPC UNAVAILABLE with its own message.
+    policy["apis"][0]["upstream"] = "gone"
+    nginx.reload(build(tmp_path / "2", policy, {"echo.json": SPEC}))
+    with grpc.insecure_channel(f"127.0.0.1:{h2c_port}") as channel:
+        with pytest.raises(grpc.RpcError) as err:
+            channel.unary_unary("/echo.Echo/Say")(b"hi", timeout=5)
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert err.value.details() == "unavailable"

@@ -1,0 +1,75 @@
+"""JSON access log (every line parses, even with hostile header values; no credentials) and
+stub_status on its own listener."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.compose import build, openapi
+from tests.support.http import request, send_raw
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+
+pytestmark = [pytest.mark.live, requires_nginx]
+
+SPEC = openapi({"/things": {"get": "listThings"}, "/things/{id}": {"get": "getThing"}})
+
+
+def test_json_access_log_and_stub_status(tmp_path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("things")
+    port, metrics_port = free_port(), free_port()
+    policy = {
+        "gateway": {
+            "listen": f"127.0.0.1:{port}",
+            "access_log": {"fields": {"tenant": "X-Tenant"}},
+            "metrics": {"listen": f"127.0.0.1:{metrics_port}"},
+        },
+        "upstreams": {"things": {"servers": [{"address": backend.address}]}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things"}],
+    }
+    nginx = nginx_runner(build(tmp_path, policy, {"things.json": SPEC}), port)
+
+    assert request("GET", f"{nginx.url}/things/7", headers={"X-Request-ID": "rid-1"}).status == 200
+    hostile = (
+        b"GET /things?api_key=SECRETKEY HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b'User-Agent: a"b\\c\x01d\xff}{"injected":1,\r\n'
+        b'X-Tenant: "},{"x\t' + "ü".encode() + b"\r\n"
+        b"Authorization: Bearer SECRETTOKEN\r\n\r\n"
+    )
+    assert b" 200 " in send_raw(port, hostile).split(b"\r\n", 1)[0]
+    assert request("GET", f"{nginx.url}/nowhere").status == 404
+
+    stub = request("GET", f"http://127.0.0.1:{metrics_port}/stub_status")
+    assert stub.status == 200 and "Active connections" in stub.text
+    assert request("GET", f"{nginx.url}/stub_status").status == 404  # not on the API listener
+
+    path = nginx.prefix / "logs" / "access.json.log"
+    # nginx writes the line after it sent the response: wait for the last one to land.
+    deadline = time.monotonic() + 5
+    while path.read_bytes().count(b"\n") < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    lines = path.read_bytes().decode("utf-8").splitlines()  # strict: a non-UTF-8 byte fails
+    assert len(lines) == 4, lines  # stub_status requests are not logged
+    entries = [json.loads(line) for line in lines]
+    first, second, third, fourth = entries
+    assert first["request_id"] == "rid-1"
+    assert (first["api"], first["operation"], first["status"]) == ("things", "getThing", 200)
+    assert first["method"] == "GET" and first["uri"] == "/things/7"
+    assert first["upstream_addr"] == backend.address and first["upstream_status"] == "200"
+    assert isinstance(first["request_time"], (int, float)) and isinstance(first["bytes"], int)
+    for key in ("upstream_connect_time", "upstream_header_time", "upstream_response_time", "time", "client"):
+        assert first[key]
+    assert first["auth_client"] is None and first["variant"] is None  # no kind in use provides them
+    assert "rate_limit" in first
+    # Hostile values stay inside their strings; credentials and the query are never logged.
+    assert second["user_agent"] == "(not UTF-8)"  # it carried a raw 0xff byte
+    assert second["tenant"] == '"},{"x\tü'  # valid UTF-8 is kept, escaped
+    assert "injected" not in second
+    assert second["uri"] == "/things"
+    raw = path.read_text()
+    assert "SECRETTOKEN" not in raw and "SECRETKEY" not in raw
+    assert (third["status"], third["api"], third["operation"]) == (404, "", "")
+    assert fourth["uri"] == "/stub_status" and fourth["status"] == 404

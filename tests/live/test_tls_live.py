@@ -1,0 +1,127 @@
+"""TLS termination with a certificate made in the test (trustme): protocol floor, SNI
+certificates, unknown names refused, HSTS, HTTP -> HTTPS redirect."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from tests.support.compose import build, openapi
+from tests.support.http import request
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+
+pytestmark = [
+    pytest.mark.live,
+    requires_nginx,
+    pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning"),
+]
+
+SPEC = openapi({"/things": {"get": "listThings"}})
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def write_cert(ca: trustme.CA, root: Path, stem: str, *names: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    cert = ca.issue_cert(*names)
+    cert.private_key_pem.write_to_path(str(root / f"{stem}.key"))
+    cert.cert_chain_pems[0].write_to_path(str(root / f"{stem}.pem"))
+
+
+def make(
+    tmp_path: Path, ca: trustme.CA, backend: str, tls: dict[str, Any], server_name: Any = "api.test"
+) -> tuple[Path, int, int]:
+    write_cert(ca, tmp_path / "in", "api", "api.test")
+    port, tls_port = free_port(), free_port()
+    policy = {
+        "gateway": {
+            "listen": f"127.0.0.1:{port}",
+            "server_name": server_name,
+            "tls": {"listen": f"127.0.0.1:{tls_port}", "certificate": "api.pem", "key": "api.key", **tls},
+        },
+        "upstreams": {"things": {"servers": [{"address": backend}]}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things"}],
+    }
+    return build(tmp_path, policy, {"things.json": SPEC}), port, tls_port
+
+
+def https_get(
+    port: int, ctx: ssl.SSLContext, host: str = "api.test", path: str = "/things"
+) -> http.client.HTTPResponse:
+    # Connect to 127.0.0.1 but send (and verify) the SNI name `host`.
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn.sock = ctx.wrap_socket(sock, server_hostname=host)
+    conn.request("GET", path, headers={"Host": host})
+    resp = conn.getresponse()
+    resp.read()
+    return resp
+
+
+def client_ctx(ca: trustme.CA, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    if version is not None:
+        # Let the client offer old versions at all (OpenSSL 3 refuses them at security level 1),
+        # so a refusal can only come from the gateway.
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+    return ctx
+
+
+def test_tls_terminates_and_refuses_tls11(tmp_path, ca, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("things")
+    bundle, port, tls_port = make(tmp_path, ca, backend.address, {"hsts": {"max_age": 600}})
+    nginx_runner(bundle, tls_port)
+    resp = https_get(tls_port, client_ctx(ca))
+    assert resp.status == 200
+    assert resp.headers["Strict-Transport-Security"] == "max-age=600"
+    tls12 = https_get(tls_port, client_ctx(ca, ssl.TLSVersion.TLSv1_2))
+    assert tls12.status == 200
+    with pytest.raises(ssl.SSLError):
+        https_get(tls_port, client_ctx(ca, ssl.TLSVersion.TLSv1_1))
+    # HSTS is never sent over plain HTTP.
+    plain = request("GET", f"http://127.0.0.1:{port}/things", headers={"Host": "api.test"})
+    assert plain.status == 200
+    assert plain.headers["Strict-Transport-Security"] is None
+
+
+def test_tls11_works_when_allowed(tmp_path, ca, echo_backend, nginx_runner) -> None:
+    """Control for the test above: the same client gets through when the gateway allows TLS 1.1."""
+    backend = echo_backend("things")
+    tls = {"protocols": ["TLSv1.1", "TLSv1.2"], "ciphers": "DEFAULT:@SECLEVEL=0"}
+    bundle, _port, tls_port = make(tmp_path, ca, backend.address, tls)
+    nginx_runner(bundle, tls_port)
+    assert https_get(tls_port, client_ctx(ca, ssl.TLSVersion.TLSv1_1)).status == 200
+
+
+def test_sni_certificates_unknown_names_and_redirect(tmp_path, ca, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("things")
+    write_cert(ca, tmp_path / "in", "other", "other.test")
+    tls = {
+        "certificates": [{"server_names": ["other.test"], "certificate": "other.pem", "key": "other.key"}],
+        "reject_unknown_names": True,
+        "redirect_http": True,
+    }
+    bundle, port, tls_port = make(tmp_path, ca, backend.address, tls)
+    assert oct((bundle / "secrets" / "api.key").stat().st_mode & 0o777) == "0o600"
+    nginx_runner(bundle, tls_port)
+    ctx = client_ctx(ca)  # verifies the certificate matches the name asked for
+    assert https_get(tls_port, ctx, "api.test").status == 200
+    assert https_get(tls_port, ctx, "other.test").status == 200
+    with pytest.raises(ssl.SSLError):
+        https_get(tls_port, ctx, "unknown.test")
+    r = request("GET", f"http://127.0.0.1:{port}/things?a=1", headers={"Host": "api.test"})
+    assert r.status == 301
+    assert r.headers["Location"] == f"https://api.test:{tls_port}/things?a=1"

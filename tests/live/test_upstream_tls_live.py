@@ -1,0 +1,136 @@
+"""TLS from the gateway to a backend: certificate verification against a trusted CA, the SNI
+name, and a client certificate (mTLS) the backend requires. Also HTTP/2 to clients over TLS."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from tests.support.compose import build, openapi
+from tests.support.http import request
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+
+pytestmark = [pytest.mark.live, requires_nginx]
+
+SPEC = openapi({"/orders": {"get": "listOrders"}})
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        cert = self.connection.getpeercert()  # type: ignore[attr-defined]
+        names = [value for kind, value in (cert or {}).get("subjectAltName", ()) if kind == "DNS"]
+        body = json.dumps({"client": names, "sni": self.server.sni, "path": self.path}).encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_backend(ca: trustme.CA) -> Iterator[int]:
+    """An HTTPS server for `orders.internal` that requires a client certificate from `ca`."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("orders.internal").configure_cert(ctx)
+    ca.configure_trust(ctx)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.sni = None  # type: ignore[attr-defined]
+
+    def remember_sni(sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        server.sni = name  # type: ignore[attr-defined]
+
+    ctx.sni_callback = remember_sni
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def write_pki(ca: trustme.CA, root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    ca.cert_pem.write_to_path(str(root / "ca.pem"))
+    client = ca.issue_cert("gw.test")
+    client.cert_chain_pems[0].write_to_path(str(root / "client.pem"))
+    client.private_key_pem.write_to_path(str(root / "client.key"))
+    server = ca.issue_cert("api.test")
+    server.cert_chain_pems[0].write_to_path(str(root / "api.pem"))
+    server.private_key_pem.write_to_path(str(root / "api.key"))
+
+
+def policy(port: int, tls_port: int, backend: int, server_name: str) -> dict[str, Any]:
+    return {
+        "gateway": {
+            "listen": f"127.0.0.1:{port}",
+            "server_name": "api.test",
+            "tls": {"listen": f"127.0.0.1:{tls_port}", "certificate": "api.pem", "key": "api.key"},
+            "http2": {},
+        },
+        "upstreams": {
+            "orders": {
+                "servers": [{"address": f"127.0.0.1:{backend}"}],
+                "protocol": "https",
+                "tls": {
+                    "trusted_ca": "ca.pem",
+                    "server_name": server_name,
+                    "client_certificate": "client.pem",
+                    "client_key": "client.key",
+                },
+            }
+        },
+        "apis": [{"name": "orders", "spec": "orders.json", "upstream": "orders"}],
+    }
+
+
+def test_mtls_to_backend_and_http2_to_client(tmp_path, ca, tls_backend, nginx_runner) -> None:
+    write_pki(ca, tmp_path / "in")
+    port, tls_port = free_port(), free_port()
+    nginx = nginx_runner(
+        build(tmp_path, policy(port, tls_port, tls_backend, "orders.internal"), {"orders.json": SPEC}), port
+    )
+    r = request("GET", f"{nginx.url}/orders?x=1")
+    assert r.status == 200, r.text
+    # The backend saw the gateway's client certificate and the SNI name from the policy.
+    assert r.json() == {"client": ["gw.test"], "sni": "orders.internal", "path": "/orders?x=1"}
+
+    # HTTP/2 to a client over TLS (ALPN), checked with curl.
+    out = subprocess.run(
+        ["curl", "-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+         "--cacert", str(tmp_path / "in" / "ca.pem"), "--resolve", f"api.test:{tls_port}:127.0.0.1",
+         f"https://api.test:{tls_port}/orders"],
+        capture_output=True, text=True, timeout=20, check=False,
+    )  # fmt: skip
+    assert out.stdout == "2 200", out.stderr
+
+
+def test_backend_name_mismatch_is_refused(tmp_path, ca, tls_backend, nginx_runner) -> None:
+    write_pki(ca, tmp_path / "in")
+    port, tls_port = free_port(), free_port()
+    nginx = nginx_runner(
+        build(tmp_path, policy(port, tls_port, tls_backend, "wrong.internal"), {"orders.json": SPEC}), port
+    )
+    r = request("GET", f"{nginx.url}/orders")
+    assert r.status == 502
+    assert "upstream SSL certificate does not match" in nginx.error_log()

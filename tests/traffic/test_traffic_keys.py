@@ -1,0 +1,45 @@
+"""Key sources of limits, splits and cache keys: variable names and combined expressions."""
+
+from __future__ import annotations
+
+import pytest
+
+from apigen.policies.keys import invalid_source_reason, key_expression, required_variable, variable_name
+from apigen.targets import Target
+
+OSS = Target.parse("oss", "1.22")
+PLUS = Target.parse("plus", "R33")
+
+
+@pytest.mark.parametrize(
+    ("source", "oss", "plus"),
+    [
+        ("client_ip", "binary_remote_addr", "binary_remote_addr"),
+        ("request_id", "request_id", "request_id"),
+        ("api_key_client", "apigen_client", "apigen_client"),
+        ("header:X-Api-Key", "http_x_api_key", "http_x_api_key"),
+        ("cookie:session_id", "cookie_session_id", "cookie_session_id"),
+        ("query:tenant", "arg_tenant", "arg_tenant"),
+        ("jwt_claim:sub", "apigen_jwt_claim_sub", "jwt_claim_sub"),
+    ],
+)
+def test_variable_names(source: str, oss: str, plus: str) -> None:
+    assert variable_name(source, OSS) == oss
+    assert variable_name(source, PLUS) == plus
+
+
+def test_expressions_never_empty_unless_exempt() -> None:
+    assert key_expression(("client_ip",), OSS) == "$binary_remote_addr"
+    assert key_expression(("request_id",), OSS) == "$request_id"
+    # A missing header must not make the key empty (nginx would not count the request at all).
+    assert key_expression(("header:X-User",), OSS) == "k:${http_x_user}"
+    assert key_expression(("client_ip", "header:X-User"), OSS) == "k:${binary_remote_addr}:${http_x_user}"
+
+
+def test_sources_that_need_a_definition_or_a_safe_name() -> None:
+    assert required_variable("api_key_client", OSS) == "apigen_client"
+    assert required_variable("jwt_claim:sub", OSS) == "apigen_jwt_claim_sub"
+    assert required_variable("jwt_claim:sub", PLUS) is None  # auth_jwt defines $jwt_claim_*
+    assert required_variable("header:X", OSS) is None
+    assert invalid_source_reason("cookie:a-b") is not None
+    assert invalid_source_reason("header:a-b") is None

@@ -1,0 +1,202 @@
+"""rate_limit / conn_limit: bundle checks and live counts against a real nginx."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from apigen.policies.rate_limit import retry_after, zone_size
+from apigen.verify import iter_directives, parse_bundle
+from tests.support.http import request
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+from tests.support.traffic_build import build, compile_errors, policy_for
+
+LIMITS = {
+    "per-user": {"kind": "rate_limit", "rate": "2r/m", "burst": 3, "key": "header:X-User"},
+    "exempt-local": {"kind": "rate_limit", "rate": "1r/m", "burst": 0, "exempt": {"ips": ["127.0.0.1/32"]}},
+    "observe": {"kind": "rate_limit", "rate": "1r/m", "dry_run": True},
+    "conns": {"kind": "conn_limit", "max": 50, "status": 503},
+}
+API = {
+    "use": ["per-user", "conns"],
+    "operations": {
+        "showPet": {"use": ["exempt-local"]},
+        "deletePet": {"use": ["exempt-local"], "skip": ["per-user"]},
+        "ownerPet": {"use": ["observe"], "skip": ["per-user"]},
+    },
+}
+
+
+def directives(bundle: Path, name: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    parsed = parse_bundle(bundle)
+    return [(d.context, d.args) for d in iter_directives(parsed.payload) if d.directive == name]
+
+
+def test_zone_size_and_retry_after() -> None:
+    assert zone_size(1) == "1m"
+    assert zone_size(10_000) == "2m"
+    assert zone_size(1_000_000) == "123m"
+    assert (retry_after("10r/s"), retry_after("2r/m"), retry_after("7r/m"), retry_after("600r/m")) == (1, 30, 9, 1)
+
+
+def test_one_zone_per_policy_and_location_directives(tmp_path: Path) -> None:
+    bundle = build(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=LIMITS, api=API))
+    zones = directives(bundle, "limit_req_zone")
+    # Three policies, five operations: one zone each, in http context.
+    assert sorted(args[1].split(":")[0] for _, args in zones) == [
+        "zone=apigen_rl_exempt_local",
+        "zone=apigen_rl_observe",
+        "zone=apigen_rl_per_user",
+    ]
+    assert all(ctx == ("http",) for ctx, _ in zones)
+    per_user = next(args for _, args in zones if "per_user" in args[1])
+    assert per_user == ("k:${http_x_user}", "zone=apigen_rl_per_user:2m", "rate=2r/m")
+    limits = directives(bundle, "limit_req")
+    by_op: dict[str, list[str]] = {}
+    for ctx, args in limits:
+        by_op.setdefault(ctx[-1], []).append(" ".join(args))
+    show = next(v for k, v in by_op.items() if k.endswith("showPet"))
+    assert show == ["zone=apigen_rl_per_user burst=3 nodelay", "zone=apigen_rl_exempt_local nodelay"]
+    assert next(v for k, v in by_op.items() if k.endswith("deletePet")) == ["zone=apigen_rl_exempt_local nodelay"]
+    # limit_req_status once per location even with two limits; dry-run only where asked.
+    statuses = directives(bundle, "limit_req_status")
+    assert len(statuses) == len({ctx for ctx, _ in statuses}) == 5
+    assert [ctx[-1] for ctx, _ in directives(bundle, "limit_req_dry_run")] == [
+        next(k for k in by_op if k.endswith("ownerPet"))
+    ]
+    assert {args for _, args in directives(bundle, "limit_conn_status")} == {("503",)}
+    # The exemption maps the key to empty, which nginx does not count.
+    text = (bundle / "api_gateway.conf").read_text()
+    assert 'geo $apigen_rl_exempt_local_exempt_ip {\n    default "";\n    "127.0.0.1/32" "1";\n}' in text
+    assert (
+        'map "$apigen_rl_exempt_local_exempt_ip" $apigen_rl_exempt_local_key {\n    "" "$binary_remote_addr";' in text
+    )
+
+
+def test_invalid_rate_limits(tmp_path: Path) -> None:
+    policies = {
+        "bad-ip": {"kind": "rate_limit", "rate": "1r/s", "exempt": {"ips": ["300.1.1.1"]}},
+        "bad-cookie": {"kind": "rate_limit", "rate": "1r/s", "key": "cookie:a-b"},
+        "no-client": {"kind": "rate_limit", "rate": "1r/s", "key": ["client_ip", "api_key_client"]},
+    }
+    errors = compile_errors(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies))
+    text = "\n".join(errors)
+    assert "not an IP address or CIDR network: '300.1.1.1'" in text
+    assert "cookie name 'a-b' must be letters" in text
+    assert "key 'api_key_client' needs $apigen_client" in text
+    assert all(":" in e.split(" ")[0] for e in errors)  # every error has a file:line:col position
+    errors = compile_errors(
+        tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies={"r": {"kind": "rate_limit", "rate": "5r/h"}})
+    )
+    assert any("rate" in e for e in errors)
+
+
+@pytest.mark.live
+@requires_nginx
+def test_rate_limit_counts_per_key(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("pets")
+    port = free_port()
+    bundle = build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=LIMITS, api=API))
+    nginx = nginx_runner(bundle, port)
+
+    def statuses(method: str, path: str, n: int, user: str | None, wait: str = "30") -> list[int]:
+        out = []
+        for _ in range(n):
+            r = request(method, f"{nginx.url}{path}", headers={"X-User": user} if user else {})
+            if r.status == 429:
+                assert r.headers["Retry-After"] == wait
+                assert r.json()["status"] == 429
+                assert r.headers["Content-Type"] == "application/json"
+            out.append(r.status)
+        return out
+
+    # 2r/m with burst 3, nodelay: the first B+1 = 4 pass at once, the rest get 429.
+    assert statuses("GET", "/v1/pets", 10, "alice") == [200] * 4 + [429] * 6
+    # Another key has its own count; the zone is shared by every operation of the policy.
+    assert statuses("GET", "/v1/pets", 2, "bob") == [200, 200]
+    assert statuses("POST", "/v1/pets", 4, "bob") == [200, 200, 429, 429]
+    # Requests without the header share one bucket (an empty key would not be counted at all).
+    assert statuses("GET", "/v1/pets", 6, None) == [200] * 4 + [429] * 2
+    # 127.0.0.1 is exempt from exempt-local (1r/m, burst 0): never counted.
+    assert statuses("DELETE", "/v1/pets/1", 8, "carol") == [200] * 8
+    # showPet: per-user still counts there (carol's first 4), exempt-local never rejects.
+    assert statuses("GET", "/v1/pets/1", 6, "carol", wait="60") == [200] * 4 + [429] * 2
+    # Dry run: counted and logged, never rejected.
+    assert statuses("GET", "/v1/owners/1/pets/2", 5, "dave") == [200] * 5
+    assert "limiting requests, dry run" in nginx.error_log()
+
+
+@pytest.mark.live
+@requires_nginx
+def test_per_second_rate_and_connection_limit(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {
+        "fast": {"kind": "rate_limit", "rate": "2r/s", "burst": 5},
+        "one-at-a-time": {"kind": "conn_limit", "max": 1, "status": 503},
+    }
+    api = {"operations": {"listPets": {"use": ["fast"]}, "showPet": {"use": ["one-at-a-time"]}}}
+    nginx = nginx_runner(
+        build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api=api)), port
+    )
+
+    # 2r/s, burst 5: a tight loop gets about B+1 = 6 through (a 7th if the loop spans 500ms).
+    results = [request("GET", f"{nginx.url}/v1/pets") for _ in range(20)]
+    accepted = sum(r.status == 200 for r in results)
+    assert 6 <= accepted <= 7, [r.status for r in results]
+    rejected = [r for r in results if r.status != 200]
+    assert {r.status for r in rejected} == {429}
+    assert {r.headers["Retry-After"] for r in rejected} == {"1"}
+
+    # limit_conn: while one request is in flight, a second one gets the JSON 503.
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(request, "GET", f"{nginx.url}/v1/pets/1?__sleep=1.5", timeout=10)
+        for _ in range(50):  # until the slow request is in flight (it sleeps 1.5s upstream)
+            time.sleep(0.02)
+            r = request("GET", f"{nginx.url}/v1/pets/2")
+            if r.status == 503:
+                break
+        assert (r.status, r.json()["status"]) == (503, 503)
+        assert slow.result().status == 200
+    assert request("GET", f"{nginx.url}/v1/pets/3").status == 200
+
+
+def test_conn_limit_alone_builds(tmp_path: Path) -> None:
+    # Retry-After on 429 comes from rate limits only: a bundle with just limit_conn must not
+    # reference their variable.
+    policies = {"c": {"kind": "conn_limit", "max": 5}}
+    bundle = build(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["c"]}))
+    assert "Retry-After" not in (bundle / "api_json_errors.conf").read_text()
+    assert {args for _, args in directives(bundle, "limit_conn_status")} == {("429",)}
+
+
+def test_client_exemptions_with_a_kind_that_provides_the_client(tmp_path: Path, monkeypatch) -> None:
+    # The API-key kind provides $apigen_client; stand in for it with a kind in use here.
+    from apigen.policies import registry
+
+    monkeypatch.setattr(registry["headers"], "provides", frozenset({"apigen_client"}), raising=False)
+    policies = {
+        "ids": {"kind": "headers"},
+        "per-client": {
+            "kind": "rate_limit",
+            "rate": "10r/s",
+            "key": "api_key_client",
+            "exempt": {"ips": ["10.0.0.0/8"], "clients": ["ops", "default"]},
+        },
+    }
+    policy = policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["ids", "per-client"]})
+    bundle = build(tmp_path, policy, nginx_t=False)  # no real kind defines $apigen_client here
+    text = (bundle / "api_gateway.conf").read_text()
+    assert (
+        'map $apigen_client $apigen_rl_per_client_exempt_client {\n    default "";\n    "\\\\default" "1";\n    "ops" "1";\n}'
+        in text
+    )
+    assert (
+        'map "$apigen_rl_per_client_exempt_ip$apigen_rl_per_client_exempt_client" $apigen_rl_per_client_key {\n'
+        '    "" "k:${apigen_client}";\n    default "";\n}'
+    ) in text
+    assert 'limit_req_zone "$apigen_rl_per_client_key" zone=apigen_rl_per_client:2m rate=10r/s;' in text

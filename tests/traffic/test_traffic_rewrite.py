@@ -1,0 +1,71 @@
+"""rewrite: prefix replacement and path templates from OpenAPI parameters, against a real nginx."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from apigen.plan.paths import PathTemplate
+from tests.support.http import request
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+from tests.support.traffic_build import build, compile_errors, policy_for
+
+POLICIES = {
+    "moved": {"kind": "rewrite", "replace_prefix": {"from": "/v1/pets", "to": "/api/v2/animals"}},
+    "animal": {"kind": "rewrite", "template": "/internal/animals/{petId}"},
+    "swap": {"kind": "rewrite", "template": "/p/{petId}/o/{ownerId}/$x"},
+}
+API = {"use": ["moved"], "operations": {"showPet": {"use": ["animal"]}, "ownerPet": {"use": ["swap"]}}}
+
+
+def test_named_capture_regex_is_the_route_regex() -> None:
+    t = PathTemplate("/v1/owners/{ownerId}/pets/{petId}.json")
+    assert t.regex(named_captures=True) == r"^/v1/owners/(?P<apigen_p1>[^/]+)/pets/(?P<apigen_p2>[^/]+)\.json$"
+    # Same language as the plain regex: only the captures differ.
+    m = re.match(t.regex(named_captures=True), "/v1/owners/a/pets/b.json")
+    assert m is not None and m.groupdict() == {"apigen_p1": "a", "apigen_p2": "b"}
+    assert re.sub(r"\(\?P<apigen_p\d>([^)]*)\)", r"\1", t.regex(named_captures=True)) == t.regex()
+
+
+def test_template_with_unknown_parameter_is_an_error(tmp_path: Path) -> None:
+    policies = {"bad": {"kind": "rewrite", "template": "/x/{id}"}}
+    errors = compile_errors(
+        tmp_path,
+        policy_for(
+            8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"operations": {"showPet": {"use": ["bad"]}}}
+        ),
+    )
+    assert len(errors) == 1
+    assert "rewrite template uses {id}, which GET /pets/{petId} (showPet) does not have" in errors[0]
+
+
+@pytest.mark.live
+@requires_nginx
+def test_rewrites_reach_the_upstream(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("pets")
+    port = free_port()
+    bundle = build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=POLICIES, api=API))
+    text = (bundle / "api_conf.d/pets.conf").read_text()
+    assert 'location ~ "^/v1/pets/(?P<apigen_p1>[^/]+)$"' in text
+    assert 'rewrite ^ "/internal/animals/${apigen_p1}" break;' in text
+    assert 'rewrite ^ "/p/${apigen_p2}/o/${apigen_p1}/${apigen_dollar}x" break;' in text
+    nginx = nginx_runner(bundle, port)
+
+    def upstream_uri(method: str, path: str) -> str:
+        r = request(method, f"{nginx.url}{path}")
+        assert r.status == 200, r.text
+        return r.json()["uri"]
+
+    # Prefix replaced (API level), query kept.
+    assert upstream_uri("GET", "/v1/pets?limit=2&q=a%20b") == "/api/v2/animals?limit=2&q=a%20b"
+    assert upstream_uri("DELETE", "/v1/pets/42") == "/api/v2/animals/42"
+    # Template from path parameters (operation level replaces the API's rewrite).
+    assert upstream_uri("GET", "/v1/pets/42?x=1") == "/internal/animals/42?x=1"
+    assert upstream_uri("GET", "/v1/owners/7/pets/42") == "/p/42/o/7/$x"
+    # Encoded characters stay encoded: a %3F in a parameter never becomes a query string.
+    assert upstream_uri("GET", "/v1/pets/a%20b%3Fc?y=2") == "/internal/animals/a%20b%3Fc?y=2"
+    # nginx matches locations on the decoded URI: %2F is a path separator, so no route matches.
+    assert request("DELETE", f"{nginx.url}/v1/pets/a%2Fb").status == 404

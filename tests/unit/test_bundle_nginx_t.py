@@ -1,0 +1,50 @@
+"""Small inputs at the edges whose bundles must still pass a real `nginx -t`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apigen.bundle import write_atomic
+from apigen.verify import parse_bundle, run_nginx_t
+from tests.support.compile import compile_case, openapi, ops, simple_policy
+from tests.support.corpus import corpus_file
+from tests.support.nginx import nginx_binary, requires_nginx
+
+CASES = {
+    "no-paths": openapi({}),
+    "only-webhooks-3.1": {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "webhooks": {}},
+    "case-only-difference": openapi({"/Pets": ops("get", op_prefix="a_"), "/pets": ops("get", op_prefix="b_")}),
+    "root-template": openapi({"/{id}": ops("get", "delete"), "/": ops("get", op_prefix="root_")}),
+    "quotes-and-braces": openapi({'/a"b/{x}': ops("get", op_prefix="q_"), "/c;d{e}f": ops("put")}),
+}
+
+
+@requires_nginx
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_edge_bundle_passes_nginx_t(tmp_path: Path, case: str) -> None:
+    result = compile_case(tmp_path / "in", simple_policy(), {"openapi.json": CASES[case]}, render=True)
+    assert result.bundle is not None
+    write_atomic(result.bundle, tmp_path / "out")
+    assert parse_bundle(tmp_path / "out").ok
+    check = run_nginx_t(tmp_path / "out", nginx=nginx_binary() or "nginx")
+    assert check.ok, check.output
+
+
+OAI_EXAMPLES = [
+    "v2.0-petstore-expanded.yaml", "v2.0-uber.json", "v3.0-api-with-examples.yaml", "v3.0-callback-example.yaml",
+    "v3.0-link-example.yaml", "v3.0-petstore-expanded.yaml", "v3.0-petstore.yaml", "v3.0-uspto.yaml",
+    "v3.1-tictactoe.yaml", "v3.1-webhook-example.yaml",
+]  # fmt: skip
+
+
+@requires_nginx
+@pytest.mark.parametrize("name", OAI_EXAMPLES)
+def test_oai_example_bundle_passes_nginx_t(tmp_path: Path, name: str) -> None:
+    spec = corpus_file(f"oai-examples/{name}")
+    result = compile_case(tmp_path / "in", simple_policy(str(spec)), render=True)
+    assert result.bundle is not None
+    write_atomic(result.bundle, tmp_path / "out")
+    check = run_nginx_t(tmp_path / "out", nginx=nginx_binary() or "nginx")
+    assert check.ok, check.output

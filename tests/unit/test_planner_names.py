@@ -1,0 +1,39 @@
+"""Names the planner makes up must stay unique: strip variables, internal locations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.compile import compile_case, openapi, ops
+
+
+def test_strip_variables_are_unique_per_api(tmp_path: Path) -> None:
+    spec = openapi({"/pets": ops("get")})
+    policy = {
+        "upstreams": {"u": {"servers": [{"address": "127.0.0.1:9001"}]}},
+        "apis": [
+            {"name": "a-b", "spec": "s.json", "upstream": "u", "base_path": "/one", "strip_base_path": True},
+            {"name": "a_b", "spec": "s.json", "upstream": "u", "base_path": "/two", "strip_base_path": True},
+        ],
+    }
+    plan = compile_case(tmp_path, policy, {"s.json": spec}).plan
+    strip = {a.name: a.strip_map for a in plan.apis}
+    assert strip["a-b"] == ("~^/one(/.*)$", "apigen_strip_a_b")
+    assert strip["a_b"] == ("~^/two(/.*)$", "apigen_strip_a_b_2")
+    assert {a.name: {o.upstream_uri for o in a.operations} for a in plan.apis} == {
+        "a-b": {"apigen_strip_a_b"},
+        "a_b": {"apigen_strip_a_b_2"},
+    }
+
+
+def test_internal_locations_are_unique(tmp_path: Path) -> None:
+    spec = openapi(
+        {
+            "/a": {"get": {"operationId": "get/pets", "responses": {"200": {"description": "ok"}}}},
+            "/b": {"get": {"operationId": "get_pets", "responses": {"200": {"description": "ok"}}}},
+        }
+    )
+    policy = {"upstreams": {"u": {"servers": [{"address": "127.0.0.1:9001"}]}}, "apis": [{"name": "x", "spec": "s.json", "upstream": "u"}]}
+    plan = compile_case(tmp_path, policy, {"s.json": spec}).plan
+    uris = sorted(o.internal_uri for o in plan.apis[0].operations)
+    assert uris == ["/_apigen/op/x/get_pets", "/_apigen/op/x/get_pets_2"]

@@ -1,0 +1,373 @@
+"""Spec normalisation: Swagger 2.0, OpenAPI 3.0 and 3.1 become the same Operation lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apigen.diagnostics import Diagnostics
+from apigen.load.spec_loader import load_spec, locate, parse_document
+from apigen.model.openapi import normalise_base_path, summarise_spec
+from tests.support.compile import compile_case, errors_of, openapi, simple_policy
+
+SWAGGER2 = """\
+swagger: "2.0"
+info: {title: t, version: "1"}
+basePath: /api/v2/
+paths:
+  /pets/{petId}:
+    parameters:
+      - {name: petId, in: path, required: true, type: string}
+    get:
+      operationId: getPet
+      tags: [pets]
+      parameters:
+        - {name: verbose, in: query, type: boolean}
+      responses:
+        200: {description: ok}
+    delete:
+      parameters:
+        - $ref: "#/parameters/force"
+      responses:
+        204: {description: gone}
+parameters:
+  force: {name: force, in: query, type: boolean}
+"""
+
+OPENAPI30 = """\
+openapi: 3.0.3
+info: {title: t, version: "1"}
+servers:
+  - url: https://{host}/{basePath}
+    variables:
+      host: {default: api.example.com}
+      basePath: {default: v3/store}
+  - url: /ignored
+paths:
+  /orders/{id}.json:
+    parameters:
+      - $ref: "#/components/parameters/id"
+      - {name: trace, in: header, schema: {type: string}}
+    get:
+      operationId: getOrder
+      parameters:
+        - {name: trace, in: header, required: true, schema: {type: integer}}
+      responses:
+        200: {description: ok}
+        default: {description: error}
+components:
+  parameters:
+    id: {name: id, in: path, required: true, schema: {type: integer}}
+"""
+
+OPENAPI31 = """\
+openapi: 3.1.0
+info: {title: t, version: "1"}
+servers: [{url: /games}]
+paths:
+  /board/{row}/{column}:
+    put:
+      operationId: put-square
+      parameters:
+        - {name: row, in: path, required: true, schema: {type: integer, minimum: 1}}
+        - {name: column, in: path, required: true, schema: {type: integer}}
+      responses:
+        "200": {description: ok}
+"""
+
+
+def summary_of(tmp_path: Path, text: str, name: str = "spec.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    diags = Diagnostics()
+    summary = summarise_spec(load_spec(path, tmp_path), "api", diags)
+    assert not diags.errors, diags.errors
+    assert summary is not None
+    return summary
+
+
+def test_swagger2_base_path_parameters_and_generated_ids(tmp_path: Path) -> None:
+    s = summary_of(tmp_path, SWAGGER2)
+    assert (s.version, s.base_path) == ("2.0", "/api/v2")
+    get, delete = s.operations
+    assert (get.operation_id, get.method, get.path, get.tags) == ("getPet", "GET", "/pets/{petId}", ("pets",))
+    assert {(p.name, p.location, p.required) for p in get.parameters} == {("petId", "path", True), ("verbose", "query", False)}
+    assert get.parameters[0].schema == {"type": "string"}  # 2.0 schema fields lifted from the parameter
+    assert (delete.operation_id, delete.generated_id) == ("delete_pets_petid", True)
+    assert {p.name for p in delete.parameters} == {"petId", "force"}  # path-level + $ref parameter
+
+
+def test_openapi30_server_variables_and_parameter_override(tmp_path: Path) -> None:
+    s = summary_of(tmp_path, OPENAPI30)
+    assert (s.version, s.base_path) == ("3.0", "/v3/store")
+    (op,) = s.operations
+    params = {(p.name, p.location): p for p in op.parameters}
+    assert params[("id", "path")].schema == {"type": "integer"}
+    # An operation-level parameter replaces the path-level one with the same name and location.
+    assert params[("trace", "header")].required and params[("trace", "header")].schema == {"type": "integer"}
+
+
+def test_openapi31(tmp_path: Path) -> None:
+    s = summary_of(tmp_path, OPENAPI31)
+    assert (s.version, s.base_path) == ("3.1", "/games")
+    (op,) = s.operations
+    assert (op.operation_id, op.method) == ("put-square", "PUT")
+    assert [p.name for p in op.parameters] == ["row", "column"]
+
+
+@pytest.mark.parametrize(
+    ("servers", "base"),
+    [
+        ([], ""),
+        ([{"url": "/"}], ""),
+        ([{"url": "https://example.com"}], ""),
+        ([{"url": "https://example.com/v1/"}], "/v1"),
+        ([{"url": "v1"}], "/v1"),
+        ([{"url": "//cdn.example.com/x?y=1"}], "/x"),
+        ([{"url": "{scheme}://h/{v}", "variables": {"scheme": {"default": "https"}, "v": {"default": "v9"}}}], "/v9"),
+    ],
+)
+def test_server_url_to_base_path(tmp_path: Path, servers: list, base: str) -> None:
+    import json
+
+    doc = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "servers": servers, "paths": {}}
+    assert summary_of(tmp_path, json.dumps(doc), "spec.json").base_path == base
+
+
+def test_normalise_base_path() -> None:
+    assert normalise_base_path("/") == ""
+    assert normalise_base_path("v1/") == "/v1"
+    assert normalise_base_path("//a//") == "/a"
+
+
+def test_unquoted_integer_keys_are_strings(tmp_path: Path) -> None:
+    doc = parse_document("a:\n  200: {description: ok}\n  404: x\n  true: y\n  2024-01-01: d\n", "x.yaml")
+    assert list(doc["a"]) == ["200", "404", "true", "2024-01-01"]
+
+
+def test_multi_file_relative_refs(tmp_path: Path) -> None:
+    (tmp_path / "paths").mkdir()
+    (tmp_path / "common").mkdir()
+    (tmp_path / "spec.yaml").write_text(
+        """\
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /items/{id}:
+    $ref: "paths/item.yaml"
+"""
+    )
+    (tmp_path / "paths" / "item.yaml").write_text(
+        """\
+parameters:
+  - $ref: "../common/params.yaml#/id"
+get:
+  operationId: getItem
+  responses:
+    200: {description: ok}
+"""
+    )
+    (tmp_path / "common" / "params.yaml").write_text("id: {name: id, in: path, required: true, schema: {type: string}}\n")
+    result = compile_case(tmp_path, simple_policy("spec.yaml"))
+    (op,) = result.config.apis[0].operations
+    assert op.operation_id == "getItem" and op.parameters[0].name == "id"
+    assert op.spec_uri.endswith("/paths/item.yaml")
+    # Messages about the operation point into the file that holds it.
+    assert (op.spec_display, op.spec_path) == ("paths/item.yaml", ("get",))
+    assert str(locate(op.spec_uri, op.spec_path, op.spec_display)) == "paths/item.yaml:4:3"
+    # Every file is an input: its digest is in the bundle headers, named relative to the policy.
+    assert [name for name, _ in result.config.input_digests] == [
+        "common/params.yaml", "paths/item.yaml", "policy.yaml", "spec.yaml"
+    ]  # fmt: skip
+
+
+def test_spec_outside_the_policy_folder_is_named_relatively(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "api.json").write_text(
+        '{"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {}}'
+    )
+    result = compile_case(tmp_path / "conf", simple_policy("../specs/api.json"))
+    assert [name for name, _ in result.config.input_digests] == ["../specs/api.json", "policy.yaml"]
+
+
+def test_dangling_ref_is_an_error_with_a_position(tmp_path: Path) -> None:
+    spec = """\
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      parameters:
+        - $ref: "#/components/parameters/missing"
+      responses:
+        200: {description: ok}
+"""
+    errors = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec})
+    assert errors and all(e.position is not None and e.position.file == "spec.yaml" for e in errors)
+    assert any("missing" in e.message for e in errors)
+
+
+def test_duplicate_operation_ids_are_an_error_at_the_second(tmp_path: Path) -> None:
+    spec = """\
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      operationId: same
+      responses: {200: {description: ok}}
+  /b:
+    get:
+      operationId: same
+      responses: {200: {description: ok}}
+"""
+    (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec})
+    assert "Operation ID 'same' for 'get' in '/b' is not unique" in err.message
+    assert str(err.position) == "spec.yaml:10:20"
+
+
+def test_generated_operation_ids_never_collide(tmp_path: Path) -> None:
+    spec = openapi(
+        {
+            "/a/b": {"get": {"responses": {"200": {"description": "ok"}}}},
+            "/a_b": {"get": {"responses": {"200": {"description": "ok"}}}},
+            "/c": {"get": {"operationId": "get_a_b_2", "responses": {"200": {"description": "ok"}}}},
+        }
+    )
+    result = compile_case(tmp_path, simple_policy(), {"openapi.json": spec})
+    ids = [o.operation_id for o in result.config.apis[0].operations]
+    assert ids == ["get_a_b", "get_a_b_3", "get_a_b_2"]
+
+
+def test_not_an_openapi_document(tmp_path: Path) -> None:
+    (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": "hello: world\n"})
+    assert "not an OpenAPI document" in err.message and str(err.position) == "spec.yaml:1:1"
+
+
+def test_openapi_validator_errors_are_located(tmp_path: Path) -> None:
+    spec = """\
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      responses:
+        200: {descriptionn: ok}
+"""
+    errors = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec})
+    assert errors and all(e.code == "openapi" for e in errors)
+    assert any(e.position is not None and e.position.line == 7 for e in errors), [d.format() for d in errors]
+
+
+def test_locate_finds_positions_in_json_and_yaml(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('{\n  "paths": {\n    "/x": {"get": {"operationId": "x"}}\n  }\n}\n')
+    (tmp_path / "a.yaml").write_text("paths:\n  /x:\n    get:\n      operationId: x\n  200: y\n")
+    uri_json, uri_yaml = (tmp_path / "a.json").as_uri(), (tmp_path / "a.yaml").as_uri()
+    assert str(locate(uri_json, ("paths", "/x", "get", "operationId"), "a.json")) == "a.json:3:35"
+    assert str(locate(uri_json, ("paths", "/x", "get"), "a.json", key=True)) == "a.json:3:12"
+    assert str(locate(uri_yaml, ("paths", "/x", "get", "operationId"), "a.yaml")) == "a.yaml:4:20"
+    assert str(locate(uri_yaml, ("paths", "200"), "a.yaml", key=True)) == "a.yaml:5:3"
+    assert str(locate(uri_yaml, ("paths", "/nope", "deeper"), "a.yaml")) == "a.yaml:2:3"  # closest ancestor
+
+
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [
+        ("https://example.com/p.yaml#/id", "remote references are not supported"),
+        ("missing.yaml#/id", "no such file, or nothing at that place in it"),
+    ],
+)
+def test_unresolvable_refs_point_at_the_ref(tmp_path: Path, ref: str, why: str) -> None:
+    spec = f"""\
+openapi: 3.0.3
+info: {{title: t, version: "1"}}
+paths:
+  /a:
+    get:
+      parameters:
+        - $ref: "{ref}"
+      responses:
+        200: {{description: ok}}
+"""
+    (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec})
+    assert err.format() == f"spec.yaml:7:17: error: cannot resolve $ref {ref!r}: {why} [openapi]"
+
+
+TRICKY_YAML = """\
+openapi: 3.0.3
+info: {title: "t: x", version: '1'}
+x-anchors:
+  base: &base {type: string, description: "multi
+    line"}
+paths:
+  /a/{id}:
+    get:
+      summary: >
+        folded
+        text
+      parameters:
+        - {name: id, in: path, required: true, schema: *base}
+      responses:
+        200: {description: ok}
+        "404":
+          description: |
+            literal
+        default: {description: other}
+  "/b": {}
+"""
+
+
+@pytest.mark.parametrize("text", [TRICKY_YAML, '{"a": {"b": [1, {"c": "d\\\\u00e9"}], "200": null}, "e": []}\n'])
+def test_fast_positions_equal_the_exact_loader(text: str) -> None:
+    from apigen.load.spec_loader import _compose_positions
+    from apigen.load.yaml_positions import load_yaml_with_positions
+
+    _, exact = load_yaml_with_positions(text, "x")
+    fast = _compose_positions(text, "x")
+    assert fast.values == exact.values
+    assert fast.keys == exact.keys
+
+
+def test_every_referenced_file_is_an_input(tmp_path: Path) -> None:
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "pet.yaml").write_text("Pet: {type: object, properties: {id: {$ref: 'id.yaml'}}}\n")
+    (tmp_path / "schemas" / "id.yaml").write_text("type: integer\n")
+    spec = openapi(
+        {
+            "/pets": {
+                "get": {
+                    "operationId": "list",
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {"application/json": {"schema": {"$ref": "schemas/pet.yaml#/Pet"}}},
+                        }
+                    },
+                }
+            }
+        }
+    )
+    result = compile_case(tmp_path, simple_policy(), {"openapi.json": spec})
+    assert [name for name, _ in result.config.input_digests] == [
+        "openapi.json", "policy.yaml", "schemas/id.yaml", "schemas/pet.yaml"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{\n  "openapi": "3.0.3",\n  "paths": {\n    "/a": {"get": {]}\n  }\n}\n', "spec.yaml:4:20"),
+        ("openapi: 3.0.3\npaths:\n  /a: [unclosed\n", "spec.yaml:4:1"),
+        ("openapi: 3.0.3\n  bad: indent\n", "spec.yaml:2:6"),
+    ],
+)
+def test_spec_syntax_errors_are_located(tmp_path: Path, text: str, where: str) -> None:
+    (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": text})
+    assert str(err.position) == where and err.message.startswith("invalid YAML or JSON: "), err.format()
+
+
+def test_broken_referenced_file_is_located_inside_it(tmp_path: Path) -> None:
+    spec = 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n  /a:\n    $ref: "item.yaml"\n'
+    (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec, "item.yaml": "get:\n  responses: [x\n"})
+    assert str(err.position) == "item.yaml:3:1" and "invalid YAML or JSON" in err.message

@@ -1,0 +1,154 @@
+"""`apigen diff`: against a bundle directory and a git ref; semantic, unified and summary views."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from apigen.diff.semantic import diff_views, view_payload
+from apigen.verify.parse import parse_bundle
+from tests.workflow.helpers import edit, petstore_copy, run, run_json
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    """A private petstore copy and the bundle it builds."""
+    policy = petstore_copy(tmp_path)
+    bundle = tmp_path / "deployed"
+    proc = run("build", policy, "-o", bundle)
+    assert proc.returncode == 0, proc.stderr
+    return policy, bundle
+
+
+def test_no_change_exit_0(built: tuple[Path, Path]) -> None:
+    policy, bundle = built
+    code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
+    assert code == 0
+    assert doc["changed"] is False and doc["semantic"] == [] and doc["parse_errors"] == []
+    assert doc["files"] == {"added": [], "removed": [], "changed": []}
+
+
+def test_one_line_policy_change_is_one_semantic_entry(built: tuple[Path, Path]) -> None:
+    policy, bundle = built
+    edit(policy, "{address: 127.0.0.1:9001, weight: 3}", "{address: 127.0.0.1:9001, weight: 5}")
+    code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
+    assert code == 1 and doc["changed"] is True
+    assert doc["semantic"] == [
+        {
+            "change": "changed",
+            "context": "upstream pets",
+            "directive": "server",
+            "old": "127.0.0.1:9001 weight=3 max_fails=3 fail_timeout=10s",
+            "new": "127.0.0.1:9001 weight=5 max_fails=3 fail_timeout=10s",
+        }
+    ]
+    assert doc["summary"]["upstreams_changed"] == ["pets"]
+    # Every file's header names the policy's digest: the text changed, the meaning did not.
+    assert "api_conf.d/pets.conf" in doc["files"]["changed"]
+    text = run("diff", policy, "--against", bundle)
+    assert text.returncode == 1
+    assert "~ upstream pets > server: 127.0.0.1:9001 weight=3" in text.stdout
+    assert "1 directive change" in text.stderr
+
+
+def test_unified_view(built: tuple[Path, Path]) -> None:
+    policy, bundle = built
+    edit(policy, "read: 30s", "read: 60s")
+    proc = run("diff", policy, "--against", bundle, "--view", "unified")
+    assert proc.returncode == 1
+    assert "--- a/api_conf.d/pets.conf" in proc.stdout
+    assert "-        proxy_read_timeout 30s;" in proc.stdout and "+        proxy_read_timeout 60s;" in proc.stdout
+    grouped = run("diff", policy, "--against", bundle)
+    # One change repeated in the 8 operation locations reads as one line.
+    assert "8 operation locations" in grouped.stdout and "proxy_read_timeout: 30s -> 60s" in grouped.stdout
+
+
+def test_route_added_in_summary(built: tuple[Path, Path]) -> None:
+    policy, bundle = built
+    edit(policy.parent / "openapi.yaml", "  /pets/mine:\n", "  /pets/new:\n    post:\n      operationId: newPet\n"
+         "      responses:\n        201: {description: Created.}\n  /pets/mine:\n")
+    code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
+    assert code == 1
+    assert doc["summary"]["routes_added"] == ["POST /v1/pets/new"]
+    assert doc["summary"]["routes_removed"] == []
+    added = {(c["change"], c["directive"]) for c in doc["semantic"]}
+    assert ("added", "location = /v1/pets/new") in added
+    assert ("added", "location = /_apigen/op/pets/newPet") in added
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=repo,
+                   check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_against_git_ref(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    repo = policy.parent
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    code, doc = run_json("diff", policy, "--against-ref", "HEAD", "--format", "json")
+    assert code == 0 and doc["semantic"] == []
+    edit(policy, "    use: [no-server-header]\n", "    use: []\n")
+    code, doc = run_json("diff", policy, "--against-ref", "HEAD", "--format", "json")
+    assert code == 1
+    # Both sides were compiled here, so the summary names the policy each operation lost.
+    changed = doc["summary"]["policies_changed"]
+    assert set(changed) == {f"pets.{op}" for op in (
+        "createPet", "deletePet", "getInventory", "getPetPhoto", "listMyPets", "listPets", "showPetById", "updatePet")}
+    assert changed["pets.listPets"] == {"added": [], "removed": ["no-server-header (headers)"]}
+    assert {c["directive"] for c in doc["semantic"]} == {"proxy_hide_header"}
+    bad = run("diff", policy, "--against-ref", "no-such-ref")
+    assert bad.returncode == 2 and "unknown git ref 'no-such-ref'" in bad.stderr
+
+
+def test_needs_exactly_one_side(built: tuple[Path, Path]) -> None:
+    policy, bundle = built
+    assert run("diff", policy).returncode == 2
+    assert run("diff", policy, "--against", bundle, "--against-ref", "HEAD").returncode == 2
+
+
+CONF = """\
+events {{}}
+http {{
+    server {{
+        listen 8080;
+        server_name example.com;
+        location ^~ /a/ {{
+{locations}
+        }}
+        location = /x {{
+{headers}
+            proxy_pass http://127.0.0.1:9;
+        }}
+    }}
+}}
+"""
+REGEX_1 = '            location ~ "^/a/b$" {{ return 200; }}'
+REGEX_2 = '            location ~ "^/a/[^/]+$" {{ return 204; }}'
+H1 = "            proxy_set_header A 1;"
+H2 = "            proxy_set_header B 2;"
+
+
+def _views(tmp_path: Path, name: str, locations: list[str], headers: list[str]):
+    d = tmp_path / name
+    d.mkdir()
+    text = CONF.format(locations="\n".join(locations), headers="\n".join(headers)).replace("{{", "{").replace("}}", "}")
+    (d / "nginx.conf").write_text(text)
+    parsed = parse_bundle(d)
+    assert parsed.ok, parsed.errors
+    return view_payload(parsed.payload)
+
+
+def test_order_of_plain_directives_is_ignored_but_regex_location_order_is_not(tmp_path: Path) -> None:
+    base = _views(tmp_path, "base", [REGEX_1, REGEX_2], [H1, H2])
+    swapped_headers = _views(tmp_path, "headers", [REGEX_1, REGEX_2], [H2, H1])
+    assert diff_views(base, swapped_headers) == []
+    swapped_regex = _views(tmp_path, "regex", [REGEX_2, REGEX_1], [H1, H2])
+    changes = diff_views(base, swapped_regex)
+    assert [(c.change, c.directive) for c in changes] == [("reordered", "location ~")]
+    assert changes[0].where == "server example.com > location ^~ /a/ > location ~"

