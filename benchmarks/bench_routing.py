@@ -73,15 +73,15 @@ class PolicyVariant:
 
 
 def _jwt_hs256(workdir: Path) -> dict[str, Any]:
-    # NOTE: the jwt kind's schema belongs to the security helper; adjust these keys to it.
-    (workdir / "hs256.key").write_text("bench-secret-bench-secret-bench-secret")
-    return {"kind": "jwt", "algorithms": ["HS256"], "key_file": str(workdir / "hs256.key")}
+    (workdir / "hs256.key").write_text("bench-secret-bench-secret-bench-secret-32b")
+    return {"kind": "jwt", "keys": [{"secret": str(workdir / "hs256.key"), "alg": "HS256"}]}
 
 
 def _jwt_hs256_token(workdir: Path) -> list[str]:
     import jwt  # pyjwt (test extra)
 
-    token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, (workdir / "hs256.key").read_text(), "HS256")
+    secret = (workdir / "hs256.key").read_text()
+    token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, secret, "HS256")
     return [f"Authorization: Bearer {token}"]
 
 
@@ -101,8 +101,8 @@ def _rsa_pair(workdir: Path) -> None:
 
 
 def _jwt_rs256(workdir: Path) -> dict[str, Any]:
-    _rsa_pair(workdir)  # NOTE: schema keys to be aligned with the jwt kind, as above
-    return {"kind": "jwt", "algorithms": ["RS256"], "key_file": str(workdir / "rs256.pub.pem")}
+    _rsa_pair(workdir)
+    return {"kind": "jwt", "keys": [{"pem": str(workdir / "rs256.pub.pem"), "alg": "RS256"}]}
 
 
 def _jwt_rs256_token(workdir: Path) -> list[str]:
@@ -113,13 +113,12 @@ def _jwt_rs256_token(workdir: Path) -> list[str]:
 
 
 POLICY_VARIANTS: tuple[PolicyVariant, ...] = (
-    # A kind that exists on every branch: proves the harness end to end.
     PolicyVariant("headers (set 1 response header)", "headers", lambda _w: {"kind": "headers", "response": {"set": {"X-Bench": "1"}}}),
     PolicyVariant("JWT HS256 (njs)", "jwt", _jwt_hs256, _jwt_hs256_token),
     PolicyVariant("JWT RS256 (njs)", "jwt", _jwt_rs256, _jwt_rs256_token),
-    # NOTE: kind names and keys of the traffic helpers' kinds; align when they land.
-    PolicyVariant("rate limit, never triggers", "rate_limit", lambda _w: {"kind": "rate_limit", "rate": "1000000r/s", "key": "$binary_remote_addr"}),
-    PolicyVariant("split 50/50 (same upstream)", "split", lambda _w: {"kind": "split", "to": [{"upstream": "be", "weight": 50}, {"upstream": "be2", "weight": 50}]}),
+    # limit_req counts in milliseconds: two requests in the same one exceed any rate without a burst.
+    PolicyVariant("rate limit, never triggers", "rate_limit", lambda _w: {"kind": "rate_limit", "rate": "1000000r/s", "burst": 100000}),
+    PolicyVariant("split 50/50 (two upstreams, same backend)", "split", lambda _w: {"kind": "split", "weights": {"be": 50, "be2": 50}}),
 )
 
 
