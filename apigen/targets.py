@@ -59,6 +59,32 @@ OTEL_DIRECTIVES = frozenset(
 OTEL_OSS_SINCE: Version = (1, 25, 3)
 OTEL_PLUS_SINCE: Version = PLUS_RELEASES["R29"]
 
+# Third-party ModSecurity-nginx module (loaded by the bundle's own load_module): any nginx.
+MODSECURITY_DIRECTIVES = frozenset(
+    {
+        "modsecurity",
+        "modsecurity_rules",
+        "modsecurity_rules_file",
+        "modsecurity_rules_remote",
+        "modsecurity_transaction_id",
+    }
+)
+# NGINX App Protect WAF: NGINX Plus only (not in the scanned directive table).
+APP_PROTECT_DIRECTIVES = frozenset(
+    {
+        "app_protect_enable",
+        "app_protect_policy_file",
+        "app_protect_security_log_enable",
+        "app_protect_security_log",
+        "app_protect_failure_mode_action",
+        "app_protect_cookie_seed",
+        "app_protect_compressed_requests_action",
+        "app_protect_request_buffer_overflow_action",
+        "app_protect_user_defined_signatures",
+        "app_protect_reconnect_period_seconds",
+    }
+)
+
 _VERSION_RE = re.compile(r"^\d+(\.\d+){0,3}$")
 _PLUS_RELEASE_RE = re.compile(r"^[Rr](\d+)$")
 
@@ -164,6 +190,10 @@ def unavailable_reason(target: Target, name: str) -> str | None:
         if _norm(target.version) < _norm(OTEL_OSS_SINCE):
             return f"{name} needs nginx >= {format_version(OTEL_OSS_SINCE)} {have}"
         return None
+    if name in MODSECURITY_DIRECTIVES:
+        return None
+    if name in APP_PROTECT_DIRECTIVES:
+        return None if target.is_plus else f"{name} needs NGINX Plus (NGINX App Protect)"
     if name in table["plus_only"]:
         return None if target.is_plus else f"{name} needs NGINX Plus"
     if name in table["njs"]:

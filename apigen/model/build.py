@@ -296,6 +296,7 @@ def build_config(
                 security_schemes=summary.security_schemes,
                 security=summary.security,
                 path=path,
+                specs=specset,
             )
         )
     return GatewayConfig(

@@ -178,6 +178,11 @@ def _declared_operation_ids(specs: SpecSet, methods: tuple[str, ...]) -> set[str
                 if isinstance(op, dict) and isinstance(op.get("operationId"), str) and op["operationId"]:
                     out.add(op["operationId"])
     return out
+# Swagger 2.0 non-body parameters carry their schema keywords inline.
+_SWAGGER2_SCHEMA_KEYS = (
+    "type", "format", "enum", "pattern", "items", "minimum", "maximum", "exclusiveMinimum",
+    "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems", "multipleOf",
+)  # fmt: skip
 
 
 def _parameters(
@@ -186,16 +191,14 @@ def _parameters(
     out: list[Parameter] = []
     for index, raw in enumerate(value or []):
         try:
-            param, _ = specs.deref(raw, uri)
+            param, param_uri = specs.deref(raw, uri)
         except (KeyError, ValueError) as exc:
             diags.error(str(exc).strip("'\""), locate(uri, (*where, "parameters", index), display))
             continue
         if not isinstance(param, dict) or "name" not in param or "in" not in param:
             continue
         schema = (
-            param.get("schema")
-            if "schema" in param
-            else {k: v for k, v in param.items() if k in ("type", "format", "enum", "pattern", "items")}
+            param.get("schema") if "schema" in param else {k: v for k, v in param.items() if k in _SWAGGER2_SCHEMA_KEYS}
         )
         out.append(
             Parameter(
@@ -203,6 +206,8 @@ def _parameters(
                 location=str(param["in"]),
                 required=bool(param.get("required", param["in"] == "path")),
                 schema=schema if isinstance(schema, dict) else {},
+                raw=param,
+                spec_uri=param_uri,
             )
         )
     return out

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apigen.diagnostics import Position
+from apigen.load.spec_loader import SpecSet
 from apigen.targets import Target
 
 DataPath = tuple[Hashable, ...]
@@ -112,6 +113,8 @@ class Parameter:
     location: str  # path | query | header | cookie | body | formData
     required: bool = False
     schema: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # style, explode, ...
+    spec_uri: str = ""  # the document the parameter is written in: its schema's $refs start there
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ class Api:
     security_schemes: Mapping[str, Any] = field(default_factory=dict, compare=False)
     security: tuple[Mapping[str, tuple[str, ...]], ...] = ()  # the document's default
     path: DataPath = ()
+    # The loaded documents, for resolving schemas ($refs) of operations (request validation).
+    specs: SpecSet | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class PolicyUse:
     kind: str
     partial: str
     plan: Any
+    in_forward: bool = True  # also rendered in the forwarding location (see OperationPlan)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,10 @@ class OperationPlan:
     def module(self) -> str:
         """Directive prefix of the upstream module: proxy_* or grpc_*."""
         return "grpc" if self.grpc else "proxy"
+    # A policy's content-phase handler (js_content): the internal location ends in it, and the
+    # handler passes accepted requests to `forward_location`, which holds the proxy_pass.
+    content_handler: str | None = None
+    forward_location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ class Plan:
     request_line_statuses: frozenset[int]  # errors nginx finds before a location exists
     error_headers: tuple[tuple[int, str, str], ...]  # (status, header, variable) from policy kinds
     uses_njs: bool
+    load_modules: tuple[str, ...]  # other dynamic modules policy kinds need (ModSecurity, App Protect)
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
     include_dir: str
     source_dir: Path  # the policy file's directory: relative paths in policies start here
@@ -215,6 +221,12 @@ def balance_tokens(balance: str) -> tuple[Arg, ...]:
     return tuple(bare(w) for w in words)
 
 
+def forward_location(internal_uri: str) -> str:
+    """Named location that proxies an operation whose internal location ends in a content handler
+    (the njs validator computes the same name from ``r.uri``)."""
+    return "@apigen_fwd" + internal_uri
+
+
 def _strip_variables(config: GatewayConfig) -> dict[str, str]:
     """The variable holding the URI without the base path, per API that strips it. Unique: API
     names `a-b` and `a_b` would both give `apigen_strip_a_b`, and the second map would win."""
@@ -242,7 +254,12 @@ def _operation_plan(
             )
     combined = {kind: iter(registry[kind].combine(plans)) for kind, plans in by_kind.items()}
     uses = tuple(
-        PolicyUse(p.policy.kind, registry[p.policy.kind].partial, next(combined[p.policy.kind]))
+        PolicyUse(
+            p.policy.kind,
+            registry[p.policy.kind].partial,
+            next(combined[p.policy.kind]),
+            registry[p.policy.kind].in_forward_location,
+        )
         for p in eff.policies
         if p.policy.kind in registry
     )
@@ -258,6 +275,7 @@ def _operation_plan(
         upstream_var = kind.upstream_variable(use.plan) or upstream_var
         override = kind.upstream_uri(use.plan)
         upstream_uri = upstream_uri if override is None else override
+    content_handler = next((h for u in uses if (h := getattr(u.plan, "content_handler", None))), None)
     return OperationPlan(
         api=api.name,
         operation_id=op.operation_id,
@@ -280,6 +298,8 @@ def _operation_plan(
         grpc_path=(op.route_path if api.strip_base_path else join_base(api.base_path, op.route_path))
         if upstream.is_grpc
         else None,
+        content_handler=content_handler,
+        forward_location=forward_location(uri) if content_handler else None,
     )
 
 
@@ -420,6 +440,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         request_line_statuses=REQUEST_LINE_STATUSES,
         error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers(u.plan)})),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
+        load_modules=tuple(sorted({m for u in policy_http for m in registry[u.kind].load_modules(u.plan)})),
         policy_http=tuple(policy_http),
         include_dir=config.gateway.include_dir,
         source_dir=source.base_dir if source is not None else Path("."),

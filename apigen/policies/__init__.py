@@ -60,6 +60,11 @@ class PolicyKind:
     # Does the kind also apply to the CORS preflight answered for the operation (limits do; auth
     # must not, since browsers send preflights without credentials)?
     in_preflight: ClassVar[bool] = False
+    # When a policy answers in the content phase (request validation), the operation gets a second,
+    # forwarding location holding proxy_pass. Kinds whose directives shape proxying or responses
+    # are rendered there too; a kind that only admits requests (authentication) may set this False
+    # so it does not run twice.
+    in_forward_location: ClassVar[bool] = True
 
     @property
     def partial(self) -> str:
@@ -117,6 +122,10 @@ class PolicyKind:
         """Extra files for the bundle; ``source_dir`` is the policy file's directory."""
         return []
 
+    def load_modules(self, http_plan: Any) -> tuple[str, ...]:
+        """Dynamic modules (``.so`` paths) the standalone nginx.conf must load for this kind."""
+        return ()
+
 
 def duration(value: Any) -> str:
     """A policy-file duration as an nginx time: an integer is seconds, a string is kept."""
@@ -153,4 +162,6 @@ from apigen.policies import openapi_security as _openapi_security  # noqa: E402,
 from apigen.policies import rate_limit as _rate_limit  # noqa: E402,F401
 from apigen.policies import rewrite as _rewrite  # noqa: E402,F401
 from apigen.policies import split as _split  # noqa: E402,F401
+from apigen.policies import validation as _validation  # noqa: E402,F401
+from apigen.policies import waf as _waf  # noqa: E402,F401
 from apigen.policies import websocket as _websocket  # noqa: E402,F401

@@ -140,6 +140,23 @@ EXTRA_DIRECTIVES: dict[str, list[int]] = {
     "mgmt": [a.NGX_MAIN_CONF | a.NGX_CONF_BLOCK | a.NGX_CONF_NOARGS],
     "ssl_key_log": [_HTTP_MS | a.NGX_CONF_TAKE1, _STREAM_MS | a.NGX_CONF_TAKE1],
     "proxy_ssl_key_log": [_HTTP_MSL | a.NGX_CONF_TAKE1, _STREAM_MS | a.NGX_CONF_TAKE1],
+    # --- ModSecurity-nginx 1.0.3 (third-party dynamic module, Debian libnginx-mod-http-modsecurity).
+    "modsecurity": [_HTTP_MSL | a.NGX_CONF_FLAG],
+    "modsecurity_rules": [_HTTP_MSL | a.NGX_CONF_TAKE1],
+    "modsecurity_rules_file": [_HTTP_MSL | a.NGX_CONF_TAKE1],
+    "modsecurity_rules_remote": [_HTTP_MSL | a.NGX_CONF_TAKE2],
+    "modsecurity_transaction_id": [_HTTP_MSL | a.NGX_CONF_1MORE],
+    # --- NGINX App Protect WAF (Plus; docs.nginx.com "Directives" of App Protect WAF v4).
+    "app_protect_enable": [_HTTP_MSL | a.NGX_CONF_FLAG],
+    "app_protect_policy_file": [_HTTP_MSL | a.NGX_CONF_TAKE1],
+    "app_protect_security_log_enable": [_HTTP_MSL | a.NGX_CONF_FLAG],
+    "app_protect_security_log": [_HTTP_MSL | a.NGX_CONF_TAKE2],
+    "app_protect_failure_mode_action": [a.NGX_HTTP_MAIN_CONF | a.NGX_CONF_TAKE1],
+    "app_protect_cookie_seed": [a.NGX_HTTP_MAIN_CONF | a.NGX_CONF_TAKE1],
+    "app_protect_compressed_requests_action": [a.NGX_HTTP_MAIN_CONF | a.NGX_CONF_TAKE1],
+    "app_protect_request_buffer_overflow_action": [a.NGX_HTTP_MAIN_CONF | a.NGX_CONF_TAKE1],
+    "app_protect_user_defined_signatures": [a.NGX_HTTP_MAIN_CONF | a.NGX_CONF_TAKE1],
+    "app_protect_reconnect_period_seconds": [a.NGX_HTTP_MAIN_CONF | a.NGX_CONF_TAKE1],
 }
 
 

@@ -1,4 +1,5 @@
-"""Where the shared corpus of real OpenAPI documents is (`../shared/corpus` beside the repo)."""
+"""Where the corpus of real OpenAPI documents is: `tests/corpus/` (vendored, so a clean clone has
+it), else `$APIGEN_CORPUS` or `../shared/corpus` beside the repo."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def corpus_dir() -> Path | None:
     env = os.environ.get("APIGEN_CORPUS")
-    candidates = [Path(env)] if env else []
+    candidates = [REPO_ROOT / "tests" / "corpus"]
+    candidates += [Path(env)] if env else []
     # CI: a clone with shared/ beside it; developers: a git worktree one level deeper.
     candidates += [REPO_ROOT.parent / "shared" / "corpus", REPO_ROOT.parent.parent / "shared" / "corpus"]
     for candidate in candidates:

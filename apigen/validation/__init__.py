@@ -1,0 +1,1 @@
+"""Request validation compiled from the OpenAPI document into njs (see compile_njs.py)."""
