@@ -19,9 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("APIGEN_CORPUS", REPO.parent.parent / "shared" / "corpus"))
-if not CORPUS.is_dir():  # worktrees live in /work/wt/<name>; the corpus beside /work/main
-    CORPUS = Path("/work/shared/corpus")
+# The corpus is vendored in tests/corpus; $APIGEN_CORPUS or ../shared/corpus otherwise.
+CORPUS = next(
+    (
+        p
+        for p in (
+            REPO / "tests" / "corpus",
+            Path(os.environ.get("APIGEN_CORPUS", REPO / "tests" / "corpus")),
+            REPO.parent / "shared" / "corpus",
+            REPO.parent.parent / "shared" / "corpus",
+        )
+        if (p / "box-openapi.json").is_file()
+    ),
+    REPO / "tests" / "corpus",
+)
 BIG_SPECS = ("twilio_api_v2010.yaml", "box-openapi.json", "discord-openapi-3.1.json")
 
 

@@ -92,7 +92,7 @@ def test_nested_locations_route_like_the_flat_list(tmp_path: Path, echo_backend,
 
 @pytest.mark.live
 @requires_nginx
-@pytest.mark.skipif(CORPUS is None, reason="shared corpus not beside the repository")
+@pytest.mark.skipif(CORPUS is None, reason="corpus not found (tests/corpus is vendored)")
 def test_nested_locations_route_the_corpus(tmp_path: Path, echo_backend, nginx_runner) -> None:
     assert CORPUS is not None
     backend = echo_backend("be")

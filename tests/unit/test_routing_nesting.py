@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from gen_spec import generate  # noqa: E402
 
-CORPUS = next((p for p in (REPO.parent / "shared" / "corpus", REPO.parent.parent / "shared" / "corpus") if p.is_dir()), None)
+from tests.support.corpus import corpus_dir  # noqa: E402
+
+CORPUS = corpus_dir()
 
 TRICKY_PATHS = [
     "/a/{x}/b/{y}", "/a/{x}/b/c", "/a/{x}/b/", "/a/{x}.json", "/a/{x}/{y}/d", "/a/b/b/{z}", "/a/{x}/b/{y}/e",
@@ -105,7 +107,7 @@ def test_synthetic_spec_routes_as_the_flat_list(tmp_path: Path) -> None:
     assert _check(plan) >= 10
 
 
-@pytest.mark.skipif(CORPUS is None, reason="shared corpus not beside the repository")
+@pytest.mark.skipif(CORPUS is None, reason="corpus not found (tests/corpus is vendored)")
 def test_corpus_routes_as_the_flat_list(tmp_path: Path) -> None:
     assert CORPUS is not None
     specs = {"twilio": CORPUS / "twilio_api_v2010.yaml", "box": CORPUS / "box-openapi.json", "discord": CORPUS / "discord-openapi-3.1.json"}
