@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 from apigen.diagnostics import Diagnostics, Position
 from apigen.model.types import Api, GatewayConfig, Operation
-from apigen.plan.paths import PathTemplate, Segment, compatible_with_prefix, join_base
+from apigen.plan.paths import PARAM_REGEX, PathTemplate, Segment, compatible_with_prefix, join_base, pcre_escape
 from apigen.render.quoting import MAX_TOKEN_BYTES, token_bytes
+
+PARAM_REGEX_SEGMENT = PARAM_REGEX + "/"
 
 RESERVED_PREFIX = "/_apigen"
 
@@ -54,10 +56,32 @@ class Route:
 
 
 @dataclass(frozen=True)
+class RegexNode:
+    """A nested regex location for a URL prefix shared by many routes of a group (a regex trie).
+
+    nginx tries the regex locations nested in a matched location in order, and when none
+    matches it stays in the matched one: it never falls back to the siblings. So a node holds
+    every route of its parent that can match a URL starting with ``regex`` (some routes sit in
+    several nodes and in the parent's ``flat`` list), sibling nodes never match the same URL
+    (same shape, different literal), and a node ends in a 404 like its group.
+    """
+
+    regex: str  # anchored at the start only; ends with "/"
+    nodes: tuple[RegexNode, ...]  # tried first
+    flat: tuple[Route, ...]  # then these, in match order
+
+
+@dataclass(frozen=True)
 class RouteGroup:
     prefix: str  # ends with "/"
     api: str | None  # the API whose file holds the group (None: the gateway's own `/`)
-    routes: tuple[Route, ...]  # in match order
+    routes: tuple[Route, ...]  # every templated route that can match under the prefix, in match order
+    nodes: tuple[RegexNode, ...] = ()  # how the location nests them: these first,
+    flat: tuple[Route, ...] | None = None  # then these (None: ``routes``, nothing nested)
+
+    @property
+    def flat_routes(self) -> tuple[Route, ...]:
+        return self.routes if self.flat is None else self.flat
 
 
 @dataclass(frozen=True)
@@ -159,8 +183,80 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
     groups = []
     for prefix in prefixes:
         owner = _owner(prefix, base_prefixes)
-        groups.append(RouteGroup(prefix, owner, tuple(members.get(prefix, ()))))
+        group_routes = tuple(members.get(prefix, ()))
+        depth = prefix.count("/") - 1  # segments the prefix covers, empty ones included
+        nodes, flat = nest_routes(group_routes, depth, "^" + pcre_escape(prefix))
+        groups.append(RouteGroup(prefix, owner, group_routes, nodes, flat))
     return RouteTable(tuple(routes), exact, tuple(groups))
+
+
+# A location trying more regexes than this in a row is split into nested ones (each costs a
+# PCRE call per request that reaches it; see benchmarks/README.md).
+NEST_ABOVE = 8
+_MAX_SKIPPED_PARAMS = 2
+
+
+def _key(route: Route, depth: int, skip: int) -> str | None:
+    """The literal segment ``depth + skip`` of ``route`` when the ``skip`` segments before it are
+    parameters and more segments follow it (the route's URLs all start with that prefix)."""
+    segs = route.template.segments
+    m = depth + skip
+    if len(segs) <= m + 1 or not all(s.is_param for s in segs[depth:m]):
+        return None
+    seg = segs[m]
+    return seg.literal_text if seg.is_literal and seg.literal_text else None
+
+
+def _always_under(route: Route, depth: int, skip: int, keys: set[str]) -> bool:
+    """Does every URL ``route`` matches start with one of the nodes' prefixes?"""
+    segs = route.template.segments
+    m = depth + skip
+    if len(segs) <= m + 1 or not (segs[m].is_literal and segs[m].literal_text in keys):
+        return False
+    return all(not (s.is_literal and not s.literal_text) for s in segs[depth:m])  # no empty segment
+
+
+def _can_match_under(route: Route, depth: int, skip: int, key: str) -> bool:
+    """Can ``route`` match some URL whose segment ``depth + skip`` is ``key``, with the
+    ``skip`` segments before it non-empty and at least one segment after it?"""
+    segs = route.template.segments
+    m = depth + skip
+    if len(segs) <= m + 1:
+        return False
+    if any(s.is_literal and not s.literal_text for s in segs[depth:m]):
+        return False
+    return bool(re.fullmatch(segs[m].regex(), key))
+
+
+def nest_routes(routes: tuple[Route, ...], depth: int, prefix_regex: str) -> tuple[tuple[RegexNode, ...], tuple[Route, ...]]:
+    """Split a long list of routes (all matching ``prefix_regex``, which covers ``depth``
+    segments) into nested regex locations keyed by a literal segment, so a request tries a
+    handful of regexes per level instead of the whole list. Returns (nodes, flat routes)."""
+    if len(routes) <= NEST_ABOVE:
+        return (), routes
+    best: tuple[int, int, list[str]] | None = None
+    for skip in range(_MAX_SKIPPED_PARAMS + 1):
+        counts: dict[str, int] = defaultdict(int)
+        for r in routes:
+            k = _key(r, depth, skip)
+            if k is not None:
+                counts[k] += 1
+        keys = sorted(k for k, n in counts.items() if n >= 2)
+        covered = sum(counts[k] for k in keys)
+        if keys and (best is None or covered > best[0]):
+            best = (covered, skip, keys)
+    if best is None:
+        return (), routes
+    _, skip, keys = best
+    key_set = set(keys)
+    nodes = []
+    for key in keys:
+        members = tuple(r for r in routes if _can_match_under(r, depth, skip, key))
+        regex = prefix_regex + PARAM_REGEX_SEGMENT * skip + pcre_escape(key) + "/"
+        sub_nodes, sub_flat = nest_routes(members, depth + skip + 1, regex)
+        nodes.append(RegexNode(regex, sub_nodes, sub_flat))
+    flat = tuple(r for r in routes if not _always_under(r, depth, skip, key_set))
+    return tuple(nodes), flat
 
 
 def _unique_id(shape: str, taken: set[str]) -> str:
@@ -197,18 +293,39 @@ def _warn_ambiguous(routes: list[Route], config: GatewayConfig, diags: Diagnosti
             by_length[len(r.template.segments)].append(r)
     for bucket in by_length.values():
         bucket.sort(key=lambda r: r.template.sort_key())  # match order: the first one wins
-        for i, a in enumerate(bucket):
-            for b in bucket[i + 1 :]:
-                sample = ambiguous_sample(a.template, b.template)
-                if sample is None:
-                    continue
-                diags.warning(
-                    f"ambiguous paths {a.template.text} and {b.template.text}: a request such as "
-                    f"{sample} matches both; {a.template.text} is tried first",
-                    _op_position(config.api(b.api), b.operations[0][1], config.policy_file),
-                    code="ambiguous-route",
-                    related=(_op_position(config.api(a.api), a.operations[0][1], config.policy_file),),
-                )
+        for a, b in _candidate_pairs(bucket):
+            sample = ambiguous_sample(a.template, b.template)
+            if sample is None:
+                continue
+            diags.warning(
+                f"ambiguous paths {a.template.text} and {b.template.text}: a request such as "
+                f"{sample} matches both; {a.template.text} is tried first",
+                _op_position(config.api(b.api), b.operations[0][1], config.policy_file),
+                code="ambiguous-route",
+                related=(_op_position(config.api(a.api), a.operations[0][1], config.policy_file),),
+            )
+
+
+def _candidate_pairs(bucket: list[Route]) -> list[tuple[Route, Route]]:
+    """The pairs of ``bucket`` (same length, in match order) that ``ambiguous_sample`` can flag,
+    in the order of a plain double loop. A pair is ambiguous only where the first segment whose
+    shapes differ is mixed (literal text and parameters) in both, so only routes sharing every
+    shape before one of their mixed segments are compared: near-linear instead of quadratic on
+    10,000-operation specs, most of whose routes have no mixed segment at all."""
+    index = {id(r): n for n, r in enumerate(bucket)}
+    by_head: dict[tuple[str, ...], list[Route]] = defaultdict(list)
+    for r in bucket:
+        shapes = tuple(seg.shape for seg in r.template.segments)
+        for i, seg in enumerate(r.template.segments):
+            if _segment_class(seg) == 1:
+                by_head[shapes[:i]].append(r)
+    pairs: set[tuple[int, int]] = set()
+    for members in by_head.values():
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                if a is not b:
+                    pairs.add((min(index[id(a)], index[id(b)]), max(index[id(a)], index[id(b)])))
+    return [(bucket[i], bucket[j]) for i, j in sorted(pairs)]
 
 
 def _segment_class(seg: Segment) -> int:

@@ -17,6 +17,7 @@ import jinja2
 from markupsafe import Markup
 
 from apigen.bundle import Bundle
+from apigen.cache import cache_dir
 from apigen.plan.planner import Plan
 from apigen.render.quoting import Arg, bare, expr, map_key, quote
 from apigen.resources import templates_dir
@@ -57,8 +58,10 @@ def _comment(text: str) -> Arg:
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
+    compiled = cache_dir("jinja2")  # compiled templates: skips re-parsing them on every run
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None,
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         trim_blocks=True,

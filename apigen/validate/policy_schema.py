@@ -28,9 +28,9 @@ def policy_schema() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
-    schema = policy_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    # The schema itself is checked against the metaschema by the unit tests, not on every run
+    # (check_schema takes longer than validating a policy).
+    return Draft202012Validator(policy_schema(), format_checker=jsonschema.FormatChecker())
 
 
 def _leaves(error: ValidationError) -> Iterator[ValidationError]:

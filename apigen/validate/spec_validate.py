@@ -2,28 +2,99 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import os
 import re
+from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import unquote, urldefrag, urljoin
 
-from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
-
+from apigen import __version__
+from apigen.cache import has_marker, put_marker
 from apigen.diagnostics import Diagnostics
 from apigen.load.spec_loader import SpecSet, locate
 from apigen.load.yaml_positions import YamlLoadError
 
-_VALIDATORS: dict[str, Any] = {
-    "2.0": OpenAPIV2SpecValidator,
-    "3.0": OpenAPIV30SpecValidator,
-    "3.1": OpenAPIV31SpecValidator,
-}
+_CACHE_PART = "validated-specs"
+
+
+def _validator_class(version: str) -> Any:
+    # Imported on first use: openapi-spec-validator takes ~0.25 s to import, which a build whose
+    # documents are all in the validation cache never pays.
+    from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+    return {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}[version]
+
+
+def _validator_identity() -> str:
+    """Which openapi-spec-validator (and schema backend) is installed, without importing it
+    (importlib.metadata alone costs 10 ms): its files' location, size and mtime change with it."""
+    parts = []
+    for name in ("openapi_spec_validator", "openapi_schema_validator", "jsonschema", "jsonschema_rs"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            st = os.stat(spec.origin)
+            parts.append(f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}")
+        else:
+            parts.append(f"{name}:absent")
+    return "|".join(parts)
+
+
+def _external_refs(doc: Any) -> set[str]:
+    refs: set[str] = set()
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                refs.add(ref)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return refs
+
+
+def validation_key(specs: SpecSet, version: str) -> str | None:
+    """A digest of everything the validation result depends on: the bytes of the root document
+    and of every document its ``$ref``s reach, their locations, and the tool versions. None when
+    a document cannot be read (the validator then reports it)."""
+    h = hashlib.sha256()
+    backend = os.environ.get("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "")
+    h.update(f"{__version__}\0{_validator_identity()}\0{backend}\0{version}\0".encode())
+    todo, seen = [specs.root_uri], set()
+    try:
+        while todo:
+            uri = todo.pop()
+            if uri in seen:
+                continue
+            seen.add(uri)
+            if not uri.startswith("file://"):
+                return None
+            h.update(uri.encode() + b"\0" + Path(unquote(uri.removeprefix("file://"))).read_bytes() + b"\0")
+            todo.extend(urldefrag(urljoin(uri, ref))[0] for ref in _external_refs(specs.document(uri)))
+    except (OSError, YamlLoadError, RecursionError):
+        return None
+    return h.hexdigest()
+
 
 # A broken document can produce thousands of errors; the first ones are what a user fixes first.
 MAX_ERRORS = 50
 
 
 def validate_spec(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
-    validator = _VALIDATORS[version](specs.root, base_uri=specs.root_uri)
+    key = validation_key(specs, version)
+    if key is not None and has_marker(_CACHE_PART, key):
+        return True  # these exact bytes passed this exact validator before
+    ok = _validate(specs, version, diags)
+    if ok and key is not None:
+        put_marker(_CACHE_PART, key)
+    return ok
+
+
+def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
+    validator = _validator_class(version)(specs.root, base_uri=specs.root_uri)
     display = specs.display(specs.root_uri)
     count = 0
     try:

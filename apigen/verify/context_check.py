@@ -21,10 +21,13 @@ def check_directives_for_target(payload: Mapping[str, Any], target: Target) -> l
     """One error per directive use that ``target`` does not support (unknown names included)."""
     errors: list[ConfigError] = []
     seen: set[tuple[str, int, str]] = set()
+    reasons: dict[str, str | None] = {}  # per directive name: a big bundle repeats a few dozen names
     for ref in iter_directives(payload):
         if any(label.split(" ", 1)[0] in OPAQUE_BLOCKS for label in ref.context):
             continue
-        reason = unavailable_reason(target, ref.directive)
+        if ref.directive not in reasons:
+            reasons[ref.directive] = unavailable_reason(target, ref.directive)
+        reason = reasons[ref.directive]
         if reason is None:
             continue
         key = (ref.file, ref.line, reason)

@@ -1,0 +1,473 @@
+"""Routing benchmark: the cost of apigen's location layout on a real nginx, as ratios against a
+single `location /` proxying to the same backend, all measured in the same run.
+
+    python benchmarks/bench_routing.py [--duration 5] [--rounds 3] [--connections 32]
+                                       [--sections corpus,scale,policies] [--sizes 1000,10000]
+
+Every gateway runs one nginx worker; the backend is a separate nginx with one worker answering
+`return 200` (never the bottleneck); wrk (one thread) drives it over loopback, requests spread
+round-robin over every routed operation (one URL per method and path, HEAD/TRACE left out),
+in a shuffled order. Variants, each its own nginx started from a copy of the same bundle:
+
+* `single location`: the baseline, `location /` with the directives of an operation location;
+* `single + rewrite`: the baseline behind `rewrite ^ <internal> last` (what the rewrite costs);
+* `apigen`: the generated bundle as is;
+* `apigen, groups not nested`: the same with every prefix group one flat list of regexes (the
+  layout before nested regex locations);
+* `naive regex`: every path one top-level regex location, most specific first (what the
+  grouped layout avoids);
+* `what-if: ...`: hand edits of the bundle that isolate where the rest of the cost is (one hot
+  internal location for every operation; the repeated proxy headers set once at server level).
+
+Rounds are interleaved (each round runs every variant once) and medians reported, because the
+machine is shared: compare the ratios, not the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote as urlquote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import BIG_SPECS, CORPUS, machine, median, print_table
+from _nginx import Nginx, backend, free_port
+from gen_spec import generate
+
+from apigen.bundle import write_atomic
+from apigen.pipeline import compile_policy
+from apigen.plan import routing
+from apigen.render.quoting import quote
+
+HERE = Path(__file__).resolve().parent
+WRK_SCRIPT = HERE / "urls.lua"
+SKIP_METHODS = {"HEAD", "TRACE"}  # wrk waits for a HEAD body; nginx answers TRACE 405 itself
+OP_MARKER = "# One internal location per operation"
+URL_SAFE = "/:@!$&'()*+,;=-._~"  # pchar: everything else (`#`, `?`, spaces) is percent-encoded
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy variants: each names the kind it needs and is skipped, loudly, when the kind does not
+# exist on this branch. Adding one is a few lines: the policy body and any request headers.
+
+
+@dataclass(frozen=True)
+class PolicyVariant:
+    label: str
+    kind: str
+    policy: Callable[[Path], dict[str, Any]]  # workdir -> the policy definition
+    headers: Callable[[Path], list[str]] = lambda _w: []  # workdir -> extra request headers
+
+
+def _jwt_hs256(workdir: Path) -> dict[str, Any]:
+    (workdir / "hs256.key").write_text("bench-secret-bench-secret-bench-secret-32b")
+    return {"kind": "jwt", "keys": [{"secret": str(workdir / "hs256.key"), "alg": "HS256"}]}
+
+
+def _jwt_hs256_token(workdir: Path) -> list[str]:
+    import jwt  # pyjwt (test extra)
+
+    secret = (workdir / "hs256.key").read_text()
+    token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, secret, "HS256")
+    return [f"Authorization: Bearer {token}"]
+
+
+def _rsa_pair(workdir: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if (workdir / "rs256.pem").exists():
+        return
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (workdir / "rs256.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    (workdir / "rs256.pub.pem").write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def _jwt_rs256(workdir: Path) -> dict[str, Any]:
+    _rsa_pair(workdir)
+    return {"kind": "jwt", "keys": [{"pem": str(workdir / "rs256.pub.pem"), "alg": "RS256"}]}
+
+
+def _jwt_rs256_token(workdir: Path) -> list[str]:
+    import jwt
+
+    token = jwt.encode({"sub": "bench", "exp": int(time.time()) + 3600}, (workdir / "rs256.pem").read_bytes(), "RS256")
+    return [f"Authorization: Bearer {token}"]
+
+
+POLICY_VARIANTS: tuple[PolicyVariant, ...] = (
+    PolicyVariant("headers (set 1 response header)", "headers", lambda _w: {"kind": "headers", "response": {"set": {"X-Bench": "1"}}}),
+    PolicyVariant("JWT HS256 (njs)", "jwt", _jwt_hs256, _jwt_hs256_token),
+    PolicyVariant("JWT RS256 (njs)", "jwt", _jwt_rs256, _jwt_rs256_token),
+    # limit_req counts in milliseconds: two requests in the same one exceed any rate without a burst.
+    PolicyVariant("rate limit, never triggers", "rate_limit", lambda _w: {"kind": "rate_limit", "rate": "1000000r/s", "burst": 100000}),
+    PolicyVariant("split 50/50 (two upstreams, same backend)", "split", lambda _w: {"kind": "split", "weights": {"be": 50, "be2": 50}}),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundles and variants
+
+
+@dataclass
+class Gateway:
+    name: str
+    prefix: Path
+    port: int
+    urls: list[str] = field(default_factory=list)  # "METHOD /path"
+    headers: list[str] = field(default_factory=list)
+
+
+def _policy(specs: dict[str, Path], listen: str, backend_port: int, uses: dict[str, dict] | None = None) -> dict:
+    data: dict[str, Any] = {
+        "target": {"flavor": "oss", "version": "1.22"},
+        "gateway": {"listen": listen, "worker_processes": 1, "worker_connections": 4096},
+        "upstreams": {
+            "be": {"servers": [{"address": f"127.0.0.1:{backend_port}"}], "keepalive": 64},
+            "be2": {"servers": [{"address": f"127.0.0.1:{backend_port}"}], "keepalive": 64},
+        },
+        "apis": [{"name": n, "spec": str(p), "upstream": "be"} for n, p in specs.items()],
+    }
+    if uses:
+        data["policies"] = uses
+        data["gateway"]["use"] = sorted(uses)
+    return data
+
+
+def build(workdir: Path, name: str, policy: dict, nest: bool = True) -> tuple[Path, Any]:
+    policy_file = workdir / f"{name}.policy.json"
+    policy_file.write_text(json.dumps(policy, indent=1))
+    saved = routing.NEST_ABOVE
+    if not nest:  # the layout before nested regex locations: one flat list per prefix group
+        routing.NEST_ABOVE = 1 << 30
+    try:
+        result = compile_policy(policy_file)
+    finally:
+        routing.NEST_ABOVE = saved
+    out = workdir / name
+    write_atomic(result.bundle, out)
+    return out, result.plan
+
+
+def url_list(plan: Any, seed: int = 7) -> list[str]:
+    urls = []
+    for n, (route, method, _op) in enumerate(plan.routes.operations()):
+        if method in SKIP_METHODS:
+            continue
+        path = route.template.sample(fill=str(100000 + n))
+        urls.append(f"{method} {urlquote(path, safe=URL_SAFE)}")
+    random.Random(seed).shuffle(urls)
+    return urls
+
+
+def _op_body(api_text: str) -> str:
+    """The directives of the first operation location, minus `internal;` (the baseline's body)."""
+    m = re.search(r"\n    location = \S+ \{\n(.*?)\n    \}\n", api_text.split(OP_MARKER, 1)[1], re.S)
+    assert m, "no operation location found"
+    return "\n".join(line for line in m.group(1).splitlines() if line.strip() != "internal;")
+
+
+def _gateway_server(bundle: Path, locations: str) -> str:
+    text = (bundle / "api_gateway.conf").read_text()
+    head = text.split("\nserver {", 1)[0]
+    listen = re.search(r"\n    listen [^;]+;", text)
+    assert listen
+    # api_maps.conf reads $apigen_route: nginx wants it declared by some `set`, never reached here.
+    declare = "    location = /_apigen/declare {\n        set $apigen_route \"\";\n        return 404;\n    }\n"
+    return f"{head}\nserver {{{listen.group(0)}\n    include \"api_json_errors.conf\";\n{declare}{locations}\n}}\n"
+
+
+def variant_single(bundle: Path, plan: Any, rewrite: bool) -> None:
+    api_file = bundle / plan.apis[0].file
+    body = _op_body(api_file.read_text())
+    if rewrite:
+        locations = (
+            "    location / {\n        rewrite ^ /_apigen/op/bench last;\n    }\n"
+            f"    location = /_apigen/op/bench {{\n        internal;\n{body}\n    }}"
+        )
+    else:
+        locations = f"    location / {{\n{body}\n    }}"
+    (bundle / "api_gateway.conf").write_text(_gateway_server(bundle, locations))
+
+
+def variant_naive(bundle: Path, plan: Any) -> None:
+    """Every path one top-level regex location in OpenAPI precedence order; no prefix groups."""
+    gw = bundle / "api_gateway.conf"
+    gw.write_text(re.sub(r"\n    location / \{\n.*?\n    \}\n", "\n    location / {\n        return 404;\n    }\n", gw.read_text(), count=1, flags=re.S))
+    for api in plan.apis:
+        routes = sorted((r for r in plan.routes.routes if r.api == api.name), key=lambda r: r.template.sort_key())
+        lines = []
+        for r in routes:
+            lines.append(f"    location ~ {quote(r.template.regex())} {{")
+            lines.append(f"        set $apigen_route {quote(r.route_id)};")
+            lines.append("        rewrite ^ $apigen_target last;")
+            lines.append("    }")
+        f = bundle / api.file
+        ops = f.read_text().split(OP_MARKER, 1)[1]
+        f.write_text("# naive layout (benchmark only)\n" + "\n".join(lines) + "\n\n" + OP_MARKER + ops)
+
+
+def variant_one_internal_location(bundle: Path) -> None:
+    """What-if: every operation dispatched to the first operation's internal location (same
+    routing work, one hot location instead of one per operation)."""
+    maps = bundle / "api_maps.conf"
+    text = maps.read_text()
+    first = re.search(r'"(/_apigen/op/[^"]+)";', text)
+    assert first
+    maps.write_text(re.sub(r'"/_apigen/op/[^"]+";', f'"{first.group(1)}";', text))
+
+
+def variant_headers_at_server(bundle: Path) -> None:
+    """What-if: the proxy_set_header/add_header lines every operation repeats, set once at
+    server level and inherited (nginx inherits them only into locations that set none)."""
+    hoisted: set[str] = set()
+    for conf in (bundle / "api_conf.d").glob("*.conf"):
+        lines = conf.read_text().splitlines()
+        mine = {ln for ln in lines if ln.strip().startswith(("proxy_set_header ", "add_header X-Request-ID "))}
+        hoisted |= {ln.strip() for ln in mine}
+        conf.write_text("\n".join(ln for ln in lines if ln not in mine) + "\n")
+    gw = bundle / "api_gateway.conf"
+    marker = '    include "api_json_errors.conf";\n'
+    gw.write_text(gw.read_text().replace(marker, marker + "".join(f"    {h}\n" for h in sorted(hoisted)), 1))
+
+
+def clone(bundle: Path, name: str, port: int, change: Callable[[Path], None]) -> Path:
+    dst = bundle.parent / name
+    shutil.copytree(bundle, dst)
+    for conf in [dst / "api_gateway.conf"]:
+        text = conf.read_text()
+        conf.write_text(re.sub(r"(\n    listen )127\.0\.0\.1:\d+;", rf"\g<1>127.0.0.1:{port};", text, count=1))
+    change(dst)
+    return dst
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+
+
+def check_routes(port: int, urls: list[str], headers: list[str], sample: int | None = None) -> int:
+    """Send each URL once; return how many did not get the backend's 200."""
+    import http.client
+
+    todo = urls if sample is None or len(urls) <= sample else urls[:: max(1, len(urls) // sample)]
+    hdrs = dict(h.split(": ", 1) for h in headers)
+    bad = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for line in todo:
+        method, path = line.split(" ", 1)
+        conn.request(method, path, headers=hdrs)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            bad += 1
+            if bad <= 3:
+                print(f"  ! {method} {path} -> {resp.status}", file=sys.stderr)
+        if resp.getheader("Connection", "").lower() == "close":
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.close()
+    return bad
+
+
+def wrk(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connections: int) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{ngx.port}", "--", str(url_file), *headers]
+    cpu = ngx.worker_cpu_seconds()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = ngx.worker_cpu_seconds() - cpu
+    line = next(ln for ln in out.splitlines() if ln.startswith("WRKJSON "))
+    data = json.loads(line.split(" ", 1)[1])
+    return {
+        "rps": data["requests"] / (data["duration_us"] / 1e6),
+        "p50_ms": data["p50_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+        "bad": data["socket_errors"] + data["non_2xx"],
+        "cpu_us": cpu / max(1, data["requests"]) * 1e6,
+    }
+
+
+def measure(variants: list[tuple[str, Nginx, Path, list[str]]], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in variants}
+    for _ in range(args.rounds):
+        for name, ngx, url_file, headers in variants:
+            runs[name].append(wrk(ngx, url_file, headers, args.duration, args.connections))
+    return {
+        name: {key: median([r[key] for r in rs]) for key in ("rps", "p50_ms", "p99_ms", "cpu_us")} | {"bad": sum(r["bad"] for r in rs)}
+        for name, rs in runs.items()
+    }
+
+
+def report(title: str, results: dict[str, dict[str, float]], baseline: str, extra: dict[str, dict[str, object]] | None = None) -> None:
+    base = results[baseline]
+    print(f"\n### {title}\n")
+    extra_cols = sorted({k for v in (extra or {}).values() for k in v})
+    rows = []
+    for name, r in results.items():
+        rows.append(
+            [
+                name,
+                f"{r['rps']:.0f}",
+                f"{r['rps'] / base['rps']:.1%}",
+                f"{r['cpu_us']:.1f}",
+                f"{base['cpu_us'] / r['cpu_us']:.1%}",
+                f"{r['p50_ms']:.2f}",
+                f"{r['p99_ms']:.2f}",
+                f"{r['p99_ms'] / base['p99_ms']:.2f}",
+                int(r["bad"]),
+            ]
+            + [(extra or {}).get(name, {}).get(c, "") for c in extra_cols]
+        )
+    print_table(
+        ["variant", "req/s", "req/s ratio", "worker CPU µs/req", "CPU capacity ratio", "p50 ms", "p99 ms", "p99 ratio", "errors", *extra_cols],
+        rows,
+    )
+
+
+def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_port: int, args: argparse.Namespace, naive: bool = True) -> None:
+    port = free_port()
+    t0 = time.perf_counter()
+    bundle, plan = build(workdir, "apigen", _policy(specs, f"127.0.0.1:{port}", backend_port))
+    build_s = time.perf_counter() - t0
+    urls = url_list(plan)
+    url_file = workdir / "urls.txt"
+    url_file.write_text("\n".join(urls) + "\n")
+    prefixes = {"apigen": bundle}
+    ports = {"apigen": port}
+    for name, change in [
+        ("single location", lambda d: variant_single(d, plan, rewrite=False)),
+        ("single + rewrite", lambda d: variant_single(d, plan, rewrite=True)),
+        *([("naive regex", lambda d: variant_naive(d, plan))] if naive else []),
+        *(
+            [("what-if: one internal location", variant_one_internal_location), ("what-if: headers at server level", variant_headers_at_server)]
+            if args.what_if
+            else []
+        ),
+    ]:
+        ports[name] = free_port()
+        prefixes[name] = clone(bundle, name.replace(" ", "_").replace("+", "plus"), ports[name], change)
+    ports["apigen, groups not nested"] = free_port()
+    flat_dir = workdir / "flat"
+    flat_dir.mkdir()
+    prefixes["apigen, groups not nested"], _ = build(flat_dir, "flat", _policy(specs, f"127.0.0.1:{ports['apigen, groups not nested']}", backend_port), nest=False)
+    order = ["single location", "single + rewrite", "apigen", "apigen, groups not nested", *(["naive regex"] if naive else [])]
+    if args.what_if:
+        order += ["what-if: one internal location", "what-if: headers at server level"]
+    servers = {name: Nginx(prefixes[name], ports[name]) for name in order}
+    extra: dict[str, dict[str, object]] = {}
+    for name in order:
+        extra[name] = {"nginx -t s": f"{servers[name].test_config():.2f}"}
+    started = []
+    try:
+        for name in order:
+            started.append(servers[name].start())
+        for name in order:
+            bad = check_routes(servers[name].port, urls, [], sample=None if name == "apigen" else 500)
+            extra[name]["unrouted"] = bad
+        results = measure([(name, servers[name], url_file, []) for name in order], args)
+        for name in order:
+            extra[name]["worker RSS MiB"] = f"{servers[name].worker_rss_kib() / 1024:.0f}"
+    finally:
+        for s in started:
+            s.stop()
+    ops = len(urls)
+    print(f"\n{title}: {ops} requests in the URL list ({len(plan.routes.routes)} paths), bundle built in {build_s:.1f} s")
+    report(title, results, "single location", extra)
+
+
+def policies_section(workdir: Path, specs: dict[str, Path], backend_port: int, args: argparse.Namespace) -> None:
+    from apigen.policies import registry
+
+    base_port = free_port()
+    bundle, plan = build(workdir, "nopolicy", _policy(specs, f"127.0.0.1:{base_port}", backend_port))
+    urls = url_list(plan)
+    url_file = workdir / "urls.txt"
+    url_file.write_text("\n".join(urls) + "\n")
+    variants: list[tuple[str, Nginx, Path, list[str]]] = [("no policy", Nginx(bundle, base_port), url_file, [])]
+    for v in POLICY_VARIANTS:
+        if v.kind not in registry:
+            print(f"\nSKIPPED {v.label}: policy kind {v.kind!r} is not available on this branch")
+            continue
+        port = free_port()
+        try:
+            vb, _ = build(workdir, re.sub(r"\W+", "_", v.label), _policy(specs, f"127.0.0.1:{port}", backend_port, {"bench": v.policy(workdir)}))
+        except Exception as exc:  # a variant whose policy keys drifted from the kind's schema
+            print(f"\nFAILED {v.label}: the benchmark's policy for kind {v.kind!r} does not build: {exc}")
+            continue
+        variants.append((v.label, Nginx(vb, port), url_file, v.headers(workdir)))
+    started = []
+    try:
+        for _name, ngx, _f, _h in variants:
+            started.append(ngx.start())
+        for name, ngx, _f, headers in variants:
+            bad = check_routes(ngx.port, urls, headers, sample=300)
+            if bad:
+                print(f"  ! {name}: {bad} sampled requests not answered 200")
+        results = measure(variants, args)
+    finally:
+        for s in started:
+            s.stop()
+    report("policies (corpus routes, every operation)", results, "no policy")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--sections", default="corpus,scale,policies")
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-what-if", dest="what_if", action="store_false", help="skip the what-if variants")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk not found (apt-get install wrk)", file=sys.stderr)
+        return 2
+    sections = set(args.sections.split(","))
+    print(f"machine: {machine()}; wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds, medians")
+    workdir = Path(tempfile.mkdtemp(prefix="apigen-bench-routing-"))
+    be = backend(workdir)
+    try:
+        be.start()
+        corpus = {Path(n).stem.split("_")[0].split("-")[0]: CORPUS / n for n in BIG_SPECS}
+        if "corpus" in sections:
+            d = workdir / "corpus"
+            d.mkdir()
+            routing_section("corpus: twilio + box + discord behind one server", d, corpus, be.port, args)
+        if "scale" in sections:
+            for n in [int(s) for s in args.sizes.split(",") if s]:
+                d = workdir / f"synthetic{n}"
+                d.mkdir()
+                spec = d / "spec.json"
+                spec.write_text(json.dumps(generate(n)))
+                routing_section(f"scale: synthetic {n} operations", d, {"synthetic": spec}, be.port, args)
+        if "policies" in sections:
+            d = workdir / "policies"
+            d.mkdir()
+            policies_section(d, corpus, be.port, args)
+    finally:
+        be.stop()
+        if args.keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Nested regex locations (apigen.plan.routing.nest_routes) pick the same route as trying the
+group's whole list in order, for every URL: simulated here with nginx's rules (a matched regex
+location's nested regexes are tried in order; when none matches the request stays there and gets
+its 404; siblings are never tried after a match). The live counterpart is
+tests/live/test_routing_nested.py."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from apigen.pipeline import compile_policy
+from apigen.plan.routing import NEST_ABOVE, RegexNode, Route, RouteGroup
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from gen_spec import generate  # noqa: E402
+
+from tests.support.corpus import corpus_dir  # noqa: E402
+
+CORPUS = corpus_dir()
+
+TRICKY_PATHS = [
+    "/a/{x}/b/{y}", "/a/{x}/b/c", "/a/{x}/b/", "/a/{x}.json", "/a/{x}/{y}/d", "/a/b/b/{z}", "/a/{x}/b/{y}/e",
+    "/a/{x}/c/{y}", "/a/{x}/c/{y}/f", "/a/{x}/{y}", "/a/b/{x}/c/{y}", "/a/{x}/b.json/{y}", "/a/{x}/x{y}/{z}",
+    "/a/{x}/c/d/{y}", "/a/{x}/c/{y}.json", "/a/{x}/{y}/{z}/g", "/a/{x}/{y}/h/{z}", "/a/{x}/{y}/h/i",
+    "/a/{x}/b/{y}/{z}", "/a/{x}//{y}", "/a/{x}/b/{y}/b/{z}", "/a/c/{x}/b/{y}", "/a/{x}/e/{y}", "/a/{x}/e/{y}/f", "/a//b/{y}",
+]
+
+
+def _spec(paths: list[str]) -> dict:
+    ops = {}
+    for i, p in enumerate(paths):
+        ops[p] = {"get": {"operationId": f"op{i}", "responses": {"200": {"description": "ok"}}}}
+        params = re.findall(r"\{(\w+)\}", p)
+        if params:
+            ops[p]["parameters"] = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in params]
+    return {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": ops}
+
+
+def _plan(tmp_path: Path, specs: dict[str, Path]):
+    policy = {
+        "gateway": {"listen": "127.0.0.1:8080"},
+        "upstreams": {"be": {"servers": [{"address": "127.0.0.1:9"}]}},
+        "apis": [{"name": n, "spec": str(p), "upstream": "be"} for n, p in specs.items()],
+    }
+    (tmp_path / "policy.json").write_text(json.dumps(policy))
+    return compile_policy(tmp_path / "policy.json", render=False).plan
+
+
+def nginx_pick(group: RouteGroup, url: str) -> Route | None:
+    def walk(nodes: tuple[RegexNode, ...], flat: tuple[Route, ...]) -> Route | None:
+        for node in nodes:
+            if re.match(node.regex, url):
+                return walk(node.nodes, node.flat)  # no fallback to siblings
+        return next((r for r in flat if r.template.compiled.match(url)), None)
+
+    return walk(group.nodes, group.flat_routes)
+
+
+def flat_pick(group: RouteGroup, url: str) -> Route | None:
+    return next((r for r in group.routes if r.template.compiled.match(url)), None)
+
+
+def _urls(group: RouteGroup) -> set[str]:
+    """Samples of every route, with parameters filled by every literal segment of the group (so a
+    parameter also looks like a sibling's literal), plus one segment more and one less."""
+    literals = sorted({s.literal_text for r in group.routes for s in r.template.segments if s.is_literal})[:40]
+    urls = set()
+    for r in group.routes:
+        for fill in ["v1", "z.json", *literals]:
+            if not fill:
+                continue
+            u = r.template.sample(fill=fill)
+            urls.update({u, u + "/zz", u + "/", u.rsplit("/", 1)[0] + "/"})
+    return {u for u in urls if u.startswith(group.prefix)}
+
+
+def _check(plan) -> int:
+    nested = 0
+    for group in plan.routes.groups:
+        if group.nodes:
+            nested += 1
+        for url in _urls(group):
+            assert nginx_pick(group, url) == flat_pick(group, url), url
+        if group.nodes:
+            # Splitting is what keeps the scan short: no list longer than the threshold is left
+            # unless its routes share no literal to split on.
+            assert len(group.flat_routes) < len(group.routes)
+    return nested
+
+
+def test_tricky_shapes_route_as_the_flat_list(tmp_path: Path) -> None:
+    (tmp_path / "spec.json").write_text(json.dumps(_spec(TRICKY_PATHS)))
+    plan = _plan(tmp_path, {"t": tmp_path / "spec.json"})
+    assert _check(plan) >= 1
+
+
+def test_synthetic_spec_routes_as_the_flat_list(tmp_path: Path) -> None:
+    (tmp_path / "spec.json").write_text(json.dumps(generate(1500)))
+    plan = _plan(tmp_path, {"s": tmp_path / "spec.json"})
+    assert _check(plan) >= 10
+
+
+@pytest.mark.skipif(CORPUS is None, reason="corpus not found (tests/corpus is vendored)")
+def test_corpus_routes_as_the_flat_list(tmp_path: Path) -> None:
+    assert CORPUS is not None
+    specs = {"twilio": CORPUS / "twilio_api_v2010.yaml", "box": CORPUS / "box-openapi.json", "discord": CORPUS / "discord-openapi-3.1.json"}
+    plan = _plan(tmp_path, specs)
+    assert _check(plan) >= 1
+    twilio = next(g for g in plan.routes.groups if g.prefix == "/2010-04-01/Accounts/")
+    assert len(twilio.routes) > 100 and twilio.nodes
+
+
+def test_short_groups_stay_flat(tmp_path: Path) -> None:
+    paths = [f"/p/{{x}}/{c}" for c in "abcdefgh"[:NEST_ABOVE]]
+    (tmp_path / "spec.json").write_text(json.dumps(_spec(paths)))
+    plan = _plan(tmp_path, {"t": tmp_path / "spec.json"})
+    assert all(not g.nodes for g in plan.routes.groups)
+
+
+def test_every_route_is_reachable_in_the_nesting(tmp_path: Path) -> None:
+    (tmp_path / "spec.json").write_text(json.dumps(generate(800)))
+    plan = _plan(tmp_path, {"s": tmp_path / "spec.json"})
+    for group in plan.routes.groups:
+        def all_routes(nodes, flat):
+            return {r.route_id for r in flat} | set(itertools.chain.from_iterable(all_routes(n.nodes, n.flat) for n in nodes))
+
+        assert all_routes(group.nodes, group.flat_routes) == {r.route_id for r in group.routes}
