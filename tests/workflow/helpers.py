@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.support.corpus import corpus_dir
+
 REPO = Path(__file__).resolve().parents[2]
 PETSTORE = REPO / "examples" / "petstore"
-# shared/ sits beside the repository (main checkout, CI clone) or two levels up (a worktree).
-CORPUS = next(
-    (p / "shared" / "corpus" for p in (REPO.parent, REPO.parent.parent) if (p / "shared" / "corpus").is_dir()),
-    REPO.parent / "shared" / "corpus",
-)
+# The vendored corpus (tests/corpus), else shared/ beside the repository.
+CORPUS = corpus_dir() or REPO / "tests" / "corpus"
 BOX = CORPUS / "box-openapi.json"
 
 

@@ -70,7 +70,7 @@ def test_every_petstore_route_resolves_to_its_operation() -> None:
     assert _check_every_route_resolves(PETSTORE / "policy.yaml") == 13  # 8 operations + 5 implied HEADs
 
 
-@pytest.mark.skipif(not BOX.is_file(), reason="shared corpus not present")
+@pytest.mark.skipif(not BOX.is_file(), reason="corpus not present (tests/corpus)")
 def test_every_box_route_resolves_to_its_operation(tmp_path: Path) -> None:
     policy = box_policy(tmp_path)
     assert _check_every_route_resolves(policy) > 300
