@@ -52,7 +52,7 @@ def test_accepted_count_is_rate_times_window_plus_burst_per_key(tmp_path: Path, 
     port = free_port()
     # `delay` defaults to nodelay: excess requests are rejected at once, never queued.
     policies = {"per-client": {"kind": "rate_limit", "rate": f"{RATE_PER_S}r/s", "burst": BURST, "key": "header:X-Client"}}
-    nginx = nginx_runner(
+    nginx_runner(
         build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api={"use": ["per-client"]})),
         port,
     )
