@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
 from apigen.diagnostics import Diagnostic, Severity
@@ -90,7 +89,7 @@ def _inputs_of_broken(policy: Path) -> list[Path] | None:
 
 def spec_files(root: Path) -> list[Path]:
     """``root`` and every file its ``$ref``s reach (transitively)."""
-    from apigen.load.spec_loader import parse_document
+    from apigen.load.spec_loader import file_refs, parse_document
     from apigen.load.yaml_positions import YamlLoadError, read_text
 
     seen: dict[str, Path] = {}
@@ -105,23 +104,10 @@ def spec_files(root: Path) -> list[Path]:
             doc = parse_document(read_text(path, str(path)), str(path))
         except (YamlLoadError, RecursionError):
             continue
-        for ref in _refs(doc):
+        for ref in sorted(file_refs(doc)):
             target, _ = urldefrag(urljoin(uri, ref))
             if target.startswith("file://") and target not in seen:
                 todo.append(target)
     return sorted(seen.values())
 
 
-def _refs(value: Any) -> list[str]:
-    out: list[str] = []
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            ref = v.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
-                out.append(ref)
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return out

@@ -191,7 +191,7 @@ class SpecSet:
             if uri in done:
                 continue
             done.add(uri)
-            for ref in _file_refs(self.documents[uri]):
+            for ref in file_refs(self.documents[uri]):
                 target = urldefrag(urljoin(uri, ref))[0]
                 if target.startswith("file://") and target not in done:
                     try:
@@ -208,7 +208,7 @@ class SpecSet:
         return value, base_uri
 
 
-def _file_refs(doc: Any) -> set[str]:
+def file_refs(doc: Any) -> set[str]:
     """Every ``$ref`` in ``doc`` that names another document (not just ``#/...``)."""
     refs: set[str] = set()
     stack = [doc]

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 from apigen import __version__
 from apigen.cache import has_marker, put_marker
 from apigen.diagnostics import Diagnostics
-from apigen.load.spec_loader import SpecSet, locate
+from apigen.load.spec_loader import SpecSet, file_refs, locate
 from apigen.load.yaml_positions import YamlLoadError
 
 _CACHE_PART = "validated-specs"
@@ -41,21 +41,6 @@ def _validator_identity() -> str:
     return "|".join(parts)
 
 
-def _external_refs(doc: Any) -> set[str]:
-    refs: set[str] = set()
-    stack = [doc]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            ref = value.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
-                refs.add(ref)
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return refs
-
-
 def validation_key(specs: SpecSet, version: str) -> str | None:
     """A digest of everything the validation result depends on: the bytes of the root document
     and of every document its ``$ref``s reach, their locations, and the tool versions. None when
@@ -73,7 +58,7 @@ def validation_key(specs: SpecSet, version: str) -> str | None:
             if not uri.startswith("file://"):
                 return None
             h.update(uri.encode() + b"\0" + Path(unquote(uri.removeprefix("file://"))).read_bytes() + b"\0")
-            todo.extend(urldefrag(urljoin(uri, ref))[0] for ref in _external_refs(specs.document(uri)))
+            todo.extend(urldefrag(urljoin(uri, ref))[0] for ref in file_refs(specs.document(uri)))
     except (OSError, YamlLoadError, RecursionError):
         return None
     return h.hexdigest()
