@@ -55,7 +55,7 @@ from apigen.render.quoting import quote
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "urls.lua"
 SKIP_METHODS = {"HEAD", "TRACE"}  # wrk waits for a HEAD body; nginx answers TRACE 405 itself
-OP_MARKER = "# One internal location per operation"
+OP_MARKER = "# Internal locations:"
 URL_SAFE = "/:@!$&'()*+,;=-._~"  # pchar: everything else (`#`, `?`, spaces) is percent-encoded
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,17 @@ class OperationPlan:
 
 
 @dataclass(frozen=True)
+class LocationPlan:
+    """One internal location and the operations it serves: operations whose locations would
+    render identically share one (nginx's cost grows with the number of distinct locations a
+    request walks). ``$apigen_api``/``$apigen_operation`` come from maps on the route and method
+    (api_maps.conf), so nothing in the location names the operation."""
+
+    op: OperationPlan  # the first operation served: what the location renders
+    operations: tuple[OperationPlan, ...]  # in document order
+
+
+@dataclass(frozen=True)
 class ApiPlan:
     name: str
     file: str
@@ -107,6 +118,7 @@ class ApiPlan:
     operations: tuple[OperationPlan, ...]
     strip_map: tuple[str, str] | None  # (regex on $request_uri, variable) when strip_base_path
     unmatched: UnmatchedPlan | None = None  # set when API-level policies guard unknown paths
+    locations: tuple[LocationPlan, ...] = ()  # the internal locations of `operations`, shared
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,7 @@ class Plan:
     apis: tuple[ApiPlan, ...]
     root_groups: tuple[RouteGroup, ...]  # groups no API owns (always `/`)
     dispatch: tuple[MapEntry, ...]
+    operation_names: tuple[tuple[str, str, str], ...]  # ("<route> <method>", api, operationId)
     allow: tuple[MapEntry, ...]
     preflight: tuple[MapEntry, ...]  # "<route> <requested method>" -> CORS preflight location
     capture_routes: frozenset[str]  # route ids whose regex captures parameters by name
@@ -305,6 +318,38 @@ def _operation_plan(
     )
 
 
+def _sharing_key(op: OperationPlan) -> object:
+    """What an operation's internal location renders from, without what names the operation:
+    equal keys render the same location text (the policy partials see only their plan objects,
+    frozen dataclasses compared by value). A plan that cannot be hashed shares nothing."""
+    key = replace(op, operation_id="", method="", path="", internal_uri="", effective=None, forward_location=None)  # type: ignore[arg-type]
+    try:
+        hash(key)
+    except TypeError:
+        return op.internal_uri
+    return key
+
+
+def _share_locations(ops: list[OperationPlan]) -> tuple[list[OperationPlan], tuple[LocationPlan, ...]]:
+    """Give operations that render the same location one internal URI: the own URI of the first
+    of them in document order (``ops`` is in it). Not sorted by name: then a name would decide
+    which operation names the location of others, and the name of another operation's location
+    would change with it."""
+    groups: dict[object, list[OperationPlan]] = {}
+    for op in ops:
+        groups.setdefault(_sharing_key(op), []).append(op)
+    shared = {member.internal_uri: members[0].internal_uri for members in groups.values() for member in members}
+    out = []
+    for op in ops:
+        uri = shared[op.internal_uri]
+        out.append(replace(op, internal_uri=uri, forward_location=forward_location(uri) if op.content_handler else None))
+    by_uri: dict[str, list[OperationPlan]] = {}
+    for op in out:
+        by_uri.setdefault(op.internal_uri, []).append(op)
+    locations = tuple(LocationPlan(members[0], tuple(members)) for _, members in sorted(by_uri.items()))
+    return out, locations
+
+
 def _error_bodies(config: GatewayConfig) -> tuple[tuple[int, Arg], ...]:
     from apigen.policies.errors import DEFAULT_TEMPLATE, render_body
 
@@ -357,6 +402,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                     f"(/package.Service/Method), not {op.path!r}",
                     source.pos(*api.path, "upstream"),
                 )
+        ops, locations = _share_locations(ops)
         ops.sort(key=lambda p: p.internal_uri)
         unmatched = _unmatched_plan(api, config, diags, source)
         strip = None
@@ -373,17 +419,22 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 operations=tuple(ops),
                 strip_map=strip,
                 unmatched=unmatched,
+                locations=locations,
             )
         )
 
     dispatch = []
+    operation_names = []
     allow = []
     preflight = []
     op_plans = {(o.api, o.operation_id): o for a in api_plans for o in a.operations}
     for route in table.routes:
         allow.append(MapEntry(route.route_id, route.allow))
         for method, op in route.operations:
-            dispatch.append(MapEntry(f"{route.route_id} {method}", internal[(op.api, op.operation_id)]))
+            op_plan = op_plans.get((op.api, op.operation_id))
+            uri = op_plan.internal_uri if op_plan else internal[(op.api, op.operation_id)]
+            dispatch.append(MapEntry(f"{route.route_id} {method}", uri))
+            operation_names.append((f"{route.route_id} {method}", op.api, op.operation_id))
         if "OPTIONS" in dict(route.operations):
             continue  # the spec's own OPTIONS operation answers preflights
         # CORS preflights: OPTIONS dispatches on the method the browser asks about.
@@ -427,6 +478,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         apis=tuple(api_plans),
         root_groups=tuple(g for g in table.groups if g.api is None),
         dispatch=tuple(dispatch),
+        operation_names=tuple(operation_names),
         allow=tuple(allow),
         preflight=tuple(preflight),
         capture_routes=frozenset(

@@ -10,6 +10,7 @@ import pytest
 
 from tests.live.validation_support import PETSTORE, build_gateway, nginx_t_ok
 from tests.support.http import request, send_raw
+from tests.support.locations import operation_location
 from tests.support.nginx import requires_nginx
 
 pytestmark = [pytest.mark.live, requires_nginx]
@@ -202,7 +203,8 @@ def test_access_phase_runs_before_validation(tmp_path, echo_backend, nginx_runne
     )
     conf = bundle / "api_conf.d" / "pets.conf"
     text = conf.read_text()
-    marker = 'set $apigen_operation "showPetById";\n'
+    uri, _ = operation_location(text, "pets", "showPetById")
+    marker = f'location = "{uri}" {{\n        internal;\n'
     assert marker in text
     conf.write_text(
         text.replace(marker, marker + "        auth_request /_test_auth;\n", 1)
@@ -362,8 +364,11 @@ def test_rate_limit_runs_before_validation(tmp_path, echo_backend, nginx_runner)
         [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
     )
     conf = bundle / "api_conf.d" / "pets.conf"
-    marker = 'set $apigen_operation "showPetById";\n'
-    conf.write_text(conf.read_text().replace(marker, marker + "        limit_req zone=test_one;\n", 1))
+    text = conf.read_text()
+    uri, _ = operation_location(text, "pets", "showPetById")
+    marker = f'location = "{uri}" {{\n        internal;\n'
+    assert marker in text
+    conf.write_text(text.replace(marker, marker + "        limit_req zone=test_one;\n", 1))
     gw_conf = bundle / "api_gateway.conf"
     gw_conf.write_text(
         gw_conf.read_text().replace(

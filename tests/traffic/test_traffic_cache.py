@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.http import request
+from tests.support.locations import operation_location
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
 from tests.support.traffic_build import build, policy_for
@@ -28,7 +29,9 @@ def test_cache_hit_miss_bypass(tmp_path: Path, echo_backend, nginx_runner) -> No
     port = free_port()
     bundle = build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=POLICIES, api={"use": ["cached"]}))
     ops = (bundle / "api_conf.d/pets.conf").read_text()
-    assert ops.count("proxy_cache apigen_cache_cached;") == 3  # listPets, showPet, ownerPet: GET only
+    for op_id in ("listPets", "showPet", "ownerPet"):  # GET only
+        assert "proxy_cache apigen_cache_cached;" in operation_location(ops, "pets", op_id)[1]
+    assert "proxy_cache " not in operation_location(ops, "pets", "deletePet")[1]
     assert 'proxy_cache_key "$scheme$host$request_uri:${http_x_tenant}";' in ops
     nginx = nginx_runner(bundle, port)
 
@@ -65,4 +68,5 @@ def test_cache_key_separates_split_variants(tmp_path: Path) -> None:
         8080, {"main": ["127.0.0.1:9"], "canary": ["127.0.0.1:10"]}, policies=policies, api={"use": ["c", "s"]}
     )
     ops = (build(tmp_path, policy) / "api_conf.d/pets.conf").read_text()
-    assert ops.count('proxy_cache_key "$scheme$host$request_uri:${apigen_split_s_pick}";') == 3
+    for op_id in ("listPets", "showPet", "ownerPet"):
+        assert 'proxy_cache_key "$scheme$host$request_uri:${apigen_split_s_pick}";' in operation_location(ops, "pets", op_id)[1]

@@ -33,7 +33,12 @@ def test_internal_locations_are_unique(tmp_path: Path) -> None:
             "/b": {"get": {"operationId": "get_pets", "responses": {"200": {"description": "ok"}}}},
         }
     )
-    policy = {"upstreams": {"u": {"servers": [{"address": "127.0.0.1:9001"}]}}, "apis": [{"name": "x", "spec": "s.json", "upstream": "u"}]}
+    # Different settings: each keeps its own location (identical ones would share one).
+    ops_ = {"get/pets": {"timeouts": {"read": "5s"}}}
+    policy = {
+        "upstreams": {"u": {"servers": [{"address": "127.0.0.1:9001"}]}},
+        "apis": [{"name": "x", "spec": "s.json", "upstream": "u", "operations": ops_}],
+    }
     plan = compile_case(tmp_path, policy, {"s.json": spec}).plan
     uris = sorted(o.internal_uri for o in plan.apis[0].operations)
     assert uris == ["/_apigen/op/x/get_pets", "/_apigen/op/x/get_pets_2"]

@@ -17,6 +17,7 @@ from apigen.pipeline import compile_policy
 from apigen.policies import jwt_keys
 from apigen.targets import Target
 from apigen.verify import check_directives_for_target, parse_bundle
+from tests.support.locations import operation_location
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "secured" / "policy.yaml"
 
@@ -263,8 +264,9 @@ def test_direct_use_and_operation_skip(tmp_path: Path) -> None:
     path.write_text(json.dumps(policy))
     conf = compile_policy(path).bundle.files["api_conf.d/t.conf"]
     blocks = {b.split('"')[1]: b.split("\n    }")[0] for b in conf.split("location = ")[1:]}
-    assert "auth_request" in blocks["/_apigen/op/t/getA"] and "auth_request" in blocks["/_apigen/op/t/getC"]
-    assert "auth_request" not in blocks["/_apigen/op/t/getB"]
+    assert "auth_request" in operation_location(conf, "t", "getA")[1]
+    assert "auth_request" in operation_location(conf, "t", "getC")[1]
+    assert "auth_request" not in operation_location(conf, "t", "getB")[1]
     assert "auth_request" in blocks["/_apigen/unmatched/t/404"] and "try_files" in blocks["/_apigen/unmatched/t/405"]
 
 

@@ -12,6 +12,7 @@ from apigen.diagnostics import CompileError
 from apigen.pipeline import compile_policy
 from apigen.targets import Target
 from apigen.verify import check_directives_for_target, parse_bundle
+from tests.support.locations import operation_location
 
 REPO = Path(__file__).resolve().parents[2]
 PETSTORE = REPO / "examples" / "petstore" / "openapi.yaml"
@@ -82,10 +83,10 @@ def test_bundle_is_deterministic_and_parses(tmp_path: Path) -> None:
     assert parsed.ok, parsed.errors
     assert check_directives_for_target(parsed.payload, Target.parse("oss", "1.22")) == []
     conf = (out / "api_conf.d" / "api.conf").read_text()
-    op_block = conf.split('location = "/_apigen/op/api/createPet" {', 1)[1].split("}", 1)[0]
+    uri, op_block = operation_location(conf, "api", "createPet")
     assert "js_content apigen_validation.handle;" in op_block
     assert "proxy_pass" not in op_block
-    fwd_block = conf.split('location "@apigen_fwd/_apigen/op/api/createPet" {', 1)[1].split("}", 1)[0]
+    fwd_block = conf.split(f'location "@apigen_fwd{uri}" {{', 1)[1].split("}", 1)[0]
     assert "proxy_pass http://b$request_uri;" in fwd_block
     assert "js_content" not in fwd_block
     module = (out / "njs" / "apigen_validation.js").read_text()
@@ -126,5 +127,5 @@ def test_secure_example_builds(tmp_path: Path) -> None:
     assert parsed.ok, parsed.errors
     assert check_directives_for_target(parsed.payload, Target.parse("oss", "1.22")) == []
     conf = (out / "api_conf.d" / "pets.conf").read_text()
-    create = conf.split('location = "/_apigen/op/pets/createPet" {', 1)[1].split("}", 1)[0]
+    _, create = operation_location(conf, "pets", "createPet")
     assert "ctl:ruleRemoveById=942100" in create and "js_content apigen_validation.handle;" in create

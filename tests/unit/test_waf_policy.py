@@ -11,6 +11,7 @@ from apigen.diagnostics import CompileError
 from apigen.pipeline import compile_policy
 from apigen.targets import Target
 from apigen.verify import check_directives_for_target, parse_bundle
+from tests.support.locations import operation_location
 
 REPO = Path(__file__).resolve().parents[2]
 PETSTORE = REPO / "examples" / "petstore" / "openapi.yaml"
@@ -51,11 +52,11 @@ def test_oss_output(tmp_path: Path) -> None:
     assert server.count("Include /usr/share/modsecurity-crs/rules/*.conf") == 1  # loaded once
     assert "modsecurity_transaction_id $apigen_request_id;" in server
     conf = (out / "api_conf.d" / "api.conf").read_text()
-    create = conf.split('location = "/_apigen/op/api/createPet" {', 1)[1].split("}", 1)[0]
+    _, create = operation_location(conf, "api", "createPet")
     assert "ctl:ruleRemoveById=920350,ctl:ruleRemoveById=942100" in create
     assert 'modsecurity_rules "SecRuleEngine On";' in create
     assert 'error_page 403 = "@apigen_waf_403";' in create and 'error_page 401 = "@apigen_401";' in create
-    show = conf.split('location = "/_apigen/op/api/showPetById" {', 1)[1].split("}", 1)[0]
+    _, show = operation_location(conf, "api", "showPetById")
     assert 'modsecurity_rules "SecRuleEngine DetectionOnly";' in show
     assert "tx.paranoia_level=3" in show and "tx.inbound_anomaly_score_threshold=10" in show
     assert (out / "njs" / "apigen_waf.js").is_file()
