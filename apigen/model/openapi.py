@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from apigen.diagnostics import Diagnostics, Position
 from apigen.load.spec_loader import SpecSet, locate, pointer_to_path
@@ -62,8 +62,21 @@ def _server_base_path(doc: Mapping[str, Any], version: str) -> str:
         lambda m: str((variables.get(m.group(1)) or {}).get("default", "")),
         url,
     )
-    absolute = "://" in url or url.startswith("//")  # `//host/x` is scheme-relative
-    return normalise_base_path(urlparse(url).path if absolute else url.split("?")[0])
+    return normalise_base_path(url_path(url))
+
+
+def url_path(url: str) -> str:
+    """The path of a server URL: after the host for `scheme://host/x` and scheme-relative
+    `//host/x`, the URL itself when relative; no query or fragment. Plain string work: urlparse
+    raises on hosts such as `[` that a hostile document can hold."""
+    absolute = _SCHEME.match(url)
+    if absolute or url.startswith("//"):
+        rest = url[absolute.end() :] if absolute else url[2:]
+        url = "/" + rest.split("/", 1)[1] if "/" in rest else ""
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
+_SCHEME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*)?://")
 
 
 def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from apigen.model.openapi import normalise_base_path
 from apigen.plan.assets import safe_file_name
@@ -111,8 +111,12 @@ def _server_url(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
 def _server_url_intended(value: str) -> str:
     # Server variables ({x}) take their (missing) defaults; the query part is dropped.
     url = re.sub(r"\{([^}]*)\}", "", "/" + value)
-    # `//host/x` is scheme-relative: the path is what follows the host (model/openapi.py).
-    path = urlsplit(url).path if url.startswith("//") else url.split("?")[0]
+    # `//host/x` is scheme-relative: the path is what follows the host (model/openapi.py), and
+    # the host may be anything (`//[` is not an IPv6 address): cut at the next slash.
+    if url.startswith("//"):
+        host_and_path = url[2:]
+        url = "/" + host_and_path.split("/", 1)[1] if "/" in host_and_path else ""
+    path = url.split("?")[0].split("#")[0]
     return normalise_base_path(path).lstrip("/")
 
 
