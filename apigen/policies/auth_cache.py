@@ -8,7 +8,8 @@ the requirement, the key material and the token. The njs handler grants a succes
 ``X-Accel-Expires: min(ttl, exp - now)``; failures carry ``X-Accel-Expires: 0`` and nothing else
 makes a response cacheable, so a rejected token is verified again every time and a cached
 success never outlives the token. A revoked token stays accepted until its entry expires (at
-most ``ttl`` seconds); a key change changes the cache key, so old entries are never used.
+most ``ttl`` seconds); a change of the policy (keys, issuer, ...) changes the cache key, so
+old entries are never used.
 
 Only requirements made of cache-enabled JWT policies are cached: API keys, Basic and mTLS are
 checked from variables of the original request that the internal server does not see, and
@@ -93,9 +94,10 @@ def plan_cache(config: GatewayConfig, requirements: dict[str, dict], njs_policie
         listen = _settings(config.policies[names[0]])[0]  # type: ignore[index]
         listens.add(listen)
         ttls.append(req["cache_ttl"])
-        # The key material is part of the key: after a key rotation and reload no old entry matches.
-        keys = json.dumps([njs_policies[n].get("keys") for n in names], sort_keys=True)
-        generation = hashlib.sha256(keys.encode()).hexdigest()[:16]
+        # The policies (keys, issuer, audience, ...) are part of the key: after a change and a
+        # reload, no entry verified under the old settings matches.
+        settings = json.dumps([njs_policies[n] for n in names], sort_keys=True)
+        generation = hashlib.sha256(settings.encode()).hexdigest()[:16]
         variables = " ".join(dict.fromkeys(token_variable(config.policies[n]) for n in names))
         locations.append(CachedAuth(prefix + rid, f"{rid}:{generation} {variables}", upstream_of(listen)))
     if not locations:
