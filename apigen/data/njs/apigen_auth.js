@@ -231,6 +231,9 @@ function cacheFor(r, req, results, checked) {
     r.headersOut['X-Accel-Expires'] = String(ttl > 0 ? ttl : 0);
 }
 
+// The challenge goes back as X-Apigen-Challenge (read with auth_request_set, sent by the error
+// page): behind the verification cache a proxied WWW-Authenticate would be copied to the client
+// by auth_request as well, and the response would carry it twice.
 async function check(r) {
     var req = conf.requirements[r.uri.slice(conf.prefix.length)];
     if (!req) {
@@ -297,11 +300,11 @@ async function check(r) {
     }
     r.headersOut['X-Accel-Expires'] = '0';  // behind the verification cache: never cache a failure
     if (forbidden) {
-        r.headersOut['WWW-Authenticate'] = forbidden;
+        r.headersOut['X-Apigen-Challenge'] = forbidden;
         r.return(403);
         return;
     }
-    r.headersOut['WWW-Authenticate'] = challenges.join(', ');
+    r.headersOut['X-Apigen-Challenge'] = challenges.join(', ');
     r.return(401);
 }
 
