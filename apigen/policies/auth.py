@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, jwt_keys, registry
 from apigen.policies.auth_cache import AuthCacheHttp, plan_cache, requirement_ttl
-from apigen.policies.auth_checks import check_all, check_target
+from apigen.policies.auth_checks import check_all, check_cache_listen, check_target
 from apigen.policies.auth_files import (
     QUERY_VAR_PREFIX,
     api_key_map_text,
@@ -383,6 +383,7 @@ class AuthKind(PolicyKind):
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         check_target(policy, config, source, diags)
+        check_cache_listen(policy, config, source, diags)
         check_all(config, source, diags)
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:

@@ -65,3 +65,9 @@ def test_a_key_change_changes_the_cache_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize("listen", ["unix:run/auth.sock", "0.0.0.0:8099", "10.0.0.1:80", "unix:/a b.sock"])
 def test_the_verifier_listens_on_loopback_or_an_absolute_socket_only(tmp_path: Path, listen: str) -> None:
     assert errors_of(write_case(tmp_path, {**BASE, "jwt": {**BASE["jwt"], "cache": {"listen": listen}}}))
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:8080", "127.0.0.1:0", "127.0.0.1:70000"])
+def test_the_verifier_needs_a_port_of_its_own(tmp_path: Path, listen: str) -> None:
+    errors = errors_of(write_case(tmp_path, {**BASE, "jwt": {**BASE["jwt"], "cache": {"listen": listen}}}))
+    assert any("cache.listen" in e and "policy.json:" in e for e in errors), errors
