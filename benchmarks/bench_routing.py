@@ -112,10 +112,17 @@ def _jwt_rs256_token(workdir: Path) -> list[str]:
     return [f"Authorization: Bearer {token}"]
 
 
+def _cached(policy: Callable[[Path], dict[str, Any]]) -> Callable[[Path], dict[str, Any]]:
+    """The policy with its verifications cached (one token: every request after the first hits)."""
+    return lambda w: {**policy(w), "cache": {"listen": f"127.0.0.1:{free_port()}", "ttl": 30}}
+
+
 POLICY_VARIANTS: tuple[PolicyVariant, ...] = (
     PolicyVariant("headers (set 1 response header)", "headers", lambda _w: {"kind": "headers", "response": {"set": {"X-Bench": "1"}}}),
     PolicyVariant("JWT HS256 (njs)", "jwt", _jwt_hs256, _jwt_hs256_token),
     PolicyVariant("JWT RS256 (njs)", "jwt", _jwt_rs256, _jwt_rs256_token),
+    PolicyVariant("JWT HS256 (njs, cache)", "jwt", _cached(_jwt_hs256), _jwt_hs256_token),
+    PolicyVariant("JWT RS256 (njs, cache)", "jwt", _cached(_jwt_rs256), _jwt_rs256_token),
     # limit_req counts in milliseconds: two requests in the same one exceed any rate without a burst.
     PolicyVariant("rate limit, never triggers", "rate_limit", lambda _w: {"kind": "rate_limit", "rate": "1000000r/s", "burst": 100000}),
     PolicyVariant("split 50/50 (two upstreams, same backend)", "split", lambda _w: {"kind": "split", "weights": {"be": 50, "be2": 50}}),
@@ -441,6 +448,7 @@ def main() -> int:
     sections = set(args.sections.split(","))
     print(f"machine: {machine()}; wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds, medians")
     workdir = Path(tempfile.mkdtemp(prefix="apigen-bench-routing-"))
+    workdir.chmod(0o755)  # nginx workers (`nobody` under root) write the JWT cache in the prefix
     be = backend(workdir)
     try:
         be.start()

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, jwt_keys, registry
-from apigen.policies.auth_checks import check_all, check_target
+from apigen.policies.auth_cache import AuthCacheHttp, plan_cache, requirement_ttl
+from apigen.policies.auth_checks import check_all, check_cache_listen, check_target
 from apigen.policies.auth_files import (
     QUERY_VAR_PREFIX,
     api_key_map_text,
@@ -90,6 +91,8 @@ class AuthHttp:
     query_maps: tuple[tuple[str, str], ...] = ()  # (variable, regex on $request_uri)
     challenge_var: str = CHALLENGE_VAR
     client_var: str = CLIENT_VAR
+    cache: AuthCacheHttp | None = None  # cached JWT verifications (apigen/policies/auth_cache.py)
+    auth_prefix: str = AUTH_URI_PREFIX
 
 
 @dataclass
@@ -312,6 +315,7 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None, kind: s
         requirements[loc.auth_uri.removeprefix(AUTH_URI_PREFIX)] = {
             "any": [[{"policy": s.policy, "scopes": list(s.scopes)} for s in alt] for alt in loc.requirement],
             "claims": [{"claim": c, "values": list(v)} for c, v in loc.claims],
+            "cache_ttl": requirement_ttl(config, {s.policy for alt in loc.requirement for s in alt}),
         }
     policies: dict[str, dict] = {}
     key_maps, basic_maps = [], []
@@ -347,16 +351,18 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None, kind: s
         text += "export default " + json.dumps(conf, indent=1, sort_keys=True) + ";\n"
         assets.add_text("njs", NJS_CONFIG, text, secret=True)
     client = ":".join(f"${v}" for v, _, _ in key_maps) if key_maps else None
+    cache = plan_cache(config, requirements, policies, AUTH_URI_PREFIX) if assets is not None else None
     return AuthHttp(
         js_path=include_path(config, "njs"),
         js_module=include_path(config, NJS_MODULE),
         basic_maps=tuple(basic_maps),
         key_maps=tuple(key_maps),
         client_source=client,
-        auth_uris=tuple(AUTH_URI_PREFIX + k for k in sorted(requirements)),
+        auth_uris=tuple(AUTH_URI_PREFIX + k for k in sorted(requirements) if not requirements[k]["cache_ttl"] or cache is None),
         plus_maps=tuple(plus_maps[v] for v in sorted(plus_maps)),
         query_maps=tuple((QUERY_VAR_PREFIX + n, f"~[?&]{re.escape(n)}=([^&#]*)") for n in query_arguments(config)),
         uses_njs=bool(requirements),
+        cache=cache,
     )
 
 
@@ -377,6 +383,7 @@ class AuthKind(PolicyKind):
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         check_target(policy, config, source, diags)
+        check_cache_listen(policy, config, source, diags)
         check_all(config, source, diags)
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:

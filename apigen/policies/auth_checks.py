@@ -23,6 +23,29 @@ def check_target(policy: PolicyDef, config: GatewayConfig, source: PolicySource,
             return
 
 
+def _gateway_ports(config: GatewayConfig) -> dict[int, set[str]]:
+    """Port -> addresses the gateway already listens on ("" = every address)."""
+    gw = config.gateway
+    listens = [*gw.listen, *gw.http2_cleartext, *(gw.tls.listen if gw.tls else ()), *((gw.metrics.listen,) if gw.metrics else ())]
+    ports: dict[int, set[str]] = {}
+    for item in listens:
+        ports.setdefault(item.port, set()).add(item.address)
+    return ports
+
+
+def check_cache_listen(policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+    """The JWT verifier of the cache needs an address of its own (apigen/policies/auth_cache.py)."""
+    listen = str((policy.config.get("cache") or {}).get("listen", ""))
+    if not listen or listen.startswith("unix:"):
+        return
+    host, _, port_text = listen.rpartition(":")
+    port = int(port_text)
+    taken = _gateway_ports(config).get(port, set())
+    if not 0 < port < 65536 or "" in taken or host in taken:
+        diags.error(f"cache.listen {listen!r} is not a free port of this gateway: the verifier needs an address of its own",
+                    source.pos(*policy.path, "cache", "listen"))
+
+
 def check_all(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
     """Checks over every operation, run once per build (from the first authentication policy)."""
     from apigen.plan.effective import resolve_operation

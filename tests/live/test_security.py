@@ -112,6 +112,8 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
     (tmp_path / "keys.txt").write_text(f"# demo\nbatch-client: {API_KEY}\n")
     sha = base64.b64encode(hashlib.sha1(b"s3cret").digest()).decode()
     (tmp_path / "htpasswd").write_text(f"bob:{{SHA}}{sha}\n")
+    # Some JWT policies go through the verification cache: every check below must hold either way.
+    cache = {"listen": f"127.0.0.1:{free_port()}", "ttl": 30}
     policy = {
         "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Apigen-Operation", **(extra_gateway or {})},
         "upstreams": {"echo": {"servers": [{"address": upstream}]}},
@@ -124,11 +126,12 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
                 "audience": [AUDIENCE, "other"],
                 "leeway": 5,
                 "forward_claims": {"sub": "X-User-Id", "role": "X-User-Role"},
+                "cache": cache,
             },
             "ps-jwt": {"kind": "jwt", "keys": [{"pem": "ps.pem", "alg": "PS256"}], "forward_claims": {"sub": "X-User-Id"}},
             "es-jwt": {"kind": "jwt", "keys": [{"jwks": "es.jwks"}]},
-            "cookie-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "cookie", "name": "session"}},
-            "hdr-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "header", "name": "X-Token"}},
+            "cookie-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "cookie", "name": "session"}, "cache": cache},
+            "hdr-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "header", "name": "X-Token"}, "cache": cache},
             "qry-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "query", "name": "access_token"}},
             "qkeys": {"kind": "api_key", "keys_file": "keys.txt", "in": "query", "name": "api_key"},
             "keys": {"kind": "api_key", "keys_file": "keys.txt", "name": "X-API-Key", "forward_as": "X-Client"},

@@ -214,6 +214,26 @@ function challenge(pol, invalid) {
     return 'ClientCertificate ' + realm;
 }
 
+// Behind the verification cache (apigen/policies/auth_cache.py): how long this success may be
+// reused, never past the exp of a token it relied on. No header (not cached) when <= 0.
+function cacheFor(r, req, results, checked) {
+    var ttl = req.cache_ttl;
+    if (!ttl) {
+        return;
+    }
+    var now = Math.floor(Date.now() / 1000);
+    for (var i = 0; i < checked.length; i++) {
+        var claims = results[checked[i]].claims;
+        if (claims && typeof claims.exp === 'number' && claims.exp - now < ttl) {
+            ttl = claims.exp - now;
+        }
+    }
+    r.headersOut['X-Accel-Expires'] = String(ttl > 0 ? ttl : 0);
+}
+
+// The challenge goes back as X-Apigen-Challenge (read with auth_request_set, sent by the error
+// page): behind the verification cache a proxied WWW-Authenticate would be copied to the client
+// by auth_request as well, and the response would carry it twice.
 async function check(r) {
     var req = conf.requirements[r.uri.slice(conf.prefix.length)];
     if (!req) {
@@ -274,15 +294,17 @@ async function check(r) {
                 }
             }
         }
+        cacheFor(r, req, cache, checked);
         r.return(204);
         return;
     }
+    r.headersOut['X-Accel-Expires'] = '0';  // behind the verification cache: never cache a failure
     if (forbidden) {
-        r.headersOut['WWW-Authenticate'] = forbidden;
+        r.headersOut['X-Apigen-Challenge'] = forbidden;
         r.return(403);
         return;
     }
-    r.headersOut['WWW-Authenticate'] = challenges.join(', ');
+    r.headersOut['X-Apigen-Challenge'] = challenges.join(', ');
     r.return(401);
 }
 

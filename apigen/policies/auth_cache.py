@@ -1,0 +1,105 @@
+"""Cached JWT verifications on NGINX OSS (``cache:`` of a ``jwt`` policy).
+
+njs 0.7.9 runs every request in a fresh VM and has no shared dictionary, so nothing it learns
+survives a request; an RS256 signature costs ~150 µs of worker CPU in OpenSSL 3 on every
+request. The cache lives in nginx instead: the auth location proxies to a gateway-internal
+server (``listen`` of the policy) that runs the njs check, through a ``proxy_cache`` keyed on
+the requirement, the key material and the token. The njs handler grants a success
+``X-Accel-Expires: min(ttl, exp - now)``; failures carry ``X-Accel-Expires: 0`` and nothing else
+makes a response cacheable, so a rejected token is verified again every time and a cached
+success never outlives the token. A revoked token stays accepted until its entry expires (at
+most ``ttl`` seconds); a change of the policy (keys, issuer, ...) changes the cache key, so
+old entries are never used.
+
+Only requirements made of cache-enabled JWT policies are cached: API keys, Basic and mTLS are
+checked from variables of the original request that the internal server does not see, and
+tokens in a query argument are not part of the proxied request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apigen.model.types import GatewayConfig
+
+CACHE_PATH = "temp/apigen_auth_cache"
+CACHE_ZONE = "apigen_auth"
+DEFAULT_TTL = 30
+
+
+@dataclass(frozen=True)
+class CachedAuth:
+    uri: str  # the auth_request location
+    key: str  # proxy_cache_key (an nginx expression written here)
+    upstream: str  # proxy_pass target
+
+
+@dataclass(frozen=True)
+class AuthCacheHttp:
+    path: str
+    zone: str
+    inactive: str
+    listens: tuple[str, ...]  # one internal verifier server per address
+    locations: tuple[CachedAuth, ...]
+
+
+def _settings(policy: Any) -> tuple[str, int] | None:
+    """(listen, ttl) of a JWT policy whose verifications may be cached, else None."""
+    cache = policy.config.get("cache") if policy.kind == "jwt" else None
+    if not cache or not cache.get("listen"):
+        return None
+    ttl = int(cache.get("ttl", DEFAULT_TTL))
+    token = policy.config.get("token") or {"from": "bearer"}
+    if ttl <= 0 or token.get("from") == "query":
+        return None
+    return str(cache["listen"]), ttl
+
+
+def token_variable(policy: Any) -> str:
+    token = policy.config.get("token") or {"from": "bearer"}
+    name = re.sub(r"[^a-z0-9_]", "_", str(token.get("name", "")).lower())
+    if token.get("from") == "header":
+        return f"$http_{name}"
+    if token.get("from") == "cookie":
+        return f"$cookie_{name}"
+    return "$http_authorization"
+
+
+def requirement_ttl(config: GatewayConfig, policies: set[str]) -> int:
+    """Seconds a success of a requirement using these policies may be cached (0: never)."""
+    settings = [_settings(config.policies[n]) for n in sorted(policies)]
+    if not settings or any(s is None for s in settings):
+        return 0
+    return min(s[1] for s in settings if s is not None)
+
+
+def upstream_of(listen: str) -> str:
+    return f"http://{listen}:" if listen.startswith("unix:") else f"http://{listen}"
+
+
+def plan_cache(config: GatewayConfig, requirements: dict[str, dict], njs_policies: dict[str, dict], prefix: str) -> AuthCacheHttp | None:
+    """The cached auth locations of the requirements with a ``cache_ttl`` (set by the caller)."""
+    locations = []
+    listens: set[str] = set()
+    ttls = []
+    for rid, req in sorted(requirements.items()):
+        if not req.get("cache_ttl"):
+            continue
+        names = sorted({s["policy"] for alt in req["any"] for s in alt})
+        listen = _settings(config.policies[names[0]])[0]  # type: ignore[index]
+        listens.add(listen)
+        ttls.append(req["cache_ttl"])
+        # The policies (keys, issuer, audience, ...) are part of the key: after a change and a
+        # reload, no entry verified under the old settings matches.
+        settings = json.dumps([njs_policies[n] for n in names], sort_keys=True)
+        generation = hashlib.sha256(settings.encode()).hexdigest()[:16]
+        variables = " ".join(dict.fromkeys(token_variable(config.policies[n]) for n in names))
+        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation} {variables}", upstream_of(listen)))
+    if not locations:
+        return None
+    return AuthCacheHttp(CACHE_PATH, CACHE_ZONE, f"{max(ttls)}s", tuple(sorted(listens)), tuple(locations))

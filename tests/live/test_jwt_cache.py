@@ -1,0 +1,151 @@
+"""Cached JWT verifications (``cache:`` of a jwt policy, NGINX OSS): a cached success never
+outlives the token, a failure or a tampered token never reaches the cache, and requirements do
+not share entries."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+
+from apigen.verify import parse_bundle, run_nginx_t
+from tests.live.test_security import Keys, build
+from tests.support.http import request
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+
+pytestmark = [pytest.mark.live, requires_nginx]
+
+SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "cached", "version": "1"},
+    "security": [{"rs": []}],
+    "paths": {
+        "/plain": {"get": {"operationId": "plain", "responses": {"200": {"description": "ok"}}}},
+        "/scoped": {"get": {"operationId": "scoped", "security": [{"rs": ["items:write"]}], "responses": {"200": {"description": "ok"}}}},
+        "/admins": {"get": {"operationId": "admins", "responses": {"200": {"description": "ok"}}}},
+        "/hdr": {"get": {"operationId": "hdr", "security": [{"hd": []}], "responses": {"200": {"description": "ok"}}}},
+    },
+    "components": {
+        "securitySchemes": {
+            "rs": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://i.test/t", "scopes": {"items:write": "w"}}}},
+            "hd": {"type": "apiKey", "in": "header", "name": "X-Token"},
+        }
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, keys):
+    from tests.support.backend import EchoBackend
+    from tests.support.nginx import NginxInstance
+
+    tmp = tmp_path_factory.mktemp("jwtcache")
+    (tmp / "spec.json").write_text(json.dumps(SPEC))
+    (tmp / "rs.pem").write_bytes(Keys.public_pem(keys.rsa))
+    backend = EchoBackend("cached").start()
+    port = free_port()
+    cache = {"listen": f"127.0.0.1:{free_port()}", "ttl": 30}
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Apigen-Operation"},
+        "upstreams": {"echo": {"servers": [{"address": backend.address}]}},
+        "policies": {
+            "rs-jwt": {"kind": "jwt", "keys": [{"pem": "rs.pem", "alg": "RS256"}], "cache": cache, "forward_claims": {"sub": "X-User-Id"}},
+            "hd-jwt": {"kind": "jwt", "keys": [{"pem": "rs.pem", "alg": "RS256"}], "cache": cache, "token": {"from": "header", "name": "X-Token"}},
+            "admins-only": {"kind": "claims", "rules": [{"claim": "role", "in": ["admin"]}]},
+            "oas": {"kind": "openapi_security", "schemes": {"rs": "rs-jwt", "hd": "hd-jwt"}},
+        },
+        "apis": [{"name": "c", "spec": "spec.json", "upstream": "echo", "use": ["oas"], "operations": {"admins": {"use": ["admins-only"]}}}],
+    }
+    (tmp / "policy.json").write_text(json.dumps(policy))
+    bundle = build(tmp / "policy.json", tmp / "bundle")
+    nginx = NginxInstance(bundle, port)
+    try:
+        nginx.start()
+        yield nginx, bundle
+    finally:
+        nginx.stop()
+        nginx.cleanup()
+        backend.stop()
+
+
+def token(keys: Keys, ttl: int = 300, **claims) -> str:
+    return jwt.encode({"sub": "alice", "exp": int(time.time()) + ttl, **claims}, keys.rsa, "RS256")
+
+
+def get(gw, path: str, tok: str | None = None, **headers: str):
+    nginx, _ = gw
+    if tok is not None:
+        headers["Authorization"] = f"Bearer {tok}"
+    return request("GET", f"{nginx.url}{path}", headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+
+def entries(gw) -> int:
+    nginx, _ = gw
+    return sum(1 for p in Path(nginx.prefix, "temp/apigen_auth_cache").rglob("*") if p.is_file())
+
+
+def test_bundle_is_valid_and_caches_through_a_local_verifier(gateway) -> None:
+    _, bundle = gateway
+    assert run_nginx_t(bundle).ok
+    assert not parse_bundle(bundle).errors
+    conf = (bundle / "api_gateway.conf").read_text()
+    assert "proxy_cache apigen_auth;" in conf and '"$http_x_token"' not in conf and "$http_x_token" in conf
+
+
+def test_a_success_is_cached_and_reused_with_its_claims(gateway, keys) -> None:
+    tok = token(keys, sub="carol")
+    before = entries(gateway)
+    first = get(gateway, "/plain", tok)
+    assert first.status == 200, first.text
+    assert entries(gateway) == before + 1
+    again = get(gateway, "/plain", tok, X_User_Id="mallory")
+    assert again.status == 200
+    assert again.json()["headers"]["x-user-id"] == "carol"  # forwarded claim from the cached entry
+    assert entries(gateway) == before + 1
+
+
+def test_failures_and_tampered_tokens_never_reach_the_cache(gateway, keys) -> None:
+    good = token(keys, sub="dave")
+    assert get(gateway, "/plain", good).status == 200
+    before = entries(gateway)
+    head, payload, sig = good.split(".")
+    other = token(keys, sub="root").split(".")[1]
+    flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+    for bad in (f"{head}.{other}.{sig}", f"{head}.{payload}.{flipped}", good + "x", "garbage"):
+        for _ in range(2):
+            resp = get(gateway, "/plain", bad)
+            assert resp.status == 401, (bad, resp.status)
+            assert 'error="invalid_token"' in resp.headers["www-authenticate"]
+    assert get(gateway, "/plain").status == 401
+    assert entries(gateway) == before
+
+
+def test_a_cached_token_is_rejected_after_its_exp(gateway, keys) -> None:
+    tok = token(keys, ttl=2, sub="erin")
+    assert get(gateway, "/plain", tok).status == 200
+    assert get(gateway, "/plain", tok).status == 200
+    time.sleep(3.2)
+    resp = get(gateway, "/plain", tok)
+    assert resp.status == 401, resp.text
+
+
+def test_requirements_and_token_sources_do_not_share_entries(gateway, keys) -> None:
+    plain = token(keys, sub="frank", role="dev")
+    assert get(gateway, "/plain", plain).status == 200
+    assert get(gateway, "/scoped", plain).status == 403  # no items:write scope
+    assert get(gateway, "/admins", plain).status == 403  # claim rule
+    assert get(gateway, "/hdr", plain).status == 401  # token expected in X-Token
+    assert get(gateway, "/hdr", X_Token=plain).status == 200
+    writer = token(keys, sub="gina", scope="items:write", role="admin")
+    assert get(gateway, "/scoped", writer).status == 200
+    assert get(gateway, "/admins", writer).status == 200
+    assert get(gateway, "/scoped", plain).status == 403  # still verified on its own requirement
