@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from apigen.policies import PolicyKind, duration, register
 from apigen.policies.rate_limit import var_stem
-from apigen.render.quoting import Arg
+from apigen.render.quoting import Arg, token
 from apigen.targets import unavailable_reason
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Health(PolicyKind):
         if m:
             match = HealthMatch(
                 name=stem,
-                status=tuple(Arg(t) for t in str(m.get("status", "")).split()),
+                status=tuple(token(t) for t in str(m.get("status", "")).split()),
                 headers=tuple(sorted((m.get("headers") or {}).items())),
                 body=m.get("body"),
             )
@@ -97,7 +97,7 @@ class Health(PolicyKind):
                 policy=policy.name,
                 upstream=name,
                 location=f"@{stem}_{name}",
-                params=tuple(Arg(p) for p in params),
+                params=tuple(token(p) for p in params),  # `uri=` comes from the policy
                 match=match,
             )
             for name in sorted(upstreams)

@@ -89,6 +89,11 @@ def bare(value: str) -> Arg:
     return Arg(value)
 
 
+def token(value: str) -> Arg:
+    """A literal argument, bare when it needs no quotes (readable output), quoted otherwise."""
+    return Arg(value) if _BARE_OK.match(value) else quote(value)
+
+
 def map_key(value: str) -> Arg:
     """A literal (non-regex) ``map``/``split_clients`` source value."""
     # Keys that look like keywords or regexes are escaped with a leading backslash (map docs).

@@ -114,3 +114,11 @@ def test_bare_accepts_plain_tokens(token: str) -> None:
 def test_bare_refuses_anything_that_could_split_or_evaluate(token: str) -> None:
     with pytest.raises(UnquotableError):
         bare(token)
+
+
+def test_token_is_bare_only_when_nothing_needs_quoting() -> None:
+    from apigen.render.quoting import token
+
+    assert str(token("uri=/healthz")) == "uri=/healthz"
+    assert str(token("uri=/a~b")) == '"uri=/a~b"'
+    assert str(token("a;b{c}")) == '"a;b{c}"'
