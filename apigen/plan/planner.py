@@ -22,7 +22,15 @@ from apigen.plan.observability import (
     plan_tracing,
 )
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
-from apigen.plan.routing import RouteGroup, RouteTable, build_route_table
+from apigen.plan.routing import (
+    NOT_FOUND_ROUTE,
+    RouteGroup,
+    RouteMap,
+    RouteTable,
+    build_route_table,
+    not_found_route,
+    route_maps,
+)
 from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
 from apigen.render.quoting import Arg, bare, quote
@@ -30,6 +38,7 @@ from apigen.targets import directive_available
 
 INTERNAL_OP_PREFIX = "/_apigen/op/"
 METHOD_NOT_ALLOWED_URI = "/_apigen/405"
+NOT_FOUND_URI = "/_apigen/404"
 
 # Every status nginx itself can produce for an API client gets a JSON body.
 # A malformed or too long request line, or a client that never sends one: nginx answers these
@@ -149,6 +158,9 @@ class Plan:
     upstream_zones: frozenset[str]  # upstream groups that get a shared-memory zone
     apis: tuple[ApiPlan, ...]
     root_groups: tuple[RouteGroup, ...]  # groups no API owns (always `/`)
+    route_maps: tuple[RouteMap, ...]  # templated routes: `map $uri` per prefix group and node
+    not_found: tuple[MapEntry, ...]  # not-found route id -> its 404 location
+    variables_hash_max_size: int | None  # set when the route maps outgrow nginx's default
     dispatch: tuple[MapEntry, ...]
     operation_names: tuple[tuple[str, str, str], ...]  # ("<route> <method>", api, operationId)
     allow: tuple[MapEntry, ...]
@@ -446,6 +458,18 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 preflight.append(MapEntry(f"{route.route_id} {method}", uri))
         if preflight and preflight[-1].key.startswith(route.route_id + " "):
             dispatch.append(MapEntry(f"{route.route_id} OPTIONS", "apigen_preflight", variable=True))
+    guarded_404 = {a.name: a.unmatched.uri_404 for a in api_plans if a.unmatched}
+    not_found_ids: dict[str | None, str] = {None: NOT_FOUND_ROUTE}
+    not_found_ids |= {api.name: not_found_route(api.name, api.name in guarded_404) for api in config.apis}
+    not_found = [MapEntry(NOT_FOUND_ROUTE, NOT_FOUND_URI)]
+    not_found += [MapEntry(not_found_ids[name], uri) for name, uri in sorted(guarded_404.items())]
+    capture_routes = frozenset(
+        route.route_id
+        for route in table.routes
+        for _, op in route.operations
+        if (o := op_plans.get((op.api, op.operation_id))) and any(registry[u.kind].needs_path_captures(u.plan) for u in o.policies)
+    )
+    maps = route_maps(table.groups, capture_routes, not_found_ids)
     # nginx sizes map buckets in bytes: a non-ASCII path takes up to 4 per character.
     longest = max((len(e.key.encode()) for e in (*dispatch, *allow)), default=16)
     uses_by_location = [o.policies for a in api_plans for o in a.operations]
@@ -477,17 +501,15 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         ),
         apis=tuple(api_plans),
         root_groups=tuple(g for g in table.groups if g.api is None),
+        route_maps=maps,
+        not_found=tuple(not_found),
+        # Every map is a variable; nginx's default variables hash (1024) holds a few hundred.
+        variables_hash_max_size=_next_pow2(4 * (len(maps) + 512)) if len(maps) > 200 else None,
         dispatch=tuple(dispatch),
         operation_names=tuple(operation_names),
         allow=tuple(allow),
         preflight=tuple(preflight),
-        capture_routes=frozenset(
-            route.route_id
-            for route in table.routes
-            for _, op in route.operations
-            if (o := op_plans.get((op.api, op.operation_id)))
-            and any(registry[u.kind].needs_path_captures(u.plan) for u in o.policies)
-        ),
+        capture_routes=capture_routes,
         map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),

@@ -69,6 +69,7 @@ class RegexNode:
     regex: str  # anchored at the start only; ends with "/"
     nodes: tuple[RegexNode, ...]  # tried first
     flat: tuple[Route, ...]  # then these, in match order
+    var: str = ""  # the map variable that matches under the node (see route_maps)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class RouteGroup:
     routes: tuple[Route, ...]  # every templated route that can match under the prefix, in match order
     nodes: tuple[RegexNode, ...] = ()  # how the location nests them: these first,
     flat: tuple[Route, ...] | None = None  # then these (None: ``routes``, nothing nested)
+    var: str = ""  # the map variable (on $uri) that names the route matched under the prefix
 
     @property
     def flat_routes(self) -> tuple[Route, ...]:
@@ -181,12 +183,13 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
                 members[prefix].append(route)
 
     groups = []
-    for prefix in prefixes:
+    for index, prefix in enumerate(prefixes):
         owner = _owner(prefix, base_prefixes)
         group_routes = tuple(members.get(prefix, ()))
         depth = prefix.count("/") - 1  # segments the prefix covers, empty ones included
-        nodes, flat = nest_routes(group_routes, depth, "^" + pcre_escape(prefix))
-        groups.append(RouteGroup(prefix, owner, group_routes, nodes, flat))
+        var = f"apigen_rg{index}"
+        nodes, flat = nest_routes(group_routes, depth, "^" + pcre_escape(prefix), var)
+        groups.append(RouteGroup(prefix, owner, group_routes, nodes, flat, var))
     return RouteTable(tuple(routes), exact, tuple(groups))
 
 
@@ -228,10 +231,13 @@ def _can_match_under(route: Route, depth: int, skip: int, key: str) -> bool:
     return bool(re.fullmatch(segs[m].regex(), key))
 
 
-def nest_routes(routes: tuple[Route, ...], depth: int, prefix_regex: str) -> tuple[tuple[RegexNode, ...], tuple[Route, ...]]:
+def nest_routes(
+    routes: tuple[Route, ...], depth: int, prefix_regex: str, var: str = "apigen_rg"
+) -> tuple[tuple[RegexNode, ...], tuple[Route, ...]]:
     """Split a long list of routes (all matching ``prefix_regex``, which covers ``depth``
-    segments) into nested regex locations keyed by a literal segment, so a request tries a
-    handful of regexes per level instead of the whole list. Returns (nodes, flat routes)."""
+    segments) into nested nodes keyed by a literal segment, so a request tries a handful of
+    regexes per level instead of the whole list. Returns (nodes, flat routes); node ``i`` is
+    matched by the map variable ``<var>_<i>``."""
     if len(routes) <= NEST_ABOVE:
         return (), routes
     best: tuple[int, int, list[str]] | None = None
@@ -250,11 +256,12 @@ def nest_routes(routes: tuple[Route, ...], depth: int, prefix_regex: str) -> tup
     _, skip, keys = best
     key_set = set(keys)
     nodes = []
-    for key in keys:
+    for i, key in enumerate(keys):
         members = tuple(r for r in routes if _can_match_under(r, depth, skip, key))
         regex = prefix_regex + PARAM_REGEX_SEGMENT * skip + pcre_escape(key) + "/"
-        sub_nodes, sub_flat = nest_routes(members, depth + skip + 1, regex)
-        nodes.append(RegexNode(regex, sub_nodes, sub_flat))
+        node_var = f"{var}_{i}"
+        sub_nodes, sub_flat = nest_routes(members, depth + skip + 1, regex, node_var)
+        nodes.append(RegexNode(regex, sub_nodes, sub_flat, node_var))
     flat = tuple(r for r in routes if not _always_under(r, depth, skip, key_set))
     return tuple(nodes), flat
 
@@ -369,3 +376,43 @@ def _common_text(a: Segment, b: Segment) -> str | None:
         if ra.fullmatch(text) and rb.fullmatch(text):
             return text
     return None
+
+
+# The route id of "no route matched": never a path (route ids start with "/"), so the dispatch
+# map misses it and its fallback answers 404 (or the API's guarded 404, see UnmatchedPlan).
+NOT_FOUND_ROUTE = "!404"
+
+
+def not_found_route(api: str | None, guarded: bool) -> str:
+    return f"{NOT_FOUND_ROUTE} {api}" if guarded and api else NOT_FOUND_ROUTE
+
+
+@dataclass(frozen=True)
+class RouteMap:
+    """A ``map $uri`` that names the templated route a URL under a prefix matches.
+
+    Regex entries of a map are tried in order and the first match wins, like regex locations,
+    but an entry costs a compiled regex instead of a location (every module's configuration,
+    ~30 KiB each): nested nodes are maps whose values are the next map's variable, evaluated
+    only when their entry matches. No entry matches: ``default`` (a not-found route)."""
+
+    var: str
+    default: str
+    entries: tuple[tuple[str, str, bool], ...]  # (anchored regex, route id or map variable, is variable)
+
+
+def route_maps(groups: Iterable[RouteGroup], captures: frozenset[str], not_found: dict[str | None, str]) -> tuple[RouteMap, ...]:
+    """The maps of every group with templated routes, parents before their nodes."""
+    out: list[RouteMap] = []
+
+    def emit(var: str, nodes: tuple[RegexNode, ...], flat: tuple[Route, ...], default: str) -> None:
+        entries = [(n.regex, n.var, True) for n in nodes]
+        entries += [(r.template.regex(r.route_id in captures), r.route_id, False) for r in flat]
+        out.append(RouteMap(var, default, tuple(entries)))
+        for n in nodes:
+            emit(n.var, n.nodes, n.flat, default)
+
+    for g in groups:
+        if g.routes:
+            emit(g.var, g.nodes, g.flat_routes, not_found[g.api])
+    return tuple(out)
