@@ -2,7 +2,7 @@
 
 Request resolution mirrors the generated configuration and uses the compiler's own route table
 (:mod:`apigen.plan.routing`, :mod:`apigen.plan.paths`): an exact location first, else the longest
-``^~`` prefix group and, inside it, the first regex location that matches (the group's order);
+``^~`` prefix group and, in the group's route map, the first regex that matches (the group's order);
 then the dispatch map by method (405 with ``Allow`` when the route lacks the method).
 """
 
@@ -73,7 +73,7 @@ def resolve(plan: Plan, method: str, url: str) -> Resolution:
         outer = "/" if group.prefix == "/" else f"^~ {group.prefix}"
         for r in group.routes:
             if r.template.compiled.match(uri):
-                route, location = r, f"{outer} > ~ {r.template.regex()}"
+                route, location = r, f"{outer} > ${group.var} ~ {r.template.regex()}"
                 break
         if route is None:
             return Resolution(method, uri, 404, outer, notes=[f"no path of the API matches under {group.prefix}"])

@@ -201,7 +201,16 @@ def _gateway_server(bundle: Path, locations: str) -> str:
     return f"{head}\nserver {{{listen.group(0)}\n    include \"api_json_errors.conf\";\n{declare}{locations}\n}}\n"
 
 
+def _drop_route_maps(bundle: Path) -> None:
+    """The baseline routes nothing: without the route maps (each map is a variable every request
+    allocates a slot for), so it is the cost of a plain single-location nginx."""
+    maps = bundle / "api_maps.conf"
+    text = re.sub(r"\nmap (?:\$uri|\"\$apigen_split\$apigen_s\d+\") \$apigen_(?:rg[\d_f]+|split) \{\n.*?\n\}", "", maps.read_text(), flags=re.S)
+    maps.write_text(text)
+
+
 def variant_single(bundle: Path, plan: Any, rewrite: bool) -> None:
+    _drop_route_maps(bundle)
     api_file = bundle / plan.apis[0].file
     body = _op_body(api_file.read_text())
     if rewrite:
@@ -216,6 +225,7 @@ def variant_single(bundle: Path, plan: Any, rewrite: bool) -> None:
 
 def variant_naive(bundle: Path, plan: Any) -> None:
     """Every path one top-level regex location in OpenAPI precedence order; no prefix groups."""
+    _drop_route_maps(bundle)
     gw = bundle / "api_gateway.conf"
     gw.write_text(re.sub(r"\n    location / \{\n.*?\n    \}\n", "\n    location / {\n        return 404;\n    }\n", gw.read_text(), count=1, flags=re.S))
     for api in plan.apis:

@@ -30,6 +30,8 @@ from apigen.plan.routing import (
     build_route_table,
     not_found_route,
     route_maps,
+    split_regex,
+    split_segments,
 )
 from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
@@ -158,7 +160,8 @@ class Plan:
     upstream_zones: frozenset[str]  # upstream groups that get a shared-memory zone
     apis: tuple[ApiPlan, ...]
     root_groups: tuple[RouteGroup, ...]  # groups no API owns (always `/`)
-    route_maps: tuple[RouteMap, ...]  # templated routes: `map $uri` per prefix group and node
+    route_maps: tuple[RouteMap, ...]  # templated routes: a map per prefix group and node
+    split_regex: str | None  # the regex that splits URLs into segments for the hash maps
     not_found: tuple[MapEntry, ...]  # not-found route id -> its 404 location
     variables_hash_max_size: int | None  # set when the route maps outgrow nginx's default
     dispatch: tuple[MapEntry, ...]
@@ -502,6 +505,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         apis=tuple(api_plans),
         root_groups=tuple(g for g in table.groups if g.api is None),
         route_maps=maps,
+        split_regex=split_regex(split_segments(table.groups)) if split_segments(table.groups) else None,
         not_found=tuple(not_found),
         # Every map is a variable; nginx's default variables hash (1024) holds a few hundred.
         variables_hash_max_size=_next_pow2(4 * (len(maps) + 512)) if len(maps) > 200 else None,

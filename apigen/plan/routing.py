@@ -57,19 +57,24 @@ class Route:
 
 @dataclass(frozen=True)
 class RegexNode:
-    """A nested regex location for a URL prefix shared by many routes of a group (a regex trie).
+    """The routes of a group (or node) that can match URLs whose segment ``segment`` of the
+    parent is ``key``: a segment trie whose edges are hash lookups.
 
-    nginx tries the regex locations nested in a matched location in order, and when none
-    matches it stays in the matched one: it never falls back to the siblings. So a node holds
-    every route of its parent that can match a URL starting with ``regex`` (some routes sit in
-    several nodes and in the parent's ``flat`` list), sibling nodes never match the same URL
-    (same shape, different literal), and a node ends in a 404 like its group.
+    The parent's map looks the URL's segment up (``map "$apigen_split$apigen_s<n>"``: one regex
+    splits the URL once per request, see ``SPLIT_VAR``); a hit continues in the node's map, a
+    miss in the parent's ``flat`` routes. nginx's map keys compare ignoring ASCII case, so a node
+    holds every route that can match a URL whose segment equals ``key`` in any ASCII case
+    (literals that differ only in case share one node); the route regexes, tried in order and
+    case-sensitively, decide. A node never falls back to its parent's list, so it ends in the
+    group's 404 when none of its routes matches.
     """
 
-    regex: str  # anchored at the start only; ends with "/"
-    nodes: tuple[RegexNode, ...]  # tried first
+    regex: str  # the URLs under the node, for readers: anchored at the start, ends with "/"
+    nodes: tuple[RegexNode, ...]  # looked up first (by this node's ``segment``)
     flat: tuple[Route, ...]  # then these, in match order
     var: str = ""  # the map variable that matches under the node (see route_maps)
+    key: str = ""  # the parent's lookup key: the segment, ASCII-lowercased, and "/"
+    segment: int = 0  # 1-based URL segment the nodes are keyed by (0: no nodes)
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,8 @@ class RouteGroup:
     routes: tuple[Route, ...]  # every templated route that can match under the prefix, in match order
     nodes: tuple[RegexNode, ...] = ()  # how the location nests them: these first,
     flat: tuple[Route, ...] | None = None  # then these (None: ``routes``, nothing nested)
-    var: str = ""  # the map variable (on $uri) that names the route matched under the prefix
+    var: str = ""  # the map variable that names the route matched under the prefix
+    segment: int = 0  # 1-based URL segment the nodes are keyed by (0: no nodes)
 
     @property
     def flat_routes(self) -> tuple[Route, ...]:
@@ -188,58 +194,53 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
         group_routes = tuple(members.get(prefix, ()))
         depth = prefix.count("/") - 1  # segments the prefix covers, empty ones included
         var = f"apigen_rg{index}"
-        nodes, flat = nest_routes(group_routes, depth, "^" + pcre_escape(prefix), var)
-        groups.append(RouteGroup(prefix, owner, group_routes, nodes, flat, var))
+        nodes, flat, segment = nest_routes(group_routes, depth, "^" + pcre_escape(prefix), var)
+        groups.append(RouteGroup(prefix, owner, group_routes, nodes, flat, var, segment))
     return RouteTable(tuple(routes), exact, tuple(groups))
 
 
-# A location trying more regexes than this in a row is split into nested ones (each costs a
-# PCRE call per request that reaches it; see benchmarks/README.md).
-NEST_ABOVE = 8
+# A map trying more regexes than this in a row is split by a literal segment its routes share
+# (each regex is a PCRE call per request that reaches it; a split is one hash lookup).
+NEST_ABOVE = 4
 _MAX_SKIPPED_PARAMS = 2
+
+_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Lowercase like nginx's hash keys (``ngx_tolower``: ASCII letters only)."""
+    return text.translate(_ASCII_UPPER)
 
 
 def _key(route: Route, depth: int, skip: int) -> str | None:
-    """The literal segment ``depth + skip`` of ``route`` when the ``skip`` segments before it are
-    parameters and more segments follow it (the route's URLs all start with that prefix)."""
-    segs = route.template.segments
-    m = depth + skip
-    if len(segs) <= m + 1 or not all(s.is_param for s in segs[depth:m]):
-        return None
-    seg = segs[m]
-    return seg.literal_text if seg.is_literal and seg.literal_text else None
-
-
-def _always_under(route: Route, depth: int, skip: int, keys: set[str]) -> bool:
-    """Does every URL ``route`` matches start with one of the nodes' prefixes?"""
-    segs = route.template.segments
-    m = depth + skip
-    if len(segs) <= m + 1 or not (segs[m].is_literal and segs[m].literal_text in keys):
-        return False
-    return all(not (s.is_literal and not s.literal_text) for s in segs[depth:m])  # no empty segment
-
-
-def _can_match_under(route: Route, depth: int, skip: int, key: str) -> bool:
-    """Can ``route`` match some URL whose segment ``depth + skip`` is ``key``, with the
-    ``skip`` segments before it non-empty and at least one segment after it?"""
+    """The literal segment ``depth + skip`` of ``route`` (ASCII-lowercased) when more segments
+    follow it: every URL the route matches then has that segment, in that case, and a "/"."""
     segs = route.template.segments
     m = depth + skip
     if len(segs) <= m + 1:
+        return None
+    seg = segs[m]
+    return ascii_lower(seg.literal_text) if seg.is_literal and seg.literal_text else None
+
+
+def _can_match_under(route: Route, m: int, key: str) -> bool:
+    """Can ``route`` match a URL whose segment ``m`` is ``key`` in some ASCII case, with at
+    least one segment after it?"""
+    segs = route.template.segments
+    if len(segs) <= m + 1:
         return False
-    if any(s.is_literal and not s.literal_text for s in segs[depth:m]):
-        return False
-    return bool(re.fullmatch(segs[m].regex(), key))
+    return bool(re.fullmatch(segs[m].regex(), key, re.IGNORECASE | re.ASCII))
 
 
 def nest_routes(
     routes: tuple[Route, ...], depth: int, prefix_regex: str, var: str = "apigen_rg"
-) -> tuple[tuple[RegexNode, ...], tuple[Route, ...]]:
+) -> tuple[tuple[RegexNode, ...], tuple[Route, ...], int]:
     """Split a long list of routes (all matching ``prefix_regex``, which covers ``depth``
-    segments) into nested nodes keyed by a literal segment, so a request tries a handful of
-    regexes per level instead of the whole list. Returns (nodes, flat routes); node ``i`` is
-    matched by the map variable ``<var>_<i>``."""
+    segments) by a literal segment they share, looked up by hash, so a request tries a handful
+    of regexes instead of the whole list. Returns (nodes, flat routes, 1-based segment the nodes
+    are keyed by); node ``i`` is matched by the map variable ``<var>_<i>``."""
     if len(routes) <= NEST_ABOVE:
-        return (), routes
+        return (), routes, 0
     best: tuple[int, int, list[str]] | None = None
     for skip in range(_MAX_SKIPPED_PARAMS + 1):
         counts: dict[str, int] = defaultdict(int)
@@ -252,18 +253,20 @@ def nest_routes(
         if keys and (best is None or covered > best[0]):
             best = (covered, skip, keys)
     if best is None:
-        return (), routes
+        return (), routes, 0
     _, skip, keys = best
-    key_set = set(keys)
+    m = depth + skip
     nodes = []
     for i, key in enumerate(keys):
-        members = tuple(r for r in routes if _can_match_under(r, depth, skip, key))
+        members = tuple(r for r in routes if _can_match_under(r, m, key))
         regex = prefix_regex + PARAM_REGEX_SEGMENT * skip + pcre_escape(key) + "/"
         node_var = f"{var}_{i}"
-        sub_nodes, sub_flat = nest_routes(members, depth + skip + 1, regex, node_var)
-        nodes.append(RegexNode(regex, sub_nodes, sub_flat, node_var))
-    flat = tuple(r for r in routes if not _always_under(r, depth, skip, key_set))
-    return tuple(nodes), flat
+        sub_nodes, sub_flat, sub_segment = nest_routes(members, m + 1, regex, node_var)
+        nodes.append(RegexNode(regex, sub_nodes, sub_flat, node_var, key + "/", sub_segment))
+    key_set = set(keys)
+    # A route whose segment is one of the keys (in any case) only matches URLs that find its node.
+    flat = tuple(r for r in routes if _key(r, depth, skip) not in key_set)
+    return tuple(nodes), flat, m + 1
 
 
 def _unique_id(shape: str, taken: set[str]) -> str:
@@ -387,32 +390,63 @@ def not_found_route(api: str | None, guarded: bool) -> str:
     return f"{NOT_FOUND_ROUTE} {api}" if guarded and api else NOT_FOUND_ROUTE
 
 
+# One regex splits the URL into segments, once per request (the variable is cached): segment
+# ``n`` with its trailing "/" when more follow lands in ``$apigen_s<n>``, read by the maps that
+# look segments up. Reading ``$apigen_split`` (always "") first is what runs the regex.
+SPLIT_VAR = "apigen_split"
+
+
+def segment_var(n: int) -> str:
+    return f"apigen_s{n}"
+
+
+def split_regex(segments: int) -> str:
+    return "^/" + "".join(f"(?P<{segment_var(n)}>[^/]*/?)" for n in range(1, segments + 1))
+
+
 @dataclass(frozen=True)
 class RouteMap:
-    """A ``map $uri`` that names the templated route a URL under a prefix matches.
+    """A ``map`` that names the templated route a URL under a prefix matches.
 
-    Regex entries of a map are tried in order and the first match wins, like regex locations,
-    but an entry costs a compiled regex instead of a location (every module's configuration,
-    ~30 KiB each): nested nodes are maps whose values are the next map's variable, evaluated
-    only when their entry matches. No entry matches: ``default`` (a not-found route)."""
+    ``regex`` maps (on ``$uri``) try their regexes in order and the first match wins, like
+    regex locations, but an entry costs a compiled regex instead of a location (every module's
+    configuration, ~30 KiB each). Hash maps (on a URL segment) pick a node's map by the segment;
+    a map whose value is another map's variable evaluates that map only when the entry is the
+    one taken. No entry matches: ``default``."""
 
     var: str
-    default: str
-    entries: tuple[tuple[str, str, bool], ...]  # (anchored regex, route id or map variable, is variable)
+    segment_var: str  # hash maps: the variable of the segment looked up ("": a regex map on $uri)
+    default: tuple[str, bool]  # (route id or map variable, is variable)
+    entries: tuple[tuple[str, str, bool], ...]  # (regex or key, route id or map variable, is variable)
 
 
 def route_maps(groups: Iterable[RouteGroup], captures: frozenset[str], not_found: dict[str | None, str]) -> tuple[RouteMap, ...]:
     """The maps of every group with templated routes, parents before their nodes."""
     out: list[RouteMap] = []
 
-    def emit(var: str, nodes: tuple[RegexNode, ...], flat: tuple[Route, ...], default: str) -> None:
-        entries = [(n.regex, n.var, True) for n in nodes]
-        entries += [(r.template.regex(r.route_id in captures), r.route_id, False) for r in flat]
-        out.append(RouteMap(var, default, tuple(entries)))
+    def emit(var: str, nodes: tuple[RegexNode, ...], flat: tuple[Route, ...], segment: int, missing: str) -> None:
+        routes = tuple((r.template.regex(r.route_id in captures), r.route_id, False) for r in flat)
+        if not nodes:
+            out.append(RouteMap(var, "", (missing, False), routes))
+            return
+        flat_var = var + "_f"
+        default = (flat_var, True) if routes else (missing, False)
+        out.append(RouteMap(var, segment_var(segment), default, tuple((n.key, n.var, True) for n in nodes)))
+        if routes:
+            out.append(RouteMap(flat_var, "", (missing, False), routes))
         for n in nodes:
-            emit(n.var, n.nodes, n.flat, default)
+            emit(n.var, n.nodes, n.flat, n.segment, missing)
 
     for g in groups:
         if g.routes:
-            emit(g.var, g.nodes, g.flat_routes, not_found[g.api])
+            emit(g.var, g.nodes, g.flat_routes, g.segment, not_found[g.api])
     return tuple(out)
+
+
+def split_segments(groups: Iterable[RouteGroup]) -> int:
+    """How many URL segments the hash maps look up (0: no split needed)."""
+
+    def deepest(nodes: tuple[RegexNode, ...], segment: int) -> int:
+        return max([segment, *(deepest(n.nodes, n.segment) for n in nodes)])
+
+    return max((deepest(g.nodes, g.segment) for g in groups), default=0)

@@ -1,8 +1,8 @@
-"""Nested regex locations (apigen.plan.routing.nest_routes) pick the same route as trying the
-group's whole list in order, for every URL: simulated here with nginx's rules (a matched regex
-location's nested regexes are tried in order; when none matches the request stays there and gets
-its 404; siblings are never tried after a match). The live counterpart is
-tests/live/test_routing_nested.py."""
+"""The segment trie of a route group (apigen.plan.routing.nest_routes) picks the same route as
+trying the group's whole list in order, for every URL: simulated here with nginx's rules (the
+split regex's captures; a hash map compares keys ignoring ASCII case; a hit continues in the
+node's map and never falls back; a miss tries the regexes of the flat list in order). The live
+counterpart is tests/live/test_routing_nested.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from apigen.pipeline import compile_policy
-from apigen.plan.routing import NEST_ABOVE, RegexNode, Route, RouteGroup
+from apigen.plan.routing import NEST_ABOVE, RegexNode, Route, RouteGroup, ascii_lower, split_regex, split_segments
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -53,14 +53,19 @@ def _plan(tmp_path: Path, specs: dict[str, Path]):
     return compile_policy(tmp_path / "policy.json", render=False).plan
 
 
-def nginx_pick(group: RouteGroup, url: str) -> Route | None:
-    def walk(nodes: tuple[RegexNode, ...], flat: tuple[Route, ...]) -> Route | None:
-        for node in nodes:
-            if re.match(node.regex, url):
-                return walk(node.nodes, node.flat)  # no fallback to siblings
+def nginx_pick(group: RouteGroup, url: str, segments: int) -> Route | None:
+    split = re.match(split_regex(segments), url)
+    assert split is not None
+
+    def walk(nodes: tuple[RegexNode, ...], flat: tuple[Route, ...], segment: int) -> Route | None:
+        if nodes:
+            looked_up = ascii_lower(split.group(segment))
+            for node in nodes:
+                if node.key == looked_up:
+                    return walk(node.nodes, node.flat, node.segment)  # no fallback to the list
         return next((r for r in flat if r.template.compiled.match(url)), None)
 
-    return walk(group.nodes, group.flat_routes)
+    return walk(group.nodes, group.flat_routes, group.segment)
 
 
 def flat_pick(group: RouteGroup, url: str) -> Route | None:
@@ -78,16 +83,18 @@ def _urls(group: RouteGroup) -> set[str]:
                 continue
             u = r.template.sample(fill=fill)
             urls.update({u, u + "/zz", u + "/", u.rsplit("/", 1)[0] + "/"})
+            urls.update({u.upper(), u[: len(group.prefix)] + u[len(group.prefix) :].swapcase()})
     return {u for u in urls if u.startswith(group.prefix)}
 
 
 def _check(plan) -> int:
     nested = 0
+    segments = split_segments(plan.routes.groups)
     for group in plan.routes.groups:
         if group.nodes:
             nested += 1
         for url in _urls(group):
-            assert nginx_pick(group, url) == flat_pick(group, url), url
+            assert nginx_pick(group, url, segments) == flat_pick(group, url), url
         if group.nodes:
             # Splitting is what keeps the scan short: no list longer than the threshold is left
             # unless its routes share no literal to split on.
@@ -118,7 +125,7 @@ def test_corpus_routes_as_the_flat_list(tmp_path: Path) -> None:
 
 
 def test_short_groups_stay_flat(tmp_path: Path) -> None:
-    paths = [f"/p/{{x}}/{c}" for c in "abcdefgh"[:NEST_ABOVE]]
+    paths = [f"/p/{{x}}/{c}/{{y}}" for c in "abcdefgh"[:NEST_ABOVE]]
     (tmp_path / "spec.json").write_text(json.dumps(_spec(paths)))
     plan = _plan(tmp_path, {"t": tmp_path / "spec.json"})
     assert all(not g.nodes for g in plan.routes.groups)
