@@ -33,13 +33,13 @@ def counted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
     monkeypatch.setenv("APIGEN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("APIGEN_NO_CACHE", raising=False)
     calls: list[int] = []
-    real = spec_validate._validate
+    real = spec_validate.is_valid  # every validation that is not a cache hit starts here
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(spec_validate, "_validate", counting)
+    monkeypatch.setattr(spec_validate, "is_valid", counting)
     return calls
 
 
