@@ -1,6 +1,7 @@
-"""Live: with nested regex locations (apigen.plan.routing.nest_routes), a real nginx routes
-every URL to the operation that trying the group's whole route list in order would pick, and
-unknown paths under a nested prefix still get the JSON 404, wrong methods the JSON 405."""
+"""Live: with route maps split by hashed URL segments (apigen.plan.routing.nest_routes), a real
+nginx routes every URL (also in other letter cases, which nginx's hash keys ignore) to the
+operation that trying the group's whole route list in order would pick, and unknown paths under
+a split prefix still get the JSON 404, wrong methods the JSON 405."""
 
 from __future__ import annotations
 
