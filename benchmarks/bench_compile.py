@@ -86,6 +86,10 @@ def main() -> int:
             specs.append((f"synthetic {n} ops", path))
 
         templates_only = work / "cache-templates"
+        # apigen as installed (pip compiles every module to bytecode, as it did for the
+        # validator the CLI runs): an environment that forbids writing .pyc files would make
+        # every apigen run compile its sources first, which no installed copy does.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         prime = write_policy(work / "prime.json", {"api": CORPUS / "oai-examples" / "v3.0-petstore.yaml"}, "127.0.0.1:9", "127.0.0.1:8080")
         run_timed(apigen_cmd("build", str(prime), "-o", str(work / "out"), "-q"), cwd=REPO, env={**os.environ, "APIGEN_CACHE_DIR": str(templates_only)})
         rows = []

@@ -12,12 +12,13 @@ in a shuffled order. Variants, each its own nginx started from a copy of the sam
 * `single location`: the baseline, `location /` with the directives of an operation location;
 * `single + rewrite`: the baseline behind `rewrite ^ <internal> last` (what the rewrite costs);
 * `apigen`: the generated bundle as is;
-* `apigen, groups not nested`: the same with every prefix group one flat list of regexes (the
-  layout before nested regex locations);
+* `apigen, groups not nested`: the same with every prefix group's map one flat list of regexes
+  (no split by hashed URL segments);
 * `naive regex`: every path one top-level regex location, most specific first (what the
   grouped layout avoids);
-* `what-if: ...`: hand edits of the bundle that isolate where the rest of the cost is (one hot
-  internal location for every operation; the repeated proxy headers set once at server level).
+* `what-if: ...`: hand edits of the bundle that isolate where the rest of the cost is (the
+  route locations without evaluating any route or dispatch map; the same without the route maps
+  in the configuration at all).
 
 Rounds are interleaved (each round runs every variant once) and medians reported, because the
 machine is shared: compare the ratios, not the absolute figures.
@@ -241,28 +242,31 @@ def variant_naive(bundle: Path, plan: Any) -> None:
         f.write_text("# naive layout (benchmark only)\n" + "\n".join(lines) + "\n\n" + OP_MARKER + ops)
 
 
-def variant_one_internal_location(bundle: Path) -> None:
-    """What-if: every operation dispatched to the first operation's internal location (same
-    routing work, one hot location instead of one per operation)."""
-    maps = bundle / "api_maps.conf"
-    text = maps.read_text()
-    first = re.search(r'"(/_apigen/op/[^"]+)";', text)
-    assert first
-    maps.write_text(re.sub(r'"/_apigen/op/[^"]+";', f'"{first.group(1)}";', text))
-
-
-def variant_headers_at_server(bundle: Path) -> None:
-    """What-if: the proxy_set_header/add_header lines every operation repeats, set once at
-    server level and inherited (nginx inherits them only into locations that set none)."""
-    hoisted: set[str] = set()
+def _edit_api_files(bundle: Path, edit: Callable[[str], str]) -> None:
     for conf in (bundle / "api_conf.d").glob("*.conf"):
-        lines = conf.read_text().splitlines()
-        mine = {ln for ln in lines if ln.strip().startswith(("proxy_set_header ", "add_header X-Request-ID "))}
-        hoisted |= {ln.strip() for ln in mine}
-        conf.write_text("\n".join(ln for ln in lines if ln not in mine) + "\n")
-    gw = bundle / "api_gateway.conf"
-    marker = '    include "api_json_errors.conf";\n'
-    gw.write_text(gw.read_text().replace(marker, marker + "".join(f"    {h}\n" for h in sorted(hoisted)), 1))
+        conf.write_text(edit(conf.read_text()))
+
+
+def variant_locations_only(bundle: Path, plan: Any) -> None:
+    """What-if: the route locations as generated, but every one names the same route and jumps
+    to the same operation: the location tree, `set` and `rewrite` without evaluating any route
+    map or the dispatch map (every request is proxied the same way)."""
+    first = plan.apis[0].locations[0].op.internal_uri
+    route = quote(plan.routes.routes[0].route_id)
+    _edit_api_files(
+        bundle,
+        lambda t: re.sub(r"set \$apigen_route \$apigen_rg\w+;", f"set $apigen_route {route};", t).replace(
+            "rewrite ^ $apigen_target last;", f"rewrite ^ {first} last;"
+        ),
+    )
+
+
+def variant_locations_only_no_maps(bundle: Path, plan: Any) -> None:
+    """What-if: the same without the route maps in the configuration at all: what their
+    variables cost a request that never reads them (nginx allocates and zeroes a slot for every
+    indexed variable per request)."""
+    variant_locations_only(bundle, plan)
+    _drop_route_maps(bundle)
 
 
 def clone(bundle: Path, name: str, port: int, change: Callable[[Path], None]) -> Path:
@@ -371,7 +375,10 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
         ("single + rewrite", lambda d: variant_single(d, plan, rewrite=True)),
         *([("naive regex", lambda d: variant_naive(d, plan))] if naive else []),
         *(
-            [("what-if: one internal location", variant_one_internal_location), ("what-if: headers at server level", variant_headers_at_server)]
+            [
+                ("what-if: locations only", lambda d: variant_locations_only(d, plan)),
+                ("what-if: locations only, no route maps", lambda d: variant_locations_only_no_maps(d, plan)),
+            ]
             if args.what_if
             else []
         ),
@@ -384,7 +391,7 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
     prefixes["apigen, groups not nested"], _ = build(flat_dir, "flat", _policy(specs, f"127.0.0.1:{ports['apigen, groups not nested']}", backend_port), nest=False)
     order = ["single location", "single + rewrite", "apigen", "apigen, groups not nested", *(["naive regex"] if naive else [])]
     if args.what_if:
-        order += ["what-if: one internal location", "what-if: headers at server level"]
+        order += ["what-if: locations only", "what-if: locations only, no route maps"]
     servers = {name: Nginx(prefixes[name], ports[name]) for name in order}
     extra: dict[str, dict[str, object]] = {}
     for name in order:

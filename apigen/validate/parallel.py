@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from typing import Any
 
 from apigen.load.spec_loader import SpecSet
@@ -45,8 +44,8 @@ def is_valid(specs: SpecSet, version: str) -> bool:
 
 
 def _workers(paths: object) -> int:
-    if sys.platform != "linux" or not isinstance(paths, Mapping):
-        return 1  # fork is only safe and cheap here; elsewhere one process
+    if sys.platform != "linux" or not isinstance(paths, Mapping) or threading.active_count() > 1:
+        return 1  # fork is cheap here and safe in a single-threaded process; elsewhere one process
     operations = sum(len(_METHODS & set(item)) for item in paths.values() if isinstance(item, Mapping))
     cpus = len(os.sched_getaffinity(0))
     return max(1, min(cpus, 8, operations // (PARALLEL_MIN_OPERATIONS // 2)))
@@ -98,6 +97,10 @@ _job_slices = 0
 
 
 def _parallel_valid(version: str, root: dict[str, Any], base_uri: str, paths: Mapping[str, Any], workers: int) -> bool:
+    # Imported here: 10 ms of start-up that small documents never need.
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     global _job, _job_slices
     slices = _slices(paths, workers)
     _job, _job_slices = (version, root, base_uri), len(slices)

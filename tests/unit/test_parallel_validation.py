@@ -28,6 +28,7 @@ def sliced(monkeypatch):
     """Slices from 40 operations on: the synthetic documents below are split 2+ ways."""
     monkeypatch.setattr(parallel, "PARALLEL_MIN_OPERATIONS", 40)
     monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: {0, 1, 2})
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)  # pytest-xdist runs threads
     monkeypatch.setenv("APIGEN_NO_CACHE", "1")
 
 
