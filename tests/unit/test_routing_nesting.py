@@ -30,6 +30,11 @@ TRICKY_PATHS = [
     "/a/{x}/c/{y}", "/a/{x}/c/{y}/f", "/a/{x}/{y}", "/a/b/{x}/c/{y}", "/a/{x}/b.json/{y}", "/a/{x}/x{y}/{z}",
     "/a/{x}/c/d/{y}", "/a/{x}/c/{y}.json", "/a/{x}/{y}/{z}/g", "/a/{x}/{y}/h/{z}", "/a/{x}/{y}/h/i",
     "/a/{x}/b/{y}/{z}", "/a/{x}//{y}", "/a/{x}/b/{y}/b/{z}", "/a/c/{x}/b/{y}", "/a/{x}/e/{y}", "/a/{x}/e/{y}/f", "/a//b/{y}",
+    # Hash keys: literals equal ignoring case (nginx's map keys fold ASCII case), non-ASCII (not
+    # folded), map keywords, characters that need quoting or mean something to nginx or PCRE.
+    "/w/{x}/Calls", "/w/{x}/calls", "/w/{x}/CALLS/{y}", "/w/{x}/calls/{y}", "/w/{x}/ca lls", '/w/{x}/qu"ote',
+    "/w/{x}/default", "/w/{x}/~tilde", "/w/{x}/\u00e9t\u00e9", "/w/{x}/\u00c9T\u00c9", "/w/{x}/{y}.JSON", "/w/{x}/hostnames/{y}",
+    "/w/{x}/back\\slash", "/w/{x}/dollar$x", "/w/{x}/semi;colon", "/w/{x}/brace{{}}", "/w/{x}/dot.json",
 ]
 
 
