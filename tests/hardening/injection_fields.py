@@ -99,6 +99,16 @@ def _spec_path(template: str) -> Callable[[Policy, Spec, str, Path], None]:
     return inject
 
 
+def _hashed_spec_path(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
+    """``/items/{id}/VALUE`` among enough siblings that the group's map is split by hashed
+    segments and VALUE becomes a hash key of its own (ASCII-lowercased, see RegexNode)."""
+    param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    for n in range(10):
+        op = {"operationId": f"sibling{n}", "responses": {"200": {"description": "ok"}}}
+        spec["paths"][f"/items/{{id}}/sibling{n}"] = {"parameters": param, "get": op}
+    _spec_path("/items/{id}/VALUE")(policy, spec, value, ws)
+
+
 def _operation_id(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
     spec["paths"]["/items"]["get"]["operationId"] = value
 
@@ -218,6 +228,14 @@ FIELDS: tuple[Field, ...] = (
         transforms=(identity, pcre_escape),
         intended=_route_path,
         usable=_path_usable,
+    ),
+    Field(
+        "spec.path.hashed",
+        _hashed_spec_path,
+        accepts=_path_accepts,
+        transforms=(identity, pcre_escape),  # and, where the placeholder is lowercased, ascii_lower
+        intended=_route_path,
+        usable=lambda v: _path_usable(v) and "/" not in _route_path(v) and not _route_path(v).startswith("sibling"),
     ),
     Field("spec.operationId", _operation_id, accepts=no_control, transforms=(identity, slug)),
     Field(

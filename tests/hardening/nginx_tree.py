@@ -7,9 +7,11 @@ any comparison.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from apigen.plan.routing import ascii_lower
 from apigen.render.quoting import DOLLAR_VARIABLE
 
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
@@ -33,6 +35,9 @@ LITERAL_ARGS: dict[str, Sequence[int] | None] = {  # None: every argument
 # Sizes apigen derives from the input's lengths (a long path needs a bigger map hash bucket).
 SIZED_BY_INPUT = {"map_hash_bucket_size", "map_hash_max_size"}
 _KEYED_BLOCKS = {"map", "split_clients", "geo"}  # entries: a literal key, then an evaluated value
+# Route-map variables are numbered in the order of their keys, and a hostile key sorts elsewhere
+# than the placeholder: the numbers are apigen's, never input, so any one matches any other.
+_ROUTE_MAP_VAR = re.compile(r"apigen_rg[0-9_]*[0-9f]")
 
 
 def nginx_decode(arg: str) -> str:
@@ -61,11 +66,25 @@ class Mismatch(AssertionError):
     pass
 
 
-def arg_matches(base: str, hostile: str, literal: bool, placeholder: str, candidates: Sequence[str]) -> bool:
+def _map_key(key: str) -> str:
+    # `map` reads a key that starts with a backslash without it (how `~x`, `default` and `\\x`
+    # are written as plain keys; quoting.map_key).
+    return key[1:] if key.startswith("\\") else key
+
+
+def arg_matches(
+    base: str, hostile: str, literal: bool, placeholder: str, candidates: Sequence[str], map_key: bool = False
+) -> bool:
     """Does ``hostile`` carry exactly what ``base`` carries, with the placeholder replaced by one of
     ``candidates``? Evaluated arguments may not hold a `$` the baseline does not have."""
     b, h = nginx_decode(base), nginx_decode(hostile)
+    if map_key:
+        b, h = _map_key(b), _map_key(h)
+    b, h = _ROUTE_MAP_VAR.sub("apigen_rg#", b), _ROUTE_MAP_VAR.sub("apigen_rg#", h)
     if placeholder not in b:
+        lowered = ascii_lower(placeholder)
+        if lowered != placeholder and lowered in b:  # a hash key of the route maps
+            return any(h == b.replace(lowered, ascii_lower(c)) for c in candidates)
         return b == h
     if not literal:
         if h.replace(DOLLAR, "").count("$") != b.count("$"):
@@ -76,7 +95,7 @@ def arg_matches(base: str, hostile: str, literal: bool, placeholder: str, candid
 
 def _node_matches(b: dict[str, Any], h: dict[str, Any], parent: str, match_args: Callable[..., bool]) -> bool:
     if parent in _KEYED_BLOCKS:
-        if not match_args(b["directive"], h["directive"], True):
+        if not match_args(b["directive"], h["directive"], True, map_key=parent == "map"):
             return False
     elif b["directive"] != h["directive"]:
         return False
@@ -120,8 +139,8 @@ def compare_payloads(base: dict[str, Any], hostile: dict[str, Any], placeholder:
     if len(bconf) != len(hconf):
         raise Mismatch(f"{len(bconf)} files expected, {len(hconf)} parsed")
 
-    def match_args(b: str, h: str, literal: bool) -> bool:
-        return arg_matches(b, h, literal, placeholder, candidates)
+    def match_args(b: str, h: str, literal: bool, map_key: bool = False) -> bool:
+        return arg_matches(b, h, literal, placeholder, candidates, map_key)
 
     for bf, hf in zip(bconf, hconf, strict=True):
         try:
