@@ -507,8 +507,9 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         route_maps=maps,
         split_regex=split_regex(split_segments(table.groups)) if split_segments(table.groups) else None,
         not_found=tuple(not_found),
-        # Every map is a variable; nginx's default variables hash (1024) holds a few hundred.
-        variables_hash_max_size=_next_pow2(4 * (len(maps) + 512)) if len(maps) > 200 else None,
+        # Every map is a variable: with nginx's default variables hash (1024, buckets of 64
+        # bytes) nginx -t warns "could not build optimal variables_hash" from ~100 route maps on.
+        variables_hash_max_size=max(2048, _next_pow2(4 * (len(maps) + 512))) if maps else None,
         dispatch=tuple(dispatch),
         operation_names=tuple(operation_names),
         allow=tuple(allow),
