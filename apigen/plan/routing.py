@@ -5,7 +5,7 @@ Layout (cost independent of the number of operations where nginx allows it):
 * concrete paths become exact locations (``location = /v1/pets``): a tree lookup, no regex;
 * templated paths are grouped under their literal prefix (``location ^~ /v1/pets/``), whose
   ``map`` (api_maps.conf) names the route: anchored regexes tried most specific first (OpenAPI
-  precedence); long lists are split by a literal segment looked up by hash (``RegexNode``), so a
+  precedence); long lists are split by a literal segment looked up by hash (``SegmentNode``), so a
   request tries a couple of regexes however many routes the group has;
 * each API's base path, and ``/``, are prefix locations too, so an unknown path gets a 404 scoped
   to its API.
@@ -24,10 +24,8 @@ from dataclasses import dataclass
 
 from apigen.diagnostics import Diagnostics, Position
 from apigen.model.types import Api, GatewayConfig, Operation
-from apigen.plan.paths import PARAM_REGEX, PathTemplate, Segment, compatible_with_prefix, join_base, pcre_escape
+from apigen.plan.paths import PathTemplate, Segment, compatible_with_prefix, join_base
 from apigen.render.quoting import MAX_TOKEN_BYTES, token_bytes
-
-PARAM_REGEX_SEGMENT = PARAM_REGEX + "/"
 
 RESERVED_PREFIX = "/_apigen"
 
@@ -58,7 +56,7 @@ class Route:
 
 
 @dataclass(frozen=True)
-class RegexNode:
+class SegmentNode:
     """The routes of a group (or node) that can match URLs whose segment ``segment`` of the
     parent is ``key``: a segment trie whose edges are hash lookups.
 
@@ -71,8 +69,7 @@ class RegexNode:
     group's 404 when none of its routes matches.
     """
 
-    regex: str  # the URLs under the node, for readers: anchored at the start
-    nodes: tuple[RegexNode, ...]  # looked up first (by this node's ``segment``)
+    nodes: tuple[SegmentNode, ...]  # looked up first (by this node's ``segment``)
     flat: tuple[Route, ...]  # then these, in match order
     var: str = ""  # the map variable that matches under the node (see route_maps)
     key: str = ""  # the parent's lookup key: the segment, ASCII-lowercased, and "/" if more follow
@@ -84,7 +81,7 @@ class RouteGroup:
     prefix: str  # ends with "/"
     api: str | None  # the API whose file holds the group (None: the gateway's own `/`)
     routes: tuple[Route, ...]  # every templated route that can match under the prefix, in match order
-    nodes: tuple[RegexNode, ...] = ()  # how the location nests them: these first,
+    nodes: tuple[SegmentNode, ...] = ()  # how the location nests them: these first,
     flat: tuple[Route, ...] | None = None  # then these (None: ``routes``, nothing nested)
     var: str = ""  # the map variable that names the route matched under the prefix
     segment: int = 0  # 1-based URL segment the nodes are keyed by (0: no nodes)
@@ -196,7 +193,7 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
         group_routes = tuple(members.get(prefix, ()))
         depth = prefix.count("/") - 1  # segments the prefix covers, empty ones included
         var = f"apigen_rg{index}"
-        nodes, flat, segment = nest_routes(group_routes, depth, "^" + pcre_escape(prefix), var)
+        nodes, flat, segment = nest_routes(group_routes, depth, var)
         groups.append(RouteGroup(prefix, owner, group_routes, nodes, flat, var, segment))
     return RouteTable(tuple(routes), exact, tuple(groups))
 
@@ -241,10 +238,10 @@ def _can_match_under(route: Route, m: int, key: str) -> bool:
 
 
 def nest_routes(
-    routes: tuple[Route, ...], depth: int, prefix_regex: str, var: str = "apigen_rg"
-) -> tuple[tuple[RegexNode, ...], tuple[Route, ...], int]:
-    """Split a long list of routes (all matching ``prefix_regex``, which covers ``depth``
-    segments) by a literal segment they share, looked up by hash, so a request tries a handful
+    routes: tuple[Route, ...], depth: int, var: str = "apigen_rg"
+) -> tuple[tuple[SegmentNode, ...], tuple[Route, ...], int]:
+    """Split a long list of routes (whose first ``depth`` segments a URL has already matched)
+    by a literal segment they share, looked up by hash, so a request tries a handful
     of regexes instead of the whole list. Returns (nodes, flat routes, 1-based segment the nodes
     are keyed by); node ``i`` is matched by the map variable ``<var>_<i>``."""
     if len(routes) <= NEST_ABOVE:
@@ -271,11 +268,9 @@ def nest_routes(
     nodes = []
     for i, key in enumerate(keys):
         members = tuple(r for r in routes if _can_match_under(r, m, key))
-        text = key.removesuffix("/")
-        regex = prefix_regex + PARAM_REGEX_SEGMENT * skip + pcre_escape(text) + ("/" if key.endswith("/") else "$")
         node_var = f"{var}_{i}"
-        sub_nodes, sub_flat, sub_segment = nest_routes(members, m + 1, regex, node_var)
-        nodes.append(RegexNode(regex, sub_nodes, sub_flat, node_var, key, sub_segment))
+        sub_nodes, sub_flat, sub_segment = nest_routes(members, m + 1, node_var)
+        nodes.append(SegmentNode(sub_nodes, sub_flat, node_var, key, sub_segment))
     key_set = set(keys)
     # A route whose segment is one of the keys (in any case) only matches URLs that find its node.
     flat = tuple(r for r in routes if _key(r, depth, skip) not in key_set)
@@ -432,12 +427,18 @@ class RouteMap:
     default: tuple[str, bool]  # (route id or map variable, is variable)
     entries: tuple[tuple[str, str, bool], ...]  # (regex or key, route id or map variable, is variable)
 
+    @property
+    def source(self) -> str:
+        """The source expression of a hash map: the split variable first (always "") so that
+        the split regex has run when the segment variable is read."""
+        return f"${SPLIT_VAR}${self.segment_var}"
+
 
 def route_maps(groups: Iterable[RouteGroup], captures: frozenset[str], not_found: dict[str | None, str]) -> tuple[RouteMap, ...]:
     """The maps of every group with templated routes, parents before their nodes."""
     out: list[RouteMap] = []
 
-    def emit(var: str, nodes: tuple[RegexNode, ...], flat: tuple[Route, ...], segment: int, missing: str) -> None:
+    def emit(var: str, nodes: tuple[SegmentNode, ...], flat: tuple[Route, ...], segment: int, missing: str) -> None:
         routes = tuple((r.template.regex(r.route_id in captures), r.route_id, False) for r in flat)
         if not nodes:
             out.append(RouteMap(var, "", (missing, False), routes))
@@ -459,7 +460,7 @@ def route_maps(groups: Iterable[RouteGroup], captures: frozenset[str], not_found
 def split_segments(groups: Iterable[RouteGroup]) -> int:
     """How many URL segments the hash maps look up (0: no split needed)."""
 
-    def deepest(nodes: tuple[RegexNode, ...], segment: int) -> int:
+    def deepest(nodes: tuple[SegmentNode, ...], segment: int) -> int:
         return max([segment, *(deepest(n.nodes, n.segment) for n in nodes)])
 
     return max((deepest(g.nodes, g.segment) for g in groups), default=0)

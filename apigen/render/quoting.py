@@ -102,6 +102,11 @@ def map_key(value: str) -> Arg:
     return quote(value)
 
 
+def map_regex_key(regex: str) -> Arg:
+    """A regex ``map`` source value (case-sensitive): ``~`` and the regex, taken literally."""
+    return quote("~" + regex)
+
+
 def expr(value: str) -> Arg:
     """A trusted nginx expression written by apigen itself (``$request_uri``, a JSON body with
     ``$apigen_request_id``). Never call this with user input."""

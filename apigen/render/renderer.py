@@ -1,7 +1,7 @@
 """Render a :class:`Plan` into a :class:`Bundle` with Jinja2.
 
 Templates only loop and branch. Every value they print must come out of a quoting filter
-(``q``, ``qv``, ``mapkey``, ``bare``, ``var``, ``comment``) or be the output of a macro:
+(``q``, ``qv``, ``mapkey``, ``mapregex``, ``bare``, ``var``, ``comment``) or be the output of a macro:
 ``finalize`` rejects anything else, so a template cannot paste user input into the configuration
 by accident. (Autoescape is on only so that macro output arrives as ``Markup`` and can be told
 apart from a plain string; nothing is ever HTML-escaped because nothing unmarked gets through.)
@@ -19,7 +19,7 @@ from markupsafe import Markup
 from apigen.bundle import Bundle
 from apigen.cache import cache_dir
 from apigen.plan.planner import Plan
-from apigen.render.quoting import Arg, bare, expr, map_key, quote
+from apigen.render.quoting import Arg, bare, expr, map_key, map_regex_key, quote
 from apigen.resources import templates_dir
 
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -73,6 +73,7 @@ def environment() -> jinja2.Environment:
         q=lambda v: quote(v),
         qv=lambda v: quote(v, variables=True),
         mapkey=map_key,
+        mapregex=map_regex_key,
         bare=lambda v: bare(str(v)),
         var=_var,
         expr=expr,  # apigen-built expressions of validated variable names only

@@ -101,7 +101,7 @@ def _spec_path(template: str) -> Callable[[Policy, Spec, str, Path], None]:
 
 def _hashed_spec_path(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
     """``/items/{id}/VALUE`` among enough siblings that the group's map is split by hashed
-    segments and VALUE becomes a hash key of its own (ASCII-lowercased, see RegexNode)."""
+    segments and VALUE becomes a hash key of its own (ASCII-lowercased, see SegmentNode)."""
     param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
     for n in range(10):
         op = {"operationId": f"sibling{n}", "responses": {"200": {"description": "ok"}}}

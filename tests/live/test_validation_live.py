@@ -20,15 +20,16 @@ ENFORCE = {
 }
 
 
+def _enforcing_gateway(tmp_path, backend_address: str):
+    return build_gateway(
+        tmp_path, backend_address, ENFORCE, [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}]
+    )
+
+
 @pytest.fixture
 def petstore(tmp_path, echo_backend, nginx_runner):
     backend = echo_backend("pets")
-    bundle, port = build_gateway(
-        tmp_path,
-        backend.address,
-        ENFORCE,
-        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
-    )
+    bundle, port = _enforcing_gateway(tmp_path, backend.address)
     nginx_t_ok(bundle)
     return nginx_runner(bundle, port)
 
@@ -190,24 +191,26 @@ def test_tag_level_attachment(tmp_path, echo_backend, nginx_runner) -> None:
     assert request("GET", f"{gw.url}/v1/pets/abc").status == 200  # showPetById is not
 
 
-def test_access_phase_runs_before_validation(tmp_path, echo_backend, nginx_runner) -> None:
-    """Stand-in for authentication: an auth_request to the echo backend, which answers 401
-    unless the client sent `Authorization` (the auth kinds live on another branch). An anonymous
-    client must get 401 even for a request that also fails validation."""
-    backend = echo_backend("pets")
-    bundle, port = build_gateway(
-        tmp_path,
-        backend.address,
-        ENFORCE,
-        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
-    )
+def _with_directive_in_show_pet(bundle, directive: str):
+    """(file, its text with ``directive`` first in showPetById's internal location): a stand-in
+    for a policy kind that this test keeps out of the way."""
     conf = bundle / "api_conf.d" / "pets.conf"
     text = conf.read_text()
     uri, _ = operation_location(text, "pets", "showPetById")
     marker = f'location = "{uri}" {{\n        internal;\n'
     assert marker in text
+    return conf, text.replace(marker, f"{marker}        {directive}\n", 1)
+
+
+def test_access_phase_runs_before_validation(tmp_path, echo_backend, nginx_runner) -> None:
+    """Stand-in for authentication: an auth_request to the echo backend, which answers 401
+    unless the client sent `Authorization` (the auth kinds live on another branch). An anonymous
+    client must get 401 even for a request that also fails validation."""
+    backend = echo_backend("pets")
+    bundle, port = _enforcing_gateway(tmp_path, backend.address)
+    conf, text = _with_directive_in_show_pet(bundle, "auth_request /_test_auth;")
     conf.write_text(
-        text.replace(marker, marker + "        auth_request /_test_auth;\n", 1)
+        text
         + "\n    location = /_test_auth {\n        internal;\n"
         '        proxy_pass_request_body off;\n        proxy_set_header Content-Length "";\n'
         f"        proxy_pass http://{backend.address}/auth?__status=$test_auth_status;\n    }}\n"
@@ -357,18 +360,9 @@ def test_rate_limit_runs_before_validation(tmp_path, echo_backend, nginx_runner)
     """Stand-in for the rate-limit kind (another branch): limit_req in the operation's location
     (preaccess phase). Once over the limit, an invalid request gets 429, not 400."""
     backend = echo_backend("pets")
-    bundle, port = build_gateway(
-        tmp_path,
-        backend.address,
-        ENFORCE,
-        [{"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"]}],
-    )
-    conf = bundle / "api_conf.d" / "pets.conf"
-    text = conf.read_text()
-    uri, _ = operation_location(text, "pets", "showPetById")
-    marker = f'location = "{uri}" {{\n        internal;\n'
-    assert marker in text
-    conf.write_text(text.replace(marker, marker + "        limit_req zone=test_one;\n", 1))
+    bundle, port = _enforcing_gateway(tmp_path, backend.address)
+    conf, text = _with_directive_in_show_pet(bundle, "limit_req zone=test_one;")
+    conf.write_text(text)
     gw_conf = bundle / "api_gateway.conf"
     gw_conf.write_text(
         gw_conf.read_text().replace(

@@ -59,15 +59,23 @@ def write_frame(sock: socket.socket, opcode: int, payload: bytes, *, masked: boo
     sock.sendall(head + size + payload)
 
 
+def _read_head(sock: socket.socket) -> bytes:
+    """An HTTP head, up to and including the blank line; less if the peer closes first."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
 class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            head += chunk
+        head = _read_head(sock)
+        if b"\r\n\r\n" not in head:
+            return
         lines = head.split(b"\r\n")
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:] if line)}
         if headers.get(b"upgrade", b"").lower() != b"websocket":
@@ -122,12 +130,7 @@ def handshake(port: int, path: str, headers: dict[str, str] | None = None) -> tu
         b"GET " + path.encode() + b" HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n" + extra + b"\r\n"
     )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        head += chunk
+    head = _read_head(sock)
     if b" 101 " in head.split(b"\r\n", 1)[0] and accept_key(key) not in head:
         raise AssertionError("bad Sec-WebSocket-Accept")
     return sock, head

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apigen.render.quoting import DOLLAR_VARIABLE, UnquotableError, bare, json_string, map_key, quote
+from apigen.render.quoting import DOLLAR_VARIABLE, UnquotableError, bare, json_string, map_key, map_regex_key, quote
 
 # Text without NUL (nginx cannot carry it; quote() refuses it).
 TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40)
@@ -90,6 +90,12 @@ def test_map_key_round_trips(text: str) -> None:
 @pytest.mark.parametrize("key", ["default", "hostnames", "include", "volatile", "~regex", "\\x"])
 def test_map_key_escapes_keywords_and_regex_markers(key: str) -> None:
     assert nginx_read_quoted(map_key(key)) == "\\" + key
+
+
+@given(TEXT)
+def test_map_regex_key_round_trips(text: str) -> None:
+    # nginx reads a map key starting with `~` as a case-sensitive regex: exactly the text after it.
+    assert nginx_read_quoted(map_regex_key(text)) == "~" + text
 
 
 @given(TEXT)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from apigen.pipeline import compile_policy
-from apigen.plan.routing import NEST_ABOVE, RegexNode, Route, RouteGroup, ascii_lower, split_regex, split_segments
+from apigen.plan.routing import NEST_ABOVE, Route, RouteGroup, SegmentNode, ascii_lower, split_regex, split_segments
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -62,7 +62,7 @@ def nginx_pick(group: RouteGroup, url: str, segments: int) -> Route | None:
     split = re.match(split_regex(segments), url)
     assert split is not None
 
-    def walk(nodes: tuple[RegexNode, ...], flat: tuple[Route, ...], segment: int) -> Route | None:
+    def walk(nodes: tuple[SegmentNode, ...], flat: tuple[Route, ...], segment: int) -> Route | None:
         if nodes:
             looked_up = ascii_lower(split.group(segment))
             for node in nodes:
