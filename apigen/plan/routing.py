@@ -188,12 +188,13 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
                 members[prefix].append(route)
 
     groups = []
+    above = nest_threshold(len(templated))
     for index, prefix in enumerate(prefixes):
         owner = _owner(prefix, base_prefixes)
         group_routes = tuple(members.get(prefix, ()))
         depth = prefix.count("/") - 1  # segments the prefix covers, empty ones included
         var = f"apigen_rg{index}"
-        nodes, flat, segment = nest_routes(group_routes, depth, var)
+        nodes, flat, segment = nest_routes(group_routes, depth, var, above)
         groups.append(RouteGroup(prefix, owner, group_routes, nodes, flat, var, segment))
     return RouteTable(tuple(routes), exact, tuple(groups))
 
@@ -203,6 +204,17 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
 # is a variable, and nginx allocates and zeroes every indexed variable's slot for every request:
 # ~0.8 ns each, measured at 2,000 maps).
 NEST_ABOVE = 8
+# A split saves regexes only for the requests that reach its list, while the maps it adds cost
+# every request: with traffic spread over N templated routes, a list pays for its split when it
+# is longer than about N / ROUTES_PER_NEST_STEP (measured, PCRE without JIT: the 10,000-operation
+# benchmark spec, ~5,000 templated routes, is best splitting lists above 24-64 routes, and the
+# 1,000-operation one, ~500 routes, above 8-16; benchmarks/README.md).
+ROUTES_PER_NEST_STEP = 150
+
+
+def nest_threshold(templated_routes: int) -> int:
+    """The longest route list a gateway with ``templated_routes`` templated routes leaves unsplit."""
+    return max(NEST_ABOVE, templated_routes // ROUTES_PER_NEST_STEP)
 _MAX_SKIPPED_PARAMS = 2
 
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -238,13 +250,13 @@ def _can_match_under(route: Route, m: int, key: str) -> bool:
 
 
 def nest_routes(
-    routes: tuple[Route, ...], depth: int, var: str = "apigen_rg"
+    routes: tuple[Route, ...], depth: int, var: str = "apigen_rg", above: int = NEST_ABOVE
 ) -> tuple[tuple[SegmentNode, ...], tuple[Route, ...], int]:
-    """Split a long list of routes (whose first ``depth`` segments a URL has already matched)
-    by a literal segment they share, looked up by hash, so a request tries a handful
-    of regexes instead of the whole list. Returns (nodes, flat routes, 1-based segment the nodes
-    are keyed by); node ``i`` is matched by the map variable ``<var>_<i>``."""
-    if len(routes) <= NEST_ABOVE:
+    """Split a list of more than ``above`` routes (whose first ``depth`` segments a URL has
+    already matched) by a literal segment they share, looked up by hash, so a request tries a
+    handful of regexes instead of the whole list. Returns (nodes, flat routes, 1-based segment the
+    nodes are keyed by); node ``i`` is matched by the map variable ``<var>_<i>``."""
+    if len(routes) <= above:
         return (), routes, 0
     best: tuple[int, int, dict[str, int]] | None = None
     for skip in range(_MAX_SKIPPED_PARAMS + 1):
@@ -262,14 +274,14 @@ def nest_routes(
     # A key shared by several routes always pays; a key of its own route costs a map (a variable
     # every request allocates, see NEST_ABOVE) and is worth it only where the list stays long.
     keys = sorted(k for k, n in counts.items() if n >= 2)
-    if len(routes) - sum(counts[k] for k in keys) > NEST_ABOVE:
+    if len(routes) - sum(counts[k] for k in keys) > above:
         keys = sorted(counts)
     m = depth + skip
     nodes = []
     for i, key in enumerate(keys):
         members = tuple(r for r in routes if _can_match_under(r, m, key))
         node_var = f"{var}_{i}"
-        sub_nodes, sub_flat, sub_segment = nest_routes(members, m + 1, node_var)
+        sub_nodes, sub_flat, sub_segment = nest_routes(members, m + 1, node_var, above)
         nodes.append(SegmentNode(sub_nodes, sub_flat, node_var, key, sub_segment))
     key_set = set(keys)
     # A route whose segment is one of the keys (in any case) only matches URLs that find its node.
