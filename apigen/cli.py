@@ -44,10 +44,21 @@ policy_argument = click.argument("policy", type=click.Path(path_type=Path, dir_o
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
 
 
+# Commands that never validate an OpenAPI document.
+_NO_SPECS = {"schema-docs", None}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="apigen")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Compile OpenAPI documents and a policy file into an NGINX gateway configuration."""
+    if ctx.invoked_subcommand not in _NO_SPECS:
+        from apigen.validate import prewarm
+
+        # Imports openapi-spec-validator on the other core while this process imports the rest.
+        prewarm.start()
+        ctx.call_on_close(prewarm.stop)
 
 
 @main.command()

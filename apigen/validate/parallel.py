@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from apigen.load.spec_loader import SpecSet
+from apigen.validate import prewarm
+from apigen.validate.openapi_validators import document_is_valid
 
 # Below this many operations one process is as fast as forking (measured: a fork and a slice of
 # 500 operations cost about the same as the slice's checks).
@@ -35,7 +37,10 @@ def is_valid(specs: SpecSet, version: str) -> bool:
     workers = _workers(paths)
     try:
         if workers < 2 or not isinstance(paths, Mapping):
-            return _slice_valid(version, root, specs.root_uri)
+            # The validator process started with the command has the validator imported already.
+            answer = prewarm.ask(version, root, specs.root_uri)
+            return _slice_valid(version, root, specs.root_uri) if answer is None else answer
+        prewarm.stop()  # the cores go to the slices
         if _duplicate_operation_ids(paths):
             return False
         return _parallel_valid(version, root, specs.root_uri, paths, workers)
@@ -52,10 +57,7 @@ def _workers(paths: object) -> int:
 
 
 def _slice_valid(version: str, document: dict[str, Any], base_uri: str) -> bool:
-    from apigen.validate.spec_validate import _validator_class
-
-    validator = _validator_class(version)(document, base_uri=base_uri)
-    return next(iter(validator.iter_errors()), None) is None
+    return document_is_valid(version, document, base_uri)
 
 
 def _duplicate_operation_ids(paths: Mapping[str, Any]) -> bool:

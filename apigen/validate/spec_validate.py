@@ -15,21 +15,17 @@ from apigen.cache import has_marker, put_marker
 from apigen.diagnostics import Diagnostics
 from apigen.load.spec_loader import SpecSet, file_refs, locate
 from apigen.load.yaml_positions import YamlLoadError
+from apigen.validate.openapi_validators import plain_validator_class
 from apigen.validate.parallel import is_valid
 
 _CACHE_PART = "validated-specs"
 
 
 def _validator_class(version: str, *, reporting: bool = False) -> Any:
-    """openapi-spec-validator's validator for ``version``. The plain one checks the document
-    against the OpenAPI JSON Schema with the fastest backend installed (jsonschema-rs when
-    present); the ``reporting`` one always uses the ``jsonschema`` package, whose messages (one
+    """openapi-spec-validator's validator for ``version``: the plain one (fastest backend), or
+    the ``reporting`` one, which always uses the ``jsonschema`` package, whose messages (one
     line, with the failing value) are what diagnostics show, whichever backend is installed."""
-    # Imported on first use: openapi-spec-validator takes ~0.25 s to import, which a build whose
-    # documents are all in the validation cache never pays.
-    from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
-
-    plain = {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}[version]
+    plain = plain_validator_class(version)
     if not reporting:
         return plain
     if version not in _REPORTING:
