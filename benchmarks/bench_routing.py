@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import BIG_SPECS, CORPUS, machine, median, print_table
-from _nginx import Nginx, backend, free_port
+from _nginx import Nginx, backend, cpu_split, free_port
 from gen_spec import generate
 
 from apigen.bundle import write_atomic
@@ -307,8 +307,9 @@ def check_routes(port: int, urls: list[str], headers: list[str], sample: int | N
     return bad
 
 
-def wrk(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connections: int) -> dict[str, float]:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{ngx.port}", "--", str(url_file), *headers]
+def wrk(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connections: int, cpus: set[int] | None = None) -> dict[str, float]:
+    pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
+    cmd = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{ngx.port}", "--", str(url_file), *headers]
     cpu = ngx.worker_cpu_seconds()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     cpu = ngx.worker_cpu_seconds() - cpu
@@ -327,7 +328,7 @@ def measure(variants: list[tuple[str, Nginx, Path, list[str]]], args: argparse.N
     runs: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in variants}
     for _ in range(args.rounds):
         for name, ngx, url_file, headers in variants:
-            runs[name].append(wrk(ngx, url_file, headers, args.duration, args.connections))
+            runs[name].append(wrk(ngx, url_file, headers, args.duration, args.connections, args.cpus[1] if args.cpus else None))
     return {
         name: {key: median([r[key] for r in rs]) for key in ("rps", "p50_ms", "p99_ms", "cpu_us")} | {"bad": sum(r["bad"] for r in rs)}
         for name, rs in runs.items()
@@ -400,6 +401,8 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
     try:
         for name in order:
             started.append(servers[name].start())
+            if args.cpus:
+                servers[name].pin(args.cpus[0])
         for name in order:
             bad = check_routes(servers[name].port, urls, [], sample=None if name == "apigen" else 500)
             extra[name]["unrouted"] = bad
@@ -438,6 +441,8 @@ def policies_section(workdir: Path, specs: dict[str, Path], backend_port: int, a
     try:
         for _name, ngx, _f, _h in variants:
             started.append(ngx.start())
+            if args.cpus:
+                ngx.pin(args.cpus[0])
         for name, ngx, _f, headers in variants:
             bad = check_routes(ngx.port, urls, headers, sample=300)
             if bad:
@@ -458,17 +463,22 @@ def main() -> int:
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--no-what-if", dest="what_if", action="store_false", help="skip the what-if variants")
+    ap.add_argument("--no-pin", dest="pin", action="store_false", help="let the gateway share CPUs with wrk and the backend")
     args = ap.parse_args()
+    args.cpus = cpu_split() if args.pin else None
     if not shutil.which("wrk"):
         print("wrk not found (apt-get install wrk)", file=sys.stderr)
         return 2
     sections = set(args.sections.split(","))
-    print(f"machine: {machine()}; wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds, medians")
+    pinned = f"; gateway on CPU {sorted(args.cpus[0])}, wrk and backend on {sorted(args.cpus[1])}" if args.cpus else "; unpinned"
+    print(f"machine: {machine()}; wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds, medians{pinned}")
     workdir = Path(tempfile.mkdtemp(prefix="apigen-bench-routing-"))
     workdir.chmod(0o755)  # nginx workers (`nobody` under root) write the JWT cache in the prefix
     be = backend(workdir)
     try:
         be.start()
+        if args.cpus:
+            be.pin(args.cpus[1])
         corpus = {Path(n).stem.split("_")[0].split("-")[0]: CORPUS / n for n in BIG_SPECS}
         if "corpus" in sections:
             d = workdir / "corpus"
