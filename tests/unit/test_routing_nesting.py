@@ -15,7 +15,17 @@ from pathlib import Path
 import pytest
 
 from apigen.pipeline import compile_policy
-from apigen.plan.routing import NEST_ABOVE, Route, RouteGroup, SegmentNode, ascii_lower, split_regex, split_segments
+from apigen.plan.routing import (
+    NEST_ABOVE,
+    ROUTES_PER_NEST_STEP,
+    Route,
+    RouteGroup,
+    SegmentNode,
+    ascii_lower,
+    nest_threshold,
+    split_regex,
+    split_segments,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -144,3 +154,19 @@ def test_every_route_is_reachable_in_the_nesting(tmp_path: Path) -> None:
             return {r.route_id for r in flat} | set(itertools.chain.from_iterable(all_routes(n.nodes, n.flat) for n in nodes))
 
         assert all_routes(group.nodes, group.flat_routes) == {r.route_id for r in group.routes}
+
+
+def test_split_threshold_grows_with_the_gateway(tmp_path: Path) -> None:
+    """Every map costs every request; a split helps only the requests reaching its list. A
+    12-route list is split in a small gateway and left whole among ~2,400 templated routes."""
+    assert nest_threshold(100) == NEST_ABOVE
+    assert nest_threshold(ROUTES_PER_NEST_STEP * 20) == 20
+    group = [f"/g/{{x}}/{c}/{{y}}" for c in "abcdefghijkl"]
+    filler = [f"/f{i}/{{x}}/{{y}}" for i in range(2400)]
+    small, big = tmp_path / "small", tmp_path / "big"
+    for d, paths in ((small, group), (big, group + filler)):
+        d.mkdir()
+        (d / "spec.json").write_text(json.dumps(_spec(paths)))
+    split = {d.name: next(g for g in _plan(d, {"t": d / "spec.json"}).routes.groups if g.prefix == "/g/") for d in (small, big)}
+    assert split["small"].nodes and len(split["small"].routes) == 12
+    assert not split["big"].nodes and len(split["big"].routes) == 12
