@@ -39,10 +39,12 @@ def start() -> None:
         return
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; exercised through ask() in the tests
         code = 0
         try:
+            _die_with(parent)
             os.close(to_child_w)
             os.close(from_child_r)
             devnull = os.open(os.devnull, os.O_RDWR)
@@ -90,6 +92,20 @@ def stop() -> None:
         os.waitpid(pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass
+
+
+def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child
+    """Be killed as soon as the command's process ends, however it ends (SIGTERM, SIGKILL), not
+    only when the pipe closes after a validation that may take seconds."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent ended before the line above
+        os._exit(0)
 
 
 def _serve(requests: int, replies: int) -> None:  # pragma: no cover - runs in the child

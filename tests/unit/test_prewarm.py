@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,43 @@ def test_a_dead_process_or_an_unpicklable_document_falls_back_to_none() -> None:
         """
     )
     assert out == ["None", "None", "None", "None"]
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; reaping it is its new parent's business
+
+
+def test_the_process_ends_when_the_command_is_killed() -> None:
+    """Killed while the child checks a large document (seconds of work): the child goes at once,
+    not when it next touches the pipe."""
+    code = textwrap.dedent(
+        """
+        import os, signal, sys, threading, time
+        sys.path.insert(0, sys.argv[1])
+        from gen_spec import generate
+        from apigen.validate import prewarm
+        document = generate(3000)
+        prewarm.start()
+        print(prewarm._child[0], flush=True)
+        def kill():
+            time.sleep(1.0)  # the child has the document and is checking it
+            os.kill(os.getpid(), signal.SIGKILL)  # no clean-up of any kind runs
+        threading.Thread(target=kill).start()
+        prewarm.ask("3.0", document, "file:///big.json")
+        """
+    )
+    benchmarks = str(Path(__file__).resolve().parents[2] / "benchmarks")
+    out = subprocess.run([sys.executable, "-c", code, benchmarks], capture_output=True, text=True, timeout=60)
+    assert out.returncode == -9, out.stderr
+    child = int(out.stdout)
+    deadline = time.monotonic() + 1.0
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _running(child)
 
 
 def _build(tmp_path: Path, spec: dict, prewarm: str, name: str) -> subprocess.CompletedProcess[str]:
