@@ -215,6 +215,8 @@ ROUTES_PER_NEST_STEP = 150
 def nest_threshold(templated_routes: int) -> int:
     """The longest route list a gateway with ``templated_routes`` templated routes leaves unsplit."""
     return max(NEST_ABOVE, templated_routes // ROUTES_PER_NEST_STEP)
+
+
 _MAX_SKIPPED_PARAMS = 2
 
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
