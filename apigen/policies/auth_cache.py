@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from apigen.policies.auth_files import var_slug
+
 if TYPE_CHECKING:
     from apigen.model.types import GatewayConfig
 
@@ -61,13 +63,20 @@ def _settings(policy: Any) -> tuple[str, int] | None:
 
 
 def token_variable(policy: Any) -> str:
+    """The variable holding the token as the njs check reads it: the cache key must change with
+    it, or one verified token would let any other through."""
     token = policy.config.get("token") or {"from": "bearer"}
-    name = re.sub(r"[^a-z0-9_]", "_", str(token.get("name", "")).lower())
+    name = str(token.get("name", ""))
     if token.get("from") == "header":
-        return f"$http_{name}"
+        return "$http_" + var_slug(name)
     if token.get("from") == "cookie":
-        return f"$cookie_{name}"
+        # njs reads the cookie by name; `$cookie_a-b` cannot be written in the configuration
+        # (a variable name stops at the dash), so such names key on the whole Cookie header.
+        return f"$cookie_{name}" if _VARIABLE_SUFFIX.match(name) else "$http_cookie"
     return "$http_authorization"
+
+
+_VARIABLE_SUFFIX = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def requirement_ttl(config: GatewayConfig, policies: set[str]) -> int:

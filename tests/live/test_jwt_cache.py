@@ -28,11 +28,13 @@ SPEC = {
         "/scoped": {"get": {"operationId": "scoped", "security": [{"rs": ["items:write"]}], "responses": {"200": {"description": "ok"}}}},
         "/admins": {"get": {"operationId": "admins", "responses": {"200": {"description": "ok"}}}},
         "/hdr": {"get": {"operationId": "hdr", "security": [{"hd": []}], "responses": {"200": {"description": "ok"}}}},
+        "/ck": {"get": {"operationId": "ck", "security": [{"ck": []}], "responses": {"200": {"description": "ok"}}}},
     },
     "components": {
         "securitySchemes": {
             "rs": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://i.test/t", "scopes": {"items:write": "w"}}}},
             "hd": {"type": "apiKey", "in": "header", "name": "X-Token"},
+            "ck": {"type": "apiKey", "in": "cookie", "name": "api-token"},
         }
     },
 }
@@ -60,8 +62,10 @@ def gateway(tmp_path_factory, keys):
         "policies": {
             "rs-jwt": {"kind": "jwt", "keys": [{"pem": "rs.pem", "alg": "RS256"}], "cache": cache, "forward_claims": {"sub": "X-User-Id"}},
             "hd-jwt": {"kind": "jwt", "keys": [{"pem": "rs.pem", "alg": "RS256"}], "cache": cache, "token": {"from": "header", "name": "X-Token"}},
+            # A cookie name no nginx variable can spell ($cookie_api-token): njs reads it by name.
+            "ck-jwt": {"kind": "jwt", "keys": [{"pem": "rs.pem", "alg": "RS256"}], "cache": cache, "token": {"from": "cookie", "name": "api-token"}},
             "admins-only": {"kind": "claims", "rules": [{"claim": "role", "in": ["admin"]}]},
-            "oas": {"kind": "openapi_security", "schemes": {"rs": "rs-jwt", "hd": "hd-jwt"}},
+            "oas": {"kind": "openapi_security", "schemes": {"rs": "rs-jwt", "hd": "hd-jwt", "ck": "ck-jwt"}},
         },
         "apis": [{"name": "c", "spec": "spec.json", "upstream": "echo", "use": ["oas"], "operations": {"admins": {"use": ["admins-only"]}}}],
     }
@@ -149,3 +153,14 @@ def test_requirements_and_token_sources_do_not_share_entries(gateway, keys) -> N
     assert get(gateway, "/scoped", writer).status == 200
     assert get(gateway, "/admins", writer).status == 200
     assert get(gateway, "/scoped", plain).status == 403  # still verified on its own requirement
+
+
+def test_the_cache_key_holds_a_cookie_token_whatever_its_name(gateway, keys) -> None:
+    """The token of a cookie whose name has a dash is part of the key too: a cached success for
+    one token is never reused for another, or for none."""
+    good = token(keys, sub="hana")
+    assert get(gateway, "/ck", Cookie=f"api-token={good}").status == 200
+    assert get(gateway, "/ck", Cookie=f"api-token={good}").status == 200
+    for bad in ("garbage", good + "x"):
+        assert get(gateway, "/ck", Cookie=f"api-token={bad}").status == 401, bad
+    assert get(gateway, "/ck").status == 401
