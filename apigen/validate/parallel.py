@@ -39,7 +39,7 @@ def is_valid(specs: SpecSet, version: str) -> bool:
         if workers < 2 or not isinstance(paths, Mapping):
             # The validator process started with the command has the validator imported already.
             answer = prewarm.ask(version, root, specs.root_uri)
-            return _slice_valid(version, root, specs.root_uri) if answer is None else answer
+            return document_is_valid(version, root, specs.root_uri) if answer is None else answer
         prewarm.stop()  # the cores go to the slices
         if _duplicate_operation_ids(paths):
             return False
@@ -54,10 +54,6 @@ def _workers(paths: object) -> int:
     operations = sum(len(_METHODS & set(item)) for item in paths.values() if isinstance(item, Mapping))
     cpus = len(os.sched_getaffinity(0))
     return max(1, min(cpus, 8, operations // (PARALLEL_MIN_OPERATIONS // 2)))
-
-
-def _slice_valid(version: str, document: dict[str, Any], base_uri: str) -> bool:
-    return document_is_valid(version, document, base_uri)
 
 
 def _duplicate_operation_ids(paths: Mapping[str, Any]) -> bool:
@@ -92,7 +88,7 @@ def _slices(paths: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
 def _check_slice(index: int) -> bool:
     assert _job is not None
     version, document, base_uri = _job
-    return _slice_valid(version, document | {"paths": _slices(document["paths"], _job_slices)[index]}, base_uri)
+    return document_is_valid(version, document | {"paths": _slices(document["paths"], _job_slices)[index]}, base_uri)
 
 
 _job_slices = 0

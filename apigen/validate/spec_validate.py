@@ -21,13 +21,11 @@ from apigen.validate.parallel import is_valid
 _CACHE_PART = "validated-specs"
 
 
-def _validator_class(version: str, *, reporting: bool = False) -> Any:
-    """openapi-spec-validator's validator for ``version``: the plain one (fastest backend), or
-    the ``reporting`` one, which always uses the ``jsonschema`` package, whose messages (one
-    line, with the failing value) are what diagnostics show, whichever backend is installed."""
+def _reporting_validator_class(version: str) -> Any:
+    """openapi-spec-validator's validator for ``version`` on the ``jsonschema`` package, whose
+    messages (one line, with the failing value) are what diagnostics show, whichever backend is
+    installed (the fast check, apigen.validate.parallel, uses the fastest one)."""
     plain = plain_validator_class(version)
-    if not reporting:
-        return plain
     if version not in _REPORTING:
         from jsonschema.validators import validator_for
         from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31
@@ -95,7 +93,7 @@ def validate_spec(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
 
 
 def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
-    validator = _validator_class(version, reporting=True)(specs.root, base_uri=specs.root_uri)
+    validator = _reporting_validator_class(version)(specs.root, base_uri=specs.root_uri)
     display = specs.display(specs.root_uri)
     count = 0
     try:
