@@ -409,6 +409,15 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
         results = measure([(name, servers[name], url_file, []) for name in order], args)
         for name in order:
             extra[name]["worker RSS MiB"] = f"{servers[name].worker_rss_kib() / 1024:.0f}"
+        if args.light_connections:
+            # Saturated, latency is queueing and follows throughput; with one request in flight
+            # it is what the gateway adds to a round trip.
+            light_args = argparse.Namespace(**{**vars(args), "connections": args.light_connections})
+            light = measure([(name, servers[name], url_file, []) for name in ("single location", "apigen")], light_args)
+            col = f"@{args.light_connections} conn"
+            for name, r in light.items():
+                ratio = r["p99_ms"] / light["single location"]["p99_ms"]
+                extra[name] |= {f"p50 ms {col}": f"{r['p50_ms']:.3f}", f"p99 ms {col}": f"{r['p99_ms']:.3f}", f"p99 ratio {col}": f"{ratio:.2f}"}
     finally:
         for s in started:
             s.stop()
@@ -463,6 +472,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--no-what-if", dest="what_if", action="store_false", help="skip the what-if variants")
+    ap.add_argument("--light-connections", type=int, default=1, help="also measure latency with this many connections (0: skip)")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="let the gateway share CPUs with wrk and the backend")
     args = ap.parse_args()
     args.cpus = cpu_split() if args.pin else None

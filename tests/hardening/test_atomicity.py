@@ -1,6 +1,7 @@
 """A build that fails at any stage, or is interrupted while writing, leaves the previous output
 exactly as it was (contents, modes, no extra files), and leaves no temporary directory behind
-unless the process itself was killed."""
+unless the process itself was killed. A build replaces only a previous bundle (or an empty
+directory), never someone's other files, and keeps the previous bundle's logs/."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 
 from apigen import bundle as bundle_module
 from apigen import cli
-from apigen.bundle import Bundle, write_atomic
+from apigen.bundle import GENERATED_MARK, Bundle, write_atomic
 from apigen.diagnostics import CompileError, Diagnostics
 from apigen.pipeline import compile_policy
 
@@ -36,7 +37,7 @@ def previous(tmp_path: Path) -> tuple[Path, dict]:
     """An output directory holding a previous bundle (with a secret-mode file)."""
     out = tmp_path / "out" / "bundle"
     (out / "secrets").mkdir(parents=True)
-    (out / "nginx.conf").write_text("# previous\n")
+    (out / "nginx.conf").write_text(GENERATED_MARK + "0.0.1 (previous)\n")
     (out / "secrets" / "k.pem").write_text("old key\n")
     (out / "secrets" / "k.pem").chmod(0o600)
     return out, tree(out)
@@ -73,11 +74,20 @@ def test_writer_failing_midway(previous, monkeypatch, exc) -> None:
     _unchanged(out, before)
 
 
-@pytest.mark.parametrize("which", [1, 2])
-def test_rename_failing(previous, monkeypatch, which: int) -> None:
-    """1: moving the previous bundle aside fails; 2: moving the new one in fails (then the
-    previous one must be moved back)."""
+@pytest.mark.parametrize(
+    ("which", "logs"),
+    [(1, False), (2, False), (2, True), (3, True)],
+    ids=["aside", "in", "logs-over", "in-after-logs"],
+)
+def test_rename_failing(previous, monkeypatch, which: int, logs: bool) -> None:
+    """The n-th rename fails. Without logs/: 1 moving the previous bundle aside, 2 moving the new
+    one in (then the previous one must be moved back). With logs/: 2 moving the logs into the new
+    bundle, 3 moving the new bundle in (the logs must go back to the previous bundle too)."""
     out, before = previous
+    if logs:
+        (out / "logs").mkdir()
+        (out / "logs" / "error.log").write_text("old\n")
+        before = tree(out)
     real_rename = os.rename
     calls = {"n": 0}
 
@@ -90,6 +100,7 @@ def test_rename_failing(previous, monkeypatch, which: int) -> None:
     monkeypatch.setattr(bundle_module.os, "rename", failing_rename)
     with pytest.raises(OSError):
         write_atomic(_new_bundle(), out)
+    assert calls["n"] >= which
     _unchanged(out, before)
 
 
@@ -169,3 +180,64 @@ def test_killed_while_writing(previous) -> None:
     assert all(name.startswith(".bundle.new-") for name in stale), stale
     write_atomic(_new_bundle(), out)  # the next build still works
     assert "secrets/k.pem" not in tree(out)
+
+
+def _build_cli(out: Path) -> object:
+    return CliRunner().invoke(cli.main, ["build", str(PETSTORE), "-o", str(out)])
+
+
+@pytest.mark.parametrize("kind", ["user files", "hand-written nginx.conf", "a file", "a symlink to a bundle"])
+def test_refuses_to_replace_what_apigen_did_not_write(tmp_path: Path, kind: str) -> None:
+    """`-o` mistyped as a project directory (or any directory apigen did not write) must not
+    delete it: exit 1, the path and the reason, nothing touched, nothing left behind."""
+    parent = tmp_path / "p"
+    parent.mkdir()
+    out = parent / "target"
+    if kind == "user files":
+        (out / "src").mkdir(parents=True)
+        (out / "src" / "main.py").write_text("print('precious')\n")
+        (out / "README").write_text("mine\n")
+    elif kind == "hand-written nginx.conf":
+        out.mkdir()
+        (out / "nginx.conf").write_text("events {}\nhttp {}\n")
+    elif kind == "a file":
+        out.write_text("not a directory\n")
+    else:
+        real = parent / "real"
+        real.mkdir()
+        (real / "nginx.conf").write_text(GENERATED_MARK + "0.0.1\n")
+        out.symlink_to(real)
+    before = {p.name: (p.is_symlink(), p.is_file()) for p in parent.iterdir()}
+    contents = tree(out) if out.is_dir() else {"": (out.read_bytes(), 0)}
+    result = _build_cli(out)
+    if kind == "a file":  # click's own check of `-o`: a usage error
+        assert result.exit_code == 2 and "is a file" in result.output, result.output
+    else:
+        assert result.exit_code == 1, result.output
+        assert f"{out}: error: cannot write the bundle: " in result.output
+    assert "Traceback" not in result.output
+    assert {p.name: (p.is_symlink(), p.is_file()) for p in parent.iterdir()} == before, "something was left behind"
+    assert (tree(out) if out.is_dir() else {"": (out.read_bytes(), 0)}) == contents
+
+
+def test_an_empty_directory_is_filled(tmp_path: Path) -> None:
+    out = tmp_path / "empty"
+    out.mkdir()
+    result = _build_cli(out)
+    assert result.exit_code == 0, result.output
+    assert (out / "nginx.conf").read_text().startswith(GENERATED_MARK)
+
+
+def test_a_rebuild_keeps_the_logs(previous) -> None:
+    """`nginx -p <bundle>` writes its pid file and logs into the bundle: a rebuild moves them into
+    the new bundle (the running nginx keeps appending to the same files)."""
+    out, _ = previous
+    (out / "logs").mkdir()
+    (out / "logs" / "nginx.pid").write_text("4242\n")
+    (out / "logs" / "access.log").write_text("old line\n")
+    write_atomic(_new_bundle(), out)
+    after = tree(out)
+    assert after["logs/nginx.pid"][0] == b"4242\n" and after["logs/access.log"][0] == b"old line\n"
+    assert "secrets/k.pem" not in after and after["nginx.conf"][0].startswith(GENERATED_MARK.encode())
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
