@@ -2,7 +2,7 @@
 `nginx -t` (local `--nginx PATH`, or `--docker IMAGE`) and gixy-ng; map messages back to the
 generated file and, where the bundle's structure tells, to the policy line.
 
-Exit codes: 0 clean, 1 nginx -t failed or gixy found something, 2 a tool is missing."""
+Exit codes: 0 clean, 1 nginx -t failed or gixy found something, 2 a tool is missing or failed."""
 
 from __future__ import annotations
 
@@ -44,8 +44,11 @@ def check(policy: Path, bundle_dir: Path | None, nginx_bin: str, docker_image: s
             result.bundle.write_tree(bundle_dir)
         report = _run(bundle_dir, result, nginx_bin, docker_image, gixy_path, no_gixy)
     failed = report["nginx"]["status"] == "failed" or report["gixy"]["status"] == "findings"
-    tool_missing = report["nginx"]["status"] == "unavailable" or (
-        report["gixy"]["status"] == "unavailable" and (gixy_path is not None)
+    # A tool that ran and failed is never a pass: a security gate must not go green on a crash.
+    tool_missing = (
+        report["nginx"]["status"] == "unavailable"
+        or report["gixy"]["status"] == "error"
+        or (report["gixy"]["status"] == "unavailable" and (gixy_path is not None))
     )
     if fmt == "json":
         data(json.dumps(report, indent=2))

@@ -79,9 +79,14 @@ def run_gixy(bundle_dir: Path, gixy: str, main: str = "nginx.conf", timeout: flo
     bundle = Path(bundle_dir).resolve()
     cmd = [gixy, "-f", "json", "--skips", ",".join(DEFAULT_SKIPS), str(bundle / main)]
     # gixy resolves relative includes against the working directory's prefix: run it in the bundle.
-    proc = subprocess.run(cmd, cwd=bundle, capture_output=True, text=True, timeout=timeout, check=False)
     try:
-        raw = json.loads(proc.stdout or "[]")
+        proc = subprocess.run(cmd, cwd=bundle, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"gixy did not finish within {timeout:g} s") from None
+    try:
+        # A clean run prints `[]`: no output at all is a gixy that died (a traceback on stderr),
+        # never "no findings".
+        raw = json.loads(proc.stdout)
     except ValueError:
         raise RuntimeError(f"gixy failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[:2000]}") from None
     if not isinstance(raw, list):

@@ -106,3 +106,17 @@ def test_plus_target_is_checked_by_parsing_only(tmp_path: Path) -> None:
     assert code == 0
     assert doc["target"] == "NGINX Plus 1.27.2"
     assert doc["nginx"]["status"] == "skipped" and "parsing" in doc["nginx"]["reason"]
+
+
+@requires_nginx
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_a_gixy_that_dies_is_never_a_pass(tmp_path: Path, exit_code: int) -> None:
+    """gixy that prints no JSON (a crash: traceback on stderr, nothing on stdout) must not read
+    as "no findings": status error, exit 2, whatever gixy's own exit code."""
+    fake = tmp_path / "gixy"
+    fake.write_text(f"#!/bin/sh\necho 'Traceback (most recent call last): boom' >&2\nexit {exit_code}\n")
+    fake.chmod(0o755)
+    code, doc = run_json("check", "examples/petstore/policy.yaml", "--gixy", fake, "--format", "json")
+    assert doc["nginx"]["status"] == "ok"
+    assert doc["gixy"]["status"] == "error" and "boom" in doc["gixy"]["reason"], doc["gixy"]
+    assert code == 2
