@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 _CLIENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _KEY = re.compile(r"[\x21-\x7e]{16,256}")
 
+# "<presented key> <client> <key found ignoring case>" -> the client, only when the presented key
+# is byte for byte the key (a backreference: PCRE compares it case-sensitively). Keys and client
+# names hold no space, so a presented value with a space never matches.
+API_KEY_EXACT_REGEX = r"^(\S+) ([^ ]+) \1$"
+
 
 def var_slug(name: str) -> str:
     return name.replace("-", "_").lower()
@@ -117,11 +122,15 @@ def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector)
 
 
 def api_key_map_text(policy: PolicyDef, text: str, assets: AssetCollector) -> str | None:
-    """``key client;`` lines for a ``map`` include, from a key file of ``client: key`` lines."""
+    """``key "client key";`` lines for a ``map`` include, from a key file of ``client: key``
+    lines. nginx looks map keys up ignoring case, so the value carries the key itself and the
+    next map (``API_KEY_EXACT_REGEX``) keeps only a byte-exact match; keys that differ only in
+    case cannot be told apart by the lookup and are refused."""
     from apigen.render.quoting import map_key, quote
 
     where = assets.source.pos(*policy.path, "keys_file")
-    lines, seen = [], set()
+    lines: list[str] = []
+    seen: dict[str, tuple[int, str]] = {}  # key, ASCII case folded -> (line, key)
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -135,11 +144,16 @@ def api_key_map_text(policy: PolicyDef, text: str, assets: AssetCollector) -> st
                 where,
             )
             return None
-        if key in seen:
-            assets.diags.error(f"{policy.config['keys_file']} line {number}: duplicate key", where)
+        folded = key.lower()  # keys are ASCII (_KEY): what nginx's lookup folds
+        if folded in seen:
+            line, other = seen[folded]
+            what = "duplicate key" if other == key else (
+                f"key differs from the key of line {line} only in letter case, which nginx's lookup ignores"
+            )
+            assets.diags.error(f"{policy.config['keys_file']} line {number}: {what}", where)
             return None
-        seen.add(key)
-        lines.append(f"{map_key(key)} {quote(client)};")
+        seen[folded] = (number, key)
+        lines.append(f"{map_key(key)} {quote(client + ' ' + key, variables=True)};")
     if not lines:
         assets.diags.error(f"{policy.config['keys_file']} holds no keys", where)
         return None

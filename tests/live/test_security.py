@@ -42,6 +42,7 @@ SPEC = {
                 "es": [{"es": []}],
                 "scoped": [{"rs": ["items:read"]}],
                 "either": [{"hs": []}, {"key": []}],
+                "scopedOrKey": [{"ra": ["items:read"]}, {"key": []}],
                 "both": [{"key": [], "basic": []}],
                 "key": [{"key": []}],
                 "basic": [{"basic": []}],
@@ -64,6 +65,7 @@ SPEC = {
         "securitySchemes": {
             "hs": {"type": "http", "scheme": "bearer"},
             "rs": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://issuer.test/t", "scopes": {"items:read": "r"}}}},
+            "ra": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://issuer.test/t", "scopes": {"items:read": "r"}}}},
             "ps": {"type": "http", "scheme": "bearer"},
             "es": {"type": "http", "scheme": "bearer"},
             "ck": {"type": "apiKey", "in": "cookie", "name": "session"},
@@ -129,6 +131,8 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
                 "cache": cache,
             },
             "ps-jwt": {"kind": "jwt", "keys": [{"pem": "ps.pem", "alg": "PS256"}], "forward_claims": {"sub": "X-User-Id"}},
+            # Named to sort before "keys": its alternative is tried first (alternatives go in name order).
+            "a-rs-jwt": {"kind": "jwt", "keys": [{"jwks": "rs.jwks"}], "issuer": ISSUER, "audience": AUDIENCE, "forward_claims": {"sub": "X-User-Id"}},
             "es-jwt": {"kind": "jwt", "keys": [{"jwks": "es.jwks"}]},
             "cookie-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "cookie", "name": "session"}, "cache": cache},
             "hdr-jwt": {"kind": "jwt", "keys": [{"secret": "hs.secret", "alg": "HS256"}], "token": {"from": "header", "name": "X-Token"}, "cache": cache},
@@ -141,7 +145,7 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
             "no-local": {"kind": "ip_access", "deny": ["127.0.0.0/8", "::1/128"]},
             "oas": {
                 "kind": "openapi_security",
-                "schemes": {"hs": "hs-jwt", "rs": "rs-jwt", "ps": "ps-jwt", "es": "es-jwt", "ck": "cookie-jwt", "hd": "hdr-jwt", "qy": "qry-jwt", "qk": "qkeys", "key": "keys", "basic": "basic"},
+                "schemes": {"hs": "hs-jwt", "rs": "rs-jwt", "ra": "a-rs-jwt", "ps": "ps-jwt", "es": "es-jwt", "ck": "cookie-jwt", "hd": "hdr-jwt", "qy": "qry-jwt", "qk": "qkeys", "key": "keys", "basic": "basic"},
             },
         },
         "apis": [
@@ -290,9 +294,26 @@ def test_or_and_and_of_schemes(gateway) -> None:
     assert echoed(get(gateway, "/api/both", X_API_Key=API_KEY, Authorization=basic))["x-client"] == "batch-client"
 
 
+def test_only_the_authorizing_alternative_forwards_claims(gateway, keys) -> None:
+    """`rs` with scope items:read OR an API key: a valid token without the scope fails its
+    alternative, the key passes; the refused token's subject must not reach the upstream."""
+    unscoped = jwt.encode(claims(sub="mallory", scope=""), keys.rsa, "RS256")
+    assert_json_error(get(gateway, "/api/scopedOrKey", unscoped), 403)
+    headers = echoed(get(gateway, "/api/scopedOrKey", unscoped, X_API_Key=API_KEY))
+    assert headers["x-client"] == "batch-client"
+    assert "x-user-id" not in headers, headers
+    scoped = jwt.encode(claims(sub="alice", scope="items:read"), keys.rsa, "RS256")
+    assert echoed(get(gateway, "/api/scopedOrKey", scoped, X_API_Key=API_KEY))["x-user-id"] == "alice"
+    assert echoed(get(gateway, "/api/scopedOrKey", scoped))["x-user-id"] == "alice"
+
+
 def test_api_keys_and_basic(gateway) -> None:
     assert echoed(get(gateway, "/api/key", X_API_Key=API_KEY, X_Client="spoofed"))["x-client"] == "batch-client"
     assert_json_error(get(gateway, "/api/key", X_API_Key="k-unknown-0000000000"), 401)
+    # nginx's map lookup ignores case; the key must not (the exact-match map).
+    assert_json_error(get(gateway, "/api/key", X_API_Key=API_KEY.upper()), 401)
+    assert get(gateway, f"/api/qkey?api_key={API_KEY.upper()}").status == 401
+    assert_json_error(get(gateway, "/api/key", X_API_Key=f"{API_KEY} {API_KEY}"), 401)
     assert_json_error(get(gateway, "/api/key"), 401)
     assert echoed(get(gateway, f"/api/qkey?x=1&api_key={API_KEY}"))["x-client-name"] == "batch-client"
     assert get(gateway, "/api/qkey?api_key=k-unknown-0000000000").status == 401

@@ -177,6 +177,25 @@ def test_broken_key_file_and_htpasswd(tmp_path: Path) -> None:
     assert any("expected `client-name: key`" in e for e in errors), errors
 
 
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ("client-b: aaaaaaaaaaaaaaaaaaaa", "line 2: duplicate key"),
+        ("client-b: AAAAAAAAAAaaaaaaaaaa", "line 2: key differs from the key of line 1 only in letter case"),
+    ],
+)
+def test_keys_equal_ignoring_case_are_refused(tmp_path: Path, second: str, message: str) -> None:
+    """nginx's map lookup ignores case: two such keys would make nginx refuse the bundle
+    ("conflicting parameter", printing the key), so the build refuses them first."""
+    spec = dict(SPEC, paths={k: v for k, v in SPEC["paths"].items() if k != "/c"})
+    path = write_case(tmp_path, BASE)
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    (tmp_path / "keys.txt").write_text(f"client-a: aaaaaaaaaaaaaaaaaaaa\n{second}\n")
+    errors = errors_of(path)
+    assert any(f"keys.txt {message}" in e and "policy.json:" in e for e in errors), errors
+    assert not any("AAAA" in e or "aaaa" in e for e in errors), "a key leaked into a message"
+
+
 def test_mtls_needs_a_client_ca_and_claims_need_a_jwt(tmp_path: Path) -> None:
     policies = {**BASE, "cert": {"kind": "mtls"}, "admins": {"kind": "claims", "rules": [{"claim": "role", "in": ["admin"]}]}}
     path = write_case(tmp_path, policies, api_use=("cert", "admins"))

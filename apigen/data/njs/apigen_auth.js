@@ -280,10 +280,12 @@ async function check(r) {
             forbidden = forbidden || 'Bearer error="insufficient_scope"';
             continue;
         }
-        // Authenticated: hand the forwarded claims to the parent request (auth_request_set).
-        for (var c = 0; c < checked.length; c++) {
-            var done = cache[checked[c]];
-            var fw = conf.policies[checked[c]].forward;
+        // Authenticated: hand the forwarded claims to the parent request (auth_request_set),
+        // from this alternative's tokens only: a token an earlier alternative refused (missing
+        // scope, failed claim rule) must not reach the upstream as the caller's identity.
+        for (var c = 0; c < alt.length; c++) {
+            var done = cache[alt[c].policy];
+            var fw = conf.policies[alt[c].policy].forward;
             if (done.status !== 'ok' || !done.claims || !fw) {
                 continue;
             }
