@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from apigen.lint.kinds import DIRECTIVE_PHASE, KIND_PHASE, PHASE_ORDER
 from apigen.plan.planner import INTERNAL_OP_PREFIX, OperationPlan, Plan
-from apigen.plan.routing import RESERVED_PREFIX, Route
+from apigen.plan.routing import RESERVED_PREFIX, Route, path_is_ambiguous
 
 
 def normalise_uri(url: str) -> str:
@@ -36,7 +36,7 @@ def normalise_uri(url: str) -> str:
 class Resolution:
     method: str
     uri: str
-    status: int  # 200: reaches an operation; 404/405 answered by the gateway
+    status: int  # 200: reaches an operation; 400/404/405 answered by the gateway
     location: str  # the location that matched, as in the bundle
     route: Route | None = None
     operation: OperationPlan | None = None
@@ -56,6 +56,20 @@ def _find_op(plan: Plan, api: str, operation_id: str) -> OperationPlan | None:
 def resolve(plan: Plan, method: str, url: str) -> Resolution:
     method = method.upper()
     uri = normalise_uri(url)
+    res = _resolve_normalised(plan, method, uri)
+    raw = url.split("://", 1)[1].partition("/")[1:] if "://" in url else ("", url)
+    # The dispatch map answers 400 for such a path: where a route was found, and where a group's
+    # route map found none (its not-found route goes through the dispatch map too).
+    if path_is_ambiguous("".join(raw)) and (res.route is not None or " > $" in res.location):
+        res.status, res.operation = 400, None
+        res.notes.append(
+            "the raw path does not read as the normalised one nginx routes on (an encoded slash, a dot "
+            "or empty segment): 400 before any operation"
+        )
+    return res
+
+
+def _resolve_normalised(plan: Plan, method: str, uri: str) -> Resolution:
     table = plan.routes
     route: Route | None = None
     location = ""
@@ -76,7 +90,8 @@ def resolve(plan: Plan, method: str, url: str) -> Resolution:
                 route, location = r, f"{outer} > ${group.var} ~ {r.template.regex()}"
                 break
         if route is None:
-            return Resolution(method, uri, 404, outer, notes=[f"no path of the API matches under {group.prefix}"])
+            where = f"{outer} > ${group.var}" if group.routes else outer
+            return Resolution(method, uri, 404, where, notes=[f"no path of the API matches under {group.prefix}"])
     methods = dict(route.operations)
     if method not in methods:
         return Resolution(method, uri, 405, location, route, allow=route.allow)

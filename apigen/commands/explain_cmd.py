@@ -27,7 +27,8 @@ EXIT_NOT_ROUTED = 1
 def explain(method: str, url: str, policy: Path, fmt: str) -> None:
     """Explain how the gateway handles METHOD URL (a path, or a full URL).
 
-    Exit 0 when the request reaches an operation, 1 when the gateway answers it itself (404/405).
+    Exit 0 when the request reaches an operation, 1 when the gateway answers it itself
+    (400/404/405).
     """
     from apigen.commands import compile_or_exit
     from apigen.explain import location_phases, operation_details, resolve
@@ -66,7 +67,9 @@ def _print_text(doc: dict[str, Any], colour: bool) -> None:
 
     data(f"{doc['method']} {doc['uri']}")
     row("location", doc["location"])
-    if doc["status"] == 404:
+    if doc["status"] == 400:
+        row("result", "400 Bad Request (JSON error from the gateway)")
+    elif doc["status"] == 404:
         row("result", "404 Not Found (JSON error from the gateway)")
     elif doc["status"] == 405:
         row("route", doc["route"])

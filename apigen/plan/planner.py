@@ -23,6 +23,8 @@ from apigen.plan.observability import (
 )
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.plan.routing import (
+    AMBIGUOUS_PATH_REGEX,
+    AMBIGUOUS_PATH_TARGET,
     NOT_FOUND_ROUTE,
     RouteGroup,
     RouteMap,
@@ -207,6 +209,9 @@ class Plan:
     server_names: tuple[str, ...] = ("_",)
     reject_unknown_hosts: bool = False  # a default server answers 444 to host names not in server_name
     ssl_reject_handshake: bool = False  # the target can refuse TLS handshakes for unknown names
+    # Raw paths that do not read as the normalised URI: 400 (see routing.AMBIGUOUS_PATH_REGEX).
+    ambiguous_path_regex: str = AMBIGUOUS_PATH_REGEX
+    ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative

@@ -403,6 +403,22 @@ def _common_text(a: Segment, b: Segment) -> str | None:
     return None
 
 
+# A request path whose raw form (what every operation forwards: ``$request_uri``) does not read
+# as the normalised ``$uri`` nginx routes on, so the gateway could pick an operation (and its
+# authentication) for one path and the upstream serve another: an encoded slash or backslash, a
+# backslash, an empty segment (nginx merges slashes), or a dot segment, plain or percent-encoded,
+# with or without ``;parameters`` (nginx resolves ``..``; servlet containers drop ``;...``).
+# Such requests get 400 before any operation (dispatch map, ``AMBIGUOUS_PATH_TARGET``).
+AMBIGUOUS_PATH_REGEX = r"(?i)^[^?]*(?:%2f|%5c|\\|//|/(?:\.|%2e){1,2}(?:;[^/?]*)?(?:[/?]|$))"
+AMBIGUOUS_PATH_TARGET = RESERVED_PREFIX + "/400"
+_AMBIGUOUS = re.compile(AMBIGUOUS_PATH_REGEX)
+
+
+def path_is_ambiguous(request_uri: str) -> bool:
+    """Does nginx answer 400 for this request URI (path and query, as sent)?"""
+    return _AMBIGUOUS.search(request_uri) is not None
+
+
 # The route id of "no route matched": never a path (route ids start with "/"), so the dispatch
 # map misses it and its fallback answers 404 (or the API's guarded 404, see UnmatchedPlan).
 NOT_FOUND_ROUTE = "!404"

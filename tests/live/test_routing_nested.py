@@ -16,6 +16,7 @@ import pytest
 
 from apigen.bundle import write_atomic
 from apigen.pipeline import compile_policy
+from apigen.plan.routing import path_is_ambiguous
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
 from tests.unit.test_routing_nesting import CORPUS, TRICKY_PATHS, _spec, _urls, flat_pick
@@ -40,12 +41,17 @@ def _build(tmp_path: Path, port: int, backend: str, specs: dict[str, Path]):
 
 
 def _expected(plan, url: str, method: str) -> tuple[int, str | None]:
+    raw = url
     url = re.sub("/+", "/", url)  # nginx merges slashes before matching locations (merge_slashes)
     exact = {r.template.text: r for r in plan.routes.exact}
     route = exact.get(url)
+    dispatched = route is not None
     if route is None:
         group = max((g for g in plan.routes.groups if url.startswith(g.prefix)), key=lambda g: len(g.prefix))
         route = flat_pick(group, url)
+        dispatched = bool(group.routes)  # its route map answers through the dispatch map, found or not
+    if dispatched and path_is_ambiguous(quote(raw, safe=URL_SAFE)):
+        return 400, None  # an empty segment (say): the raw path is not the one routed
     if route is None:
         return 404, None
     ops = dict(route.operations)

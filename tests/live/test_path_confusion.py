@@ -1,0 +1,122 @@
+"""Path confusion: every operation forwards the raw request URI ($request_uri), while routing and
+the policies (authentication first) see nginx's normalised $uri (percent-decoded, `..` resolved,
+slashes merged). A request whose raw path does not read as the normalised one could be
+authorised as one operation and served by the upstream as another path (found in a live bug
+hunt: `/inventory/items/%2E%2E%2Fstatus` reached a protected handler as the public
+`/inventory/status`, without credentials). Such requests get a JSON 400 before any operation;
+canonical paths, encoded characters inside a segment included, are routed as before; `apigen
+explain` predicts the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apigen.explain import resolve
+from apigen.pipeline import compile_policy
+from apigen.plan.routing import path_is_ambiguous
+from tests.support.http import request
+from tests.support.nginx import requires_nginx
+from tests.support.ports import free_port
+from tests.support.workspace import base_inputs, write_workspace
+
+pytestmark = [pytest.mark.live, requires_nginx]
+HOST = "api.example.com"
+
+AMBIGUOUS = [
+    "/v1/items/%2E%2E%2Fitems",  # encoded "../" inside a parameter
+    "/v1/items/%2e%2e/items/42",
+    "/v1/items/42/../../items",  # plain dot segments
+    "/v1/items/./42",
+    "/v1/items/42/..",
+    "/v1/items/a%2Fb",  # encoded slash
+    "/v1/items/a%5Cb",  # encoded backslash
+    "/v1/items/a\\b",
+    "/v1//items",  # empty segment (nginx merges it)
+    "//v1/items",
+    "/v1/items/..;/42",  # a dot segment with servlet path parameters
+    "/v1/items/42/.%2e?x=1",
+]
+CANONICAL = [
+    ("/v1/items", "main.listItems"),
+    ("/v1/items/42", "main.getItem"),
+    ("/v1/items/a%2Eb", "main.getItem"),  # an encoded dot inside a segment is no dot segment
+    ("/v1/items/...", "main.getItem"),
+    ("/v1/items/42?next=/a/../b%2F//c", "main.getItem"),  # the query string is not the path
+]
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    from tests.support.backend import EchoBackend
+    from tests.support.nginx import NginxInstance
+
+    tmp = tmp_path_factory.mktemp("confusion")
+    backend = EchoBackend("main").start()
+    port = free_port()
+    policy, spec = base_inputs()
+    policy["gateway"]["listen"] = f"127.0.0.1:{port}"
+    del policy["gateway"]["tls"]
+    policy["upstreams"]["main"]["servers"][0]["address"] = backend.address
+    compiled = compile_policy(write_workspace(tmp / "ws", policy, spec))
+    assert compiled.bundle is not None
+    bundle = tmp / "bundle"
+    bundle.mkdir()
+    compiled.bundle.write_tree(bundle)
+    nginx = NginxInstance(bundle, port)
+    try:
+        nginx.start()
+        yield nginx, compiled.plan
+    finally:
+        nginx.stop()
+        nginx.cleanup()
+        backend.stop()
+
+
+def _get(nginx, target: str):
+    return request("GET", f"{nginx.url}{target}", headers={"Host": HOST})
+
+
+@pytest.mark.parametrize("target", AMBIGUOUS)
+def test_ambiguous_raw_paths_get_400_and_never_reach_the_upstream(gateway, target: str) -> None:
+    nginx, plan = gateway
+    assert path_is_ambiguous(target)
+    resp = _get(nginx, target)
+    assert resp.status == 400, (target, resp.status, resp.text)
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.json()["status"] == 400 and "headers" not in resp.json(), "the upstream answered"
+    assert resolve(plan, "GET", target).status == 400
+
+
+@pytest.mark.parametrize(("target", "operation"), CANONICAL)
+def test_canonical_paths_are_routed_as_before(gateway, target: str, operation: str) -> None:
+    nginx, plan = gateway
+    assert not path_is_ambiguous(target)
+    resp = _get(nginx, target)
+    assert resp.status == 200, (target, resp.status, resp.text)
+    echoed = resp.json()
+    assert echoed["headers"]["x-apigen-operation"] == operation
+    assert echoed["uri"] == target, "the upstream got another path than the one routed"
+    res = resolve(plan, "GET", target)
+    assert (res.status, f"{res.operation.api}.{res.operation.operation_id}") == (200, operation)
+
+
+def test_unknown_path_and_undeclared_method_keep_their_answers(gateway) -> None:
+    nginx, _ = gateway
+    assert _get(nginx, "/v1/nothing/here").status == 404
+    assert request("DELETE", f"{nginx.url}/v1/items/42", headers={"Host": HOST}).status == 405
+    assert _get(nginx, "/v1/nothing/../items").status == 400
+    # A path no route can match stays a 404 (answered by its prefix location, never forwarded).
+    assert _get(nginx, "/v1/items/%2e%2e/nothing").status == 404
+
+
+def test_the_check_is_plain_nginx_maps(tmp_path: Path) -> None:
+    """The check is plain nginx (a map on $request_uri): no njs, no module."""
+    policy, spec = base_inputs()
+    del policy["gateway"]["tls"]
+    compiled = compile_policy(write_workspace(tmp_path / "ws", policy, spec))
+    assert compiled.bundle is not None
+    maps = compiled.bundle.files["api_maps.conf"]
+    assert "map $request_uri $apigen_path_ambiguous {" in maps
+    assert 'map "$apigen_path_ambiguous$apigen_route $request_method" $apigen_target {' in maps
