@@ -6,7 +6,10 @@ matches, so the rules work whichever kinds the compiler currently has.
 
 from __future__ import annotations
 
-AUTH_KINDS = frozenset({"jwt", "api_key", "basic", "mtls", "oidc", "oauth2"})
+AUTH_KINDS = frozenset({"jwt", "api_key", "basic_auth", "mtls", "oidc", "oauth2"})
+# Kinds that enforce the OpenAPI document's own `security` (they protect exactly the operations
+# the document secures).
+SPEC_AUTH_KINDS = frozenset({"openapi_security"})
 RATE_LIMIT_KINDS = frozenset({"rate_limit"})
 SPLIT_KINDS = frozenset({"split"})
 

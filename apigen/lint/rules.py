@@ -23,6 +23,7 @@ from apigen.lint.kinds import (
     PLUS_ONLY_BALANCE,
     PLUS_ONLY_KEYS,
     RATE_LIMIT_KINDS,
+    SPEC_AUTH_KINDS,
     SPLIT_KINDS,
     WRITE_METHODS,
 )
@@ -152,12 +153,18 @@ def per_operation_rule(
     "write-without-auth",
     Severity.WARNING,
     "A write operation (POST, PUT, PATCH, DELETE) has no authentication policy.",
-    "attach an authentication policy (jwt, api_key, basic, mtls) with `use:` on the API, tag or operation",
+    "attach an authentication policy (jwt, api_key, basic_auth, mtls, openapi_security) with `use:` on the API, tag or operation",
     "write operation {op} has no authentication",
     "{n} write operations of API {api!r} have no authentication: {ops}",
 )
 def write_without_auth(api: Api, eff: EffectiveOperation) -> bool:
-    return eff.op.method in WRITE_METHODS and not _has_kind(eff, AUTH_KINDS)
+    return eff.op.method in WRITE_METHODS and not _authenticated(api, eff)
+
+
+def _authenticated(api: Api, eff: EffectiveOperation) -> bool:
+    """An authentication policy applies, or one that enforces the document's `security` where the
+    document secures the operation."""
+    return _has_kind(eff, AUTH_KINDS) or (_has_kind(eff, SPEC_AUTH_KINDS) and _spec_requires_auth(api, eff.op))
 
 
 @rule(
@@ -190,7 +197,7 @@ def _spec_requires_auth(api: Api, op: Operation) -> bool:
     "the OpenAPI document secures {n} operations of API {api!r} that the policy leaves open: {ops}",
 )
 def spec_secured_policy_open(api: Api, eff: EffectiveOperation) -> bool:
-    return _spec_requires_auth(api, eff.op) and not _has_kind(eff, AUTH_KINDS)
+    return _spec_requires_auth(api, eff.op) and not _authenticated(api, eff)
 
 
 @per_operation_rule(

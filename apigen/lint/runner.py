@@ -61,7 +61,7 @@ def _lint_uncached(policy: Path, display: str) -> tuple[list[Diagnostic], list[P
     text = source.path.read_text(encoding="utf-8-sig")
     settings = read_settings(source.data, text, source.pos, display, set(RULES))
     findings = settings.apply(findings, display)
-    inputs = [policy]
+    inputs = [policy, *compiled.plan.asset_inputs]  # key files, certificates, htpasswd, ...
     for api in compiled.config.apis:
         inputs += spec_files(Path(unquote(api.spec_uri.removeprefix("file://"))))
     return findings, inputs
@@ -69,13 +69,17 @@ def _lint_uncached(policy: Path, display: str) -> tuple[list[Diagnostic], list[P
 
 def _inputs_of_broken(policy: Path) -> list[Path] | None:
     """Inputs of a policy that did not compile: the file itself and the specs it names, if they
-    can be read (a missing file is never cached, so creating it is noticed)."""
+    can be read (a missing file is never cached, so creating it is noticed). None (not cached)
+    when the policy names other files (key files, certificates): they are read only by a
+    compile that gets that far, so their list is not known here."""
     from apigen.load.yaml_positions import YamlLoadError, load_yaml_with_positions, read_text
 
     try:
         data, _ = load_yaml_with_positions(read_text(policy, str(policy)), str(policy))
     except YamlLoadError:
         return [policy] if policy.is_file() else None
+    if isinstance(data, dict) and data.get("policies"):
+        return None
     inputs = [policy]
     for api in (data.get("apis") or []) if isinstance(data, dict) else []:
         spec = api.get("spec") if isinstance(api, dict) else None

@@ -44,6 +44,7 @@ class AssetCollector:
     source: PolicySource
     diags: Diagnostics
     assets: dict[str, Asset] = field(default_factory=dict)
+    read_paths: list[Path] = field(default_factory=list)  # every file read (lint's cache inputs)
 
     def read(self, value: str, data_path: Sequence[Hashable]) -> str | None:
         """The text of the file ``value`` (relative to the policy file), or None after an error."""
@@ -54,6 +55,7 @@ class AssetCollector:
         path = Path(value)
         if not path.is_absolute():
             path = self.source.base_dir / path
+        self.read_paths.append(path)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:

@@ -209,6 +209,7 @@ class Plan:
     server_names: tuple[str, ...] = ("_",)
     reject_unknown_hosts: bool = False  # a default server answers 444 to host names not in server_name
     ssl_reject_handshake: bool = False  # the target can refuse TLS handshakes for unknown names
+    asset_inputs: tuple[Path, ...] = ()  # every file the policies read (keys, certificates, ...)
     # Raw paths that do not read as the normalised URI: 400 (see routing.AMBIGUOUS_PATH_REGEX).
     ambiguous_path_regex: str = AMBIGUOUS_PATH_REGEX
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
@@ -532,6 +533,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         include_dir=config.gateway.include_dir,
         source_dir=source.base_dir if source is not None else Path("."),
         assets=tuple(sorted(assets.assets.values(), key=lambda a: a.bundle_path)) if assets else (),
+        asset_inputs=tuple(dict.fromkeys(assets.read_paths)) if assets else (),
         tls_certificate=tls_cert,
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,

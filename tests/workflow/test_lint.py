@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -233,6 +234,30 @@ def test_cache_notices_a_changed_referenced_file(tmp_path: Path) -> None:
     with (policy.parent / "schemas" / "pet.yaml").open("a") as fh:
         fh.write("# touched\n")
     assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+
+
+def test_cache_notices_a_changed_key_file(tmp_path: Path) -> None:
+    """Files the policies read (here the API-key file) are cache inputs too: a key file removed
+    after a clean lint must not be answered from the cache, nor its return after the error."""
+    shutil.copytree(REPO / "examples" / "secured", tmp_path / "secured")
+    policy, cache = tmp_path / "secured" / "policy.yaml", tmp_path / "c"
+    keys = policy.parent / "keys" / "api-keys.txt"
+    assert run_json("lint", "--format", "json", policy, cache=cache)[0] == 0
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is True
+    keys.rename(keys.with_suffix(".moved"))
+    code, doc = run_json("lint", "--format", "json", policy, cache=cache)
+    assert code == 1 and doc["cached"] is False
+    assert any("file not found: keys/api-keys.txt" in f["message"] for f in doc["findings"])
+    keys.with_suffix(".moved").rename(keys)
+    assert run_json("lint", "--format", "json", policy, cache=cache)[0] == 0
+
+
+def test_the_secured_example_is_not_reported_open() -> None:
+    """openapi_security enforces the document's security, basic_auth is an authentication kind:
+    neither may be reported as leaving operations open."""
+    code, doc = run_json("lint", "--no-cache", "--format", "json", "examples/secured/policy.yaml")
+    assert code == 0
+    assert not rules_of(doc) & {"spec-secured-policy-open", "write-without-auth"}, doc["findings"]
 
 
 def test_list_rules_and_quiet(tmp_path: Path) -> None:
