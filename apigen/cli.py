@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -35,9 +36,9 @@ def _fail(exc: CompileError, quiet: bool = False) -> None:
 
 
 def _internal_error(exc: BaseException) -> None:
-    click.echo(f"apigen: internal error: {type(exc).__name__}: {exc}", err=True)
-    click.echo("apigen: this is a bug in apigen; please report it with the inputs.", err=True)
-    sys.exit(3)
+    from apigen.commands import internal_error
+
+    internal_error(exc)
 
 
 policy_argument = click.argument("policy", type=click.Path(path_type=Path, dir_okay=False))
@@ -53,6 +54,10 @@ _NO_SPECS = {"schema-docs", None}
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Compile OpenAPI documents and a policy file into an NGINX gateway configuration."""
+    # Libraries' warnings (re's FutureWarning on a spec's "[[:alpha:]]" pattern, from
+    # openapi-schema-validator) are not messages about the input: output is diagnostics only.
+    warnings.simplefilter("ignore", FutureWarning)
+    warnings.simplefilter("ignore", DeprecationWarning)
     if ctx.invoked_subcommand not in _NO_SPECS:
         from apigen.validate import prewarm
 

@@ -11,6 +11,17 @@ if TYPE_CHECKING:
     from apigen.pipeline import Compiled
 
 EXIT_INVALID = 1
+EXIT_INTERNAL = 3
+
+
+def internal_error(exc: BaseException) -> None:
+    """A bug in apigen, not in the input: one line, exit 3 (never a traceback, never an exit
+    code that means something about the input)."""
+    from apigen.console import message
+
+    message(f"apigen: internal error: {type(exc).__name__}: {exc}")
+    message("apigen: this is a bug in apigen; please report it with the inputs.")
+    sys.exit(EXIT_INTERNAL)
 
 
 def compile_or_exit(policy: Path, render: bool = True) -> Compiled:
@@ -25,3 +36,6 @@ def compile_or_exit(policy: Path, render: bool = True) -> Compiled:
         for d in exc.diagnostics.sorted():
             message(d.format())
         sys.exit(EXIT_INVALID)
+    except Exception as exc:
+        internal_error(exc)
+        raise

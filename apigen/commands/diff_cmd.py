@@ -35,14 +35,27 @@ EXIT_USAGE = 2
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing; only the exit code tells.")
 def diff(policy: Path, against_dir: Path | None, against_ref: str | None, view: str, fmt: str, quiet: bool) -> None:
     """Compare what POLICY compiles to now with a bundle directory or a git ref of the inputs."""
+
+    if (against_dir is None) == (against_ref is None):
+        raise click.UsageError("give exactly one of --against DIR or --against-ref REF")
+    if against_dir is not None and not (against_dir / "nginx.conf").is_file():
+        message(f"apigen: {against_dir} is not a bundle (no nginx.conf); build one with `apigen build -o`")
+        sys.exit(EXIT_USAGE)
+    try:
+        _diff(policy, against_dir, against_ref, view, fmt, quiet)
+    except Exception as exc:
+        from apigen.commands import internal_error
+
+        internal_error(exc)
+
+
+def _diff(policy: Path, against_dir: Path | None, against_ref: str | None, view: str, fmt: str, quiet: bool) -> None:
     from apigen.diff.semantic import diff_views, view_payload
     from apigen.diff.sides import DiffInputError, Side, checkout_ref, compile_side, temp_workdir
     from apigen.diff.summary import grouped_lines, summarise, summary_lines
     from apigen.diff.textdiff import file_changes, read_bundle_dir, unified
     from apigen.verify.parse import parse_bundle
 
-    if (against_dir is None) == (against_ref is None):
-        raise click.UsageError("give exactly one of --against DIR or --against-ref REF")
     with temp_workdir() as tmp:
         work = Path(tmp)
         try:

@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -30,11 +31,23 @@ def explain(method: str, url: str, policy: Path, fmt: str) -> None:
     Exit 0 when the request reaches an operation, 1 when the gateway answers it itself
     (400/404/405).
     """
-    from apigen.commands import compile_or_exit
+    from apigen.commands import compile_or_exit, internal_error
+
+    result = compile_or_exit(policy)
+    try:
+        urlsplit(url)
+    except ValueError as exc:  # e.g. "http://[::1": not a URL at all
+        raise click.BadParameter(str(exc), param_hint="URL") from None
+    try:
+        _explain(result, method, url, fmt)
+    except Exception as exc:
+        internal_error(exc)
+
+
+def _explain(result: Any, method: str, url: str, fmt: str) -> None:
     from apigen.explain import location_phases, operation_details, resolve
     from apigen.verify.parse import parse_bundle
 
-    result = compile_or_exit(policy)
     res = resolve(result.plan, method, url)
     doc: dict[str, Any] = {
         "method": res.method,

@@ -18,6 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from apigen.diagnostics import Position
+from apigen.load.files import FileTooLargeError, read_file
 
 DataPath = tuple[Hashable, ...]
 
@@ -158,13 +159,12 @@ def load_yaml_with_positions(text: str, file: str) -> tuple[Any, PositionMap]:
 def read_text(path: Path, display: str) -> str:
     """Read a UTF-8 source file, turning OS and decoding problems into a positioned error."""
     try:
-        size = path.stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            raise YamlLoadError(
-                f"file is too large ({size} bytes; at most {MAX_SOURCE_BYTES} for a policy or OpenAPI document)",
-                Position(display, 1, 1),
-            )
-        raw = path.read_bytes()
+        raw = read_file(path, MAX_SOURCE_BYTES)
+    except FileTooLargeError as exc:
+        raise YamlLoadError(
+            f"file is too large ({exc.size} bytes; at most {MAX_SOURCE_BYTES} for a policy or OpenAPI document)",
+            Position(display, 1, 1),
+        ) from None
     except FileNotFoundError:
         raise YamlLoadError("file not found", Position(display)) from None
     except IsADirectoryError:

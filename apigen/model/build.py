@@ -219,7 +219,10 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         try:
             if "\x00" in spec_file:
                 raise YamlLoadError("file name has a NUL character", Position(spec_file))
-            path = (source.base_dir / spec_file).resolve()
+            try:
+                path = (source.base_dir / spec_file).resolve()
+            except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
+                raise YamlLoadError("cannot read file: too many levels of symbolic links", Position(spec_file)) from None
             specs = load_spec(
                 path,
                 source.base_dir,
@@ -247,12 +250,17 @@ def build_config(
 ) -> GatewayConfig:
     data = source.data
     target_data = data.get("target") or {}
-    target = Target.parse(
-        target_data.get("flavor", "oss"),
-        str(target_data.get("version", "1.22")),
-        target_data.get("njs"),
-        target_data.get("modules") or (),
-    )
+    try:
+        target = Target.parse(
+            target_data.get("flavor", "oss"),
+            str(target_data.get("version", "1.22")),
+            target_data.get("njs"),
+            target_data.get("modules") or (),
+        )
+    except ValueError as exc:  # the schema checks the form; the flavour/release pairing is checked here
+        diags.error(f"target: {exc}", source.pos("target", "version"))
+        plus = target_data.get("flavor") == "plus"
+        target = Target.parse("plus" if plus else "oss", "R33" if plus else "1.22")  # go on checking the rest
     gw = data.get("gateway") or {}
     listen_raw = gw.get("listen", 8080)
     names_raw = gw.get("server_name", "_")

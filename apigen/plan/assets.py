@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from apigen.diagnostics import Diagnostics
+from apigen.load.files import FileTooLargeError, read_file
 from apigen.load.policy_loader import PolicySource
 
 MAX_ASSET_BYTES = 1 << 20  # keys and key lists, not data sets
@@ -57,7 +58,10 @@ class AssetCollector:
             path = self.source.base_dir / path
         self.read_paths.append(path)
         try:
-            raw = path.read_bytes()
+            raw = read_file(path, MAX_ASSET_BYTES)
+        except FileTooLargeError:
+            self.diags.error(f"{value} is larger than {MAX_ASSET_BYTES} bytes", where)
+            return None
         except FileNotFoundError:
             self.diags.error(f"file not found: {value}", where)
             return None
@@ -66,9 +70,6 @@ class AssetCollector:
             return None
         except OSError as exc:
             self.diags.error(f"cannot read {value}: {exc.strerror}", where)
-            return None
-        if len(raw) > MAX_ASSET_BYTES:
-            self.diags.error(f"{value} is larger than {MAX_ASSET_BYTES} bytes", where)
             return None
         try:
             return raw.decode("utf-8")

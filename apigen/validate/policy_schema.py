@@ -26,11 +26,23 @@ def policy_schema() -> dict[str, Any]:
     return json.loads(schema_path().read_text(encoding="utf-8"))
 
 
+def _is_integer(checker: object, value: object) -> bool:
+    # JSON Schema counts 2.0 as an integer; nginx reads "2.0" as no number at all (weight=2.0 is
+    # an invalid parameter), so the policy file's integers are integers as written.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Draft 2020-12 with integers as written (see _is_integer).
+_PolicyValidator = jsonschema.validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+)
+
+
 @functools.lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
     # The schema itself is checked against the metaschema by the unit tests, not on every run
     # (check_schema takes longer than validating a policy).
-    return Draft202012Validator(policy_schema(), format_checker=jsonschema.FormatChecker())
+    return _PolicyValidator(policy_schema(), format_checker=jsonschema.FormatChecker())
 
 
 def _leaves(error: ValidationError) -> Iterator[ValidationError]:

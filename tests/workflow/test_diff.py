@@ -154,3 +154,13 @@ def test_order_of_plain_directives_is_ignored_but_regex_location_order_is_not(tm
     changes = diff_views(base, swapped_regex)
     assert [(c.change, c.directive) for c in changes] == [("reordered", "location ~")]
     assert changes[0].where == "server example.com > location ^~ /a/ > location ~"
+
+
+@pytest.mark.parametrize("against", ["empty", "/"])
+def test_against_a_directory_that_is_no_bundle_is_a_usage_error(tmp_path: Path, against: str) -> None:
+    """Exit 2 with a message, never a traceback with exit 1 (which means "changed")."""
+    target = tmp_path / "empty" if against == "empty" else Path(against)
+    target.mkdir(exist_ok=True)
+    proc = run("diff", "examples/petstore/policy.yaml", "--against", target)
+    assert proc.returncode == 2, proc.stderr
+    assert "is not a bundle (no nginx.conf)" in proc.stderr and "Traceback" not in proc.stderr

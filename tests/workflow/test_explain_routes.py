@@ -94,3 +94,9 @@ def test_routes_show_effective_policies_and_origins(tmp_path: Path) -> None:
     text = run("routes", policy)
     assert "POLICIES" in text.stdout.splitlines()[0]
     assert "no-server-header(headers)@api" in text.stdout
+
+
+def test_a_url_that_is_no_url_is_a_usage_error() -> None:
+    proc = run("explain", "GET", "http://[::1", "-p", "examples/petstore/policy.yaml")
+    assert proc.returncode == 2, proc.stderr
+    assert "Invalid value for URL" in proc.stderr and "Traceback" not in proc.stderr

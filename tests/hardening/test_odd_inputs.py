@@ -1,0 +1,72 @@
+"""Inputs found by a bug hunt that crashed (exit 3) or hung instead of a positioned error:
+whole-number floats where the schema wants integers, a Plus release name on the oss target, a
+spec path that is a symlink loop, and files that are not regular files (a FIFO blocked forever,
+/dev/zero read until memory ran out). Each is exit 1 with file:line:col, quickly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n  /a:\n    get:\n      responses: {"200": {description: ok}}\n'
+
+
+def _policy(spec: str = "spec.yaml", server: str = "{address: 127.0.0.1:9001}", head: str = "", use: str = "") -> str:
+    return f"{head}upstreams:\n  u:\n    servers: [{server}]\n{use}apis:\n  - {{name: a, spec: {spec}, upstream: u}}\n"
+
+
+CASES = {
+    "float weight": (_policy(server="{address: 127.0.0.1:9001, weight: 2.0}"), "policy.yaml:3:", "expected integer, got float 2.0"),
+    "float listen": (_policy(head="gateway: {listen: 8080.0}\n"), "policy.yaml:1:", "expected integer, got float 8080.0"),
+    "plus release on oss": (_policy(head="target: {version: R33}\n"), "policy.yaml:1:", "is an NGINX Plus release"),
+    "unknown plus release": (_policy(head="target: {flavor: plus, version: R99}\n"), "policy.yaml:1:", "unknown NGINX Plus release"),
+    "symlink loop": (_policy(spec="loop1"), "policy.yaml:5:", "too many levels of symbolic links"),
+    "spec /dev/zero": (_policy(spec="/dev/zero"), "policy.yaml:5:", "not a regular file"),
+    "spec FIFO": (_policy(spec="fifo"), "policy.yaml:5:", "not a regular file"),
+    "keys file /dev/zero": (
+        _policy(use="policies:\n  k: {kind: api_key, keys_file: /dev/zero}\n").replace("upstream: u}", "upstream: u, use: [k]}"),
+        "policy.yaml:5:",
+        "not a regular file",
+    ),
+}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="FIFOs and /dev/zero")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_odd_input_is_a_positioned_error(tmp_path: Path, case: str) -> None:
+    policy, where, message = CASES[case]
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    (tmp_path / "policy.yaml").write_text(policy)
+    os.symlink("loop2", tmp_path / "loop1")
+    os.symlink("loop1", tmp_path / "loop2")
+    os.mkfifo(tmp_path / "fifo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "apigen", "validate", "policy.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO), "APIGEN_NO_CACHE": "1"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    line = next((ln for ln in proc.stderr.splitlines() if message in ln), None)
+    assert line is not None and line.startswith(where), proc.stderr
+
+
+def test_library_warnings_stay_out_of_the_output(tmp_path: Path) -> None:
+    """A spec pattern like "[[:alpha:]]" makes re warn (FutureWarning, "Possible nested set")
+    inside openapi-schema-validator: the output holds diagnostics only."""
+    (tmp_path / "spec.yaml").write_text(SPEC.replace(
+        "    get:\n", '    get:\n      parameters:\n        - {name: q, in: query, schema: {type: string, pattern: "[[:alpha:]]"}}\n'
+    ))
+    (tmp_path / "policy.yaml").write_text(_policy())
+    proc = subprocess.run(
+        [sys.executable, "-m", "apigen", "validate", "policy.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO), "APIGEN_NO_CACHE": "1", "APIGEN_PREWARM": "0"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and proc.stderr.strip() == "policy.yaml: valid (1 APIs, 1 operations)"
