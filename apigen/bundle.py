@@ -107,8 +107,13 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
     out_dir = out_dir.absolute()
     check_replaceable(out_dir)
     parent = out_dir.parent
+    created = [p for p in (parent, *parent.parents) if not p.exists()]  # removed again on failure
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=parent))
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         os.chmod(tmp, 0o755)
         bundle.write_tree(tmp)
@@ -132,4 +137,14 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
             os.rename(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(created)
         raise
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove the parent directories a failed build created (deepest first), if still empty."""
+    for d in directories:
+        try:
+            d.rmdir()
+        except OSError:
+            return

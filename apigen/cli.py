@@ -109,9 +109,8 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
         try:
             write_atomic(result.bundle, out_dir, verify=None if no_verify else verify_written_bundle(result))
         except OSError as exc:  # the output place: not a directory, no permission, disk full
-            result.diagnostics.error(
-                f"cannot write the bundle: {exc.strerror or exc}", Position(str(exc.filename or out_dir))
-            )
+            # Named by the user's -o: the file that failed may be in apigen's temporary sibling.
+            result.diagnostics.error(f"cannot write the bundle: {exc.strerror or exc}", Position(str(out_dir)))
             raise CompileError(result.diagnostics) from None
     except CompileError as exc:
         _fail(exc, quiet)

@@ -9,12 +9,13 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from apigen.diagnostics import Diagnostics, Position
 from apigen.load.policy_loader import PolicySource
 from apigen.load.spec_loader import SpecSet, load_spec
 from apigen.load.yaml_positions import YamlLoadError
-from apigen.model.openapi import SpecSummary, normalise_base_path, spec_version, summarise_spec
+from apigen.model.openapi import SpecSummary, control_character, normalise_base_path, spec_version, summarise_spec
 from apigen.model.types import (
     AccessLogSettings,
     Api,
@@ -191,6 +192,11 @@ def _added_operations(
                 source.pos(*where, key=True),
             )
             continue
+        # Like a spec path: routed as nginx's decoded URI, so checked decoded too (`%0a`).
+        bad = control_character(data["path"]) or control_character(unquote(data["path"]))
+        if bad:
+            diags.error(f"add_operations: path {data['path']!r} has a {bad}", source.pos(*where, "path"))
+            continue
         params = tuple(Parameter(name, "path", True) for name in re.findall(r"\{([^{}/]+)\}", data["path"]))
         ops.append(
             Operation(
@@ -198,10 +204,11 @@ def _added_operations(
                 operation_id=op_id,
                 method=method,
                 path=data["path"],
-                route_path=data["path"],
+                route_path=unquote(data["path"]),
                 parameters=params,
                 spec_uri=source.path.resolve().as_uri(),
                 spec_path=where,
+                spec_display=source.display,  # its positions are in the policy file
             )
         )
         attachments[op_id] = _attachment("operation", data, where)

@@ -241,3 +241,14 @@ def test_a_rebuild_keeps_the_logs(previous) -> None:
     assert "secrets/k.pem" not in after and after["nginx.conf"][0].startswith(GENERATED_MARK.encode())
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
 
+
+
+def test_a_failed_build_leaves_no_new_parent_directories(tmp_path: Path) -> None:
+    """`-o new/dirs/<too long name>`: exit 1 naming the -o path (not apigen's temporary
+    sibling), and the parent directories the build created are gone again."""
+    out = tmp_path / "new" / "dirs" / ("a" * 300)
+    result = _build_cli(out)
+    assert result.exit_code == 1, result.output
+    assert f"{out}: error: cannot write the bundle: File name too long" in result.output
+    assert ".new-" not in result.output
+    assert not (tmp_path / "new").exists()

@@ -70,3 +70,31 @@ def test_library_warnings_stay_out_of_the_output(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr and proc.stderr.strip() == "policy.yaml: valid (1 APIs, 1 operations)"
+
+
+def test_added_operations_are_checked_and_located_like_spec_paths(tmp_path: Path) -> None:
+    """add_operations paths: a control character is refused even percent-encoded (as for spec
+    paths), messages point into the policy file (they named the spec file with the policy's
+    line), and the path is routed decoded like a spec path (`%20` is a space for nginx)."""
+    from apigen.explain import resolve
+    from apigen.pipeline import compile_policy
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "spec.yaml").write_text(SPEC)
+    head = "upstreams:\n  u: {servers: [{address: 127.0.0.1:9001}]}\napis:\n  - name: a\n    spec: sub/spec.yaml\n    upstream: u\n    add_operations:\n"
+    (tmp_path / "policy.yaml").write_text(head + '      nl: {method: GET, path: "/x%0a"}\n      rs: {method: GET, path: "/_apigen/x"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "apigen", "validate", "policy.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 1
+    assert "policy.yaml:8:31: error: add_operations: path '/x%0a' has a control character" in proc.stderr, proc.stderr
+    (tmp_path / "policy.yaml").write_text(head + '      rs: {method: GET, path: "/_apigen/x"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "apigen", "validate", "policy.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stderr.startswith("policy.yaml:8:") and "is reserved" in proc.stderr, proc.stderr
+    (tmp_path / "policy.yaml").write_text(head + '      sp: {method: GET, path: "/a%20b"}\n')
+    plan = compile_policy(tmp_path / "policy.yaml", render=False).plan
+    assert resolve(plan, "GET", "/a%20b").operation.operation_id == "sp"
