@@ -86,6 +86,14 @@ def _plain(node: Any, path: DataPath, pos: PositionMap, budget: list[int]) -> An
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for k, v in node.items():
+            if k is None or isinstance(k, (list, dict, CommentedMap, CommentedSeq)):
+                # `~:` or `[a]:` would become the name "None" or "['a']" below.
+                try:
+                    line, col = node.lc.key(k)
+                    where = Position(pos.file, line + 1, col + 1)
+                except (KeyError, TypeError, AttributeError):
+                    where = pos.at(path)
+                raise YamlLoadError("a mapping key must be a name (text or a number), not null or a collection", where)
             # YAML 1.2 reads `200:` as an int; OpenAPI and our policy keys are strings.
             key = _join_surrogates(str(k), path, pos)
             child = (*path, key)

@@ -81,9 +81,16 @@ class Split(PolicyKind):
                 source.pos(*policy.path, "weights"),
                 hint="blue-green: {blue: 100, green: 0}; canary: {stable: 95, canary: 5}",
             )
-        for name in weights:
+        for name, weight in weights.items():
             if name not in config.upstreams:
                 diags.error(f"unknown upstream {name!r}", source.pos(*policy.path, "weights", name, key=True))
+            elif abs(weight * 100 - round(weight * 100)) > 1e-6:
+                # split_clients takes percentages with two decimals: 0.001 would become 0%.
+                diags.error(
+                    f"weight {weight:g} of {name!r} has more than two decimals (nginx's split_clients "
+                    "takes percentages to 0.01)",
+                    source.pos(*policy.path, "weights", name),
+                )
         key = cfg.get("key", "request_id")
         reason = invalid_source_reason(key)
         needs = required_variable(key, config.target)

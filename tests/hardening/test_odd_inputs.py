@@ -26,6 +26,7 @@ CASES = {
     "plus release on oss": (_policy(head="target: {version: R33}\n"), "policy.yaml:1:", "is an NGINX Plus release"),
     "unknown plus release": (_policy(head="target: {flavor: plus, version: R99}\n"), "policy.yaml:1:", "unknown NGINX Plus release"),
     "symlink loop": (_policy(spec="loop1"), "policy.yaml:5:", "too many levels of symbolic links"),
+    "null key": (_policy().replace("  u:\n", "  ~:\n"), "policy.yaml:2:", "a mapping key must be a name"),
     "spec /dev/zero": (_policy(spec="/dev/zero"), "policy.yaml:5:", "not a regular file"),
     "spec FIFO": (_policy(spec="fifo"), "policy.yaml:5:", "not a regular file"),
     "keys file /dev/zero": (

@@ -62,6 +62,9 @@ def test_split_validation(tmp_path: Path) -> None:
             "overrides": [{"header": "X-C", "value": "1", "upstream": "canary"}],
         },
         "u": {"kind": "split", "weights": {"stable": 50, "nope": 50}},
+        # split_clients takes two decimals: 0.001 % would be rendered 0 % (never served).
+        "p": {"kind": "split", "weights": {"stable": 99.999, "canary": 0.001}},
+        "q": {"kind": "split", "weights": {"stable": 87.5, "canary": 12.5}},
     }
     errors = "\n".join(
         compile_errors(
@@ -71,6 +74,9 @@ def test_split_validation(tmp_path: Path) -> None:
     assert "split weights add up to 110, not 100" in errors
     assert "override upstream 'canary' is not one of the split's variants" in errors
     assert "unknown upstream 'nope'" in errors
+    assert "weight 99.999 of 'stable' has more than two decimals" in errors
+    assert "weight 0.001 of 'canary' has more than two decimals" in errors
+    assert "12.5" not in errors and "87.5" not in errors
 
 
 @pytest.mark.live
