@@ -122,12 +122,13 @@ def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
         if isinstance(ref, str) and _report_broken_file(specs, ref, diags):
             return False  # the referenced file exists but does not parse: that is the error
         if isinstance(ref, str):  # referencing.exceptions.Unresolvable: point at the $ref itself
-            where = _find_ref(specs.root, ref)
-            remote = "://" in ref.split("#", 1)[0] and not ref.startswith("file:")
+            found = _find_ref(specs.root, ref)
+            written = found[1] if found is not None else ref
+            remote = "://" in written.split("#", 1)[0] and not written.startswith("file:")
             why = "remote references are not supported" if remote else "no such file, or nothing at that place in it"
             diags.error(
-                f"cannot resolve $ref {ref!r}: {why}",
-                locate(specs.root_uri, (*where, "$ref") if where is not None else (), display),
+                f"cannot resolve $ref {written!r}: {why}",
+                locate(specs.root_uri, (*found[0], "$ref") if found is not None else (), display),
                 code="openapi",
             )
         else:
@@ -165,14 +166,18 @@ def _report_broken_file(specs: SpecSet, ref: str, diags: Diagnostics) -> bool:
     return False
 
 
-def _find_ref(doc: Any, ref: str) -> tuple | None:
-    """The data path of the first ``{"$ref": ref}`` in ``doc`` (iterative: specs nest deeply)."""
+def _find_ref(doc: Any, ref: str) -> tuple[tuple, str] | None:
+    """The data path and text of the first ``$ref`` in ``doc`` that is ``ref`` (the resolver
+    reports a local reference as its bare pointer: ``/components/x`` for ``#/components/x``);
+    iterative: specs nest deeply."""
+    pointer = ref.split("#", 1)[1] if "#" in ref else ref
     stack: list[tuple[Any, tuple]] = [(doc, ())]
     while stack:
         node, path = stack.pop()
         if isinstance(node, dict):
-            if node.get("$ref") == ref:
-                return path
+            value = node.get("$ref")
+            if isinstance(value, str) and (value == ref or ("#" in value and value.split("#", 1)[1] == pointer)):
+                return path, value
             stack.extend((v, (*path, k)) for k, v in reversed(list(node.items())))
         elif isinstance(node, list):
             stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
