@@ -54,8 +54,11 @@ def _find_op(plan: Plan, api: str, operation_id: str) -> OperationPlan | None:
 
 
 def resolve(plan: Plan, method: str, url: str) -> Resolution:
-    method = method.upper()
     uri = normalise_uri(url)
+    # nginx's request-line parser: methods are upper-case letters, "_" and "-"; a NUL in the
+    # decoded path is refused. Both are 400 before any location.
+    if not re.fullmatch(r"[A-Z_-]+", method) or "\x00" in uri:
+        return Resolution(method, uri, 400, "(none)", notes=["nginx refuses this request line (400)"])
     res = _resolve_normalised(plan, method, uri)
     raw = url.split("://", 1)[1].partition("/")[1:] if "://" in url else ("", url)
     # The dispatch map answers 400 for such a path: where a route was found, and where a group's

@@ -120,3 +120,12 @@ def test_the_check_is_plain_nginx_maps(tmp_path: Path) -> None:
     maps = compiled.bundle.files["api_maps.conf"]
     assert "map $request_uri $apigen_path_ambiguous {" in maps
     assert 'map "$apigen_path_ambiguous$apigen_route $request_method" $apigen_target {' in maps
+
+
+@pytest.mark.parametrize(("method", "target"), [("get", "/v1/items"), ("Get", "/v1/items/1"), ("GET", "/v1/items/%00")])
+def test_request_lines_nginx_refuses_are_predicted(gateway, method: str, target: str) -> None:
+    """A method that is not upper case, a NUL in the decoded path: nginx answers 400 before any
+    location, and explain says so (it used to upper-case the method and predict 200)."""
+    nginx, plan = gateway
+    assert request(method, f"{nginx.url}{target}", headers={"Host": HOST}).status == 400
+    assert resolve(plan, method, target).status == 400
