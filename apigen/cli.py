@@ -127,6 +127,7 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
 def routes(policy: Path, fmt: str) -> None:
     """List every route: method, path, operationId, nginx location, upstream, and the effective
     policies of each operation with the level (gateway, api, tag, operation) each came from."""
+    from apigen.console import data
     from apigen.explain import operation_details
     from apigen.pipeline import compile_policy
     from apigen.plan.report import route_rows
@@ -144,7 +145,7 @@ def routes(policy: Path, fmt: str) -> None:
         for key in ("upstream_origin", "timeouts", "security", "policies"):
             row[key] = details[key]
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
+        data(json.dumps(rows, indent=2))
         return
     headers = ["METHOD", "PATH", "OPERATION", "LOCATION", "UPSTREAM", "POLICIES"]
     table = [headers]
@@ -154,7 +155,7 @@ def routes(policy: Path, fmt: str) -> None:
         table.append([r["method"], r["path"], r["operation"], r["location"], upstream, policies])
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
+        data("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
 
 
 def _add_workflow_commands() -> None:

@@ -20,9 +20,18 @@ def colour_enabled(stream: TextIO | None = None) -> bool:
         return False
 
 
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a C tool in the same place
+
+
 def data(text: str) -> None:
-    """What a command produces (a report, JSON, SARIF): stdout."""
-    click.echo(text)
+    """What a command produces (a report, JSON, SARIF): stdout. A reader that went away
+    (`apigen routes | head`) ends the command quietly, like a tool killed by SIGPIPE."""
+    try:
+        click.echo(text)
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_PIPE_CLOSED)
 
 
 def message(text: str) -> None:

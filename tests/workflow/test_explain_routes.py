@@ -100,3 +100,22 @@ def test_a_url_that_is_no_url_is_a_usage_error() -> None:
     proc = run("explain", "GET", "http://[::1", "-p", "examples/petstore/policy.yaml")
     assert proc.returncode == 2, proc.stderr
     assert "Invalid value for URL" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_apigen_bug(tmp_path: Path) -> None:
+    """`apigen routes | head -1`: what the commands print goes through console.data, which ends
+    quietly (141, like a tool killed by SIGPIPE) instead of "internal error ... a bug in apigen"
+    (explain | head did that). 1 MB to a pipe whose reader has gone: EPIPE for sure."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from apigen.console import data; data('x' * 10**6)"],
+        stdout=write, stderr=subprocess.PIPE, timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == b""
