@@ -72,4 +72,26 @@ def resolve_operation(
     timeouts = explicit.merged_over(config.upstreams[upstream].timeouts if upstream in config.upstreams else Timeouts())
     order = {name: kind.order for name, kind in registry.items()}
     chosen.sort(key=lambda p: (order.get(p.policy.kind, 100), p.policy.kind))  # stable: level order kept
+    if diags is not None and source is not None:
+        _check_dry_run_mix(op, chosen, diags, source)
     return EffectiveOperation(op, tuple(chosen), upstream, upstream_origin, timeouts)
+
+
+_DRY_RUN_KINDS = {"rate_limit": "limit_req_dry_run", "conn_limit": "limit_conn_dry_run"}
+
+
+def _check_dry_run_mix(op: Operation, chosen: list[EffectivePolicy], diags: Diagnostics, source: PolicySource) -> None:
+    """nginx's dry-run switch is per location, not per zone: a dry-run limit on an operation
+    that also has an enforcing limit of the same kind would silently stop that one rejecting."""
+    for kind, directive in _DRY_RUN_KINDS.items():
+        limits = [p for p in chosen if p.policy.kind == kind]
+        dry = [p for p in limits if p.policy.config.get("dry_run")]
+        enforcing = [p.policy.name for p in limits if not p.policy.config.get("dry_run")]
+        if dry and enforcing:
+            diags.error(
+                f"dry_run {kind} {dry[0].policy.name!r} applies to {op.method} {op.path} "
+                f"({op.operation_id}), which also has the enforcing {', '.join(map(repr, enforcing))}: "
+                f"nginx's {directive} is per location, so those would never reject either",
+                source.pos(*dry[0].policy.path, "dry_run"),
+                hint="use dry_run on every limit of these operations, or on none (skip: the dry-run policy there)",
+            )

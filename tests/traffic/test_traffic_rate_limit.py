@@ -95,6 +95,20 @@ def test_invalid_rate_limits(tmp_path: Path) -> None:
     assert any("rate" in e for e in errors)
 
 
+def test_a_dry_run_limit_next_to_an_enforcing_one_is_an_error(tmp_path: Path) -> None:
+    """limit_req_dry_run is per location: a gateway-wide dry-run limit made the strict limit of
+    an operation count-only too (found live: 4 of 4 requests over a 1r/m limit passed)."""
+    policies = {
+        "observe": {"kind": "rate_limit", "rate": "100r/s", "dry_run": True},
+        "strict": {"kind": "rate_limit", "rate": "1r/m"},
+    }
+    api = {"use": ["observe"], "operations": {"createPet": {"use": ["strict"]}}}
+    errors = compile_errors(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api=api))
+    [error] = [e for e in errors if "dry_run" in e]
+    assert "'observe' applies to POST /pets (createPet), which also has the enforcing 'strict'" in error
+    assert "limit_req_dry_run is per location" in error and "policy.json:" in error.split(" ")[0]
+
+
 @pytest.mark.live
 @requires_nginx
 def test_rate_limit_counts_per_key(tmp_path: Path, echo_backend, nginx_runner) -> None:
