@@ -74,7 +74,51 @@ def resolve_operation(
     chosen.sort(key=lambda p: (order.get(p.policy.kind, 100), p.policy.kind))  # stable: level order kept
     if diags is not None and source is not None:
         _check_dry_run_mix(op, chosen, diags, source)
+        _check_split_variants(chosen, upstream, config, diags, source)
     return EffectiveOperation(op, tuple(chosen), upstream, upstream_origin, timeouts)
+
+
+def _check_split_variants(
+    chosen: list[EffectivePolicy], upstream: str, config: GatewayConfig, diags: Diagnostics, source: PolicySource
+) -> None:
+    """A split picks the upstream group at request time, but the operation's location is written
+    for the operation's own upstream: its scheme (http/https/grpc), TLS settings, timeouts,
+    retries and keep-alive headers. A variant that differs in any of them would be proxied with
+    the wrong ones (an https variant got plain HTTP, found live), so they must agree."""
+    base = config.upstreams.get(upstream)
+    if base is None:
+        return
+    for p in chosen:
+        if p.policy.kind != "split":
+            continue
+        for name in sorted(p.policy.config.get("weights") or {}):
+            variant = config.upstreams.get(name)
+            if variant is None or name == upstream:
+                continue
+            differs = [
+                what
+                for what, a, b in (
+                    ("protocol", variant.protocol, base.protocol),
+                    ("tls", variant.tls, base.tls),
+                    ("timeouts", variant.timeouts, base.timeouts),
+                    ("retries", variant.retries, base.retries),
+                    ("keepalive", variant.keepalive is not None, base.keepalive is not None),
+                )
+                if a != b
+            ]
+            key = f"split variant {name!r} differs from {upstream!r}"
+            if not differs or any(d.message.startswith(key) for d in diags):
+                continue
+            # The scheme and TLS decide whether the variant is spoken to securely at all: error.
+            report = diags.error if {"protocol", "tls"} & set(differs) else diags.warning
+            report(
+                f"{key}, the upstream of the operations the split applies to, in {', '.join(differs)}: "
+                f"their locations are written for {upstream!r}, so {name!r} would be proxied with "
+                f"{upstream!r}'s settings",
+                source.pos(*p.policy.path, "weights", name, key=True),
+                hint="give the variants the same protocol, tls, timeouts, retries and keepalive as the operation's upstream",
+                **({} if report is diags.error else {"code": "split-variant-settings"}),
+            )
 
 
 _DRY_RUN_KINDS = {"rate_limit": "limit_req_dry_run", "conn_limit": "limit_conn_dry_run"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -144,3 +145,28 @@ def test_blue_green_flip_is_one_line(tmp_path: Path, echo_backend, nginx_runner)
         if line[:1] in "+-" and not line.startswith(("+++", "---", "+#", "-#"))
     ]
     assert changed == ['-    * "blue";', '+    * "green";']
+
+
+def test_variants_must_be_proxied_like_the_operations_upstream(tmp_path: Path) -> None:
+    """The split's locations are written for the operation's upstream: an https variant was
+    spoken to in plain HTTP (found live), and a variant's own timeouts, retries and keepalive
+    are ignored. A scheme or TLS difference is an error, the others a warning."""
+    from apigen.pipeline import compile_policy
+    from tests.support.traffic_build import PETS_SPEC
+
+    split = {"bg": {"kind": "split", "weights": {"main": 50, "green": 50}}}
+    ups = {"main": ["127.0.0.1:9"], "green": ["127.0.0.1:10"]}
+    errors = compile_errors(tmp_path, policy_for(8080, ups, policies=split, api={"use": ["bg"]}, upstream_green={"protocol": "https"}))
+    [error] = [e for e in errors if "split variant" in e]
+    assert "split variant 'green' differs from 'main'" in error and "in protocol" in error
+    src = tmp_path / "ok"
+    src.mkdir()
+    (src / "pets.json").write_text(json.dumps(PETS_SPEC))
+    (src / "policy.json").write_text(json.dumps(
+        policy_for(8080, ups, policies=split, api={"use": ["bg"]}, upstream_green={"timeouts": {"read": "1s"}})
+    ))
+    warnings = [d.message for d in compile_policy(src / "policy.json", render=False).diagnostics if d.code == "split-variant-settings"]
+    assert warnings == [
+        "split variant 'green' differs from 'main', the upstream of the operations the split applies to, in timeouts: "
+        "their locations are written for 'main', so 'green' would be proxied with 'main''s settings"
+    ]
