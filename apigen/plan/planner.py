@@ -503,10 +503,17 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         config=config,
         routes=table,
         upstreams=tuple((u, balance_tokens(u.balance)) for u in config.upstreams.values()),
-        # Health checks and slow_start (NGINX Plus) need the group's state in shared memory.
+        # Health checks and slow_start (NGINX Plus) need the group's state in shared memory; so
+        # do passive health (max_fails, by default 1 in 10 s) and max_conns on OSS, which each
+        # worker would otherwise count on its own (a failed server went on getting requests from
+        # the other workers, found live), for every group with a server to fail over to.
         upstream_zones=frozenset(
             {z for u in policy_http for z in registry[u.kind].upstream_zones(u.plan)}
-            | {u.name for u in config.upstreams.values() if any(s.slow_start for s in u.servers)}
+            | {
+                u.name
+                for u in config.upstreams.values()
+                if len(u.servers) > 1 or any(s.slow_start or s.max_conns for s in u.servers)
+            }
         ),
         apis=tuple(api_plans),
         root_groups=tuple(g for g in table.groups if g.api is None),
