@@ -3,8 +3,9 @@
 One cache zone per policy. Other methods of an API the policy is attached to are left alone.
 Responses carry ``X-Cache-Status`` (MISS, HIT, BYPASS, EXPIRED, ...); a request with the bypass
 header set to a non-empty value other than ``0`` skips the lookup. The key is scheme, host and
-request URI, plus the ``vary`` key sources: add ``api_key_client`` or a header when responses
-differ per client - a cache shared between clients must not serve one client's data to another.
+request URI, plus the ``vary`` key sources, plus the caller's credentials (``Authorization`` and
+the token, key or client certificate of the operation's authentication policies): a cache shared
+between clients never serves one client's data to another.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class Cache(PolicyKind):
         key = "$scheme$host$request_uri" + "".join(
             ":${" + variable_name(s, config.target) + "}" for s in cfg.get("vary") or ()
         )
+        # One caller's answer is never another's (RFC 9111, 3.5): the credentials are part of the
+        # key (found live: with only the URI, bob got alice's cached response).
+        key += "".join(f":{v}" for v in credential_variables(eff, config))
         # With a canary split, each variant's answers are cached apart.
         for p in eff.policies:
             kind = registry.get(p.policy.kind)
@@ -98,6 +102,33 @@ class Cache(PolicyKind):
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
         zones = {u.zone.zone: u.zone for u in instances if u is not None}
         return tuple(zones[k] for k in sorted(zones))
+
+
+def credential_variables(eff: EffectiveOperation, config: GatewayConfig) -> list[str]:
+    """Where the operation's callers put their credentials: the Authorization header always (an
+    upstream may authenticate with it), and the token, key or certificate variable of every
+    authentication policy that applies (the policies an ``openapi_security`` maps too)."""
+    from apigen.policies.auth_cache import token_variable
+    from apigen.policies.auth_files import source_variable
+
+    names: list[str] = []
+    for p in eff.policies:
+        if p.policy.kind == "openapi_security":
+            names += sorted(set((p.policy.config.get("schemes") or {}).values()))
+        else:
+            names.append(p.policy.name)
+    out = ["$http_authorization"]
+    for name in names:
+        policy = config.policies.get(name)
+        if policy is None:
+            continue
+        if policy.kind == "jwt":
+            out.append(token_variable(policy))
+        elif policy.kind == "api_key":
+            out.append("$" + source_variable(policy.config))
+        elif policy.kind == "mtls":
+            out.append("$ssl_client_s_dn")
+    return list(dict.fromkeys(out))
 
 
 register(Cache())

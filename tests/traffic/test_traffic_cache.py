@@ -32,7 +32,7 @@ def test_cache_hit_miss_bypass(tmp_path: Path, echo_backend, nginx_runner) -> No
     for op_id in ("listPets", "showPet", "ownerPet"):  # GET only
         assert "proxy_cache apigen_cache_cached;" in operation_location(ops, "pets", op_id)[1]
     assert "proxy_cache " not in operation_location(ops, "pets", "deletePet")[1]
-    assert 'proxy_cache_key "$scheme$host$request_uri:${http_x_tenant}";' in ops
+    assert 'proxy_cache_key "$scheme$host$request_uri:${http_x_tenant}:$http_authorization";' in ops
     nginx = nginx_runner(bundle, port)
 
     def get(path: str, **headers: str):
@@ -52,6 +52,11 @@ def test_cache_hit_miss_bypass(tmp_path: Path, echo_backend, nginx_runner) -> No
     assert get("/v1/pets?a=2")[1] == "MISS"  # the URI is part of the key
     assert get("/v1/pets?a=1", **{"X-Tenant": "t2"})[1] == "MISS"  # so is the vary header
     assert get("/v1/pets?a=1", **{"X-Tenant": "t2"})[1] == "HIT"
+    # One caller's answer is never another's (found live: bob got alice's cached response).
+    _, cache, alice = get("/v1/pets?a=1", Authorization="Bearer alice")
+    assert cache == "MISS" and get("/v1/pets?a=1", Authorization="Bearer alice")[1:] == ("HIT", alice)
+    _, cache, bob = get("/v1/pets?a=1", Authorization="Bearer bob")
+    assert cache == "MISS" and bob != alice
     # 404 is cached too (valid 10s); POST never is.
     assert request("GET", f"{nginx.url}/v1/pets/9?__status=404").headers["X-Cache-Status"] == "MISS"
     assert request("GET", f"{nginx.url}/v1/pets/9?__status=404").headers["X-Cache-Status"] == "HIT"
@@ -69,4 +74,21 @@ def test_cache_key_separates_split_variants(tmp_path: Path) -> None:
     )
     ops = (build(tmp_path, policy) / "api_conf.d/pets.conf").read_text()
     for op_id in ("listPets", "showPet", "ownerPet"):
-        assert 'proxy_cache_key "$scheme$host$request_uri:${apigen_split_s_pick}";' in operation_location(ops, "pets", op_id)[1]
+        key = 'proxy_cache_key "$scheme$host$request_uri:$http_authorization:${apigen_split_s_pick}";'
+        assert key in operation_location(ops, "pets", op_id)[1]
+
+
+def test_cache_key_holds_the_credentials_of_the_operations_auth(tmp_path: Path) -> None:
+    """An API-key (or JWT cookie/header token, client certificate) policy on a cached operation
+    puts that credential in the key, besides Authorization."""
+    from apigen.model.types import PolicyDef
+    from apigen.plan.effective import EffectivePolicy
+    from apigen.policies.cache import credential_variables
+
+    config = type("C", (), {"policies": {
+        "k": PolicyDef("k", "api_key", {"kind": "api_key", "keys_file": "x", "name": "X-API-Key"}),
+        "j": PolicyDef("j", "jwt", {"kind": "jwt", "token": {"from": "cookie", "name": "session"}}),
+        "m": PolicyDef("m", "mtls", {"kind": "mtls"}),
+    }})()
+    eff = type("E", (), {"policies": tuple(EffectivePolicy(config.policies[n], "api", ("apis", 0)) for n in "kjm")})()
+    assert credential_variables(eff, config) == ["$http_authorization", "$http_x_api_key", "$cookie_session", "$ssl_client_s_dn"]
