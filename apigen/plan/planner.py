@@ -108,6 +108,9 @@ class OperationPlan:
     # handler passes accepted requests to `forward_location`, which holds the proxy_pass.
     content_handler: str | None = None
     forward_location: str | None = None
+    # The gateway's default body limit, repeated where the http level allows more (see
+    # body_size_ceiling); None where the level above already says it or a policy sets its own.
+    body_size: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ class Plan:
     reject_unknown_hosts: bool = False  # a default server answers 444 to host names not in server_name
     ssl_reject_handshake: bool = False  # the target can refuse TLS handshakes for unknown names
     asset_inputs: tuple[Path, ...] = ()  # every file the policies read (keys, certificates, ...)
+    client_max_body_size: str = "1m"  # of the http level: body_size_ceiling
     # Raw paths that do not read as the normalised URI: 400 (see routing.AMBIGUOUS_PATH_REGEX).
     ambiguous_path_regex: str = AMBIGUOUS_PATH_REGEX
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
@@ -312,6 +316,9 @@ def _operation_plan(
         override = kind.upstream_uri(use.plan)
         upstream_uri = upstream_uri if override is None else override
     content_handler = next((h for u in uses if (h := getattr(u.plan, "content_handler", None))), None)
+    own_limit = any((u.kind == "body_limit" and u.plan.max) or u.kind == "validation" for u in uses)
+    default_size = config.gateway.client_max_body_size
+    raised = _size_bytes(body_size_ceiling(config)) != _size_bytes(default_size)
     return OperationPlan(
         api=api.name,
         operation_id=op.operation_id,
@@ -336,7 +343,32 @@ def _operation_plan(
         else None,
         content_handler=content_handler,
         forward_location=forward_location(uri) if content_handler else None,
+        body_size=default_size if raised and not own_limit else None,
     )
+
+
+def _size_bytes(size: str) -> float:
+    """An nginx size ("512k", "10m", "1g"; "0" is no limit) in bytes."""
+    text = size.strip().lower()
+    if text == "0":
+        return float("inf")
+    unit = {"k": 1024, "m": 1024**2, "g": 1024**3}.get(text[-1:], 1)
+    return float(text[:-1] if text[-1:] in "kmg" else text) * unit
+
+
+def body_size_ceiling(config: GatewayConfig) -> str:
+    """The body limit of the http level: the largest any operation allows. nginx checks
+    Content-Length in every location it selects, the route location (which inherits the http
+    level) before the operation's: with the gateway default there, an operation allowing more
+    answered 413 to a client sending Content-Length (found live); each operation location then
+    states its own limit (a policy's, or the default again)."""
+    sizes = [config.gateway.client_max_body_size]
+    for policy in config.policies.values():
+        if policy.kind == "body_limit" and "max" in policy.config:
+            sizes.append(str(policy.config["max"]))
+        elif policy.kind == "validation":
+            sizes.append(str(policy.config.get("max_body_size", "1m")))
+    return max(sizes, key=_size_bytes)
 
 
 def _sharing_key(op: OperationPlan) -> object:
@@ -541,6 +573,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         source_dir=source.base_dir if source is not None else Path("."),
         assets=tuple(sorted(assets.assets.values(), key=lambda a: a.bundle_path)) if assets else (),
         asset_inputs=tuple(dict.fromkeys(assets.read_paths)) if assets else (),
+        client_max_body_size=body_size_ceiling(config),
         tls_certificate=tls_cert,
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,

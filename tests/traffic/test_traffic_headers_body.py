@@ -82,3 +82,25 @@ def test_headers_and_body_limit(tmp_path: Path, echo_backend, nginx_runner) -> N
             assert sock.recv(1024) == b""
         except ConnectionResetError:
             pass
+
+
+@pytest.mark.live
+@requires_nginx
+def test_a_body_limit_above_the_gateway_default_is_honoured(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """nginx checks Content-Length in the route location (which inherited the gateway's 1m)
+    before the operation's: a 3m upload limit answered 413 to 1.5 MB sent with Content-Length
+    and accepted it chunked (found live). The http level now allows the largest limit and every
+    operation location states its own."""
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {"uploads": {"kind": "body_limit", "max": "3m"}}
+    api = {"operations": {"createPet": {"use": ["uploads"]}}}
+    bundle = build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api=api))
+    nginx = nginx_runner(bundle, port)
+    body = "x" * 1_500_000
+    r = request("POST", f"{nginx.url}/v1/pets", body=body, timeout=30)
+    assert r.status == 200 and len(r.json()["body"]) == len(body)
+    assert request("POST", f"{nginx.url}/v1/pets", body="x" * 3_500_000, timeout=30).status == 413
+    # Operations without a limit of their own keep the gateway's 1m.
+    r = request("DELETE", f"{nginx.url}/v1/pets/1", body=body, timeout=30)
+    assert (r.status, r.headers["Content-Type"]) == (413, "application/json")
