@@ -246,10 +246,24 @@ function answer(r, status, body) {
     r.return(status, JSON.stringify(body) + '\n');
 }
 
+// A part's query parameter built from client arguments the client did not send is left out
+// (`limit=` would be a value a strict upstream refuses).
+function absent(tokens, r) {
+    for (var i = 0; i < tokens.length; i++) {
+        var t = tokens[i];
+        if (typeof t !== 'string' && t.query !== undefined && r.variables['arg_' + t.query] === undefined) {
+            return true;
+        }
+    }
+    return false;
+}
+
 function call(r, part, params) {
     var args = [];
     for (var i = 0; i < part.query.length; i++) {
-        args.push(part.query[i][0] + '=' + fill(part.query[i][1], r, params, true));
+        if (!absent(part.query[i][1], r)) {
+            args.push(part.query[i][0] + '=' + fill(part.query[i][1], r, params, true));
+        }
     }
     if (part.pass_query && r.variables.args) {
         args.push(r.variables.args);

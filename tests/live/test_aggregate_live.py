@@ -87,6 +87,10 @@ def test_keyed_parts_in_parallel(tmp_path, nginx_runner, three) -> None:
 def test_generated_request_id_is_shared(tmp_path, nginx_runner, three) -> None:
     nginx = start(tmp_path, nginx_runner, three)
     r = request("GET", f"{nginx.url}/users/7/summary")
+    # The client sent no q: the part's q parameter is left out, not sent empty (found live).
+    assert r.json()["orders"]["uri"] == "/orders?__sleep=0.6&user=7"
+    # Sent empty, it stays empty.
+    assert request("GET", f"{nginx.url}/users/7/summary?q=").json()["orders"]["uri"] == "/orders?__sleep=0.6&q=&user=7"
     ids = {part["headers"]["x-request-id"] for part in r.json().values()}
     assert ids == {r.headers["X-Request-ID"]}
     assert len(r.headers["X-Request-ID"]) == 32
