@@ -24,6 +24,7 @@ from apigen.plan.observability import (
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.plan.routing import (
     AMBIGUOUS_PATH_REGEX,
+    AMBIGUOUS_PATH_SOURCE,
     AMBIGUOUS_PATH_TARGET,
     NOT_FOUND_ROUTE,
     RouteGroup,
@@ -216,6 +217,7 @@ class Plan:
     client_max_body_size: str = "1m"  # of the http level: body_size_ceiling
     # Raw paths that do not read as the normalised URI: 400 (see routing.AMBIGUOUS_PATH_REGEX).
     ambiguous_path_regex: str = AMBIGUOUS_PATH_REGEX
+    ambiguous_path_source: str = AMBIGUOUS_PATH_SOURCE
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
 
     def include(self, relative: str) -> str:

@@ -409,21 +409,20 @@ def _common_text(a: Segment, b: Segment) -> str | None:
 # backslash, an empty segment (nginx merges slashes), or a dot segment, plain or percent-encoded,
 # with or without ``;parameters`` (nginx resolves ``..``; servlet containers drop ``;...``).
 # Such requests get 400 before any operation (dispatch map, ``AMBIGUOUS_PATH_TARGET``).
-# The nginx form scans the path once: possessive runs of ordinary characters, and a "%", "/" or
-# "\\" only where it starts nothing ambiguous; the match is the first character that does. (A
-# plain "^[^?]*(?:...)" form backtracked through every position of the path: ~1.5 µs per
-# request, measured.) _AMBIGUOUS is the same test for Python (3.10 has no possessive
-# quantifiers); tests/live/test_path_confusion.py checks that nginx and it agree.
-AMBIGUOUS_PATH_REGEX = (
-    r"(?i)^(?:[^?%/\\]++|%(?!2f|5c)|/(?!/|(?:\.|%2e){1,2}(?:;[^/?]*)?(?:[/?]|$)))*+[%/\\]"
-)
+# nginx tests the raw path alone ($apigen_log_path: $request_uri up to "?", which the access
+# log reads anyway), unanchored, so PCRE's start-character scan only stops at "%", "\\" and "/".
+# (Anchored on $request_uri, "^[^?]*(?:...)" backtracked through every position of the path:
+# ~1 us per request, measured; possessive quantifiers are refused by gixy's regex parser.)
+# _AMBIGUOUS is the same test for Python on a whole request URI; tests check both agree.
+AMBIGUOUS_PATH_REGEX = r"(?i)%2f|%5c|\\|//|/(?:\.|%2e){1,2}(?:;[^/]*)?(?:/|$)"
+AMBIGUOUS_PATH_SOURCE = "apigen_log_path"
 AMBIGUOUS_PATH_TARGET = RESERVED_PREFIX + "/400"
-_AMBIGUOUS = re.compile(r"(?i)^[^?]*(?:%2f|%5c|\\|//|/(?:\.|%2e){1,2}(?:;[^/?]*)?(?:[/?]|$))")
+_AMBIGUOUS = re.compile(AMBIGUOUS_PATH_REGEX)
 
 
 def path_is_ambiguous(request_uri: str) -> bool:
     """Does nginx answer 400 for this request URI (path and query, as sent)?"""
-    return _AMBIGUOUS.search(request_uri) is not None
+    return _AMBIGUOUS.search(request_uri.split("?", 1)[0]) is not None
 
 
 # The route id of "no route matched": never a path (route ids start with "/"), so the dispatch

@@ -92,12 +92,13 @@ def test_ambiguous_raw_paths_get_400_and_never_reach_the_upstream(gateway, targe
 @pytest.mark.parametrize(("target", "operation"), CANONICAL)
 def test_canonical_paths_are_routed_as_before(gateway, target: str, operation: str) -> None:
     nginx, plan = gateway
-    assert not path_is_ambiguous(target)
+    request_uri = target
+    assert not path_is_ambiguous(request_uri)
     resp = _get(nginx, target)
     assert resp.status == 200, (target, resp.status, resp.text)
     echoed = resp.json()
     assert echoed["headers"]["x-apigen-operation"] == operation
-    assert echoed["uri"] == target, "the upstream got another path than the one routed"
+    assert echoed["uri"] == request_uri, "the upstream got another path than the one routed"
     res = resolve(plan, "GET", target)
     assert (res.status, f"{res.operation.api}.{res.operation.operation_id}") == (200, operation)
 
@@ -118,7 +119,7 @@ def test_the_check_is_plain_nginx_maps(tmp_path: Path) -> None:
     compiled = compile_policy(write_workspace(tmp_path / "ws", policy, spec))
     assert compiled.bundle is not None
     maps = compiled.bundle.files["api_maps.conf"]
-    assert "map $request_uri $apigen_path_ambiguous {" in maps
+    assert "map $apigen_log_path $apigen_path_ambiguous {" in maps  # the raw path, no query
     assert 'map "$apigen_path_ambiguous$apigen_route $request_method" $apigen_target {' in maps
 
 
