@@ -284,7 +284,13 @@ def _strip_variables(config: GatewayConfig) -> dict[str, str]:
 
 
 def _operation_plan(
-    api: Api, op: Operation, eff: EffectiveOperation, config: GatewayConfig, uri: str, strip_vars: dict[str, str]
+    api: Api,
+    op: Operation,
+    eff: EffectiveOperation,
+    config: GatewayConfig,
+    uri: str,
+    strip_vars: dict[str, str],
+    body_ceiling: str,
 ) -> OperationPlan:
     upstream: Upstream = config.upstreams[eff.upstream]
     retries = upstream.retries
@@ -318,9 +324,9 @@ def _operation_plan(
         override = kind.upstream_uri(use.plan)
         upstream_uri = upstream_uri if override is None else override
     content_handler = next((h for u in uses if (h := getattr(u.plan, "content_handler", None))), None)
-    own_limit = any((u.kind == "body_limit" and u.plan.max) or u.kind == "validation" for u in uses)
+    own_limit = any(registry[p.policy.kind].max_body_size(p.policy) for p in eff.policies if p.policy.kind in registry)
     default_size = config.gateway.client_max_body_size
-    raised = _size_bytes(body_size_ceiling(config)) != _size_bytes(default_size)
+    raised = _size_bytes(body_ceiling) != _size_bytes(default_size)
     return OperationPlan(
         api=api.name,
         operation_id=op.operation_id,
@@ -366,10 +372,9 @@ def body_size_ceiling(config: GatewayConfig) -> str:
     states its own limit (a policy's, or the default again)."""
     sizes = [config.gateway.client_max_body_size]
     for policy in config.policies.values():
-        if policy.kind == "body_limit" and "max" in policy.config:
-            sizes.append(str(policy.config["max"]))
-        elif policy.kind == "validation":
-            sizes.append(str(policy.config.get("max_body_size", "1m")))
+        size = registry[policy.kind].max_body_size(policy) if policy.kind in registry else None
+        if size is not None:
+            sizes.append(size)
     return max(sizes, key=_size_bytes)
 
 
@@ -443,6 +448,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
 
     routed = {(op.api, op.operation_id) for _, _, op in table.operations()}
     strip_vars = _strip_variables(config)
+    body_ceiling = body_size_ceiling(config)
     api_plans = []
     for api in config.apis:
         ops = []
@@ -450,7 +456,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             if (api.name, op.operation_id) not in routed:
                 continue  # an alias of another operation's route: never reached
             eff = resolve_operation(api, op, config, diags, source)
-            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars))
+            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars, body_ceiling))
             if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
                 diags.error(
                     f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "
@@ -575,7 +581,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         source_dir=source.base_dir if source is not None else Path("."),
         assets=tuple(sorted(assets.assets.values(), key=lambda a: a.bundle_path)) if assets else (),
         asset_inputs=tuple(dict.fromkeys(assets.read_paths)) if assets else (),
-        client_max_body_size=body_size_ceiling(config),
+        client_max_body_size=body_ceiling,
         tls_certificate=tls_cert,
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,

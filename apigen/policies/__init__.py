@@ -118,6 +118,11 @@ class PolicyKind:
         """The internal location answering CORS preflights for this operation, or None."""
         return None
 
+    def max_body_size(self, policy: PolicyDef) -> str | None:
+        """The request body limit (``client_max_body_size``) this policy sets in the locations
+        it applies to, or None (see planner.body_size_ceiling)."""
+        return None
+
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
         """Extra files for the bundle; ``source_dir`` is the policy file's directory."""
         return []

@@ -84,8 +84,9 @@ class AuthHttp:
     js_path: str
     js_module: str
     basic_maps: tuple[tuple[str, str], ...]  # (variable, realm)
-    # (variable, source variable, include path, source of the exact-match map)
-    key_maps: tuple[tuple[str, str, str, str], ...]
+    # (variable, variable of the case-insensitive lookup, source variable, include path, source of
+    # the exact-match map)
+    key_maps: tuple[tuple[str, str, str, str, str], ...]
     client_source: str | None  # "$apigen_apikey_a:$apigen_apikey_b" for $apigen_client
     auth_uris: tuple[str, ...]
     key_exact_regex: str = API_KEY_EXACT_REGEX
@@ -343,7 +344,8 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None, kind: s
             if mapped is not None:
                 asset = assets.add_text("secrets", f"apikeys-{name}.map", mapped, secret=True)
                 variable, source = f"apigen_apikey_{var_slug(name)}", source_variable(policy.config)
-                key_maps.append((variable, source, include_path(config, asset.bundle_path), f"${source} ${variable}_found"))
+                found = variable + "_found"
+                key_maps.append((variable, found, source, include_path(config, asset.bundle_path), f"${source} ${found}"))
         if policy.kind == "basic_auth":
             text = assets.read(policy.config["htpasswd"], (*policy.path, "htpasswd"))
             if text is not None and check_htpasswd(policy, text, assets):

@@ -27,9 +27,12 @@ class BodyLimit(PolicyKind):
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         cfg = policy.config
         return BodyLimitPlan(
-            max=str(cfg["max"]) if "max" in cfg else None,
+            max=self.max_body_size(policy),
             timeout=duration(cfg["timeout"]) if "timeout" in cfg else None,
         )
+
+    def max_body_size(self, policy: PolicyDef) -> str | None:
+        return str(policy.config["max"]) if "max" in policy.config else None
 
 
 register(BodyLimit())
