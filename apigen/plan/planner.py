@@ -11,6 +11,7 @@ from apigen import __version__
 from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
+from apigen.plan.answers import AnswerHeaderMap, answer_header_maps
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
 from apigen.plan.observability import (
@@ -219,6 +220,7 @@ class Plan:
     ambiguous_path_regex: str = AMBIGUOUS_PATH_REGEX
     ambiguous_path_source: str = AMBIGUOUS_PATH_SOURCE
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
+    answer_maps: tuple[AnswerHeaderMap, ...] = ()  # headers error answers repeat (plan/answers.py)
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -441,9 +443,11 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         for op in api.operations:
             base = f"{INTERNAL_OP_PREFIX}{slug(api.name)}/{slug(op.operation_id)}"
             uri, n = base, 2
-            while uri in used:
+            # Unique ignoring case: maps keyed on the internal URI (plan/answers.py) look up
+            # lowercased keys, and operationIds may differ only in case.
+            while uri.lower() in used:
                 uri, n = f"{base}_{n}", n + 1
-            used.add(uri)
+            used.add(uri.lower())
             internal[(api.name, op.operation_id)] = uri
 
     routed = {(op.api, op.operation_id) for _, _, op in table.operations()}
@@ -537,6 +541,9 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     if tls_plan is not None:
         server_names += [n for c in config.gateway.tls.certificates for n in c.server_names if n not in server_names]  # type: ignore[union-attr]
     has_grpc = any(o.grpc for a in api_plans for o in a.operations)
+    answer_maps = answer_header_maps(api_plans)
+    error_headers = {h for u in policy_http for h in registry[u.kind].error_headers(u.plan)}
+    error_headers |= {(status, m.header, m.var) for m in answer_maps for status in ERROR_STATUSES}
     return Plan(
         version=__version__,
         inputs=config.input_digests,
@@ -573,7 +580,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),
         error_bodies=_error_bodies(config),
         request_line_statuses=REQUEST_LINE_STATUSES,
-        error_headers=tuple(sorted({h for u in policy_http for h in registry[u.kind].error_headers(u.plan)})),
+        error_headers=tuple(sorted(error_headers)),
+        answer_maps=answer_maps,
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         load_modules=tuple(sorted({m for u in policy_http for m in registry[u.kind].load_modules(u.plan)})),
         policy_http=tuple(policy_http),

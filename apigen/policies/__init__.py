@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from apigen.model.types import Api, GatewayConfig, PolicyDef
     from apigen.plan.assets import AssetCollector
     from apigen.plan.effective import EffectiveOperation
+    from apigen.render.quoting import Arg
 
 
 # The operationId of the stand-in operation for an API's unknown paths and undeclared methods
@@ -92,6 +93,14 @@ class PolicyKind:
         """``(status, header, variable)``: headers the gateway's JSON error answer for ``status``
         carries while the kind is in use (Retry-After on 429, say)."""
         return []
+
+    def answer_headers(self, plan: Any) -> tuple[tuple[str, Arg], ...]:
+        """``(header, nginx value)``: headers the operation's own answers carry (``add_header``
+        in its location) that the gateway's error answers for it must carry too. Error answers
+        are made in shared error locations, which select the values by the operation's internal
+        location (``$apigen_target``), so they hold even for a 413 nginx raises before the
+        operation location's directives run."""
+        return ()
 
     def upstream_variable(self, plan: Any) -> str | None:
         """A variable naming the upstream group this operation proxies to (splits), or None."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from apigen.plan.routing import method_sort_key
 from apigen.policies import PolicyKind, register, registry
 from apigen.policies.rate_limit import var_stem
+from apigen.render.quoting import Arg, quote
 
 if TYPE_CHECKING:
     from apigen.model.types import Api, GatewayConfig, PolicyDef
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
 PREFLIGHT_PREFIX = "/_apigen/preflight/"
 DEFAULT_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
-ORIGIN_VAR = "apigen_cors_origin"  # the operation's allowed origin, for error answers
-CREDENTIALS_VAR = "apigen_cors_credentials"
 
 
 @dataclass(frozen=True)
@@ -107,17 +106,18 @@ class Cors(PolicyKind):
     def preflight_uri(self, plan: Any) -> str | None:
         return plan.preflight_uri
 
-    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
-        """The gateway's own error answers (429, 413, 502, ...) carry the CORS headers of the
-        operation they happened in, so a browser can read them: the operation location copies its
-        policy's values into ``$apigen_cors_origin`` / ``$apigen_cors_credentials``."""
-        from apigen.plan.planner import ERROR_STATUSES
-
-        origins, _ = http_plan
-        headers = [("Access-Control-Allow-Origin", ORIGIN_VAR)]
-        if any(o.credentials_var for o in origins):
-            headers.append(("Access-Control-Allow-Credentials", CREDENTIALS_VAR))
-        return [(status, name, var) for status in ERROR_STATUSES for name, var in headers]
+    def answer_headers(self, plan: Any) -> tuple[tuple[str, Arg], ...]:
+        """The gateway's own error answers (429, 413, 502, ...) carry the operation's CORS
+        headers, or a browser could not read them (and a shared cache could serve one origin's
+        error to another without ``Vary``)."""
+        use: CorsUse = plan
+        headers = [("Access-Control-Allow-Origin", Arg("$" + use.origins.origin_var))]
+        if use.origins.credentials_var:
+            headers.append(("Access-Control-Allow-Credentials", Arg("$" + use.origins.credentials_var)))
+        if use.expose:
+            headers.append(("Access-Control-Expose-Headers", quote(use.expose, variables=True)))
+        headers.append(("Vary", quote("Origin")))
+        return tuple(headers)
 
 
 register(Cors())

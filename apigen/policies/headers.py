@@ -92,6 +92,12 @@ class Headers(PolicyKind):
             always=bool(resp.get("always", True)),
         )
 
+    def answer_headers(self, plan: Any) -> tuple[tuple[str, Arg], ...]:
+        headers: HeadersPlan = plan
+        if not headers.always:
+            return ()
+        return tuple((name, quote(value, variables=True)) for name, value in (*headers.response_set, *headers.response_append))
+
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
         maps = {m.var: m for p in instances for _, m in p.request_append}
         return tuple(maps[k] for k in sorted(maps))

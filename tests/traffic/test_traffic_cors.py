@@ -84,3 +84,81 @@ def test_cors_preflight_and_actual_requests(tmp_path: Path, echo_backend, nginx_
     assert request("GET", f"{nginx.url}/v1/pets").status == 502
     r = preflight(f"{nginx.url}/v1/pets", "POST")
     assert (r.status, r.headers["Access-Control-Allow-Origin"]) == (204, APP)
+
+
+# Every header an operation's answers carry (CORS, a headers policy's response headers) is also
+# on the gateway's own error answers for it, which shared error locations make.
+ANSWER_POLICIES = {
+    "web": {"kind": "cors", "origins": [APP], "credentials": True, "expose": ["X-Request-ID", "Retry-After"]},
+    "hardening": {"kind": "headers", "response": {"set": {"X-Content-Type-Options": "nosniff", "X-Cost": "5$"}}},
+    "traced": {"kind": "headers", "response": {"append": {"X-Trace": "a"}}},
+    "traced-too": {"kind": "headers", "response": {"append": {"X-Trace": "b"}}},
+    "quiet": {"kind": "headers", "response": {"set": {"X-Quiet": "1"}, "always": False}},
+    "small": {"kind": "body_limit", "max": "1k"},
+    "slow": {"kind": "rate_limit", "rate": "1r/m"},
+}
+ANSWER_API = {
+    "use": ["web", "hardening", "small"],
+    "operations": {"showPet": {"use": ["slow", "traced", "traced-too", "quiet"]}},
+    "skip": [],
+}
+
+
+@pytest.mark.live
+@requires_nginx
+def test_error_answers_carry_the_operation_headers(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("pets")
+    port = free_port()
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens: nginx answers 502
+    policy = policy_for(port, {"main": [backend.address], "dead": [dead]}, policies=ANSWER_POLICIES, api=ANSWER_API)
+    policy["apis"].append({"name": "other", "spec": "pets.json", "base_path": "/v2", "upstream": "dead"})
+    bundle = build(tmp_path, policy)
+    nginx = nginx_runner(bundle, port)
+    cors = {"Origin": APP}
+
+    def answer_headers(r) -> dict[str, list[str]]:
+        names = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers", "Vary", "X-Content-Type-Options", "X-Cost", "X-Trace", "X-Quiet")
+        return {n: r.headers.get_all(n) for n in names if r.headers.get_all(n)}
+
+    ok = request("GET", f"{nginx.url}/v1/pets/1", headers=cors)
+    assert ok.status == 200
+    expected = {
+        "Access-Control-Allow-Origin": [APP],
+        "Access-Control-Allow-Credentials": ["true"],
+        "Access-Control-Expose-Headers": ["X-Request-ID, Retry-After"],
+        "Vary": ["Origin"],
+        "X-Content-Type-Options": ["nosniff"],
+        "X-Cost": ["5$"],
+        "X-Trace": ["a", "b"],
+    }
+    assert answer_headers(ok) == {**expected, "X-Quiet": ["1"]}
+    # 429 from the rate limit: the same headers, but not the `always: false` one.
+    limited = request("GET", f"{nginx.url}/v1/pets/1", headers=cors)
+    assert limited.status == 429
+    assert limited.headers["Content-Type"] == "application/json"
+    assert answer_headers(limited) == expected
+    # 413 for a Content-Length above the operation's limit: nginx answers it while selecting the
+    # operation location, before any of its directives run.
+    big = request("POST", f"{nginx.url}/v1/pets", headers={**cors, "Content-Length": "5000"}, body=b"x" * 5000)
+    assert big.status == 413
+    without_show = {k: v for k, v in expected.items() if k != "X-Trace"}
+    assert answer_headers(big) == without_show
+    # A preflight over the (same) limit: 429 with the CORS headers only (a preflight answers
+    # none of the operation's other headers).
+    limited_preflight = preflight(f"{nginx.url}/v1/pets/2", "GET")
+    assert limited_preflight.status == 429
+    cors_only = {k: v for k, v in expected.items() if k.startswith("Access-Control") or k == "Vary"}
+    assert answer_headers(limited_preflight) == cors_only
+    # Another origin: no Allow-Origin/-Credentials on the error either, as on its successes.
+    evil = {"Origin": "https://evil.example.com"}
+    other_origin = request("GET", f"{nginx.url}/v1/pets/1", headers=evil)
+    assert other_origin.status == 429
+    unlisted = {k: v for k, v in expected.items() if k not in ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials")}
+    assert answer_headers(other_origin) == unlisted
+    listed_ok = request("GET", f"{nginx.url}/v1/pets", headers=evil)
+    assert answer_headers(listed_ok) == {k: v for k, v in unlisted.items() if k != "X-Trace"}
+    # An API without those policies: its 502 and 404 carry none of them.
+    down = request("GET", f"{nginx.url}/v2/pets", headers=cors)
+    assert down.status == 502 and down.headers["Content-Type"] == "application/json"
+    assert answer_headers(down) == {}
+    assert answer_headers(request("GET", f"{nginx.url}/v1/unknown", headers=cors)) == {}
