@@ -15,16 +15,11 @@ from apigen.diagnostics import CompileError, Diagnostic, Position, Severity
 EXIT_INVALID = 1
 
 
-def _printable(text: str) -> str:
-    """Messages quote input (paths, names): never let it send terminal escape sequences."""
-    return "".join(ch if ch == "\n" or ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
 def _print_diagnostics(items: list[Diagnostic], quiet: bool = False) -> None:
     for d in items:
         if quiet and d.severity is not Severity.ERROR:
             continue
-        click.echo(_printable(d.format()), err=True)
+        click.echo(d.format(), err=True)  # format() escapes quoted input
 
 
 def _fail(exc: CompileError, quiet: bool = False) -> None:

@@ -32,6 +32,11 @@ class Position:
         return self.file
 
 
+def _one_line(text: str) -> str:
+    """Non-printable characters (line breaks, escapes) as Python escapes: ``\\n``, ``\\x1b``."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     severity: Severity
@@ -42,14 +47,17 @@ class Diagnostic:
     related: tuple[Position, ...] = ()
 
     def format(self) -> str:
-        where = f"{self.position}: " if self.position else ""
-        text = f"{where}{self.severity.value}: {self.message}"
+        """One line per diagnostic (plus indented related/hint lines): text quoted from the
+        input (a spec's $ref, a path) could otherwise start a line that reads as another
+        ``file:line:col: error:`` to a CI annotator, or send terminal escape sequences."""
+        where = f"{_one_line(str(self.position))}: " if self.position else ""
+        text = f"{where}{self.severity.value}: {_one_line(self.message)}"
         if self.code:
             text += f" [{self.code}]"
         for rel in self.related:
             text += f"\n  {rel}: related location"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {_one_line(self.hint)}"
         return text
 
     def sort_key(self) -> tuple:

@@ -38,7 +38,7 @@ from apigen.policies.auth_files import (
     source_variable,
     var_slug,
 )
-from apigen.policies.jwt_plus import PlusJwt, PlusMap, jwk_of, native_possible, plan_plus_jwt
+from apigen.policies.jwt_plus import PlusJwt, PlusMap, exact_regex, jwk_of, native_possible, plan_plus_jwt
 
 if TYPE_CHECKING:
     from apigen.diagnostics import Diagnostics
@@ -337,7 +337,7 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None, kind: s
             alg_var = f"apigen_jwt_alg_{var_slug(name)}".replace(".", "_")
             for var, m in list(plus_maps.items()):
                 if var == alg_var:  # pin exactly the algorithms of the converted keys
-                    plus_maps[var] = PlusMap(m.source, var, tuple((a, "1") for a in sorted({k["alg"] for k in entry["keys"]})))
+                    plus_maps[var] = PlusMap(m.source, var, tuple((exact_regex(a), "1") for a in sorted({k["alg"] for k in entry["keys"]})))
         if policy.kind == "api_key":
             text = assets.read(policy.config["keys_file"], (*policy.path, "keys_file"))
             mapped = api_key_map_text(policy, text, assets) if text is not None else None

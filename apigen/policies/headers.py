@@ -64,18 +64,19 @@ class Headers(PolicyKind):
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         for side in ("request", "response"):
-            for name, value in ((policy.config.get(side) or {}).get("set") or {}).items():
-                m = _BAD_VALUE_CHAR.search(value)
-                if not m and token_bytes(value, variables=True) > MAX_TOKEN_BYTES:
-                    diags.error(
-                        f"header {name} value is too long for an nginx configuration token",
-                        source.pos(*policy.path, side, "set", name),
-                    )
-                if m:
-                    diags.error(
-                        f"header {name} value has a control character {m.group()!r} at offset {m.start()}",
-                        source.pos(*policy.path, side, "set", name),
-                    )
+            for action in ("set", "append"):
+                for name, value in ((policy.config.get(side) or {}).get(action) or {}).items():
+                    m = _BAD_VALUE_CHAR.search(value)
+                    if not m and token_bytes(value, variables=True) > MAX_TOKEN_BYTES:
+                        diags.error(
+                            f"header {name} value is too long for an nginx configuration token",
+                            source.pos(*policy.path, side, action, name),
+                        )
+                    if m:
+                        diags.error(
+                            f"header {name} value has a control character {m.group()!r} at offset {m.start()}",
+                            source.pos(*policy.path, side, action, name),
+                        )
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         req = policy.config.get("request") or {}

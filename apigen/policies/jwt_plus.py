@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from apigen.plan.paths import pcre_escape
 from apigen.policies import jwt_keys
 from apigen.targets import unavailable_reason
 
@@ -30,7 +31,10 @@ _CLAIM_VAR = re.compile(r"^[A-Za-z0-9_]+$")
 class PlusMap:
     source: str  # nginx expression (apigen-made, variables only)
     variable: str
-    entries: tuple[tuple[str, str], ...]  # (key, "1"); keys starting with ~ are regexes
+    # (regex, "1"): every key is a case-sensitive regex. Literal keys would be compared ignoring
+    # case (nginx lowercases map lookups), and a value starting with "~" would become a regex
+    # (an issuer "~" accepted every token, found by a hunt): literals go through exact_regex.
+    entries: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,11 @@ def _claim_text(value: object) -> str:
 
 def _list_regex(value: str) -> str:
     # $jwt_claim_* joins array claims with commas.
-    return "~(^|,)" + re.escape(value) + "(,|$)"
+    return "(^|,)" + pcre_escape(value) + "(,|$)"
+
+
+def exact_regex(value: str) -> str:
+    return "^" + pcre_escape(value) + r"\z"
 
 
 def plan_plus_jwt(
@@ -72,24 +80,24 @@ def plan_plus_jwt(
     p = _slug(policy.name)
     maps: list[PlusMap] = []
     algs = sorted(_algorithms(policy))
-    maps.append(PlusMap("$jwt_header_alg", f"apigen_jwt_alg_{p}", tuple((a, "1") for a in algs)))
+    maps.append(PlusMap("$jwt_header_alg", f"apigen_jwt_alg_{p}", tuple((exact_regex(a), "1") for a in algs)))
     require = [f"apigen_jwt_alg_{p}"]
     issuers = [cfg["issuer"]] if isinstance(cfg.get("issuer"), str) else list(cfg.get("issuer") or ())
     if issuers:
-        maps.append(PlusMap("$jwt_claim_iss", f"apigen_jwt_iss_{p}", tuple((i, "1") for i in sorted(issuers))))
+        maps.append(PlusMap("$jwt_claim_iss", f"apigen_jwt_iss_{p}", tuple((exact_regex(i), "1") for i in sorted(issuers))))
         require.append(f"apigen_jwt_iss_{p}")
     audiences = [cfg["audience"]] if isinstance(cfg.get("audience"), str) else list(cfg.get("audience") or ())
     if audiences:
         maps.append(PlusMap("$jwt_claim_aud", f"apigen_jwt_aud_{p}", tuple((_list_regex(a), "1") for a in sorted(audiences))))
         require.append(f"apigen_jwt_aud_{p}")
     if cfg.get("require_exp", True):
-        maps.append(PlusMap("$jwt_claim_exp", f"apigen_jwt_exp_{p}", (("~.", "1"),)))
+        maps.append(PlusMap("$jwt_claim_exp", f"apigen_jwt_exp_{p}", ((".", "1"),)))
         require.append(f"apigen_jwt_exp_{p}")
     require_403 = []
     if scopes:
-        look = "".join(f"(?=.*(^|[ ,]){re.escape(s)}([ ,]|$))" for s in scopes)
+        look = "".join(f"(?=.*(^|[ ,]){pcre_escape(s)}([ ,]|$))" for s in scopes)
         var = "apigen_jwt_scope_" + hashlib.sha256(" ".join(scopes).encode()).hexdigest()[:10]
-        maps.append(PlusMap("$jwt_claim_scope $jwt_claim_scp", var, (("~^" + look, "1"),)))
+        maps.append(PlusMap("$jwt_claim_scope $jwt_claim_scp", var, (("^" + look, "1"),)))
         require_403.append(var)
     for claim, values in claims:
         var = f"apigen_jwt_claim_{_slug(claim)}_" + hashlib.sha256(json.dumps(values).encode()).hexdigest()[:8]

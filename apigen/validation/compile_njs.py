@@ -100,7 +100,8 @@ class SchemaCompiler:
         return self._by_ref[key]
 
     def _never(self, why: str) -> str:
-        self.functions.append((why, f"add(e, p, {js(why)});"))
+        # `why` quotes the spec ($ref text): the head is a // comment, so printable only.
+        self.functions.append((_comment(why), f"add(e, p, {js(why)});"))
         return str(len(self.functions) - 1)
 
     def _function(self, schema: Any, uri: str, pointer: str) -> tuple[str, str]:

@@ -180,3 +180,17 @@ def test_output_is_deterministic_and_shares_refs() -> None:
 def test_comments_cannot_break_out_of_a_line() -> None:
     compiler, _ = compile_schema({"properties": {"a\nfunction evil() {}": {"type": "string"}}})
     assert "\nfunction evil" not in compiler.source()
+
+
+@requires_njs_cli
+def test_unresolvable_ref_text_stays_in_its_comment() -> None:
+    # The $ref text is quoted in the comment heading the function that always fails: a line
+    # break in it once ended the comment and let the spec write JavaScript (found by a hunt: the
+    # injected `return` replaced every validator, and invalid bodies reached the upstream).
+    ref = "#/components/schemas/Nope\nreturn [function () {}, function () {}];\n//"
+    compiler, _ = compile_schema({"type": "object", "properties": {"a": {"$ref": ref}}})
+    assert "\nreturn [function" not in compiler.source()
+    assert run_validator({"type": "object", "properties": {"a": {"$ref": ref}}}, ["not an object", {"a": 1}]) == [
+        [": expected object"],
+        [f"/a: unresolvable $ref {ref}"],
+    ]
