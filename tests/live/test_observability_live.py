@@ -75,3 +75,32 @@ def test_json_access_log_and_stub_status(tmp_path, echo_backend, nginx_runner) -
     assert fourth["uri"] == "/stub_status" and fourth["status"] == 404
     # api/operation come from maps on the route: a 404 that never set one reads them without warnings.
     assert "uninitialized" not in nginx.error_log()
+
+
+def test_authenticated_requests_keep_their_operation(tmp_path, echo_backend, nginx_runner) -> None:
+    """njs authentication runs in a subrequest (auth_request), which shares the request's
+    variables: a server-level `set $apigen_route ""` ran again there and emptied the route, so the
+    operation header read ".", the access log had no operation (found by a hunt)."""
+    backend = echo_backend("things")
+    port = free_port()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "keys.txt").write_text("alice: k-alice-0123456789\n")
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Op", "access_log": {}},
+        "upstreams": {"things": {"servers": [{"address": backend.address}]}},
+        "policies": {"keys": {"kind": "api_key", "keys_file": "keys.txt", "in": "header", "name": "X-Key", "forward_as": "X-Client"}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things", "use": ["keys"]}],
+    }
+    nginx = nginx_runner(build(tmp_path, policy, {"things.json": SPEC}), port)
+    r = request("GET", f"{nginx.url}/things/7", headers={"X-Key": "k-alice-0123456789"})
+    assert r.status == 200, r.text
+    seen = r.json()["headers"]
+    assert (seen["x-op"], seen["x-client"]) == ("things.getThing", "alice")
+    assert request("GET", f"{nginx.url}/things/7").status == 401
+    path = nginx.prefix / "logs" / "access.json.log"
+    deadline = time.monotonic() + 5
+    while path.read_bytes().count(b"\n") < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["api"], e["operation"], e["status"]) for e in entries] == [("things", "getThing", 200), ("things", "getThing", 401)]
+    assert "uninitialized" not in nginx.error_log()
