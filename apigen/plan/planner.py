@@ -111,7 +111,7 @@ class OperationPlan:
     content_handler: str | None = None
     forward_location: str | None = None
     # The gateway's default body limit, repeated where the http level allows more (see
-    # body_size_ceiling); None where the level above already says it or a policy sets its own.
+    # body_size_ceiling) or the smallest limit of its policies; None where the level above says it.
     body_size: str | None = None
 
 
@@ -326,7 +326,10 @@ def _operation_plan(
         override = kind.upstream_uri(use.plan)
         upstream_uri = upstream_uri if override is None else override
     content_handler = next((h for u in uses if (h := getattr(u.plan, "content_handler", None))), None)
-    own_limit = any(registry[p.policy.kind].max_body_size(p.policy) for p in eff.policies if p.policy.kind in registry)
+    # One client_max_body_size per location (nginx refuses a second): the smallest limit of
+    # the operation's policies (a body_limit and the validator's buffer), else the gateway's
+    # default when the http level was raised above it.
+    own_limits = [s for p in eff.policies if p.policy.kind in registry and (s := registry[p.policy.kind].max_body_size(p.policy))]
     default_size = config.gateway.client_max_body_size
     raised = _size_bytes(body_ceiling) != _size_bytes(default_size)
     return OperationPlan(
@@ -353,7 +356,7 @@ def _operation_plan(
         else None,
         content_handler=content_handler,
         forward_location=forward_location(uri) if content_handler else None,
-        body_size=default_size if raised and not own_limit else None,
+        body_size=min(own_limits, key=_size_bytes) if own_limits else default_size if raised else None,
     )
 
 

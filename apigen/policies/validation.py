@@ -64,7 +64,7 @@ class Validation(PolicyKind):
         return ValidationLocation(
             policy=policy.name,
             mode=str(c.get("mode", "enforce")),
-            max_body_size=self.max_body_size(policy) or "1m",
+            max_body_size=str(c.get("max_body_size", "1m")),
             max_violations=int(c.get("max_violations", 10)),
             unknown_query=str(c.get("unknown_query_params", "allow")),
             unsupported=str(c.get("unsupported_keywords", "error")),
@@ -74,7 +74,9 @@ class Validation(PolicyKind):
         )
 
     def max_body_size(self, policy: PolicyDef) -> str | None:
-        # The validator reads the whole body: it always has a limit (1m unless set).
+        # The validator reads the whole body: it always has a limit (1m unless set), unless off.
+        if policy.config.get("mode") == "off":
+            return None
         return str(policy.config.get("max_body_size", "1m"))
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:

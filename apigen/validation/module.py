@@ -236,6 +236,7 @@ function handle(r) {
         if (op.mode === "enforce") { r.log(line); reject(r, status, e, rid); return; }
         r.warn(line);
     }
-    r.internalRedirect(FORWARD_PREFIX + r.uri);  // the operation's proxy_pass location
+    // The operation location it was dispatched to: r.uri may be rewritten by now (`rewrite`).
+    r.internalRedirect(FORWARD_PREFIX + r.variables.apigen_target);  // its proxy_pass location
 }
 """

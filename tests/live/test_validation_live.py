@@ -378,3 +378,29 @@ def test_rate_limit_runs_before_validation(tmp_path, echo_backend, nginx_runner)
     r = request("GET", f"{gw.url}/v1/pets/abc")
     assert r.status == 429
     assert r.json()["status"] == 429
+
+
+def test_validation_with_rewrite_and_body_limit(tmp_path, echo_backend, nginx_runner) -> None:
+    """Found by a hunt: with `rewrite` on the operation, the validator forwarded to a location
+    named after the rewritten URI (500 for every valid request); with `body_limit`, the location
+    held two client_max_body_size (nginx refused the bundle)."""
+    policies = {
+        "validate": {"kind": "validation", "max_body_size": "4k"},
+        "animals": {"kind": "rewrite", "template": "/internal/animals/{petId}"},
+        "small": {"kind": "body_limit", "max": "1k"},
+    }
+    operations = {"updatePet": {"use": ["animals", "small"]}}
+    backend = echo_backend("pets")
+    api = {"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", "use": ["validate"], "operations": operations}
+    bundle, port = build_gateway(tmp_path, backend.address, policies, [api])
+    nginx_t_ok(bundle)
+    gw = nginx_runner(bundle, port)
+    r = request("PUT", f"{gw.url}/v1/pets/42?x=1", headers={"Content-Type": "application/json"}, body=b'{"name":"x"}')
+    assert r.status == 200, r.text
+    assert (r.json()["uri"], r.json()["body"]) == ("/internal/animals/42?x=1", '{"name":"x"}')
+    assert request("PUT", f"{gw.url}/v1/pets/42", headers={"Content-Type": "application/json"}, body=b'{"name":5}').status == 400
+    # The smaller of the two limits holds (body_limit 1k, the validator's 4k).
+    big = b'{"name":"' + b"a" * 2000 + b'"}'
+    assert request("PUT", f"{gw.url}/v1/pets/42", headers={"Content-Type": "application/json"}, body=big).status == 413
+    # createPet has only the validator's 4k: validated (400: the name is too long), not 413.
+    assert request("POST", f"{gw.url}/v1/pets", headers={"Content-Type": "application/json"}, body=big).status == 400
