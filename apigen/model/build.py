@@ -15,7 +15,14 @@ from apigen.diagnostics import Diagnostics, Position
 from apigen.load.policy_loader import PolicySource
 from apigen.load.spec_loader import SpecSet, load_spec
 from apigen.load.yaml_positions import YamlLoadError
-from apigen.model.openapi import SpecSummary, control_character, normalise_base_path, spec_version, summarise_spec
+from apigen.model.openapi import (
+    SpecSummary,
+    base_path_problem,
+    control_character,
+    normalise_base_path,
+    spec_version,
+    summarise_spec,
+)
 from apigen.model.types import (
     AccessLogSettings,
     Api,
@@ -296,10 +303,13 @@ def build_config(
             continue
         specset, summary = specs[index]
         for uri in sorted(specset.documents):
-            file = Path(uri.removeprefix("file://"))
+            file = Path(unquote(uri.removeprefix("file://")))  # `pet%20item.yaml` is `pet item.yaml`
             digests.append((specset.input_name(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
         base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
         path = ("apis", index)
+        bad = base_path_problem(base) if "base_path" in api else None
+        if bad:
+            diags.error(f"base_path {base!r} {bad}", source.pos(*path, "base_path"))
         added, added_attachments = _added_operations(source, api, path, summary.operations, diags)
         apis.append(
             Api(

@@ -44,8 +44,24 @@ def spec_version(doc: Any) -> str | None:
 
 
 def normalise_base_path(path: str) -> str:
-    path = "/" + path.strip("/") if path.strip("/") else ""
-    return path
+    """``/x/y`` or ``""``, percent-decoded as spec paths are: nginx routes on the decoded URI,
+    so an encoded base path (``/caf%C3%A9``) must be written decoded in the locations."""
+    path = unquote(path)
+    return "/" + path.strip("/") if path.strip("/") else ""
+
+
+def base_path_problem(path: str) -> str | None:
+    """Why a (normalised) base path cannot be routed, or None: nginx resolves dot segments and
+    merges slashes before routing, so `/./v1` or `/api//v2` would never match."""
+    bad = control_character(path)
+    if bad:
+        return f"has a {bad}"
+    segments = path.split("/")[1:]
+    if any(seg in (".", "..") for seg in segments):
+        return "has a dot segment (nginx resolves those before routing: give the resolved path)"
+    if any(seg == "" for seg in segments):
+        return "has an empty segment (nginx merges slashes before routing)"
+    return None
 
 
 def _server_base_path(doc: Mapping[str, Any], version: str) -> str:
@@ -124,6 +140,8 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
     declared = _declared_operation_ids(specs, methods)
     paths = doc.get("paths") or {}
     for path_key, item in paths.items():
+        if not str(path_key).startswith("/"):
+            continue  # `x-...`: an extension of the Paths Object (the validator refuses others)
         item_path: tuple = ("paths", path_key)
         # Checked decoded too: the route matches nginx's decoded URI, so `%0a` is a newline there.
         bad = control_character(str(path_key)) or control_character(unquote(str(path_key)))
@@ -200,10 +218,14 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                 )
             )
     base_path = _server_base_path(doc, version)
-    bad = control_character(base_path)
+    bad = base_path_problem(base_path)
     if bad:
         where = ("basePath",) if version == "2.0" else ("servers", 0, "url")
-        diags.error(f"base path {base_path!r} has a {bad}", locate(specs.root_uri, where, root_display))
+        diags.error(
+            f"base path {base_path!r} {bad}",
+            locate(specs.root_uri, where, root_display),
+            hint="set base_path on the API in the policy to override the document's",
+        )
         return None
     return SpecSummary(
         version=version,
@@ -216,7 +238,9 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
 
 def _declared_operation_ids(specs: SpecSet, methods: tuple[str, ...]) -> set[str]:
     out: set[str] = set()
-    for item in (specs.root.get("paths") or {}).values():
+    for key, item in (specs.root.get("paths") or {}).items():
+        if not str(key).startswith("/"):
+            continue  # an extension, not a path
         try:
             item, _ = specs.deref(item, specs.root_uri)
         except (KeyError, ValueError):

@@ -23,6 +23,22 @@ def pcre_escape(text: str) -> str:
     return "".join(ch if _PCRE_PLAIN.match(ch) or ord(ch) > 0x7F else "\\" + ch for ch in text)
 
 
+def raw_path_regex(path: str) -> str:
+    """A regex matching every raw (percent-encoded or not) spelling of the decoded ``path``, byte
+    by byte: nginx routes on the decoded URI, and ``/v%31/pets`` is ``/v1/pets`` to it, so a
+    regex on ``$request_uri`` that must find the same prefix has to accept both. ``/`` stays
+    literal (an encoded slash is refused as ambiguous before routing)."""
+    out = []
+    for byte in path.encode("utf-8", "surrogateescape"):
+        if byte == 0x2F:
+            out.append("/")
+            continue
+        encoded = "%" + "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{byte:02X}")
+        literal = pcre_escape(chr(byte)) if byte < 0x80 else f"\\x{byte:02X}"
+        out.append(f"(?:{literal}|{encoded})")
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Segment:
     """One ``/``-separated piece: a sequence of literal strings and parameter names."""

@@ -22,7 +22,7 @@ from apigen.plan.observability import (
     plan_metrics,
     plan_tracing,
 )
-from apigen.plan.paths import PathTemplate, join_base, pcre_escape
+from apigen.plan.paths import PathTemplate, join_base, raw_path_regex
 from apigen.plan.routing import (
     AMBIGUOUS_PATH_REGEX,
     AMBIGUOUS_PATH_SOURCE,
@@ -476,7 +476,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         strip = None
         if api.strip_base_path and api.base_path:
             var = strip_vars[api.name]
-            strip = ("~^" + pcre_escape(api.base_path) + "(/.*)$", var)
+            strip = ("~^" + raw_path_regex(api.base_path) + "(/.*)$", var)
         api_plans.append(
             ApiPlan(
                 name=api.name,
@@ -545,6 +545,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         server_names += [n for c in config.gateway.tls.certificates for n in c.server_names if n not in server_names]  # type: ignore[union-attr]
     has_grpc = any(o.grpc for a in api_plans for o in a.operations)
     answer_maps = answer_header_maps(api_plans)
+    # The answer maps are keyed on internal URIs, which hold operationIds of any length.
+    longest = max([longest, *(len(uri.encode()) for m in answer_maps for uri, _ in m.entries)])
     error_headers = {h for u in policy_http for h in registry[u.kind].error_headers(u.plan)}
     error_headers |= {(status, m.header, m.var) for m in answer_maps for status in ERROR_STATUSES}
     return Plan(

@@ -20,9 +20,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
-from apigen.model.openapi import normalise_base_path
+from apigen.model.openapi import base_path_problem, normalise_base_path
 from apigen.plan.assets import safe_file_name
-from apigen.plan.paths import _PARAM, pcre_escape
+from apigen.plan.paths import _PARAM, pcre_escape, raw_path_regex
 from apigen.plan.planner import slug
 from apigen.validate.policy_schema import policy_schema
 from tests.support.workspace import write_tls_file
@@ -36,11 +36,6 @@ Spec = dict[str, Any]
 
 def identity(value: str) -> str:
     return value
-
-
-def strip_regex(value: str) -> str:
-    """How planner.py escapes a base path for the strip_base_path map regex."""
-    return re.escape(value).replace("\\/", "/")
 
 
 def asset_name(value: str) -> str:
@@ -241,7 +236,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "spec.servers.url",
         _server_url,
-        accepts=lambda v: no_control(_server_url_intended(v)),
+        accepts=lambda v: base_path_problem(normalise_base_path("/" + _server_url_intended(v))) is None,
         transforms=(identity, pcre_escape),
         intended=_server_url_intended,
         usable=lambda v: bool(_server_url_intended(v))
@@ -251,8 +246,10 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "policy.apis.base_path",
         _policy_base_path,
-        accepts=lambda v: _BASE_PATH("/" + v),
-        transforms=(identity, pcre_escape, strip_regex),
+        # Decoded like spec paths; dot or empty segments (also encoded) are refused.
+        accepts=lambda v: _BASE_PATH("/" + v) and base_path_problem(normalise_base_path("/" + v)) is None,
+        transforms=(identity, pcre_escape, raw_path_regex),
+        intended=lambda v: normalise_base_path("/" + v).lstrip("/"),
         usable=lambda v: bool(v.strip("/")) and "//" not in v and not v.endswith("/"),
     ),
     # `_` (any host) switches the unknown-host default server off: a different tree, not an injection.

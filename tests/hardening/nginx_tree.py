@@ -73,24 +73,33 @@ def _map_key(key: str) -> str:
 
 
 def arg_matches(
-    base: str, hostile: str, literal: bool, placeholder: str, candidates: Sequence[str], map_key: bool = False
+    base: str,
+    hostile: str,
+    literal: bool,
+    placeholder: str,
+    candidates: Sequence[str | tuple[str, str]],
+    map_key: bool = False,
 ) -> bool:
     """Does ``hostile`` carry exactly what ``base`` carries, with the placeholder replaced by one of
-    ``candidates``? Evaluated arguments may not hold a `$` the baseline does not have."""
+    ``candidates``? A candidate is the value's form, or a pair (the placeholder's form, the
+    value's) for a transform that rewrites the placeholder too (a byte-by-byte regex). Evaluated
+    arguments may not hold a `$` the baseline does not have."""
     b, h = nginx_decode(base), nginx_decode(hostile)
     if map_key:
         b, h = _map_key(b), _map_key(h)
     b, h = _ROUTE_MAP_VAR.sub("apigen_rg#", b), _ROUTE_MAP_VAR.sub("apigen_rg#", h)
-    if placeholder not in b:
+    pairs = [c if isinstance(c, tuple) else (placeholder, c) for c in candidates]
+    present = [(p, v) for p, v in pairs if p in b]
+    if not present:
         lowered = ascii_lower(placeholder)
         if lowered != placeholder and lowered in b:  # a hash key of the route maps
-            return any(h == b.replace(lowered, ascii_lower(c)) for c in candidates)
+            return any(h == b.replace(lowered, ascii_lower(v)) for p, v in pairs if p == placeholder)
         return b == h
     if not literal:
         if h.replace(DOLLAR, "").count("$") != b.count("$"):
             return False
         h = h.replace(DOLLAR, "$")
-    return any(h == b.replace(placeholder, c) for c in candidates)
+    return any(h == b.replace(p, v) for p, v in present)
 
 
 def _node_matches(b: dict[str, Any], h: dict[str, Any], parent: str, match_args: Callable[..., bool]) -> bool:
