@@ -21,6 +21,7 @@ from urllib.parse import quote as url_quote
 
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.policies import BundleFile, PolicyKind, register
+from apigen.policies.auth import identity_headers
 
 if TYPE_CHECKING:
     from apigen.diagnostics import Diagnostics
@@ -60,6 +61,10 @@ class AggregateHttp:
     js_import: str  # bundle path of the njs module (include_dir applied)
     parts: tuple[PartLocation, ...]  # every part location, once, sorted by uri
     composites: tuple[tuple[str, str], ...]  # (key, JSON config), sorted
+    # Headers authentication policies send upstream as the verified identity (X-Client-Name,
+    # forwarded claims, ...): a part is a subrequest carrying the client's own headers, so these
+    # are cleared there (a client could send them); the identity goes as X-Apigen-Client.
+    identity_headers: tuple[str, ...] = ()
 
 
 def _tokens(template: str, *, query_ok: bool) -> list[Any]:
@@ -193,6 +198,7 @@ class Aggregate(PolicyKind):
             js_import=f"{include_dir}/{NJS_FILE}" if include_dir else NJS_FILE,
             parts=tuple(parts[u] for u in sorted(parts)),
             composites=tuple(sorted((i.key, json.dumps(i.js_config, sort_keys=True)) for i in instances)),
+            identity_headers=identity_headers(config),
         )
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:

@@ -238,6 +238,12 @@ def _policy_forward(policy: PolicyDef, config: GatewayConfig) -> list[tuple[str,
     return []
 
 
+def identity_headers(config: GatewayConfig) -> tuple[str, ...]:
+    """Every header an authentication policy of the gateway forwards upstream, sorted."""
+    names = {h for p in config.policies.values() for h, _ in _policy_forward(p, config)}
+    return tuple(sorted(names, key=str.lower))
+
+
 def _scheme_policies_of(eff: EffectiveOperation, config: GatewayConfig) -> set[str]:
     """Every authentication policy this operation could use (for stripping forwarded headers)."""
     names = {p.policy.name for p in eff.policies if p.policy.kind in scheme_kind_names()}

@@ -163,3 +163,26 @@ def test_composite_operation_added_by_the_policy(tmp_path, nginx_runner, three) 
     assert request("POST", f"{nginx.url}/dash/u1").status == 405
     # Still a spec operation next to it.
     assert request("GET", f"{nginx.url}/users/3/summary").json()["headers"]["x-apigen-operation"] == "users.userSummary"
+
+
+def test_parts_do_not_pass_spoofed_client_headers(tmp_path, nginx_runner, three) -> None:
+    """Found by a hunt: parts are subrequests carrying the client's headers, so a forged
+    X-Forwarded-For, X-Real-IP or identity header (an API key's forward_as) reached every part
+    while the operation's own upstream got the gateway's values."""
+    port = free_port()
+    p = policy(port, {n: b.address for n, b in three.items()})
+    p["policies"]["keys"] = {"kind": "api_key", "keys_file": "keys.txt", "name": "X-Key", "forward_as": "X-Client-Name"}
+    p["apis"][0]["use"] = ["keys"]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "keys.txt").write_text("alice: k-alice-0123456789\n")
+    nginx = nginx_runner(build(tmp_path, p, {"users.json": SPEC}), port)
+    forged = {"X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.6", "Forwarded": "for=6.6.6.6", "X-Client-Name": "admin", "X-Apigen-Client": "admin", "X-Apigen-Operation": "x.y"}
+    r = request("GET", f"{nginx.url}/users/1/summary", headers={**forged, "X-Key": "k-alice-0123456789"})
+    assert r.status == 200, r.text
+    for name, part in r.json().items():
+        seen = part["headers"]
+        assert (seen["x-forwarded-for"], seen["x-real-ip"]) == ("127.0.0.1", "127.0.0.1"), name
+        assert "forwarded" not in seen and "x-client-name" not in seen, name
+        assert (seen["x-apigen-client"], seen["x-apigen-operation"]) == ("alice", "users.userSummary"), name
+    plain = request("GET", f"{nginx.url}/users/1", headers={**forged, "X-Key": "k-alice-0123456789"}).json()["headers"]
+    assert (plain["x-forwarded-for"], plain["x-client-name"]) == ("127.0.0.1", "alice")
