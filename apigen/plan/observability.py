@@ -131,11 +131,12 @@ def plan_access_log(
     if settings is None:
         return None
     builtin = {f.name for f in LOG_FIELDS} | {"trace_id"}
+    credentials = _credential_headers(config)
     for name, header in settings.fields:
         where = source.pos("gateway", "access_log", "fields", name) if source else None
         if name in builtin:
             diags.error(f"access_log field {name!r} is already logged by default", where)
-        elif _SECRET_HEADER.search(header):
+        elif _SECRET_HEADER.search(header) or header.lower() in credentials:
             diags.error(f"header {header!r} may carry credentials and is never logged", where)
         elif not _LOGGABLE_HEADER.match(header):
             diags.error(f"header {header!r}: only letters, digits and '-' can be logged", where)
@@ -143,6 +144,20 @@ def plan_access_log(
     sources += [_header_var(h) for _, h in settings.fields if _LOGGABLE_HEADER.match(h)]
     sanitized = tuple(SanitizedVariable(s, _safe(s)) for s in dict.fromkeys(sources))
     return AccessLogPlan(settings.path, log_format(config, provided, tracing), sanitized)
+
+
+def _credential_headers(config: GatewayConfig) -> set[str]:
+    """Lowercased names of the request headers the policies read credentials from (an API key
+    in `X-Partner`, a token in `X-Jwt`): names the secret pattern cannot guess."""
+    out = set()
+    for policy in config.policies.values():
+        cfg = policy.config
+        if policy.kind == "api_key" and cfg.get("in", "header") == "header" and cfg.get("name"):
+            out.add(str(cfg["name"]).lower())
+        token = (cfg.get("token") or {}) if policy.kind == "jwt" else {}
+        if token.get("from") == "header" and token.get("name"):
+            out.add(str(token["name"]).lower())
+    return out
 
 
 def _header_var(header: str) -> str:

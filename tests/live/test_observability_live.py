@@ -56,6 +56,8 @@ def test_json_access_log_and_stub_status(tmp_path, echo_backend, nginx_runner) -
     entries = [json.loads(line) for line in lines]
     first, second, third, fourth = entries
     assert first["request_id"] == "rid-1"
+    # Absent headers are logged empty, not as "(not UTF-8)" (an empty value skips map regexes).
+    assert (first["user_agent"], first["tenant"]) == ("", "")
     assert (first["api"], first["operation"], first["status"]) == ("things", "getThing", 200)
     assert first["method"] == "GET" and first["uri"] == "/things/7"
     assert first["upstream_addr"] == backend.address and first["upstream_status"] == "200"
