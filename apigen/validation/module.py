@@ -220,7 +220,6 @@ function checkRequest(r, op, e) {
 function reject(r, status, e, rid) {
     var reasons = {400: "Bad Request", 413: "Payload Too Large", 415: "Unsupported Media Type"};
     r.headersOut["Content-Type"] = "application/json";
-    r.headersOut["X-Request-ID"] = rid;
     r.return(status, JSON.stringify({status: status, error: reasons[status], request_id: rid, violations: e}) + "\n");
 }
 function handle(r) {

@@ -38,7 +38,7 @@ def violations(resp) -> list[str]:
     assert resp.headers.get_content_type() == "application/json"
     data = resp.json()
     assert data["status"] == resp.status
-    assert data["request_id"] == resp.headers["X-Request-ID"]
+    assert [data["request_id"]] == resp.headers.get_all("X-Request-ID")  # once, not twice
     return data["violations"]
 
 

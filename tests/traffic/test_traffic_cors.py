@@ -75,6 +75,14 @@ def test_cors_preflight_and_actual_requests(tmp_path: Path, echo_backend, nginx_
     assert r.headers["Access-Control-Allow-Origin"] == APP
     assert r.headers["Access-Control-Expose-Headers"] == "X-Request-ID"
     assert r.headers["Vary"] == "Origin"
+    # The upstream's own CORS headers (and request id) never reach the client next to ours.
+    own = "__header=Access-Control-Allow-Origin:*&__header=Access-Control-Allow-Credentials:true&__header=X-Request-ID:up"
+    r = request("GET", f"{nginx.url}/v1/pets?{own}", headers={"Origin": APP})
+    assert r.headers.get_all("Access-Control-Allow-Origin") == [APP]
+    assert r.headers.get_all("Access-Control-Allow-Credentials") == ["true"]
+    assert r.headers.get_all("X-Request-ID") != ["up"] and len(r.headers.get_all("X-Request-ID")) == 1
+    r = request("GET", f"{nginx.url}/v1/pets?{own}", headers={"Origin": "https://evil.example.com"})
+    assert r.headers.get_all("Access-Control-Allow-Origin") is None
     r = request("GET", f"{nginx.url}/v1/pets", headers={"Origin": "https://app.example.com.evil.net"})
     assert r.status == 200
     assert "Access-Control-Allow-Origin" not in r.headers
