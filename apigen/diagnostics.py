@@ -32,7 +32,7 @@ class Position:
         return self.file
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Non-printable characters (line breaks, escapes) as Python escapes: ``\\n``, ``\\x1b``."""
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
@@ -50,14 +50,14 @@ class Diagnostic:
         """One line per diagnostic (plus indented related/hint lines): text quoted from the
         input (a spec's $ref, a path) could otherwise start a line that reads as another
         ``file:line:col: error:`` to a CI annotator, or send terminal escape sequences."""
-        where = f"{_one_line(str(self.position))}: " if self.position else ""
-        text = f"{where}{self.severity.value}: {_one_line(self.message)}"
+        where = f"{one_line(str(self.position))}: " if self.position else ""
+        text = f"{where}{self.severity.value}: {one_line(self.message)}"
         if self.code:
             text += f" [{self.code}]"
         for rel in self.related:
             text += f"\n  {rel}: related location"
         if self.hint:
-            text += f"\n  hint: {_one_line(self.hint)}"
+            text += f"\n  hint: {one_line(self.hint)}"
         return text
 
     def sort_key(self) -> tuple:

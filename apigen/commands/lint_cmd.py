@@ -50,7 +50,7 @@ def lint(policies: tuple[Path, ...], fmt: str, strict: bool, no_cache: bool, lis
         if fmt == "text":
             from apigen.lint.output import format_text
 
-            text = format_text(result.findings, colour_enabled(sys.stdout), quiet)
+            text = format_text(result.findings, colour_enabled(sys.stdout), quiet, strict)
             if text:
                 data(text)
             if not quiet:

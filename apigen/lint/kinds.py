@@ -41,24 +41,23 @@ KIND_PHASE: dict[str, str] = {
     "cors": "rewrite",
     "split": "rewrite",
     "rate_limit": "preaccess",
-    "limit_conn": "preaccess",
+    "conn_limit": "preaccess",
     "mtls": "access",
-    "ip": "access",
-    "ip_filter": "access",
-    "access": "access",
+    "ip_access": "access",
     "jwt": "access",
     "api_key": "access",
-    "basic": "access",
-    "oidc": "access",
+    "basic_auth": "access",
+    "openapi_security": "access",
     "claims": "access",
-    "request_validation": "access",
-    "validation": "access",
     "waf": "access",
-    "mirror": "precontent",
+    "validation": "content",  # js_content, after the access phase
+    "aggregate": "content",
+    "websocket": "content",
     "cache": "content",
     "headers": "content",
     "body_limit": "content",
     "errors": "response",
+    "health": "other",  # upstream probes, not a phase of the request
 }
 PHASE_ORDER = ("rewrite", "preaccess", "access", "precontent", "content", "response", "other")
 

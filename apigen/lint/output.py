@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from apigen import __version__
-from apigen.diagnostics import Diagnostic, Severity
+from apigen.diagnostics import Diagnostic, Severity, one_line
 from apigen.lint.findings import to_dict
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -27,24 +27,26 @@ def summary(findings: list[Diagnostic]) -> dict[str, int]:
     return {s.value: sum(1 for d in findings if d.severity is s) for s in Severity}
 
 
-def format_text(findings: list[Diagnostic], colour: bool, quiet: bool) -> str:
+def format_text(findings: list[Diagnostic], colour: bool, quiet: bool, strict: bool = False) -> str:
+    """``quiet``: only what fails the run (errors; warnings too with ``strict``), no hints."""
     import click
 
+    failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
     lines = []
     for d in findings:
-        if quiet and d.severity is not Severity.ERROR:
+        if quiet and d.severity not in failing:
             continue
-        where = f"{d.position}: " if d.position else ""
+        where = f"{one_line(str(d.position))}: " if d.position else ""
         level = d.severity.value
         if colour:
             level = click.style(level, fg=_COLOUR[d.severity], bold=True if d.severity is Severity.ERROR else None)
-        text = f"{where}{level}: {d.message}"
+        text = f"{where}{level}: {one_line(d.message)}"
         if d.code:
             text += f" [{d.code}]"
         for rel in d.related:
             text += f"\n  {rel}: related location"
         if d.hint and not quiet:
-            text += f"\n  hint: {d.hint}"
+            text += f"\n  hint: {one_line(d.hint)}"
         lines.append(text)
     return "\n".join(lines)
 

@@ -416,3 +416,16 @@ _compiler_rule(
     "Two templated paths can match the same URL with no OpenAPI rule to prefer one.",
     "make the paths distinct (a literal segment), or accept the order shown",
 )
+_compiler_rule(
+    "unreachable-method",
+    Severity.WARNING,
+    "An operation's method never reaches a location (nginx answers TRACE itself, with 405).",
+    "drop the operation, or serve it on another method",
+)
+_compiler_rule(
+    "split-variant-settings",
+    Severity.WARNING,
+    "The upstreams of a split differ in timeouts, retries or keepalive, but every variant is proxied "
+    "with the settings of the operation's own upstream.",
+    "give the variants the same timeouts, retries and keepalive",
+)

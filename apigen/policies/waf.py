@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 DEFAULT_CRS = "/usr/share/modsecurity-crs"
 DEFAULT_AUDIT_LOG = "/var/log/nginx/modsec_audit.log"
 MODSECURITY_MODULE = "/usr/lib/nginx/modules/ngx_http_modsecurity_module.so"
-APP_PROTECT_MODULE = "modules/ngx_http_app_protect_module.so"
+# Absolute, like the other modules: a relative path resolves against `nginx -p <bundle>`.
+APP_PROTECT_MODULE = "/usr/lib/nginx/modules/ngx_http_app_protect_module.so"
 CRS_SETUP_VERSION = 334  # Debian bookworm ships CRS 3.3.4; its rule 901001 insists on this variable
 # Rule ids of the per-operation settings (the CRS reserves 900000-900999 for its setup file).
 RULE_PARANOIA, RULE_THRESHOLD, RULE_EXCLUDE = 900000, 900110, 900200

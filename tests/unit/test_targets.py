@@ -110,3 +110,12 @@ def test_table_is_shipped_in_package_and_cached() -> None:
     assert {"oss", "njs", "plus_only"} <= set(table)
     assert "proxy_pass" in table["oss"] and "js_import" in table["njs"]
     assert "auth_jwt" in table["plus_only"]
+
+
+def test_every_policy_kind_has_its_nginx_phase() -> None:
+    # explain lists policies in nginx's order by this table: names no kind has (limit_conn, ip,
+    # basic) put conn_limit, ip_access and basic_auth after the headers (found by a hunt).
+    from apigen.lint.kinds import KIND_PHASE
+    from apigen.policies import registry
+
+    assert sorted(registry) == sorted(KIND_PHASE)

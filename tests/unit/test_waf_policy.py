@@ -70,7 +70,7 @@ def test_plus_output_is_app_protect(tmp_path: Path) -> None:
     assert "modsecurity" not in conf + (out / "api_gateway.conf").read_text()
     assert 'app_protect_policy_file "waf/waf.app_protect.json";' in conf
     assert 'app_protect_security_log "/etc/app_protect/conf/log_default.json" "syslog:server=127.0.0.1:514";' in conf
-    assert 'load_module "modules/ngx_http_app_protect_module.so";' in (out / "nginx.conf").read_text()
+    assert 'load_module "/usr/lib/nginx/modules/ngx_http_app_protect_module.so";' in (out / "nginx.conf").read_text()
     ap = json.loads((out / "waf" / "waf.app_protect.json").read_text())["policy"]
     assert ap["enforcementMode"] == "blocking"
     assert ap["signatures"] == [{"signatureId": 200001834, "enabled": False}]

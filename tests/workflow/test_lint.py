@@ -267,3 +267,19 @@ def test_list_rules_and_quiet(tmp_path: Path) -> None:
     assert listed == set(RULES)
     quiet = run("lint", "-q", "examples/petstore/policy.yaml", cache=tmp_path)
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_compiler_warnings_are_rules_and_strict_quiet_shows_them(tmp_path: Path) -> None:
+    """Found by a hunt: `split-variant-settings` could not be switched off (an "unknown lint rule")
+    yet failed --strict; `--strict -q` exited 1 printing nothing."""
+    policy = petstore_copy(tmp_path)
+    edit(policy, "upstreams:\n", "upstreams:\n  other:\n    servers: [{address: 127.0.0.1:9009}]\n    timeouts: {read: 200s}\n")
+    edit(policy, "policies:\n", "policies:\n  sp: {kind: split, weights: {pets: 50, other: 50}}\n")
+    edit(policy, "use: [", "use: [sp, ")
+    proc = run("lint", "-q", "--strict", policy, cache=tmp_path / "c")
+    assert proc.returncode == 1
+    assert "[split-variant-settings]" in proc.stdout and "[write-without-auth]" in proc.stdout
+    edit(policy, "policies:\n", "lint:\n  rules: {split-variant-settings: off, write-without-auth: off, no-rate-limit: off, shadowed-route: off}\npolicies:\n")
+    proc = run("lint", "--strict", policy, cache=tmp_path / "c")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ": warning: " not in proc.stdout and "unknown lint rule" not in proc.stderr
