@@ -70,15 +70,23 @@ def _lint_uncached(policy: Path, display: str) -> tuple[list[Diagnostic], list[P
 def _inputs_of_broken(policy: Path) -> list[Path] | None:
     """Inputs of a policy that did not compile: the file itself and the specs it names, if they
     can be read (a missing file is never cached, so creating it is noticed). None (not cached)
-    when the policy names other files (key files, certificates): they are read only by a
-    compile that gets that far, so their list is not known here."""
+    when the policy names other files (policies' key files, TLS certificates of the gateway or
+    of upstreams): they are read only by a compile that gets that far, so their list is not
+    known here."""
     from apigen.load.yaml_positions import YamlLoadError, load_yaml_with_positions, read_text
 
     try:
         data, _ = load_yaml_with_positions(read_text(policy, str(policy)), str(policy))
     except YamlLoadError:
         return [policy] if policy.is_file() else None
+    gateway = data.get("gateway") if isinstance(data, dict) else None
+    upstreams = data.get("upstreams") if isinstance(data, dict) else None
     if isinstance(data, dict) and data.get("policies"):
+        return None
+    # TLS certificates and keys (gateway, upstreams) are files too.
+    if isinstance(gateway, dict) and gateway.get("tls"):
+        return None
+    if isinstance(upstreams, dict) and any(isinstance(u, dict) and u.get("tls") for u in upstreams.values()):
         return None
     inputs = [policy]
     for api in (data.get("apis") or []) if isinstance(data, dict) else []:

@@ -283,3 +283,21 @@ def test_compiler_warnings_are_rules_and_strict_quiet_shows_them(tmp_path: Path)
     proc = run("lint", "--strict", policy, cache=tmp_path / "c")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert ": warning: " not in proc.stdout and "unknown lint rule" not in proc.stderr
+
+
+def test_cache_notices_a_created_tls_file(tmp_path: Path) -> None:
+    """A policy that fails because its TLS certificate is missing names no `policies:`, but its
+    TLS files are inputs all the same (found by a hunt: the stale error came from the cache)."""
+    from tests.support.workspace import write_tls_file
+
+    policy = petstore_copy(tmp_path)
+    edit(policy, "  server_name: api.example.com\n", "  server_name: api.example.com\n  tls: {listen: [8443], certificate: tls.crt, key: tls.key}\n")
+    edit(policy, "policies:\n  no-server-header:\n    kind: headers\n    response:\n      hide: [Server, X-Powered-By]\n", "")
+    edit(policy, "    use: [no-server-header]\n", "")
+    cache = tmp_path / "c"
+    code, doc = run_json("lint", "--format", "json", policy, cache=cache)
+    assert code == 1 and any("file not found: tls.crt" in f["message"] for f in doc["findings"]), doc
+    write_tls_file(policy.parent / "tls.crt", "cert")
+    write_tls_file(policy.parent / "tls.key", "key")
+    code, doc = run_json("lint", "--format", "json", policy, cache=cache)
+    assert doc["cached"] is False and not [f for f in doc["findings"] if f["severity"] == "error"], doc
