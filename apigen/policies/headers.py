@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from apigen.diagnostics import Diagnostics
@@ -43,6 +43,14 @@ class HeadersPlan:
     request_append: tuple[tuple[str, AppendMap], ...] = ()
     response_append: tuple[tuple[str, str], ...] = ()
     always: bool = True
+
+
+def _request_names(plan: HeadersPlan) -> list[str]:
+    return [n for n, _ in plan.request_set] + list(plan.request_remove) + [n for n, _ in plan.request_append]
+
+
+def _response_names(plan: HeadersPlan) -> list[str]:
+    return [n for n, _ in plan.response_set] + [n for n, _ in plan.response_append]
 
 
 def _append_map(header: str, value: str) -> AppendMap:
@@ -92,6 +100,33 @@ class Headers(PolicyKind):
             response_append=tuple(sorted((resp.get("append") or {}).items())),
             always=bool(resp.get("always", True)),
         )
+
+    def combine(self, plans: list[Any]) -> list[Any]:
+        """Headers policies accumulate (gateway-wide security headers and an operation's own),
+        but a header named again by a more specific level (later in ``plans``) is that level's
+        alone: nginx would otherwise send both values (found by a hunt: two X-Frame-Options)."""
+        out = []
+        for i, plan in enumerate(plans):
+            later_request = {n.lower() for p in plans[i + 1 :] for n in _request_names(p)}
+            later_response = {n.lower() for p in plans[i + 1 :] for n in _response_names(p)}
+
+            def keep_request(name: str, later: set[str] = later_request) -> bool:
+                return name.lower() not in later
+
+            def keep_response(name: str, later: set[str] = later_response) -> bool:
+                return name.lower() not in later
+
+            out.append(
+                replace(
+                    plan,
+                    request_set=tuple(e for e in plan.request_set if keep_request(e[0])),
+                    request_remove=tuple(n for n in plan.request_remove if keep_request(n)),
+                    request_append=tuple(e for e in plan.request_append if keep_request(e[0])),
+                    response_set=tuple(e for e in plan.response_set if keep_response(e[0])),
+                    response_append=tuple(e for e in plan.response_append if keep_response(e[0])),
+                )
+            )
+        return out
 
     def answer_headers(self, plan: Any) -> tuple[tuple[str, Arg], ...]:
         headers: HeadersPlan = plan

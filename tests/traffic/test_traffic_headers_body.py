@@ -104,3 +104,24 @@ def test_a_body_limit_above_the_gateway_default_is_honoured(tmp_path: Path, echo
     # Operations without a limit of their own keep the gateway's 1m.
     r = request("DELETE", f"{nginx.url}/v1/pets/1", body=body, timeout=30)
     assert (r.status, r.headers["Content-Type"]) == (413, "application/json")
+
+
+@pytest.mark.live
+@requires_nginx
+def test_a_more_specific_level_decides_a_header(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """Headers policies accumulate, but one header named at two levels was sent twice (found by a
+    hunt: X-Frame-Options DENY and SAMEORIGIN): the most specific level decides it."""
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {
+        "gw": {"kind": "headers", "request": {"set": {"X-Tier": "gw", "X-Keep": "1"}}, "response": {"set": {"X-Frame-Options": "DENY", "X-Gw": "1"}}},
+        "op": {"kind": "headers", "request": {"remove": ["x-tier"]}, "response": {"set": {"x-frame-options": "SAMEORIGIN"}}},
+    }
+    policy = policy_for(port, {"main": [backend.address]}, policies=policies, api={"use": ["gw"], "operations": {"showPet": {"use": ["op"]}}})
+    nginx = nginx_runner(build(tmp_path, policy), port)
+    r = request("GET", f"{nginx.url}/v1/pets/1?__header=X-Frame-Options:ALLOW")
+    assert r.headers.get_all("X-Frame-Options") == ["SAMEORIGIN"] and r.headers["X-Gw"] == "1"
+    seen = r.json()["headers"]
+    assert "x-tier" not in seen and seen["x-keep"] == "1"
+    r = request("GET", f"{nginx.url}/v1/pets")
+    assert r.headers.get_all("X-Frame-Options") == ["DENY"] and r.json()["headers"]["x-tier"] == "gw"
