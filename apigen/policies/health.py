@@ -43,6 +43,11 @@ class HealthCheck:
     location: str  # named location
     params: tuple[Arg, ...]  # interval=5s fails=3 ... match=<name> mandatory
     match: HealthMatch | None
+    # The probe speaks the upstream's protocol: proxy_pass http(s):// (with the upstream's TLS
+    # settings) or grpc_pass grpc(s):// with `type=grpc` (found by a hunt: https and gRPC
+    # upstreams were probed in plain HTTP, so every server was marked down).
+    scheme: str = "http"
+    module: str = "proxy"
 
 
 @dataclass(frozen=True)
@@ -92,16 +97,24 @@ class Health(PolicyKind):
         for p in eff.policies:
             if p.policy.kind == "split":
                 upstreams |= set(p.policy.config.get("weights") or ())
-        return tuple(
-            HealthCheck(
-                policy=policy.name,
-                upstream=name,
-                location=f"@{stem}_{name}",
-                params=tuple(token(p) for p in params),  # `uri=` comes from the policy
-                match=match,
+        checks = []
+        for name in sorted(upstreams):
+            upstream = config.upstreams[name]
+            grpc = upstream.is_grpc
+            # The gRPC health protocol has no URI or answer to match: `uri`/`match` are for HTTP.
+            own = [p for p in params if not p.startswith(("uri=", "match="))] + ["type=grpc"] if grpc else params
+            checks.append(
+                HealthCheck(
+                    policy=policy.name,
+                    upstream=name,
+                    location=f"@{stem}_{name}",
+                    params=tuple(token(p) for p in own),  # `uri=` comes from the policy
+                    match=None if grpc else match,
+                    scheme=upstream.scheme,
+                    module="grpc" if grpc else "proxy",
+                )
             )
-            for name in sorted(upstreams)
-        )
+        return tuple(checks)
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
         flat = [h for checks in instances for h in checks]

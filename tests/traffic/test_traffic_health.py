@@ -51,6 +51,46 @@ def test_active_health_checks_on_plus(tmp_path: Path) -> None:
     ) in text
 
 
+def test_health_probes_speak_the_upstream_protocol(tmp_path: Path) -> None:
+    """Found by a hunt: the probing location always had `proxy_pass http://`, so https and gRPC
+    upstreams were probed in plain HTTP and every server was marked down."""
+    policy = policy_for(
+        8080,
+        {"main": ["10.0.0.1:443", "10.0.0.2:443"]},
+        policies={"hc": HEALTH},
+        api={"use": ["hc"]},
+        target={"flavor": "plus", "version": "R33"},
+        upstream_main={"protocol": "https", "tls": {"verify": False, "server_name": "pets.internal"}},
+    )
+    refs = list(iter_directives(parse_bundle(build(tmp_path, policy)).payload))
+    probe = {r.directive: r.args for r in refs if r.context[-1:] == ("location @apigen_hc_hc_main",)}
+    assert probe["proxy_pass"] == ("https://main",)
+    assert probe["proxy_ssl_server_name"] == ("on",) and probe["proxy_ssl_name"] == ("pets.internal",)
+    assert "match=apigen_hc_hc" in probe["health_check"]
+
+
+def test_grpc_health_probes(tmp_path: Path) -> None:
+    from tests.support.compose import build as compose_build
+
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "g", "version": "1"},
+        "paths": {"/pkg.Svc/Get": {"post": {"operationId": "get", "responses": {"200": {"description": "ok"}}}}},
+    }
+    policy = {
+        "target": {"flavor": "plus", "version": "R33"},
+        "gateway": {"listen": 8080, "http2": {"cleartext_listen": 8081}},
+        "upstreams": {"g": {"servers": [{"address": "10.0.0.1:50051"}, {"address": "10.0.0.2:50051"}], "protocol": "grpc"}},
+        "policies": {"hc": HEALTH},
+        "apis": [{"name": "g", "spec": "g.json", "upstream": "g", "use": ["hc"]}],
+    }
+    bundle = compose_build(tmp_path, policy, {"g.json": spec}, check=False)
+    refs = list(iter_directives(parse_bundle(bundle).payload))
+    probe = {r.directive: r.args for r in refs if r.context[-1:] == ("location @apigen_hc_hc_g",)}
+    assert probe["grpc_pass"] == ("grpc://g",) and "proxy_pass" not in probe
+    assert probe["health_check"] == ("interval=5s", "fails=3", "passes=2", "mandatory", "type=grpc")
+
+
 def test_active_health_checks_refused_on_oss(tmp_path: Path) -> None:
     errors = compile_errors(
         tmp_path, policy_for(8080, {"main": ["10.0.0.1:80"]}, policies={"hc": HEALTH}, api={"use": ["hc"]})
