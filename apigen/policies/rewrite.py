@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from apigen.plan.effective import EffectiveOperation
 
 
+QUESTION_VARIABLE = "apigen_question"  # a literal "?" (geo, see the partial)
+
+
 @dataclass(frozen=True)
 class RewritePlan:
     replacement: Arg  # the quoted rewrite replacement, captures as ${apigen_pN}
@@ -51,7 +54,9 @@ def _replacement(target: str, params: tuple[str, ...]) -> tuple[Arg, bool]:
             out.append("/")
         for kind, value in parse_segment(text).parts:
             if kind == "lit":
-                out.append(str(quote(value, variables=True))[1:-1])
+                # A literal `?` (a decoded `%3F` of the spec path) would start the arguments of
+                # the rewrite: it goes in through a variable, and nginx re-escapes it upstream.
+                out.append(str(quote(value, variables=True))[1:-1].replace("?", "${" + QUESTION_VARIABLE + "}"))
             else:
                 out.append("${" + capture_variable(params.index(value) + 1) + "}")
                 captures = True
@@ -98,6 +103,10 @@ class Rewrite(PolicyKind):
             return None  # reported by check()
         replacement, captures = _replacement(target, params)
         return RewritePlan(replacement, target, captures)
+
+    def plan_http(self, instances: list[Any], config: GatewayConfig, assets: Any) -> Any:
+        # Does any replacement need the literal-"?" variable?
+        return any(p is not None and QUESTION_VARIABLE in str(p.replacement) for p in instances)
 
     def upstream_uri(self, plan: Any) -> str | None:
         return "" if plan is not None else None

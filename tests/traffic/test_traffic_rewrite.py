@@ -70,3 +70,29 @@ def test_rewrites_reach_the_upstream(tmp_path: Path, echo_backend, nginx_runner)
     # nginx routes on the decoded URI, where %2F is a path separator, while the upstream would get
     # it encoded: the gateway refuses such a path (400) rather than route a different one.
     assert request("DELETE", f"{nginx.url}/v1/pets/a%2Fb").status == 400
+
+
+@pytest.mark.live
+@requires_nginx
+def test_a_question_mark_in_a_literal_segment_stays_in_the_path(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """Found by a hunt: the spec path /a%3Fb/{id} made `rewrite ^ "/internal/a?b/..."`, whose `?`
+    started the arguments (the upstream got /internal/a?b/42&orig=1)."""
+    from tests.support.compose import build as compose_build
+
+    backend = echo_backend("q")
+    port = free_port()
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "q", "version": "1"},
+        "paths": {"/a%3Fb/{id}": {"get": {"operationId": "get", "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}], "responses": {"200": {"description": "ok"}}}}},
+    }
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}"},
+        "upstreams": {"u": {"servers": [{"address": backend.address}]}},
+        "policies": {"moved": {"kind": "rewrite", "replace_prefix": {"from": "/", "to": "/internal/"}}},
+        "apis": [{"name": "q", "spec": "q.json", "upstream": "u", "use": ["moved"]}],
+    }
+    nginx = nginx_runner(compose_build(tmp_path, policy, {"q.json": spec}), port)
+    r = request("GET", f"{nginx.url}/a%3Fb/42?orig=1")
+    assert r.status == 200, r.text
+    assert r.json()["uri"] == "/internal/a%3Fb/42?orig=1"
