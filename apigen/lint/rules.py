@@ -429,3 +429,10 @@ _compiler_rule(
     "with the settings of the operation's own upstream.",
     "give the variants the same timeouts, retries and keepalive",
 )
+_compiler_rule(
+    "unroutable-path",
+    Severity.WARNING,
+    "A path of the OpenAPI document can never be matched: it holds a query, a dot "
+    "segment or an empty segment, which nginx removes before routing.",
+    "write the path as clients' requests reach it (normalised)",
+)

@@ -109,6 +109,23 @@ def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...]:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+_ENCODED_BRACE = re.compile(r"%7[BbDd]")
+
+
+def unroutable_reason(path_key: str) -> str | None:
+    """Why nginx never routes a request to the spec path ``path_key``, or None: it compares the
+    normalised URI (no query, dot segments resolved, slashes merged)."""
+    path_key = path_key.split("#", 1)[0]  # a fragment is dropped (never sent by clients)
+    if "?" in path_key:
+        return "`?` starts the query, which is not part of the path routes compare"
+    segments = unquote(path_key).split("/")[1:]
+    if any(seg in (".", "..") for seg in segments):
+        return "nginx resolves dot segments before routing"
+    if any(seg == "" for seg in segments[:-1]):
+        return "nginx merges slashes before routing"
+    return None
+
+
 def control_character(text: str) -> str | None:
     """A description of the first control character in ``text``, or None."""
     m = _CONTROL.search(text)
@@ -148,6 +165,20 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
         if bad:
             diags.error(f"path {path_key!r} has a {bad}", locate(specs.root_uri, item_path, root_display, key=True))
             continue
+        if _ENCODED_BRACE.search(str(path_key)):
+            # Decoded, `%7Bid%7D` would read as the template `{id}` and match any segment.
+            diags.error(
+                f"path {path_key!r} has an encoded brace (%7B/%7D): a literal brace cannot be routed",
+                locate(specs.root_uri, item_path, root_display, key=True),
+            )
+            continue
+        unroutable = unroutable_reason(str(path_key))
+        if unroutable:
+            diags.warning(
+                f"path {path_key!r} is never matched: {unroutable}",
+                locate(specs.root_uri, item_path, root_display, key=True),
+                code="unroutable-path",
+            )
         item_uri = specs.root_uri
         if isinstance(item, dict) and isinstance(item.get("$ref"), str):
             # A path item in another file (or elsewhere in this one): positions are found there.

@@ -371,3 +371,18 @@ def test_broken_referenced_file_is_located_inside_it(tmp_path: Path) -> None:
     spec = 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n  /a:\n    $ref: "item.yaml"\n'
     (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec, "item.yaml": "get:\n  responses: [x\n"})
     assert str(err.position) == "item.yaml:3:1" and "invalid YAML or JSON" in err.message
+
+
+def test_unroutable_spec_paths_are_warned(tmp_path) -> None:
+    """Found by a hunt: these built silently into routes nginx never reaches."""
+    import json
+
+    from apigen.pipeline import compile_policy
+
+    ok = {"get": {"responses": {"200": {"description": "ok"}}}}
+    spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {p: ok for p in ("/s?m=1", "/a//b", "/c/../d", "/e/%2E/f", "/g/", "/h#frag")}}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    policy = {"gateway": {"listen": 8080}, "upstreams": {"u": {"servers": [{"address": "127.0.0.1:9"}]}}, "apis": [{"name": "t", "spec": "s.json", "upstream": "u"}]}
+    (tmp_path / "p.json").write_text(json.dumps(policy))
+    warned = [d.message.split("'")[1] for d in compile_policy(tmp_path / "p.json").diagnostics.items if d.code == "unroutable-path"]
+    assert warned == ["/s?m=1", "/a//b", "/c/../d", "/e/%2E/f"]
