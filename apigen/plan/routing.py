@@ -115,6 +115,24 @@ def _too_long(template: PathTemplate) -> bool:
     return any(token_bytes(text, variables=v) > MAX_TOKEN_BYTES for text, v in forms)
 
 
+MAX_LOCATION_BYTES = 255
+
+
+def _fits_location(name: str) -> bool:
+    return len(name.encode("utf-8", "surrogateescape")) <= MAX_LOCATION_BYTES
+
+
+def _group_prefix(route: Route) -> str:
+    """The prefix location a route is matched under: its literal prefix (for a concrete path,
+    the path up to its last ``/``), cut back to a ``/`` within nginx's location name length."""
+    text = route.template.text[: route.template.text.rfind("/") + 1] if route.is_exact else route.template.literal_prefix()
+    raw = text.encode("utf-8", "surrogateescape")
+    if len(raw) > MAX_LOCATION_BYTES:
+        raw = raw[: raw.rfind(b"/", 0, MAX_LOCATION_BYTES) + 1]
+        text = raw.decode("utf-8", "surrogateescape")
+    return text
+
+
 def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None) -> RouteTable:
     by_shape: dict[str, dict] = {}
     for api in config.apis:
@@ -171,14 +189,18 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
         routes.append(Route(_unique_id(shape, taken_ids), entry["template"], entry["api"].name, ops))
 
     _warn_ambiguous(routes, config, diags)
-    exact = tuple(r for r in routes if r.is_exact)
-    templated = sorted((r for r in routes if not r.is_exact), key=lambda r: r.template.sort_key())
+    # nginx keeps a location name's length in a byte (ngx_http_location_tree_node_t.len): a longer
+    # `location =` or `^~` name is cut in the tree and never matches (found by a hunt: concrete
+    # paths of 256 bytes and more answered 404). Such paths are matched by a group's map instead,
+    # under a prefix short enough.
+    exact = tuple(r for r in routes if r.is_exact and _fits_location(r.template.text))
+    templated = sorted((r for r in routes if r not in exact), key=lambda r: r.template.sort_key())
 
     base_prefixes = {api.name: (api.base_path.rstrip("/") + "/") for api in config.apis}
-    prefixes = sorted({"/"} | set(base_prefixes.values()) | {r.template.literal_prefix() for r in templated})
+    prefixes = sorted({"/"} | set(base_prefixes.values()) | {_group_prefix(r) for r in templated})
     members: dict[str, list[Route]] = defaultdict(list)
     for route in templated:
-        own = route.template.literal_prefix()
+        own = _group_prefix(route)
         # Groups at or below the route's own prefix are the only ones a matching URL can select.
         start = bisect.bisect_left(prefixes, own)
         for prefix in prefixes[start:]:
