@@ -53,8 +53,29 @@ def _find_op(plan: Plan, api: str, operation_id: str) -> OperationPlan | None:
     return None
 
 
+def _host_served(plan: Plan, host: str) -> bool:
+    """Does a ``server_name`` of the gateway take ``host``? Regex names are not evaluated here
+    (reported as served)."""
+    host = host.lower().rstrip(".")
+    for name in plan.server_names:
+        name = name.lower()
+        if name == "_" or name.startswith("~") or name == host:
+            return True
+        if name.startswith("*.") and host.endswith(name[1:]):
+            return True
+        if name.startswith(".") and (host == name[1:] or host.endswith(name)):
+            return True
+    return False
+
+
 def resolve(plan: Plan, method: str, url: str) -> Resolution:
     uri = normalise_uri(url)
+    host = urlsplit(url).hostname if "://" in url else None
+    if host and plan.reject_unknown_hosts and not _host_served(plan, host):
+        return Resolution(
+            method, uri, 444, "(default server)",
+            notes=[f"{host} is not a server_name of the gateway: the default server closes the connection (444)"],
+        )
     # nginx's request-line parser: methods are upper-case letters, "_" and "-"; a NUL in the
     # decoded path is refused. Both are 400 before any location.
     if not re.fullmatch(r"[A-Z_-]+", method) or "\x00" in uri:
@@ -69,7 +90,36 @@ def resolve(plan: Plan, method: str, url: str) -> Resolution:
             "the raw path does not read as the normalised one nginx routes on (an encoded slash, a dot "
             "or empty segment): 400 before any operation"
         )
+    if res.status in (404, 405):
+        _guarded(plan, res)
+    if method == "OPTIONS" and res.status == 405 and res.route is not None:
+        asked = [e.key.rsplit(" ", 1)[1] for e in plan.preflight if e.key.rsplit(" ", 1)[0] == res.route.route_id]
+        if asked:
+            res.notes.append(
+                "a CORS preflight (with Access-Control-Request-Method: " + ", ".join(asked) + ") is answered "
+                "204 by the operation's preflight location, after its limits; a plain OPTIONS gets 405"
+            )
     return res
+
+
+def _guarded(plan: Plan, res: Resolution) -> None:
+    """Unknown paths and methods of an API whose policies guard them (authentication, IP rules)
+    go to its unmatched location, which runs those policies before answering 404/405."""
+    api = res.route.api if res.route is not None else _group_api(plan, res.uri)
+    unmatched = plan.unmatched_for(api) if api else None
+    if unmatched is None:
+        return
+    res.location = unmatched.uri_404 if res.status == 404 else unmatched.uri_405
+    names = ", ".join(sorted({f"{u.kind}" for u in unmatched.policies}))
+    res.notes.append(
+        f"API {api}'s policies ({names}) run first: without valid credentials (or from a refused address) "
+        f"the answer is theirs (401/403), else {res.status}"
+    )
+
+
+def _group_api(plan: Plan, uri: str) -> str | None:
+    groups = [g for g in plan.routes.groups if uri.startswith(g.prefix)]
+    return max(groups, key=lambda g: len(g.prefix)).api if groups else None
 
 
 def _resolve_normalised(plan: Plan, method: str, uri: str) -> Resolution:

@@ -29,7 +29,7 @@ def explain(method: str, url: str, policy: Path, fmt: str) -> None:
     """Explain how the gateway handles METHOD URL (a path, or a full URL).
 
     Exit 0 when the request reaches an operation, 1 when the gateway answers it itself
-    (400/404/405).
+    (400/404/405, or closes the connection: 444 for a host it does not serve).
     """
     from apigen.commands import compile_or_exit, internal_error
 
@@ -80,7 +80,9 @@ def _print_text(doc: dict[str, Any], colour: bool) -> None:
 
     data(f"{doc['method']} {doc['uri']}")
     row("location", doc["location"])
-    if doc["status"] == 400:
+    if doc["status"] == 444:
+        row("result", "444: connection closed (unknown host)")
+    elif doc["status"] == 400:
         row("result", "400 Bad Request (JSON error from the gateway)")
     elif doc["status"] == 404:
         row("result", "404 Not Found (JSON error from the gateway)")

@@ -119,3 +119,22 @@ def test_a_reader_that_goes_away_is_not_an_apigen_bug(tmp_path: Path) -> None:
     os.close(write)
     assert proc.returncode == 141, proc.stderr
     assert proc.stderr == b""
+
+
+def test_explain_agrees_with_nginx_on_hosts_guarded_apis_and_preflights() -> None:
+    """Found by a hunt (each compared with a live nginx): an unknown Host is closed with 444; a
+    guarded API's unknown paths and methods authenticate first; OPTIONS on a CORS route is a
+    preflight when the browser asks for a method."""
+    petstore = compile_policy(PETSTORE / "policy.yaml").plan
+    res = resolve(petstore, "GET", "http://unknown.example/v1/pets")
+    assert (res.status, res.location) == (444, "(default server)")
+    assert resolve(petstore, "GET", "http://API.Example.com./v1/pets").status == 200  # names ignore case, final dot
+    secured = compile_policy(PETSTORE.parent / "secured" / "policy.yaml").plan
+    for method, url, status, where in (("GET", "/inventory/nothing", 404, "/_apigen/unmatched/inventory/404"),
+                                       ("DELETE", "/inventory/items", 405, "/_apigen/unmatched/inventory/405")):
+        res = resolve(secured, method, url)
+        assert (res.status, res.location) == (status, where)
+        assert any("401/403" in n for n in res.notes)
+    traffic = compile_policy(PETSTORE.parent / "traffic" / "policy.yaml").plan
+    res = resolve(traffic, "OPTIONS", "/v1/pets/1")
+    assert res.status == 405 and any("preflight" in n and "PUT, DELETE" in n for n in res.notes)
