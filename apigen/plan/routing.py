@@ -126,6 +126,11 @@ def _group_prefix(route: Route) -> str:
     """The prefix location a route is matched under: its literal prefix (for a concrete path,
     the path up to its last ``/``), cut back to a ``/`` within nginx's location name length."""
     text = route.template.text[: route.template.text.rfind("/") + 1] if route.is_exact else route.template.literal_prefix()
+    return _cap_prefix(text)
+
+
+def _cap_prefix(text: str) -> str:
+    """``text`` (ending in ``/``) cut back to a ``/`` within nginx's location name length."""
     raw = text.encode("utf-8", "surrogateescape")
     if len(raw) > MAX_LOCATION_BYTES:
         raw = raw[: raw.rfind(b"/", 0, MAX_LOCATION_BYTES) + 1]
@@ -196,7 +201,7 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
     exact = tuple(r for r in routes if r.is_exact and _fits_location(r.template.text))
     templated = sorted((r for r in routes if r not in exact), key=lambda r: r.template.sort_key())
 
-    base_prefixes = {api.name: (api.base_path.rstrip("/") + "/") for api in config.apis}
+    base_prefixes = {api.name: _cap_prefix(api.base_path.rstrip("/") + "/") for api in config.apis}
     prefixes = sorted({"/"} | set(base_prefixes.values()) | {_group_prefix(r) for r in templated})
     members: dict[str, list[Route]] = defaultdict(list)
     for route in templated:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from apigen.policies import PolicyKind, duration, register, registry
-from apigen.policies.keys import invalid_source_reason, required_variable, variable_name
+from apigen.policies.keys import invalid_source_reason, required_variable, target_source_reason, variable_name
 from apigen.policies.rate_limit import defined_variables, var_stem
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class Cache(PolicyKind):
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         have = defined_variables(config)
         for i, src in enumerate(policy.config.get("vary") or ()):
-            reason = invalid_source_reason(src)
+            reason = invalid_source_reason(src) or target_source_reason(src, config.target)
             needs = required_variable(src, config.target)
             if reason:
                 diags.error(reason, source.pos(*policy.path, "vary", i))

@@ -2,8 +2,8 @@
 
 A key source is a short string from the policy file; each becomes one nginx variable. The
 variables that name an authenticated client are defined by the security kinds: ``$apigen_client``
-(the API-key client name) and, for JWT claims, ``$jwt_claim_<name>`` on NGINX Plus (auth_jwt) or
-``$apigen_jwt_claim_<name>`` on OSS (the njs validator).
+(the API-key client name) and, for JWT claims, ``$jwt_claim_<name>`` on NGINX Plus (auth_jwt; on
+OSS the njs check runs after the phases that use keys, so claims cannot key anything there).
 """
 
 from __future__ import annotations
@@ -61,6 +61,17 @@ def invalid_source_reason(source: str) -> str | None:
     kind, _, name = source.partition(":")
     if kind in ("cookie", "query") and not re.fullmatch(r"[A-Za-z0-9_]+", name):
         return f"{kind} name {name!r} must be letters, digits and '_' to be read as an nginx variable"
+    return None
+
+
+def target_source_reason(source: str, target: Target) -> str | None:
+    """Why ``source`` cannot key anything on ``target``, or None."""
+    if source.startswith("jwt_claim:") and not target.is_plus:
+        return (
+            f"{source!r} needs NGINX Plus: auth_jwt sets $jwt_claim_* before limits, splits and caches "
+            "run; on NGINX OSS the token is verified by njs in the access phase, after the limits "
+            "and splits (key on api_key_client, a header or a cookie instead)"
+        )
     return None
 
 

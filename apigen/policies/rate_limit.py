@@ -21,6 +21,7 @@ from apigen.policies.keys import (
     key_expression,
     key_sources,
     required_variable,
+    target_source_reason,
 )
 from apigen.targets import unavailable_reason
 
@@ -128,9 +129,10 @@ def _check_common(policy: PolicyDef, config: GatewayConfig, source: PolicySource
     have = defined_variables(config)
     for i, src in enumerate(key_sources(cfg.get("key"))):
         at = ("key",) if isinstance(cfg.get("key"), str) else ("key", i)
-        reason = invalid_source_reason(src)
+        reason = invalid_source_reason(src) or target_source_reason(src, config.target)
         if reason:
             diags.error(reason, source.pos(*policy.path, *at))
+            continue
         needs = required_variable(src, config.target)
         if needs and needs not in have:
             diags.error(

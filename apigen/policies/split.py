@@ -21,6 +21,7 @@ from apigen.policies.keys import (
     key_expression,
     key_sources,
     required_variable,
+    target_source_reason,
     variable_name,
 )
 from apigen.policies.rate_limit import defined_variables, var_stem
@@ -92,7 +93,7 @@ class Split(PolicyKind):
                     source.pos(*policy.path, "weights", name),
                 )
         key = cfg.get("key", "request_id")
-        reason = invalid_source_reason(key)
+        reason = invalid_source_reason(key) or target_source_reason(key, config.target)
         needs = required_variable(key, config.target)
         if reason:
             diags.error(reason, source.pos(*policy.path, "key"))

@@ -214,7 +214,9 @@ FIELDS: tuple[Field, ...] = (
         _spec_path("/items/VALUE"),
         accepts=_path_accepts,
         intended=_route_path,
-        usable=_path_usable,
+        # Longer than nginx's 255-byte location names, a concrete path is routed by a group map
+        # (another structure, tests/live/test_long_paths_live.py).
+        usable=lambda v: _path_usable(v) and len(("/items/" + _route_path(v)).encode()) <= 255,
     ),
     Field(
         "spec.path.templated",
@@ -239,7 +241,7 @@ FIELDS: tuple[Field, ...] = (
         accepts=lambda v: base_path_problem(normalise_base_path("/" + _server_url_intended(v))) is None,
         transforms=(identity, pcre_escape),
         intended=_server_url_intended,
-        usable=lambda v: bool(_server_url_intended(v))
+        usable=lambda v: 0 < len(_server_url_intended(v).encode()) < 200
         and "//" not in _server_url_intended(v)
         and not _PARAM.search(_server_url_intended(v)),
     ),
@@ -250,7 +252,9 @@ FIELDS: tuple[Field, ...] = (
         accepts=lambda v: _BASE_PATH("/" + v) and base_path_problem(normalise_base_path("/" + v)) is None,
         transforms=(identity, pcre_escape, raw_path_regex),
         intended=lambda v: normalise_base_path("/" + v).lstrip("/"),
-        usable=lambda v: bool(v.strip("/")) and "//" not in v and not v.endswith("/"),
+        # Short enough that the base prefix and the routes stay within nginx's 255-byte location
+        # names (longer ones route through group maps: another structure).
+        usable=lambda v: bool(v.strip("/")) and "//" not in v and not v.endswith("/") and len(v.encode()) < 200,
     ),
     # `_` (any host) switches the unknown-host default server off: a different tree, not an injection.
     Field("policy.gateway.server_name", _server_name, accepts=matches("server_name"), usable=lambda v: v != "_"),

@@ -43,3 +43,16 @@ def test_sources_that_need_a_definition_or_a_safe_name() -> None:
     assert required_variable("header:X", OSS) is None
     assert invalid_source_reason("cookie:a-b") is not None
     assert invalid_source_reason("header:a-b") is None
+
+
+def test_jwt_claim_keys_are_plus_only(tmp_path) -> None:
+    """Found by a hunt: on OSS the error said no kind defines $apigen_jwt_claim_sub although a JWT
+    policy was attached. OSS verifies tokens after limits and splits run: a claim cannot key them."""
+    from apigen.policies.keys import target_source_reason
+    from tests.support.traffic_build import compile_errors, policy_for
+
+    assert target_source_reason("jwt_claim:sub", PLUS) is None
+    assert "needs NGINX Plus" in (target_source_reason("jwt_claim:sub", OSS) or "")
+    policies = {"per-user": {"kind": "rate_limit", "rate": "10r/s", "key": "jwt_claim:sub"}}
+    errors = compile_errors(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["per-user"]}))
+    assert len(errors) == 1 and "'jwt_claim:sub' needs NGINX Plus" in errors[0]
