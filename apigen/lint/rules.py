@@ -436,3 +436,9 @@ _compiler_rule(
     "segment or an empty segment, which nginx removes before routing.",
     "write the path as clients' requests reach it (normalised)",
 )
+_compiler_rule(
+    "rewrite-no-match",
+    Severity.WARNING,
+    "A rewrite policy's replace_prefix matches none of the operations it is attached to.",
+    "write the prefix as the gateway sees paths (base path included)",
+)

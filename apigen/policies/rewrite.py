@@ -80,6 +80,17 @@ class Rewrite(PolicyKind):
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         if "template" not in policy.config:
+            using = _ops_using(policy, config)
+            full = [join_base(api.base_path, op.route_path) for api, op in using]
+            if using and all(target_template(policy.config, f) is None for f in full):
+                prefix = policy.config["replace_prefix"]["from"]
+                diags.warning(
+                    f"replace_prefix from {prefix!r} matches none of the {len(using)} operation(s) the "
+                    "policy is attached to: it changes nothing",
+                    source.pos(*policy.path, "replace_prefix", "from"),
+                    hint=f"paths as the gateway sees them include the base path, e.g. {full[0]}",
+                    code="rewrite-no-match",
+                )
             return
         wanted = PathTemplate(policy.config["template"]).param_names
         for api, op in _ops_using(policy, config):

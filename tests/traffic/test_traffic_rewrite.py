@@ -96,3 +96,17 @@ def test_a_question_mark_in_a_literal_segment_stays_in_the_path(tmp_path: Path, 
     r = request("GET", f"{nginx.url}/a%3Fb/42?orig=1")
     assert r.status == 200, r.text
     assert r.json()["uri"] == "/internal/a%3Fb/42?orig=1"
+
+
+def test_a_prefix_matching_no_operation_is_warned(tmp_path: Path) -> None:
+    import json
+
+    from apigen.pipeline import compile_policy
+    from tests.support.traffic_build import PETS_SPEC
+
+    policies = {"moved": {"kind": "rewrite", "replace_prefix": {"from": "/pets", "to": "/animals"}}}
+    (tmp_path / "pets.json").write_text(json.dumps(PETS_SPEC))
+    (tmp_path / "policy.json").write_text(json.dumps(policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["moved"]})))
+    warnings = [d for d in compile_policy(tmp_path / "policy.json").diagnostics.items if "replace_prefix" in d.message]
+    assert len(warnings) == 1 and "matches none of the 5 operation(s)" in warnings[0].message
+    assert warnings[0].hint == "paths as the gateway sees them include the base path, e.g. /v1/pets"
