@@ -164,3 +164,19 @@ def test_against_a_directory_that_is_no_bundle_is_a_usage_error(tmp_path: Path, 
     proc = run("diff", "examples/petstore/policy.yaml", "--against", target)
     assert proc.returncode == 2, proc.stderr
     assert "is not a bundle (no nginx.conf)" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_secrets_made_readable_are_not_changes(tmp_path: Path) -> None:
+    """A deployed copy whose secrets were made group-readable (an artifact extraction, config
+    management) is the same bundle: compared by content, whatever the mode (found by a hunt)."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "secured", tmp_path / "secured")
+    policy, bundle = tmp_path / "secured" / "policy.yaml", tmp_path / "deployed"
+    assert run("build", policy, "-o", bundle).returncode == 0
+    for path in bundle.rglob("*"):
+        path.chmod(path.stat().st_mode | 0o044)
+    code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
+    assert (code, doc["files"]["changed"]) == (0, [])
+    secret = next(p for p in (bundle / "secrets").iterdir() if p.suffix == ".map")
+    secret.write_text(secret.read_text() + "\n")
+    code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
+    assert code == 1 and doc["files"]["changed"] == [f"secrets/{secret.name}"]
