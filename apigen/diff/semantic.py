@@ -139,7 +139,35 @@ def _counter_changes(context: Context, old: Counter, new: Counter) -> Iterator[C
             yield Change("added", context, name, new=fmt_args(args))
 
 
+def _match_renamed_servers(old: dict[Context, BlockView], new: dict[Context, BlockView]) -> dict[Context, BlockView]:
+    """A server is labelled by its first server_name: renamed, it would show as one server removed
+    and another added, hiding every change inside it (found by a hunt). Where a block holds exactly
+    one server only the old side has and one only the new side has, the new one takes the old
+    label, so its changes (server_name included) are listed."""
+
+    def lone(views: dict[Context, BlockView], other: dict[Context, BlockView]) -> dict[Context, Context]:
+        out: dict[Context, list[Context]] = {}
+        for c in views:
+            if c and c[-1].startswith("server ") and c not in other and c[:-1] in other:
+                out.setdefault(c[:-1], []).append(c)
+        return {parent: cs[0] for parent, cs in out.items() if len(cs) == 1}
+
+    gone, came = lone(old, new), lone(new, old)
+    renames = {came[p]: gone[p] for p in gone.keys() & came.keys()}
+    if not renames:
+        return new
+    out: dict[Context, BlockView] = {}
+    for context, view in new.items():
+        for was_new, was_old in renames.items():
+            if context[: len(was_new)] == was_new:
+                context = was_old + context[len(was_new) :]
+                break
+        out[context] = view
+    return out
+
+
 def diff_views(old: dict[Context, BlockView], new: dict[Context, BlockView]) -> list[Change]:
+    new = _match_renamed_servers(old, new)
     changes: list[Change] = []
     for context in sorted(set(old) | set(new)):
         parent = context[:-1]

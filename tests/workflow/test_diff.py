@@ -180,3 +180,17 @@ def test_secrets_made_readable_are_not_changes(tmp_path: Path) -> None:
     secret.write_text(secret.read_text() + "\n")
     code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
     assert code == 1 and doc["files"]["changed"] == [f"secrets/{secret.name}"]
+
+
+def test_a_renamed_server_shows_its_changes(built: tuple[Path, Path]) -> None:
+    """Found by a hunt: renaming the server showed `- server a` / `+ server b` and hid the other
+    changes made inside it."""
+    policy, bundle = built
+    edit(policy, "server_name: api.example.com", "server_name: api2.example.com")
+    edit(policy, "hide: [Server, X-Powered-By]", "hide: [Server]")
+    code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
+    assert code == 1
+    texts = [" > ".join(c["context"]) + " | " + c["directive"] + " " + (c.get("old") or "") + " -> " + (c.get("new") or "") for c in doc["semantic"]]
+    assert any("server_name" in t and "api.example.com" in t and "api2.example.com" in t for t in texts), texts
+    assert any("proxy_hide_header" in t and "X-Powered-By" in t for t in texts), texts
+    assert not any(c["directive"].startswith("server ") for c in doc["semantic"]), texts
