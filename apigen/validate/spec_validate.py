@@ -131,10 +131,51 @@ def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
                 locate(specs.root_uri, (*found[0], "$ref") if found is not None else (), display),
                 code="openapi",
             )
-        else:
-            diags.error(f"invalid OpenAPI {version} document: {_short(exc)}", locate(specs.root_uri, (), display))
+        elif count:
+            pass  # the validator tripped over what it already reported: its exception adds nothing
+        elif not _report_bad_templates(specs, diags, display):
+            diags.error(
+                f"invalid OpenAPI {version} document: the validator failed ({_short(exc)})",
+                locate(specs.root_uri, (), display),
+                hint="check the path templates and $refs of the document",
+            )
         return False
     return count == 0
+
+
+def _report_bad_templates(specs: SpecSet, diags: Diagnostics, display: str) -> bool:
+    """What the validator raises on instead of reporting: path keys whose braces do not pair
+    (`/h/{`), path items whose $ref is no path item (`/etc/passwd`)."""
+    paths = specs.root.get("paths") if isinstance(specs.root, dict) else None
+    found = False
+    for key in paths if isinstance(paths, dict) else ():
+        text = str(key)
+        depth, ok = 0, True
+        for ch in text:
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            ok = ok and 0 <= depth <= 1
+        if not ok or depth:
+            diags.error(
+                f"path template {text!r} has an unpaired '{{' or '}}'",
+                locate(specs.root_uri, ("paths", key), display, key=True),
+                code="openapi",
+            )
+            found = True
+        item = paths[key]
+        ref = item.get("$ref") if isinstance(item, dict) else None
+        if isinstance(ref, str):
+            try:
+                target = specs.resolve(ref, specs.root_uri)[0]
+            except Exception:  # any failure to load it means the same to the user
+                target = None
+            if not isinstance(target, dict):
+                diags.error(
+                    f"$ref {ref!r} of path {text!r} is not an OpenAPI path item",
+                    locate(specs.root_uri, ("paths", key, "$ref"), display),
+                    code="openapi",
+                )
+                found = True
+    return found
 
 
 # The validator's own checks (duplicate operationIds, unresolved path parameters) carry no data
