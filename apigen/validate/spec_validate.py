@@ -115,7 +115,13 @@ def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
                 code="openapi",
             )
     except RecursionError:
-        diags.error("OpenAPI document is nested too deeply ($ref cycle?)", locate(specs.root_uri, (), display))
+        cycle = _find_ref_cycle(specs)
+        if cycle is not None:
+            path, ref, why = cycle
+            what = "leads back to itself (a $ref cycle)" if "cycle" in why else "starts a chain of $refs too long to follow"
+            diags.error(f"$ref {ref!r} {what}", locate(specs.root_uri, (*path, "$ref"), display), code="openapi")
+        else:
+            diags.error("OpenAPI document is nested too deeply ($ref cycle?)", locate(specs.root_uri, (), display))
         return False
     except Exception as exc:  # the validator resolves $refs itself; a bad one raises, not yields
         ref = getattr(exc, "ref", None)
@@ -205,6 +211,27 @@ def _report_broken_file(specs: SpecSet, ref: str, diags: Diagnostics) -> bool:
             diags.error(exc.message, exc.position, code="openapi")
             return True
     return False
+
+
+def _find_ref_cycle(specs: SpecSet) -> tuple[tuple, str, str] | None:
+    """The data path, text and problem of the first ``$ref`` of the root document whose chain
+    of ``$ref``s comes back to itself or does not end (iterative: specs nest deeply)."""
+    stack: list[tuple[Any, tuple]] = [(specs.root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            value = node.get("$ref")
+            if isinstance(value, str):
+                try:
+                    specs.resolve(value, specs.root_uri)
+                except ValueError as exc:
+                    return path, value, str(exc)
+                except KeyError:
+                    pass
+            stack.extend((v, (*path, k)) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def _find_ref(doc: Any, ref: str) -> tuple[tuple, str] | None:

@@ -106,8 +106,11 @@ def _ref_chain(d: Path) -> tuple[str, str]:
     n = 5000
     chain = "".join(f"    S{i}: {{$ref: '#/components/schemas/S{i + 1}'}}\n" for i in range(n))
     spec = _valid_spec().replace("schema: {type: string}", "schema: {$ref: '#/components/schemas/S0'}")
-    (d / "openapi.yaml").write_text(spec + "components:\n  schemas:\n" + chain + f"    S{n}: {{type: string}}\n")
-    return "openapi.yaml:1:1", "nested too deeply"
+    text = spec + "components:\n  schemas:\n" + chain + f"    S{n}: {{type: string}}\n"
+    (d / "openapi.yaml").write_text(text)
+    line = text[: text.index("{$ref: '#/components/schemas/S0'}")].count("\n") + 1
+    column = text.splitlines()[line - 1].index("'#/components/schemas/S0'") + 1  # the $ref's value
+    return f"openapi.yaml:{line}:{column}", "starts a chain of $refs too long to follow"
 
 
 def _tls_key_unreadable(d: Path) -> tuple[str, str]:
