@@ -442,3 +442,9 @@ _compiler_rule(
     "A rewrite policy's replace_prefix matches none of the operations it is attached to.",
     "write the prefix as the gateway sees paths (base path included)",
 )
+_compiler_rule(
+    "empty-api",
+    Severity.WARNING,
+    "An API of the policy has no operation to route (its document has no paths).",
+    "point `spec` at the document that holds the paths, or drop the API",
+)

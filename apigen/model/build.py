@@ -311,6 +311,13 @@ def build_config(
         if bad:
             diags.error(f"base_path {base!r} {bad}", source.pos(*path, "base_path"))
         added, added_attachments = _added_operations(source, api, path, summary.operations, diags)
+        if not summary.operations and not added:
+            diags.warning(
+                f"API {api['name']!r} has no operations: its document has no paths (webhooks and "
+                "components alone are not served)",
+                source.pos(*path, "spec"),
+                code="empty-api",
+            )
         apis.append(
             Api(
                 name=api["name"],

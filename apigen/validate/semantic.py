@@ -90,6 +90,13 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
                     source.pos(*att.path, key=True),
                     hint="use an operationId or `METHOD /path` as written in the spec",
                 )
+            elif " /" in selector and any(o.operation_id == selector for o in api.operations):
+                diags.warning(
+                    f"operation selector {selector!r} is read as `METHOD /path`, but an operation of API "
+                    f"{api.name!r} also has it as operationId: that operation is not selected",
+                    source.pos(*att.path, key=True),
+                    hint="select that operation by its path instead",
+                )
             _check_attachment(att, config, source, diags)
     _check_attachment(config.gateway.attachment, config, source, diags)
 

@@ -386,3 +386,29 @@ def test_unroutable_spec_paths_are_warned(tmp_path) -> None:
     (tmp_path / "p.json").write_text(json.dumps(policy))
     warned = [d.message.split("'")[1] for d in compile_policy(tmp_path / "p.json").diagnostics.items if d.code == "unroutable-path"]
     assert warned == ["/s?m=1", "/a//b", "/c/../d", "/e/%2E/f"]
+
+
+def test_an_api_without_operations_and_a_selector_shadowing_an_operation_id_are_warned(tmp_path) -> None:
+    """Found by a hunt: both built silently."""
+    import json
+
+    from apigen.pipeline import compile_policy
+
+    ok = {"responses": {"200": {"description": "ok"}}}
+    spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"get": {"operationId": "readA", **ok}}, "/b": {"get": {"operationId": "GET /a", **ok}}}}
+    hooks = {"openapi": "3.1.0", "info": {"title": "h", "version": "1"}, "webhooks": {"ping": {"post": ok}}}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    (tmp_path / "h.json").write_text(json.dumps(hooks))
+    policy = {
+        "gateway": {"listen": 8080},
+        "upstreams": {"u": {"servers": [{"address": "127.0.0.1:9"}]}},
+        "policies": {"h": {"kind": "headers", "response": {"set": {"X-A": "1"}}}},
+        "apis": [
+            {"name": "t", "spec": "s.json", "upstream": "u", "operations": {"GET /a": {"use": ["h"]}}},
+            {"name": "hooks", "spec": "h.json", "upstream": "u", "base_path": "/hooks"},
+        ],
+    }
+    (tmp_path / "p.json").write_text(json.dumps(policy))
+    warnings = [(d.code, d.message) for d in compile_policy(tmp_path / "p.json").diagnostics.items if d.severity.value == "warning"]
+    assert ("empty-api", "API 'hooks' has no operations: its document has no paths (webhooks and components alone are not served)") in warnings
+    assert any("'GET /a' is read as `METHOD /path`" in m for _, m in warnings)
