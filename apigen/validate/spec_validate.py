@@ -109,9 +109,11 @@ def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
             message = str(getattr(error, "message", error)).split("\n\n", 1)[0].strip()
             located = path or _path_from_message(message)
             where = " > ".join(str(p) for p in path)
+            found = _where(specs, located, getattr(error, "instance", None))
+            doc_uri, located = found if found is not None else (specs.root_uri, located)
             diags.error(
                 f"invalid OpenAPI {version} document: {where + ': ' if where else ''}{message}",
-                locate(specs.root_uri, located, display),
+                locate(doc_uri, located, specs.display(doc_uri)),
                 code="openapi",
             )
     except RecursionError:
@@ -211,6 +213,42 @@ def _report_broken_file(specs: SpecSet, ref: str, diags: Diagnostics) -> bool:
             diags.error(exc.message, exc.position, code="openapi")
             return True
     return False
+
+
+_MISSING = object()
+
+
+def _at(doc: Any, path: tuple) -> Any:
+    node = doc
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return _MISSING
+    return node
+
+
+def _where(specs: SpecSet, path: tuple, instance: Any) -> tuple[str, tuple] | None:
+    """The document and full data path of an error whose path the validator gives relative to
+    a sub-schema or to a $ref's target (a parameter's schema, a schema in another file): where
+    the root has nothing at ``path``, the one place in any document that ends with ``path`` and
+    holds ``instance``. None: keep the root and ``path``."""
+    if not path or _at(specs.root, path) is not _MISSING:
+        return None
+    matches: list[tuple[str, tuple]] = []
+    for uri, doc in specs.documents.items():
+        stack: list[tuple[Any, tuple]] = [(doc, ())]
+        while stack and len(matches) < 2:
+            node, at = stack.pop()
+            if at[-len(path) :] == path and node == instance:
+                matches.append((uri, at))
+            if isinstance(node, dict):
+                stack.extend((v, (*at, k)) for k, v in node.items())
+            elif isinstance(node, list):
+                stack.extend((v, (*at, i)) for i, v in enumerate(node))
+    return matches[0] if len(matches) == 1 else None
 
 
 def _find_ref_cycle(specs: SpecSet) -> tuple[tuple, str, str] | None:

@@ -412,3 +412,27 @@ def test_an_api_without_operations_and_a_selector_shadowing_an_operation_id_are_
     warnings = [(d.code, d.message) for d in compile_policy(tmp_path / "p.json").diagnostics.items if d.severity.value == "warning"]
     assert ("empty-api", "API 'hooks' has no operations: its document has no paths (webhooks and components alone are not served)") in warnings
     assert any("'GET /a' is read as `METHOD /path`" in m for _, m in warnings)
+
+
+def test_spec_errors_in_sub_schemas_and_referenced_files_are_located(tmp_path) -> None:
+    """Found by a hunt: errors the validator reports relative to a parameter's schema or to a
+    $ref'd file were all placed at the root document's 1:1."""
+    import pytest
+
+    from apigen.diagnostics import CompileError
+    from apigen.pipeline import compile_policy
+
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "pet.yaml").write_text('Pet:\n  type: object\n  properties:\n    name: {type: string, maxLength: "sixty"}\n')
+    (tmp_path / "openapi.yaml").write_text(
+        'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n  /pets:\n    get:\n      operationId: listPets\n'
+        '      parameters:\n        - name: limit\n          in: query\n          schema: {type: integer, maximum: "x"}\n'
+        '      responses:\n        "200":\n          description: ok\n          content:\n            application/json:\n'
+        '              schema: {$ref: "schemas/pet.yaml#/Pet"}\n'
+    )
+    (tmp_path / "policy.yaml").write_text('gateway: {listen: 8080}\nupstreams: {u: {servers: [{address: "127.0.0.1:9"}]}}\napis:\n  - {name: t, spec: openapi.yaml, upstream: u}\n')
+    with pytest.raises(CompileError) as exc:
+        compile_policy(tmp_path / "policy.yaml")
+    where = {(str(e.position).rsplit("/", 1)[-1] if "/" in str(e.position) else str(e.position)) for e in exc.value.diagnostics.errors}
+    assert {"openapi.yaml:10:44", "pet.yaml:4:37"} <= where, where
+    assert not any(str(e.position).endswith(":1:1") for e in exc.value.diagnostics.errors)
