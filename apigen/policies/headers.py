@@ -46,11 +46,12 @@ class HeadersPlan:
 
 
 def _request_names(plan: HeadersPlan) -> list[str]:
-    return [n for n, _ in plan.request_set] + list(plan.request_remove) + [n for n, _ in plan.request_append]
+    """Request headers ``plan`` decides alone (set, remove); an append adds to what others do."""
+    return [n for n, _ in plan.request_set] + list(plan.request_remove)
 
 
 def _response_names(plan: HeadersPlan) -> list[str]:
-    return [n for n, _ in plan.response_set] + [n for n, _ in plan.response_append]
+    return [n for n, _ in plan.response_set]
 
 
 def _append_map(header: str, value: str) -> AppendMap:
@@ -103,8 +104,8 @@ class Headers(PolicyKind):
 
     def combine(self, plans: list[Any]) -> list[Any]:
         """Headers policies accumulate (gateway-wide security headers and an operation's own),
-        but a header named again by a more specific level (later in ``plans``) is that level's
-        alone: nginx would otherwise send both values (found by a hunt: two X-Frame-Options)."""
+        but a header a later (more specific) policy sets or removes is that policy's alone: nginx
+        would otherwise send both values (found by a hunt: two X-Frame-Options). Appends add."""
         out = []
         for i, plan in enumerate(plans):
             later_request = {n.lower() for p in plans[i + 1 :] for n in _request_names(p)}

@@ -33,6 +33,9 @@ class IpAccess(PolicyKind):
     name = "ip_access"
     order = 10
     guards_unmatched = True
+    # A refused address is refused for preflights too (they carry no credentials, but an address
+    # is no credential): it learnt the operation's methods from the 204 (found by a hunt).
+    in_preflight = True
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         for field in ("allow", "deny"):

@@ -170,3 +170,17 @@ def test_error_answers_carry_the_operation_headers(tmp_path: Path, echo_backend,
     assert down.status == 502 and down.headers["Content-Type"] == "application/json"
     assert answer_headers(down) == {}
     assert answer_headers(request("GET", f"{nginx.url}/v1/unknown", headers=cors)) == {}
+
+
+@pytest.mark.live
+@requires_nginx
+def test_a_refused_address_is_refused_for_preflights_too(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {"web": {"kind": "cors", "origins": [APP]}, "office": {"kind": "ip_access", "allow": ["10.0.0.0/8"]}}
+    api = {"use": ["web"], "operations": {"showPet": {"use": ["office"]}}, "skip": []}
+    nginx = nginx_runner(build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api=api)), port)
+    refused = preflight(f"{nginx.url}/v1/pets/1", "GET")
+    assert refused.status == 403 and refused.headers["Content-Type"] == "application/json"
+    assert "Access-Control-Allow-Methods" not in refused.headers
+    assert preflight(f"{nginx.url}/v1/pets", "GET").status == 204  # listPets has no IP rule
