@@ -416,9 +416,9 @@ def _share_locations(ops: list[OperationPlan]) -> tuple[list[OperationPlan], tup
 
 
 def _error_bodies(config: GatewayConfig) -> tuple[tuple[int, Arg], ...]:
-    from apigen.policies.errors import DEFAULT_TEMPLATE, render_body
+    from apigen.policies.errors import DEFAULT_TEMPLATE, gateway_error_template, render_body
 
-    template = next((t for k in registry.values() if (t := k.error_body_template(config))), DEFAULT_TEMPLATE)
+    template = gateway_error_template(config) or DEFAULT_TEMPLATE
     return tuple((status, render_body(template, status, reason)) for status, reason in sorted(ERROR_STATUSES.items()))
 
 

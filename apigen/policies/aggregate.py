@@ -22,6 +22,7 @@ from urllib.parse import quote as url_quote
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.policies import BundleFile, PolicyKind, register
 from apigen.policies.auth import identity_headers
+from apigen.policies.errors import gateway_error_template
 
 if TYPE_CHECKING:
     from apigen.diagnostics import Diagnostics
@@ -203,7 +204,9 @@ class Aggregate(PolicyKind):
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
         body = ",\n".join(f"    {json.dumps(key)}: {cfg}" for key, cfg in http_plan.composites)
-        text = _NJS_HEAD + "var COMPOSITES = {\n" + body + "\n};\n" + _NJS_BODY
+        template = gateway_error_template(config)
+        text = _NJS_HEAD + "var COMPOSITES = {\n" + body + "\n};\n"
+        text += f"var ERROR_TEMPLATE = {json.dumps(template, ensure_ascii=True)};\n" + _NJS_BODY
         return [BundleFile(NJS_FILE, text)]
 
 
@@ -252,6 +255,30 @@ function answer(r, status, body) {
     r.return(status, JSON.stringify(body) + '\n');
 }
 
+// The gateway's own error answer: the errors policy's template (as nginx answers its errors),
+// with the failing part named when the template makes a JSON object.
+function fail(r, status, reason, rid, extra) {
+    var body = {status: status, error: reason, request_id: rid};
+    if (ERROR_TEMPLATE !== null) {
+        var text = ERROR_TEMPLATE.replace(/\{(status|message|request_id)\}/g, function (all, k) {
+            return k === 'status' ? String(status) : JSON.stringify(k === 'message' ? reason : rid);
+        });
+        try {
+            body = JSON.parse(text);
+        } catch (e) {
+            r.headersOut['Content-Type'] = 'application/json';
+            r.return(status, text + '\n');
+            return;
+        }
+    }
+    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+        for (var k in extra) {
+            body[k] = extra[k];
+        }
+    }
+    answer(r, status, body);
+}
+
 // A part's query parameter built from client arguments the client did not send is left out
 // (`limit=` would be a value a strict upstream refuses).
 function absent(tokens, r) {
@@ -285,7 +312,7 @@ function aggregate(r) {
     var c = COMPOSITES[r.variables.apigen_api + '.' + r.variables.apigen_operation];
     var rid = r.variables.apigen_request_id;
     if (!c) {
-        answer(r, 500, {status: 500, error: 'Internal Server Error', request_id: rid});
+        fail(r, 500, 'Internal Server Error', rid, {});
         return;
     }
     var m = r.variables.request_uri.match(c.re);
@@ -295,7 +322,7 @@ function aggregate(r) {
             params[c.params[i]] = decodeURIComponent(m[i + 1]);
         }
     } catch (e) {
-        answer(r, 400, {status: 400, error: 'Bad Request', request_id: rid});
+        fail(r, 400, 'Bad Request', rid, {});
         return;
     }
     // Every part starts before any is awaited: they run in parallel.
@@ -326,8 +353,7 @@ function aggregate(r) {
             }
             if (problem) {
                 if (res.part.required) {
-                    answer(r, 502, {status: 502, error: 'Bad Gateway', part: name, detail: problem,
-                                    request_id: rid});
+                    fail(r, 502, 'Bad Gateway', rid, {part: name, detail: problem});
                     return;
                 }
                 errors.push({part: name, status: res.status, error: problem});
@@ -347,7 +373,7 @@ function aggregate(r) {
         answer(r, 200, out);
     }).catch(function (e) {
         r.error('aggregate: ' + e);
-        answer(r, 500, {status: 500, error: 'Internal Server Error', request_id: rid});
+        fail(r, 500, 'Internal Server Error', rid, {});
     });
 }
 

@@ -31,6 +31,13 @@ NGINX_OWN_IN_OPERATION = (401, 403, 413, 429, 500, 502, 503, 504)
 DEFAULT_TEMPLATE = '{"status":{status},"error":{message},"request_id":{request_id}}'
 
 
+def gateway_error_template(config: GatewayConfig) -> str | None:
+    """The JSON error body template the gateway's errors policy sets, or None (the default)."""
+    from apigen.policies import registry
+
+    return next((t for k in registry.values() if (t := k.error_body_template(config))), None)
+
+
 def _sample(template: str) -> str:
     values = {"status": "429", "message": '"Too Many Requests"', "request_id": '"abc"'}
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)

@@ -186,3 +186,21 @@ def test_parts_do_not_pass_spoofed_client_headers(tmp_path, nginx_runner, three)
         assert (seen["x-apigen-client"], seen["x-apigen-operation"]) == ("alice", "users.userSummary"), name
     plain = request("GET", f"{nginx.url}/users/1", headers={**forged, "X-Key": "k-alice-0123456789"}).json()["headers"]
     assert (plain["x-forwarded-for"], plain["x-client-name"]) == ("127.0.0.1", "alice")
+
+
+def test_composite_errors_use_the_gateway_template(tmp_path, nginx_runner, three) -> None:
+    """Found by a hunt: the composite's own 400/500/502 answers ignored the errors policy's
+    template that every other gateway error follows."""
+    three["orders"].kill()
+    port = free_port()
+    p = policy(port, {n: b.address for n, b in three.items()})
+    p["policies"]["json-errors"] = {"kind": "errors", "template": '{"error": {"code": {status}, "text": {message}}, "trace": {request_id}}'}
+    p["gateway"]["use"] = ["json-errors"]
+    nginx = nginx_runner(build(tmp_path, p, {"users.json": SPEC}), port)
+    r = request("GET", f"{nginx.url}/users/1/summary")
+    assert r.status == 502
+    body = r.json()
+    assert body["error"] == {"code": 502, "text": "Bad Gateway"} and body["trace"] == r.headers["X-Request-ID"]
+    assert body["part"] == "orders" and body["detail"]
+    bad = request("GET", f"{nginx.url}/users/%ff/summary").json()  # not UTF-8 once decoded: 400
+    assert bad["error"] == {"code": 400, "text": "Bad Request"}

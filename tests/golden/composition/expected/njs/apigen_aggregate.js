@@ -4,6 +4,7 @@
 var COMPOSITES = {
     "shop.userOverview": {"merge": "keyed", "params": ["id"], "parts": [{"location": "/_apigen/part/overview/user", "name": "user", "pass_query": false, "path": ["/users/", {"path": "id"}], "query": [], "required": false}, {"location": "/_apigen/part/overview/orders", "name": "orders", "pass_query": false, "path": ["/orders"], "query": [["limit", [{"query": "limit"}]], ["user", [{"path": "id"}]]], "required": false}], "regex": "^/users/([^/?]+)/overview(?:\\?|$)"}
 };
+var ERROR_TEMPLATE = null;
 
 for (var key in COMPOSITES) {
     COMPOSITES[key].re = new RegExp(COMPOSITES[key].regex);
@@ -30,6 +31,30 @@ function fill(tokens, r, params, forQuery) {
 function answer(r, status, body) {
     r.headersOut['Content-Type'] = 'application/json';
     r.return(status, JSON.stringify(body) + '\n');
+}
+
+// The gateway's own error answer: the errors policy's template (as nginx answers its errors),
+// with the failing part named when the template makes a JSON object.
+function fail(r, status, reason, rid, extra) {
+    var body = {status: status, error: reason, request_id: rid};
+    if (ERROR_TEMPLATE !== null) {
+        var text = ERROR_TEMPLATE.replace(/\{(status|message|request_id)\}/g, function (all, k) {
+            return k === 'status' ? String(status) : JSON.stringify(k === 'message' ? reason : rid);
+        });
+        try {
+            body = JSON.parse(text);
+        } catch (e) {
+            r.headersOut['Content-Type'] = 'application/json';
+            r.return(status, text + '\n');
+            return;
+        }
+    }
+    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+        for (var k in extra) {
+            body[k] = extra[k];
+        }
+    }
+    answer(r, status, body);
 }
 
 // A part's query parameter built from client arguments the client did not send is left out
@@ -65,7 +90,7 @@ function aggregate(r) {
     var c = COMPOSITES[r.variables.apigen_api + '.' + r.variables.apigen_operation];
     var rid = r.variables.apigen_request_id;
     if (!c) {
-        answer(r, 500, {status: 500, error: 'Internal Server Error', request_id: rid});
+        fail(r, 500, 'Internal Server Error', rid, {});
         return;
     }
     var m = r.variables.request_uri.match(c.re);
@@ -75,7 +100,7 @@ function aggregate(r) {
             params[c.params[i]] = decodeURIComponent(m[i + 1]);
         }
     } catch (e) {
-        answer(r, 400, {status: 400, error: 'Bad Request', request_id: rid});
+        fail(r, 400, 'Bad Request', rid, {});
         return;
     }
     // Every part starts before any is awaited: they run in parallel.
@@ -106,8 +131,7 @@ function aggregate(r) {
             }
             if (problem) {
                 if (res.part.required) {
-                    answer(r, 502, {status: 502, error: 'Bad Gateway', part: name, detail: problem,
-                                    request_id: rid});
+                    fail(r, 502, 'Bad Gateway', rid, {part: name, detail: problem});
                     return;
                 }
                 errors.push({part: name, status: res.status, error: problem});
@@ -127,7 +151,7 @@ function aggregate(r) {
         answer(r, 200, out);
     }).catch(function (e) {
         r.error('aggregate: ' + e);
-        answer(r, 500, {status: 500, error: 'Internal Server Error', request_id: rid});
+        fail(r, 500, 'Internal Server Error', rid, {});
     });
 }
 
