@@ -24,6 +24,7 @@ from apigen.render.quoting import Arg
 if TYPE_CHECKING:
     from apigen.plan.planner import ApiPlan
 
+
 @dataclass(frozen=True)
 class AnswerHeaderMap:
     header: str
