@@ -136,7 +136,7 @@ def plan_access_log(
         where = source.pos("gateway", "access_log", "fields", name) if source else None
         if name in builtin:
             diags.error(f"access_log field {name!r} is already logged by default", where)
-        elif _SECRET_HEADER.search(header) or header.lower() in credentials:
+        elif _SECRET_HEADER.search(header) or _header_var(header) in credentials:
             diags.error(f"header {header!r} may carry credentials and is never logged", where)
         elif not _LOGGABLE_HEADER.match(header):
             diags.error(f"header {header!r}: only letters, digits and '-' can be logged", where)
@@ -147,16 +147,17 @@ def plan_access_log(
 
 
 def _credential_headers(config: GatewayConfig) -> set[str]:
-    """Lowercased names of the request headers the policies read credentials from (an API key
-    in `X-Partner`, a token in `X-Jwt`): names the secret pattern cannot guess."""
+    """The variables (``http_x_partner``) of the request headers the policies read credentials
+    from (an API key in `X-Partner`, a token in `X-Jwt`): names the secret pattern cannot guess.
+    Compared as nginx reads them: `X_Partner` and `X-Partner` are one header to it."""
     out = set()
     for policy in config.policies.values():
         cfg = policy.config
         if policy.kind == "api_key" and cfg.get("in", "header") == "header" and cfg.get("name"):
-            out.add(str(cfg["name"]).lower())
+            out.add(_header_var(str(cfg["name"])))
         token = (cfg.get("token") or {}) if policy.kind == "jwt" else {}
         if token.get("from") == "header" and token.get("name"):
-            out.add(str(token["name"]).lower())
+            out.add(_header_var(str(token["name"])))
     return out
 
 

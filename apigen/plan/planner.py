@@ -221,6 +221,9 @@ class Plan:
     ambiguous_path_source: str = AMBIGUOUS_PATH_SOURCE
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
     answer_maps: tuple[AnswerHeaderMap, ...] = ()  # headers error answers repeat (plan/answers.py)
+    # The header aggregate parts receive the client's identity in: every operation location sets
+    # it too (the verified client, or nothing), so a client cannot send it to the same upstreams.
+    client_header: str | None = None
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -587,6 +590,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         request_line_statuses=REQUEST_LINE_STATUSES,
         error_headers=tuple(sorted(error_headers)),
         answer_maps=answer_maps,
+        client_header="X-Apigen-Client" if any(u.kind == "aggregate" for u in policy_http) else None,
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         load_modules=tuple(sorted({m for u in policy_http for m in registry[u.kind].load_modules(u.plan)})),
         policy_http=tuple(policy_http),

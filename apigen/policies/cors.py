@@ -56,7 +56,8 @@ class CorsUse:
 
 
 def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in text)
+    # ASCII only: the name is also a named location, a plain nginx token (`ñ` crashed the build).
+    return "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "_-" else "_" for ch in text)
 
 
 class Cors(PolicyKind):

@@ -32,6 +32,7 @@ class AppendMap:
     var: str
     alone: Arg
     appended: Arg
+    value: str = ""  # what is appended, as written
 
 
 @dataclass(frozen=True)
@@ -45,20 +46,11 @@ class HeadersPlan:
     always: bool = True
 
 
-def _request_names(plan: HeadersPlan) -> list[str]:
-    """Request headers ``plan`` decides alone (set, remove); an append adds to what others do."""
-    return [n for n, _ in plan.request_set] + list(plan.request_remove)
-
-
-def _response_names(plan: HeadersPlan) -> list[str]:
-    return [n for n, _ in plan.response_set]
-
-
 def _append_map(header: str, value: str) -> AppendMap:
     source = "http_" + re.sub(r"[^a-z0-9_]", "_", header.lower())
     digest = hashlib.sha256(f"{header}\0{value}".encode()).hexdigest()[:10]
     literal = str(quote(value, variables=True))  # '"..."' with dollars neutralised; str: no Markup escaping
-    return AppendMap(source, f"apigen_hdr_{digest}", Arg(literal), Arg('"${' + source + "}, " + literal[1:]))
+    return AppendMap(source, f"apigen_hdr_{digest}", Arg(literal), Arg('"${' + source + "}, " + literal[1:]), value)
 
 
 # RFC 9110 field values: no CR, LF, NUL or other control characters (HTAB is allowed). nginx would
@@ -104,27 +96,43 @@ class Headers(PolicyKind):
 
     def combine(self, plans: list[Any]) -> list[Any]:
         """Headers policies accumulate (gateway-wide security headers and an operation's own),
-        but a header a later (more specific) policy sets or removes is that policy's alone: nginx
-        would otherwise send both values (found by a hunt: two X-Frame-Options). Appends add."""
+        in level order (``plans``: the most specific last). A request header gets one decision
+        from all of them: a later `set` or `remove` replaces what came before, an `append` adds to
+        it (to the client's value, or to an earlier set value; after a remove it is the value);
+        two lines for one header would both reach the upstream (found by a hunt: a stripped
+        identity header came back with a later append). A response header a later policy sets
+        replaces earlier ones; response appends add lines."""
+        decided: dict[str, tuple[str, str, list[str]]] = {}  # lower name -> (name, state, values)
+        for plan in plans:
+            for name, value in plan.request_set:
+                decided[name.lower()] = (name, "set", [value])
+            for name in plan.request_remove:
+                decided[name.lower()] = (name, "removed", [])
+            for name, appended in plan.request_append:
+                _, state, values = decided.get(name.lower(), (name, "append", []))
+                if state == "append":
+                    decided[name.lower()] = (name, "append", [*values, appended.value])
+                elif state == "set":
+                    decided[name.lower()] = (name, "set", [f"{values[0]}, {appended.value}"])
+                else:
+                    decided[name.lower()] = (name, "set", [appended.value])
+        request = {
+            "request_set": tuple(sorted((n, v[0]) for n, st, v in decided.values() if st == "set")),
+            "request_remove": tuple(sorted(n for n, st, _ in decided.values() if st == "removed")),
+            "request_append": tuple(
+                sorted((n, _append_map(n, ", ".join(v))) for n, st, v in decided.values() if st == "append")
+            ),
+        }
         out = []
         for i, plan in enumerate(plans):
-            later_request = {n.lower() for p in plans[i + 1 :] for n in _request_names(p)}
-            later_response = {n.lower() for p in plans[i + 1 :] for n in _response_names(p)}
-
-            def keep_request(name: str, later: set[str] = later_request) -> bool:
-                return name.lower() not in later
-
-            def keep_response(name: str, later: set[str] = later_response) -> bool:
-                return name.lower() not in later
-
+            later = {n.lower() for p in plans[i + 1 :] for n, _ in p.response_set}
+            mine = request if i == 0 else {"request_set": (), "request_remove": (), "request_append": ()}
             out.append(
                 replace(
                     plan,
-                    request_set=tuple(e for e in plan.request_set if keep_request(e[0])),
-                    request_remove=tuple(n for n in plan.request_remove if keep_request(n)),
-                    request_append=tuple(e for e in plan.request_append if keep_request(e[0])),
-                    response_set=tuple(e for e in plan.response_set if keep_response(e[0])),
-                    response_append=tuple(e for e in plan.response_append if keep_response(e[0])),
+                    **mine,
+                    response_set=tuple(e for e in plan.response_set if e[0].lower() not in later),
+                    response_append=tuple(e for e in plan.response_append if e[0].lower() not in later),
                 )
             )
         return out

@@ -74,9 +74,12 @@ def _known(what: str, names: object) -> str:
 def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
     seen: dict[str, Api] = {}
     for api in config.apis:
-        if api.name in seen:
-            diags.error(f"duplicate API name {api.name!r}", source.pos(*api.path, "name"))
-        seen[api.name] = api
+        # Ignoring case: API names key nginx maps, whose lookups are lowercased.
+        if api.name.lower() in seen:
+            other = seen[api.name.lower()].name
+            also = "" if other == api.name else f" (as {other!r}, ignoring case)"
+            diags.error(f"duplicate API name {api.name!r}{also}", source.pos(*api.path, "name"))
+        seen[api.name.lower()] = api
         _check_attachment(api.attachment, config, source, diags)  # its upstream is the API's
         spec_tags = {t for o in api.operations for t in o.tags}
         for tag, att in api.tags.items():

@@ -204,3 +204,17 @@ def test_composite_errors_use_the_gateway_template(tmp_path, nginx_runner, three
     assert body["part"] == "orders" and body["detail"]
     bad = request("GET", f"{nginx.url}/users/%ff/summary").json()  # not UTF-8 once decoded: 400
     assert bad["error"] == {"code": 400, "text": "Bad Request"}
+
+
+def test_operations_set_the_client_header_parts_trust(tmp_path, nginx_runner, three) -> None:
+    """Found by a review: parts carry the identity as X-Apigen-Client, which a client could send
+    itself to the same upstream through any ordinary operation."""
+    port = free_port()
+    p = policy(port, {n: b.address for n, b in three.items()})
+    p["policies"]["keys"] = {"kind": "api_key", "keys_file": "keys.txt", "name": "X-Key"}
+    p["apis"][0]["use"] = ["keys"]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "keys.txt").write_text("alice: k-alice-0123456789\n")
+    nginx = nginx_runner(build(tmp_path, p, {"users.json": SPEC}), port)
+    r = request("GET", f"{nginx.url}/users/1", headers={"X-Key": "k-alice-0123456789", "X-Apigen-Client": "bob-admin"})
+    assert r.json()["headers"]["x-apigen-client"] == "alice"

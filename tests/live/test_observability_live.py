@@ -106,3 +106,22 @@ def test_authenticated_requests_keep_their_operation(tmp_path, echo_backend, ngi
     entries = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(e["api"], e["operation"], e["status"]) for e in entries] == [("things", "getThing", 200), ("things", "getThing", 401)]
     assert "uninitialized" not in nginx.error_log()
+
+
+def test_errors_of_the_unknown_host_server_log_no_warnings(tmp_path, echo_backend, nginx_runner) -> None:
+    """Found by a review: the default (444) server's error answers read the answer maps on the
+    route, which it never sets; each 414 logged an "uninitialized variable" warning."""
+    backend = echo_backend("things")
+    port = free_port()
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}", "server_name": "api.example.com"},
+        "upstreams": {"things": {"servers": [{"address": backend.address}]}},
+        "policies": {"h": {"kind": "headers", "response": {"set": {"X-Frame-Options": "DENY"}}}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things", "use": ["h"]}],
+    }
+    nginx = nginx_runner(build(tmp_path, policy, {"things.json": SPEC}), port)
+    for host in (b"other.example", b"api.example.com"):
+        answer = send_raw(port, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 414 "), answer[:40]
+    assert request("GET", f"{nginx.url}/things/1").headers["X-Frame-Options"] == "DENY"
+    assert "uninitialized" not in nginx.error_log()

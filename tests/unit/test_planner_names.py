@@ -43,3 +43,20 @@ def test_internal_locations_are_unique(tmp_path: Path) -> None:
     plan = compile_case(tmp_path, policy, {"s.json": spec}).plan
     uris = sorted(o.internal_uri for o in plan.apis[0].operations)
     assert uris == ["/_apigen/op/x/get_pets", "/_apigen/op/x/get_pets_2"]
+
+
+def test_names_that_key_maps_are_unique_ignoring_case(tmp_path) -> None:
+    """Found by a review: APIs `Pets` and `pets` built, and nginx refused the bundle (map keys are
+    compared ignoring case); a non-ASCII operationId with CORS crashed the build."""
+    import pytest
+
+    from apigen.diagnostics import CompileError
+
+    spec = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"get": {"operationId": "ñ", "responses": {"200": {"description": "ok"}}}}}}
+    base = {"gateway": {"listen": 8080}, "upstreams": {"u": {"servers": [{"address": "127.0.0.1:9"}]}}}
+    policy = {**base, "apis": [{"name": "Pets", "spec": "s.json", "upstream": "u"}, {"name": "pets", "spec": "s.json", "upstream": "u", "base_path": "/x"}]}
+    with pytest.raises(CompileError) as exc:
+        compile_case(tmp_path / "a", policy, {"s.json": spec})
+    assert [e.message for e in exc.value.diagnostics.errors] == ["duplicate API name 'pets' (as 'Pets', ignoring case)"]
+    cors = {**base, "policies": {"web": {"kind": "cors", "origins": ["https://a.example"]}}, "apis": [{"name": "p", "spec": "s.json", "upstream": "u", "use": ["web"]}]}
+    assert compile_case(tmp_path / "b", cors, {"s.json": spec}, render=True).bundle is not None
