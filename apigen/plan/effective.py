@@ -1,8 +1,10 @@
 """Which policies, upstream and timeouts apply to each operation, and where each came from.
 
-Levels, least to most specific: gateway, API, tag (in tag-name order), operation. A level's
-``skip`` removes inherited policies by name or by kind; its ``use`` adds policies. For a kind that
-does not accumulate (one JWT policy per operation, say), a more specific level replaces the kind.
+Levels, least to most specific: gateway, API, tags, operation. An operation's tags are one level
+(siblings), as are several `operations:` selectors naming one operation. A level's ``skip``
+removes inherited policies by name or by kind; its ``use`` adds policies. For a kind that does not
+accumulate (one JWT policy per operation, say), a more specific level replaces the kind; two at
+one level are an error.
 """
 
 from __future__ import annotations
@@ -35,40 +37,62 @@ class EffectiveOperation:
         return tuple(p for p in self.policies if p.policy.kind == kind)
 
 
-def attachments_for(api: Api, op: Operation, config: GatewayConfig) -> list[Attachment]:
-    levels = [config.gateway.attachment, api.attachment]
-    levels += [api.tags[t] for t in sorted(set(op.tags)) if t in api.tags]
+def attachments_for(api: Api, op: Operation, config: GatewayConfig) -> list[list[Attachment]]:
+    """The levels of ``op``, least specific first, each a list of attachments: the tags of an
+    operation are one level, and so are several `operations:` selectors naming it (siblings: none
+    of them is more specific than another, so none may skip or replace what another attaches)."""
+    levels = [[config.gateway.attachment], [api.attachment]]
+    levels.append([api.tags[t] for t in sorted(set(op.tags)) if t in api.tags])
     selected = [(sel, att) for sel, att in api.operations_attachments.items() if op in select_operations(api, sel)]
-    levels += [att for _, att in sorted(selected, key=lambda x: x[0])]
-    return levels
+    levels.append([att for _, att in sorted(selected, key=lambda x: x[0])])
+    return [level for level in levels if level]
+
+
+_LEVEL_RANK = {"gateway": 0, "api": 1, "tag": 2, "operation": 3}
 
 
 def resolve_operation(
     api: Api, op: Operation, config: GatewayConfig, diags: Diagnostics | None = None, source: PolicySource | None = None
 ) -> EffectiveOperation:
     chosen: list[EffectivePolicy] = []
-    upstream, upstream_origin = api.upstream, "api"
+    upstream, upstream_origin, upstream_at = api.upstream, "api", api.path
     explicit = Timeouts()  # what the levels say; the chosen upstream's own timeouts fill the rest
-    for att in attachments_for(api, op, config):
-        chosen = [p for p in chosen if p.policy.name not in att.skip and p.policy.kind not in att.skip]
+    report = diags is not None and source is not None
+    for level in attachments_for(api, op, config):
+        # A level's skips remove what less specific levels attached, never a sibling's policies.
+        skips = {name for att in level for name in att.skip}
+        chosen = [p for p in chosen if p.policy.name not in skips and p.policy.kind not in skips]
         at_level: set[str] = set()
-        for index, name in enumerate(att.use):
-            policy = config.policies.get(name)
-            if policy is None:
-                continue  # reported by the semantic checks
-            kind = registry.get(policy.kind)
-            if kind is not None and not kind.accumulates:
-                if policy.kind in at_level and diags is not None and source is not None:
-                    diags.error(
-                        f"two {policy.kind} policies attached at the same level; only one applies",
-                        source.pos(*att.path, "use", index),
+        level_upstream: Attachment | None = None
+        for att in level:
+            for index, name in enumerate(att.use):
+                policy = config.policies.get(name)
+                if policy is None:
+                    continue  # reported by the semantic checks
+                kind = registry.get(policy.kind)
+                if kind is not None and not kind.accumulates:
+                    if policy.kind in at_level and report:
+                        diags.error(  # type: ignore[union-attr]
+                            f"two {policy.kind} policies attached at the same level to {op.method} {op.path} "
+                            f"({op.operation_id}); only one applies",
+                            source.pos(*att.path, "use", index),  # type: ignore[union-attr]
+                            hint="tags of one operation (and selectors naming it) are one level: attach one of them",
+                        )
+                    chosen = [p for p in chosen if p.policy.kind != policy.kind]
+                at_level.add(policy.kind)
+                chosen.append(EffectivePolicy(policy, att.level, att.path))
+            if att.upstream:
+                if level_upstream is not None and level_upstream.upstream != att.upstream and report:
+                    diags.error(  # type: ignore[union-attr]
+                        f"{op.method} {op.path} ({op.operation_id}) gets upstream {level_upstream.upstream!r} and "
+                        f"{att.upstream!r} from the same level; only one applies",
+                        source.pos(*att.path, "upstream"),  # type: ignore[union-attr]
                     )
-                chosen = [p for p in chosen if p.policy.kind != policy.kind]
-            at_level.add(policy.kind)
-            chosen.append(EffectivePolicy(policy, att.level, att.path))
-        if att.upstream:
-            upstream, upstream_origin = att.upstream, att.level
-        explicit = att.timeouts.merged_over(explicit)
+                level_upstream = att
+                upstream, upstream_origin, upstream_at = att.upstream, att.level, att.path
+            explicit = att.timeouts.merged_over(explicit)
+    if report:
+        _check_upstream_under_split(op, chosen, upstream, upstream_origin, upstream_at, diags, source)  # type: ignore[arg-type]
     timeouts = explicit.merged_over(config.upstreams[upstream].timeouts if upstream in config.upstreams else Timeouts())
     order = {name: kind.order for name, kind in registry.items()}
     chosen.sort(key=lambda p: (order.get(p.policy.kind, 100), p.policy.kind))  # stable: level order kept
@@ -76,6 +100,29 @@ def resolve_operation(
         _check_dry_run_mix(op, chosen, diags, source)
         _check_split_variants(chosen, upstream, config, diags, source)
     return EffectiveOperation(op, tuple(chosen), upstream, upstream_origin, timeouts)
+
+
+def _check_upstream_under_split(
+    op: Operation,
+    chosen: list[EffectivePolicy],
+    upstream: str,
+    origin: str,
+    at: DataPath,
+    diags: Diagnostics,
+    source: PolicySource,
+) -> None:
+    """An `upstream:` more specific than the split that applies: the split picks the upstream
+    group at request time, so the operation never reached it (found by a hunt, while `routes` and
+    `explain` named it)."""
+    for p in chosen:
+        if p.policy.kind == "split" and _LEVEL_RANK.get(origin, 0) > _LEVEL_RANK.get(p.level, 0):
+            variants = ", ".join(sorted(p.policy.config.get("weights") or {}))
+            diags.error(
+                f"{op.method} {op.path} ({op.operation_id}): upstream {upstream!r} from the {origin} level is "
+                f"never used: split {p.policy.name!r} (from the {p.level} level) picks among {variants}",
+                source.pos(*at, "upstream"),
+                hint=f"skip the split where the upstream is set (skip: [{p.policy.name}]), or drop that upstream",
+            )
 
 
 def _check_split_variants(

@@ -115,7 +115,41 @@ def test_two_non_accumulating_policies_at_one_level_is_an_error(tmp_path: Path, 
     eff = resolve(config, "health", diags, result.source)
     assert names(eff) == [("g", "gateway"), ("x", "api")]
     (err,) = diags.errors
-    assert err.format() == "policy.yaml:87:9: error: two single policies attached at the same level; only one applies"
+    assert err.format().split("\n")[0] == (
+        "policy.yaml:87:9: error: two single policies attached at the same level to GET /health (health); only one applies"
+    )
+
+
+def test_sibling_tags_are_one_level(tmp_path: Path, single_kind: None) -> None:
+    """Found by a hunt: tags applied in tag-name order, so a tag's skip removed what a sibling tag
+    attached (an ip_access) or not, depending on the tags' names."""
+    result = compile_case(
+        tmp_path,
+        policy(use=["a"], tags={"pets": {"use": ["t1"]}, "read": {"skip": ["a", "t1"]}}),
+        {"openapi.json": SPEC},
+    )
+    # read's skip removes the API's `a`, never the sibling's t1 (whatever the tags' names).
+    assert names(resolve(result.config, "listPets")) == [("g", "gateway"), ("t1", "tag")]
+    twice = compile_case(tmp_path / "2", policy(tags={"pets": {"use": ["t1"]}, "read": {"use": ["t2"]}}), {"openapi.json": SPEC})
+    config = as_single(twice.config, "t1", "t2")
+    diags = Diagnostics()
+    resolve(config, "listPets", diags, twice.source)
+    assert [e.message for e in diags.errors] == [
+        "two single policies attached at the same level to GET /pets (listPets); only one applies"
+    ]
+
+
+def test_an_upstream_under_a_less_specific_split_is_an_error(tmp_path: Path) -> None:
+    from tests.support.compile import errors_of
+
+    p = policy(use=["canary"], operations={"health": {"upstream": "slow"}})
+    p["upstreams"]["slow"]["timeouts"] = {"connect": "1s", "read": "10s"}
+    p["policies"]["canary"] = {"kind": "split", "weights": {"main": 90, "slow": 10}}
+    (err,) = errors_of(tmp_path, p, {"openapi.json": SPEC})
+    assert err.message == (
+        "GET /health (health): upstream 'slow' from the operation level is never used: split 'canary' "
+        "(from the api level) picks among main, slow"
+    )
 
 
 def test_upstream_and_timeouts_per_level(tmp_path: Path) -> None:
