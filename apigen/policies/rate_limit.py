@@ -194,7 +194,8 @@ class RateLimit(_Limits):
         return RateLimitUse(
             zone=_zone("limit_req_zone", "rl", policy, config),
             burst=cfg.get("burst") or None,  # nginx refuses burst=0: no burst is the same
-            delay="nodelay" if delay == "nodelay" else f"delay={int(delay)}",
+            # delay 0 (every excess request waits) is nginx's default; it refuses `delay=0`.
+            delay="nodelay" if delay == "nodelay" else f"delay={int(delay)}" if int(delay) else None,
             dry_run=bool(cfg.get("dry_run", False)),
             retry_after=retry_after(cfg["rate"]),
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from apigen.plan.paths import pcre_escape
 from apigen.policies import PolicyKind, register
 from apigen.policies.keys import (
     invalid_source_reason,
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 class Override:
     source_var: str  # variable read (http_x_canary, cookie_canary, arg_variant)
     value: str
+    # The value as a case-sensitive exact regex: nginx compares literal map keys ignoring case
+    # (found by a hunt: `X-Green: YES` pinned like `yes`).
+    regex: str
     upstream: str
     var: str  # this link's result
     default_var: str  # the next link (or the split)
@@ -125,6 +129,7 @@ class Split(PolicyKind):
                 Override(
                     source_var=variable_name(_override_source(o), config.target),
                     value=str(o["value"]),
+                    regex="^" + pcre_escape(str(o["value"])) + r"\z",
                     upstream=o["upstream"],
                     var=stem if i == 0 else f"{stem}_o{i}",
                     default_var=f"{stem}_o{i + 1}" if i + 1 < len(overrides_cfg) else f"{stem}_pick",

@@ -188,6 +188,14 @@ def test_conn_limit_alone_builds(tmp_path: Path) -> None:
     assert {args for _, args in directives(bundle, "limit_conn_status")} == {("429",)}
 
 
+def test_delay_zero_queues_the_whole_burst(tmp_path: Path) -> None:
+    """Found by a hunt: `delay: 0` built `delay=0`, which nginx refuses; it is nginx's default
+    (no delay/nodelay parameter: every excess request within the burst waits)."""
+    policies = {"q": {"kind": "rate_limit", "rate": "5r/s", "burst": 10, "delay": 0}}
+    bundle = build(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["q"]}))  # nginx -t
+    assert {args[1:] for _, args in directives(bundle, "limit_req")} == {("burst=10",)}
+
+
 def test_client_exemptions_with_a_kind_that_provides_the_client(tmp_path: Path, monkeypatch) -> None:
     # The API-key kind provides $apigen_client; stand in for it with a kind in use here.
     from apigen.policies import registry

@@ -38,15 +38,15 @@ def test_split_config_and_chained_overrides(tmp_path: Path) -> None:
     assert 'split_clients "$request_id" $apigen_split_canary_pick {\n    20% "canary";\n    * "stable";\n}' in text
     # First override is the outermost map: its default falls through to the next, then the split.
     assert (
-        'map $http_x_canary $apigen_split_canary {\n    "always" "canary";\n    default $apigen_split_canary_o1;'
+        'map $http_x_canary $apigen_split_canary {\n    "~^always\\\\z" "canary";  # always, exactly\n    default $apigen_split_canary_o1;'
         in text
     )
     assert (
-        'map $cookie_variant $apigen_split_canary_o1 {\n    "stable" "stable";\n    default $apigen_split_canary_o2;'
+        'map $cookie_variant $apigen_split_canary_o1 {\n    "~^stable\\\\z" "stable";  # stable, exactly\n    default $apigen_split_canary_o2;'
         in text
     )
     assert (
-        'map $arg_variant $apigen_split_canary_o2 {\n    "canary" "canary";\n    default $apigen_split_canary_pick;'
+        'map $arg_variant $apigen_split_canary_o2 {\n    "~^canary\\\\z" "canary";  # canary, exactly\n    default $apigen_split_canary_pick;'
         in text
     )
     ops = (bundle / "api_conf.d/pets.conf").read_text()
@@ -107,6 +107,8 @@ def test_canary_shares_sticky_and_overrides(tmp_path: Path, echo_backend, nginx_
     assert {backend("/v1/pets?variant=canary") for _ in range(30)} == {"canary"}
     assert {backend("/v1/pets?variant=canary", {"Cookie": "variant=stable"}) for _ in range(30)} == {"stable"}
     assert {backend("/v1/pets", {"X-Canary": "always", "Cookie": "variant=stable"}) for _ in range(30)} == {"canary"}
+    # Values compare exactly (nginx's literal map keys ignore case: `ALWAYS` pinned too).
+    assert {backend("/v1/pets", {"X-Canary": "ALWAYS", "Cookie": "variant=Stable"}) for _ in range(200)} == {"stable", "canary"}
     # Sticky: a user always lands on the same variant; users spread about evenly.
     first = {}
     for user in range(300):
