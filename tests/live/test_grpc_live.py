@@ -81,3 +81,28 @@ def test_grpc_call_and_gateway_errors(tmp_path, nginx_runner, grpc_backend) -> N
             channel.unary_unary("/echo.Echo/Say")(b"hi", timeout=5)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     assert err.value.details() == "unavailable"
+
+
+def test_cleartext_http2_listener_refuses_unknown_hosts(tmp_path, nginx_runner, grpc_backend) -> None:
+    """Found by a hunt: the unknown-host server (444) did not listen on `http2.cleartext_listen`,
+    so any :authority was served there."""
+    port, h2c_port = free_port(), free_port()
+    policy = {
+        "gateway": {
+            "listen": f"127.0.0.1:{port}",
+            "server_name": "api.example.com",
+            "http2": {"cleartext_listen": f"127.0.0.1:{h2c_port}"},
+        },
+        "upstreams": {"echo": {"servers": [{"address": f"127.0.0.1:{grpc_backend}"}], "protocol": "grpc"}},
+        "apis": [{"name": "echo", "spec": "echo.json", "upstream": "echo"}],
+    }
+    nginx_runner(build(tmp_path, policy, {"echo.json": SPEC}), h2c_port)
+    for authority, served in (("api.example.com", True), ("evil.test", False)):
+        with grpc.insecure_channel(f"127.0.0.1:{h2c_port}", options=[("grpc.default_authority", authority)]) as channel:
+            say = channel.unary_unary("/echo.Echo/Say")
+            if served:
+                assert say(b"hi", timeout=5).startswith(b"said:hi")
+            else:
+                with pytest.raises(grpc.RpcError) as err:
+                    say(b"hi", timeout=5)
+                assert err.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL), err.value
