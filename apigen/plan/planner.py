@@ -39,6 +39,7 @@ from apigen.plan.routing import (
 )
 from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
+from apigen.policies.auth import AuthLocation, identity_headers
 from apigen.render.quoting import Arg, bare, quote
 from apigen.targets import directive_available
 
@@ -113,6 +114,9 @@ class OperationPlan:
     # The gateway's default body limit, repeated where the http level allows more (see
     # body_size_ceiling) or the smallest limit of its policies; None where the level above says it.
     body_size: str | None = None
+    # Identity headers auth policies of the gateway forward (X-Client-Name, ...) that this
+    # operation's own auth does not set: cleared, so a client cannot send them upstream.
+    cleared_identity: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,7 @@ def _operation_plan(
     uri: str,
     strip_vars: dict[str, str],
     body_ceiling: str,
+    identity: tuple[str, ...] = (),
 ) -> OperationPlan:
     upstream: Upstream = config.upstreams[eff.upstream]
     retries = upstream.retries
@@ -360,7 +365,13 @@ def _operation_plan(
         content_handler=content_handler,
         forward_location=forward_location(uri) if content_handler else None,
         body_size=min(own_limits, key=_size_bytes) if own_limits else default_size if raised else None,
+        cleared_identity=_cleared_identity(uses, identity),
     )
+
+
+def _cleared_identity(uses: tuple[PolicyUse, ...], identity: tuple[str, ...]) -> tuple[str, ...]:
+    forwarded = {h.lower() for u in uses if isinstance(u.plan, AuthLocation) for h, _ in u.plan.forward}
+    return tuple(h for h in identity if h.lower() not in forwarded)
 
 
 def _size_bytes(size: str) -> float:
@@ -459,6 +470,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     routed = {(op.api, op.operation_id) for _, _, op in table.operations()}
     strip_vars = _strip_variables(config)
     body_ceiling = body_size_ceiling(config)
+    identity = identity_headers(config)
     api_plans = []
     for api in config.apis:
         ops = []
@@ -466,7 +478,9 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             if (api.name, op.operation_id) not in routed:
                 continue  # an alias of another operation's route: never reached
             eff = resolve_operation(api, op, config, diags, source)
-            ops.append(_operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars, body_ceiling))
+            ops.append(
+                _operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars, body_ceiling, identity)
+            )
             if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
                 diags.error(
                     f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "

@@ -77,6 +77,9 @@ class AuthLocation:
     plus: PlusJwt | None = None  # NGINX Plus: native auth_jwt instead of njs
     plus_maps: tuple[PlusMap, ...] = ()
     plus_policy: str | None = None
+    # gRPC operations send headers with grpc_set_header (proxy_set_header does nothing there: a
+    # forged identity header reached gRPC backends, found by a hunt).
+    header_directive: str = "proxy_set_header"
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,11 @@ def _policy_forward(policy: PolicyDef, config: GatewayConfig) -> list[tuple[str,
     return []
 
 
+def _is_grpc(config: GatewayConfig, upstream: str) -> bool:
+    u = config.upstreams.get(upstream)
+    return u is not None and u.is_grpc
+
+
 def identity_headers(config: GatewayConfig) -> tuple[str, ...]:
     """Every header an authentication policy of the gateway forwards upstream, sorted."""
     names = {h for p in config.policies.values() for h, _ in _policy_forward(p, config)}
@@ -292,6 +300,7 @@ def plan_auth_location(eff: EffectiveOperation, api: Api, config: GatewayConfig,
         basic=basic,
         sets=tuple(sorted(sets.items())),
         forward=tuple(sorted(forward.items())),
+        header_directive="grpc_set_header" if _is_grpc(config, eff.upstream) else "proxy_set_header",
         requirement=req,
         claims=claims,
         plus=plus,

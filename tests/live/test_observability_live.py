@@ -125,3 +125,23 @@ def test_errors_of_the_unknown_host_server_log_no_warnings(tmp_path, echo_backen
         assert answer.startswith(b"HTTP/1.1 414 "), answer[:40]
     assert request("GET", f"{nginx.url}/things/1").headers["X-Frame-Options"] == "DENY"
     assert "uninitialized" not in nginx.error_log()
+
+
+def test_identity_headers_are_cleared_on_operations_without_auth(tmp_path, echo_backend, nginx_runner) -> None:
+    """Found by a hunt: a client-sent X-Client-Name (what an API-key policy forwards as the
+    verified client) reached the upstream through the operations without authentication."""
+    backend = echo_backend("things")
+    port = free_port()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "keys.txt").write_text("alice: k-alice-0123456789\n")
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}"},
+        "upstreams": {"things": {"servers": [{"address": backend.address}]}},
+        "policies": {"keys": {"kind": "api_key", "keys_file": "keys.txt", "name": "X-Key", "forward_as": "X-Client"}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things", "operations": {"getThing": {"use": ["keys"]}}}],
+    }
+    nginx = nginx_runner(build(tmp_path, policy, {"things.json": SPEC}), port)
+    public = request("GET", f"{nginx.url}/things", headers={"X-Client": "admin"}).json()["headers"]
+    assert "x-client" not in public
+    private = request("GET", f"{nginx.url}/things/1", headers={"X-Client": "admin", "X-Key": "k-alice-0123456789"}).json()
+    assert private["headers"]["x-client"] == "alice"
