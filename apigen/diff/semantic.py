@@ -103,7 +103,9 @@ def view_payload(payload: Mapping[str, Any]) -> dict[Context, BlockView]:
             name = stmt["directive"]
             if name == "include":
                 for inc in stmt.get("includes") or ():
-                    if inc not in active:
+                    # Secret includes (the TLS keys by name) are never shown: their file is
+                    # compared by digest with the other secrets.
+                    if inc not in active and Path(configs[inc]["file"]).parent.name != "secrets":
                         walk(configs[inc]["parsed"], context, active | {inc})
                 continue
             if "block" in stmt:

@@ -94,8 +94,11 @@ class NginxInstance:
         *,
         error_log_name: str = "logs/error.log",
         nginx_bin: str | None = None,
+        keep_secret_modes: bool = False,
     ) -> None:
         self.bundle_dir = Path(bundle_dir)
+        # Secrets (mode 0600) stay unreadable to the workers, as in a real deployment.
+        self.keep_secret_modes = keep_secret_modes
         self.port = port
         self.nginx_bin = nginx_bin or nginx_binary() or "nginx"
         # Not under pytest's tmp_path: its parents are mode 0700, and nginx run as root drops its
@@ -134,7 +137,9 @@ class NginxInstance:
             (self.prefix / sub).mkdir(exist_ok=True)
         # Workers (`nobody` under root) read some bundle files at request time (htpasswd, static).
         for rel in new_files:
-            (self.prefix / rel).chmod(0o644)
+            secret = (bundle_dir / rel).stat().st_mode & 0o077 == 0
+            if not (secret and self.keep_secret_modes):
+                (self.prefix / rel).chmod(0o644)
             for parent in rel.parents:  # ends with ".", the prefix itself
                 (self.prefix / parent).chmod(0o755)
 
@@ -298,8 +303,11 @@ class NginxRunner:
         *,
         error_log_name: str = "logs/error.log",
         nginx_bin: str | None = None,
+        keep_secret_modes: bool = False,
     ) -> NginxInstance:
-        instance = NginxInstance(bundle_dir, port, error_log_name=error_log_name, nginx_bin=nginx_bin)
+        instance = NginxInstance(
+            bundle_dir, port, error_log_name=error_log_name, nginx_bin=nginx_bin, keep_secret_modes=keep_secret_modes
+        )
         self.instances.append(instance)
         return instance.start()
 
