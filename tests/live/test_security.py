@@ -429,6 +429,13 @@ def test_mtls_client_certificate(tls_gateway) -> None:
     assert status == 401 and json.loads(body)["status"] == 401
     # Over plain HTTP there is no certificate at all.
     assert request("GET", f"{nginx.url}/api/public").status == 401
+    # A certificate nginx cannot verify (another CA): its 400 in JSON, not nginx's HTML page
+    # (found by a hunt: 495/496 were not mapped).
+    import trustme
+
+    stranger = trustme.CA().issue_cert("x@example.test", common_name="stranger")
+    status, body = _https_get(tls_port, "/api/public", ca, stranger)
+    assert status == 400 and json.loads(body)["status"] == 400
 
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "secured"

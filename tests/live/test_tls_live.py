@@ -147,3 +147,39 @@ def test_keys_chosen_by_name_stay_out_of_the_semantic_diff(tmp_path, ca) -> None
     assert not errors
     assert not any("PRIVATE" in str(c) or "data:" in str(c) for c in changes), changes
     assert "secrets/tls-sni-keys.conf" in file_changes(read_bundle_dir(tmp_path / "old"), read_bundle_dir(new))["changed"]
+
+
+def test_hsts_on_validation_rejections_and_preflights(tmp_path, ca, echo_backend, nginx_runner) -> None:
+    """Found by a hunt: locations that set their own headers (the validator's, the preflight's)
+    dropped the server-level Strict-Transport-Security."""
+    backend = echo_backend("things")
+    write_cert(ca, tmp_path / "in", "api", "api.test")
+    port, tls_port = free_port(), free_port()
+    policy = {
+        "gateway": {
+            "listen": f"127.0.0.1:{port}",
+            "server_name": "api.test",
+            "tls": {"listen": f"127.0.0.1:{tls_port}", "certificate": "api.pem", "key": "api.key"},
+            "use": ["web", "strict"],
+        },
+        "upstreams": {"things": {"servers": [{"address": backend.address}]}},
+        "policies": {
+            "web": {"kind": "cors", "origins": ["https://app.test"]},
+            "strict": {"kind": "validation", "unknown_query_params": "reject"},
+        },
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things"}],
+    }
+    nginx_runner(build(tmp_path, policy, {"things.json": SPEC}), tls_port)
+
+    def send(method: str, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+        conn = http.client.HTTPConnection("127.0.0.1", tls_port, timeout=5)
+        conn.sock = client_ctx(ca).wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=5), server_hostname="api.test")
+        conn.request(method, path, headers={"Host": "api.test", **headers})
+        resp = conn.getresponse()
+        resp.read()
+        return resp
+
+    rejected = send("GET", "/things?nope=1", {})
+    assert rejected.status == 400 and rejected.headers["Strict-Transport-Security"]
+    preflight = send("OPTIONS", "/things", {"Origin": "https://app.test", "Access-Control-Request-Method": "GET"})
+    assert preflight.status == 204 and preflight.headers["Strict-Transport-Security"]
