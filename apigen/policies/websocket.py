@@ -33,7 +33,15 @@ class Websocket(PolicyKind):
     order = 60
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
-        pass
+        from apigen.lint.rules import duration_seconds
+
+        idle = policy.config.get("idle_timeout", DEFAULT_IDLE)
+        if duration_seconds(idle) == 0:
+            # proxy_read_timeout 0 times out at once: every upgrade answered 504 (found by a hunt).
+            diags.error(
+                "idle_timeout 0 closes every websocket at once; give the longest silence a connection may keep",
+                source.pos(*policy.path, "idle_timeout"),
+            )
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         idle = policy.config.get("idle_timeout", DEFAULT_IDLE)
