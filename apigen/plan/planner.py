@@ -38,6 +38,7 @@ from apigen.plan.routing import (
     split_segments,
 )
 from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
+from apigen.plan.tls_material import certificates_problem
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
 from apigen.policies.auth import AuthLocation, identity_headers
 from apigen.render.quoting import Arg, bare, quote
@@ -444,6 +445,9 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     if tls is not None and assets is not None and tls.client_certificate:
         ca = assets.file(tls.client_certificate, (*tls.path, "client_certificate"), directory="tls", secret=False)
         tls_client_ca = ca.bundle_path if ca else None
+        problem = certificates_problem(ca.text, "CA certificate") if ca else None
+        if problem and source is not None:
+            diags.error(problem, source.pos(*tls.path, "client_certificate"))
     tls_plan = plan_tls(config, assets, source, diags) if assets is not None and source is not None else None
     tls_cert = tls_plan.default_certificate if tls_plan else None
     tls_key = tls_plan.default_key if tls_plan else None

@@ -12,6 +12,7 @@ from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 from apigen.model.types import GatewayConfig, Listen, TlsSettings, Upstream
 from apigen.plan.assets import AssetCollector
+from apigen.plan.tls_material import certificates_problem, check_pair
 from apigen.render.quoting import MAX_TOKEN_BYTES, map_key, quote, token_bytes
 from apigen.targets import unavailable_reason
 
@@ -96,10 +97,12 @@ def plan_tls(config: GatewayConfig, assets: AssetCollector, source: PolicySource
         return None
     cert = assets.file(tls.certificate, (*tls.path, "certificate"), directory="tls", secret=False)
     key = assets.file(tls.key, (*tls.path, "key"), directory="secrets", secret=True)
+    check_pair(cert, key, source.pos(*tls.path, "certificate"), source.pos(*tls.path, "key"), diags.error)
     sni: list[SniCertificate] = []
     for extra in tls.certificates:
         c = assets.file(extra.certificate, (*extra.path, "certificate"), directory="tls", secret=False)
         k = assets.file(extra.key, (*extra.path, "key"), directory="secrets", secret=True)
+        check_pair(c, k, source.pos(*extra.path, "certificate"), source.pos(*extra.path, "key"), diags.error)
         if c and k:
             if token_bytes("data:" + k.text, variables=True) > MAX_TOKEN_BYTES:
                 diags.error(
@@ -187,6 +190,9 @@ def plan_upstream_tls(
     if t.trusted_ca:
         a = assets.file(t.trusted_ca, (*t.path, "trusted_ca"), directory="tls", secret=False)
         ca = a.bundle_path if a else None
+        problem = certificates_problem(a.text, "CA certificate") if a else None
+        if problem:
+            diags.error(problem, source.pos(*t.path, "trusted_ca"))
     elif t.verify:
         diags.error(
             "verify needs trusted_ca (the CA bundle the backend's certificate chains to), or set verify: false",
@@ -195,6 +201,7 @@ def plan_upstream_tls(
     if t.client_certificate and t.client_key:
         c = assets.file(t.client_certificate, (*t.path, "client_certificate"), directory="tls", secret=False)
         k = assets.file(t.client_key, (*t.path, "client_key"), directory="secrets", secret=True)
+        check_pair(c, k, source.pos(*t.path, "client_certificate"), source.pos(*t.path, "client_key"), diags.error)
         cert, key = (c.bundle_path if c else None), (k.bundle_path if k else None)
     host = upstream.servers[0].address.rsplit(":", 1)[0] if upstream.servers else upstream.name
     return UpstreamTlsPlan(t.verify, ca, t.server_name or host, cert, key)

@@ -38,15 +38,15 @@ def test_split_config_and_chained_overrides(tmp_path: Path) -> None:
     assert 'split_clients "$request_id" $apigen_split_canary_pick {\n    20% "canary";\n    * "stable";\n}' in text
     # First override is the outermost map: its default falls through to the next, then the split.
     assert (
-        'map $http_x_canary $apigen_split_canary {\n    "~^always\\\\z" "canary";  # always, exactly\n    default $apigen_split_canary_o1;'
+        'map $http_x_canary $apigen_split_canary {\n    "~^always\\\\z" "canary";\n    default $apigen_split_canary_o1;'
         in text
     )
     assert (
-        'map $cookie_variant $apigen_split_canary_o1 {\n    "~^stable\\\\z" "stable";  # stable, exactly\n    default $apigen_split_canary_o2;'
+        'map $cookie_variant $apigen_split_canary_o1 {\n    "~^stable\\\\z" "stable";\n    default $apigen_split_canary_o2;'
         in text
     )
     assert (
-        'map $arg_variant $apigen_split_canary_o2 {\n    "~^canary\\\\z" "canary";  # canary, exactly\n    default $apigen_split_canary_pick;'
+        'map $arg_variant $apigen_split_canary_o2 {\n    "~^canary\\\\z" "canary";\n    default $apigen_split_canary_pick;'
         in text
     )
     ops = (bundle / "api_conf.d/pets.conf").read_text()
