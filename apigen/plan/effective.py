@@ -63,12 +63,14 @@ def resolve_operation(
         skips = {name for att in level for name in att.skip}
         chosen = [p for p in chosen if p.policy.name not in skips and p.policy.kind not in skips]
         at_level: set[str] = set()
+        names_at_level: set[str] = set()
         level_upstream: Attachment | None = None
         for att in level:
             for index, name in enumerate(att.use):
                 policy = config.policies.get(name)
-                if policy is None:
-                    continue  # reported by the semantic checks
+                if policy is None or name in names_at_level:
+                    continue  # reported by the semantic checks; or attached by a sibling already
+                names_at_level.add(name)
                 kind = registry.get(policy.kind)
                 if kind is not None and not kind.accumulates:
                     if policy.kind in at_level and report:
@@ -114,6 +116,8 @@ def _check_upstream_under_split(
     """An `upstream:` more specific than the split that applies: the split picks the upstream
     group at request time, so the operation never reached it (found by a hunt, while `routes` and
     `explain` named it)."""
+    if origin not in ("tag", "operation"):
+        return  # the API's own upstream (required) is what a gateway- or API-wide split replaces
     for p in chosen:
         if p.policy.kind == "split" and _LEVEL_RANK.get(origin, 0) > _LEVEL_RANK.get(p.level, 0):
             variants = ", ".join(sorted(p.policy.config.get("weights") or {}))

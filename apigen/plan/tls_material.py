@@ -35,7 +35,7 @@ def key_problem(text: str) -> str | None:
         _private_key(text)
     except TypeError:
         return "the key is protected by a passphrase (nginx would ask for it at every start): give it unencrypted"
-    except (ValueError, Exception):  # cryptography raises ValueError or UnsupportedAlgorithm
+    except Exception:  # cryptography raises ValueError, or UnsupportedAlgorithm for odd key types
         return "not a PEM private key (-----BEGIN PRIVATE KEY-----)"
     return None
 

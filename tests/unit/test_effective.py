@@ -137,6 +137,12 @@ def test_sibling_tags_are_one_level(tmp_path: Path, single_kind: None) -> None:
     assert [e.message for e in diags.errors] == [
         "two single policies attached at the same level to GET /pets (listPets); only one applies"
     ]
+    # The same policy from two sibling tags is attached once, without an error.
+    same = compile_case(tmp_path / "3", policy(tags={"pets": {"use": ["t1"]}, "read": {"use": ["t1"]}}), {"openapi.json": SPEC})
+    config = as_single(same.config, "t1")
+    diags = Diagnostics()
+    assert names(resolve(config, "listPets", diags, same.source)) == [("g", "gateway"), ("t1", "tag")]
+    assert not diags.errors
 
 
 def test_an_upstream_under_a_less_specific_split_is_an_error(tmp_path: Path) -> None:
@@ -146,6 +152,12 @@ def test_an_upstream_under_a_less_specific_split_is_an_error(tmp_path: Path) -> 
     p["upstreams"]["slow"]["timeouts"] = {"connect": "1s", "read": "10s"}
     p["policies"]["canary"] = {"kind": "split", "weights": {"main": 90, "slow": 10}}
     (err,) = errors_of(tmp_path, p, {"openapi.json": SPEC})
+    # The API's own (required) upstream under a gateway-wide split is what the split replaces.
+    wide = policy()
+    wide["upstreams"]["slow"]["timeouts"] = {"connect": "1s", "read": "10s"}
+    wide["policies"]["canary"] = {"kind": "split", "weights": {"main": 90, "slow": 10}}
+    wide["gateway"]["use"] = ["g", "canary"]
+    assert compile_case(tmp_path / "wide", wide, {"openapi.json": SPEC}).config is not None
     assert err.message == (
         "GET /health (health): upstream 'slow' from the operation level is never used: split 'canary' "
         "(from the api level) picks among main, slow"
