@@ -7,8 +7,16 @@ never part of nginx.conf. The client name is sent upstream (``forward_as``) and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from apigen.policies import register
 from apigen.policies.auth import AuthKind
+from apigen.policies.keys import header_name_reason
+
+if TYPE_CHECKING:
+    from apigen.diagnostics import Diagnostics
+    from apigen.load.policy_loader import PolicySource
+    from apigen.model.types import GatewayConfig, PolicyDef
 
 
 class ApiKey(AuthKind):
@@ -16,6 +24,13 @@ class ApiKey(AuthKind):
     # $apigen_client (the key's client name) exists whenever an api_key policy is in use: the
     # access log and aggregate parts pick it up through this.
     provides = frozenset({"apigen_client"})
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        super().check(policy, config, source, diags)
+        if policy.config.get("in", "header") == "header":
+            reason = header_name_reason(str(policy.config.get("name", "X-API-Key")))
+            if reason:
+                diags.error(reason, source.pos(*policy.path, "name"))
 
 
 register(ApiKey())

@@ -8,12 +8,28 @@ signature, ``exp``/``nbf`` with ``leeway`` seconds, ``issuer`` and ``audience``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from apigen.policies import register
 from apigen.policies.auth import AuthKind
+from apigen.policies.keys import header_name_reason
+
+if TYPE_CHECKING:
+    from apigen.diagnostics import Diagnostics
+    from apigen.load.policy_loader import PolicySource
+    from apigen.model.types import GatewayConfig, PolicyDef
 
 
 class Jwt(AuthKind):
     name = "jwt"
+
+    def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        super().check(policy, config, source, diags)
+        token = policy.config.get("token") or {}
+        if token.get("from") == "header":
+            reason = header_name_reason(str(token.get("name", "")))
+            if reason:
+                diags.error(reason, source.pos(*policy.path, "token", "name"))
 
 
 register(Jwt())

@@ -57,10 +57,22 @@ def key_expression(sources: tuple[str, ...], target: Target) -> str:
 
 
 def invalid_source_reason(source: str) -> str | None:
-    """Cookie and query names become part of a variable name: only letters, digits and `_`."""
+    """Cookie and query names become part of a variable name: only letters, digits and `_`;
+    header names only letters, digits and `-`."""
     kind, _, name = source.partition(":")
     if kind in ("cookie", "query") and not re.fullmatch(r"[A-Za-z0-9_]+", name):
         return f"{kind} name {name!r} must be letters, digits and '_' to be read as an nginx variable"
+    if kind == "header":
+        return header_name_reason(name)
+    return None
+
+
+def header_name_reason(name: str) -> str | None:
+    """Why nginx cannot read the request header ``name`` by name, or None. It reads them as
+    ``$http_<name>`` with `-` written `_`, so `X_Key` reads the client's `X-Key` (and nginx drops
+    headers whose names hold `_`)."""
+    if not re.fullmatch(r"[A-Za-z0-9-]+", name):
+        return f"header name {name!r}: nginx reads request headers by name only for letters, digits and '-'"
     return None
 
 
