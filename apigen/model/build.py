@@ -300,6 +300,9 @@ def build_config(
     digests = [(source.path.name, source.digest)]
     for index, api in enumerate(data.get("apis") or []):
         if index not in specs:
+            # Its spec failed: the API is left out, but the names it refers to are still checked,
+            # so one run reports the policy's errors with the spec's (found by a hunt).
+            _check_left_out_api(source, data, api, index, diags)
             continue
         specset, summary = specs[index]
         for uri in sorted(specset.documents):
@@ -352,3 +355,18 @@ def build_config(
         policy_file=source.display,
         input_digests=tuple(sorted(set(digests))),
     )
+
+
+def _check_left_out_api(source: PolicySource, data: Mapping[str, Any], api: Mapping[str, Any], index: int, diags: Diagnostics) -> None:
+    """The upstream and policy names of an API whose spec did not load (the semantic checks see
+    only the APIs that were built)."""
+    from apigen.validate.semantic import known_names
+
+    upstreams, policies = data.get("upstreams") or {}, data.get("policies") or {}
+    if isinstance(api.get("upstream"), str) and api["upstream"] not in upstreams:
+        diags.error(
+            f"unknown upstream {api['upstream']!r}", source.pos("apis", index, "upstream"), hint=known_names("upstreams", upstreams)
+        )
+    for i, name in enumerate(api.get("use") or ()):
+        if isinstance(name, str) and name not in policies:
+            diags.error(f"unknown policy {name!r}", source.pos("apis", index, "use", i), hint=known_names("policies", policies))

@@ -23,7 +23,7 @@ def _check_attachment(att: Attachment, config: GatewayConfig, source: PolicySour
     for i, name in enumerate(att.use):
         if name not in config.policies:
             diags.error(
-                f"unknown policy {name!r}", source.pos(*att.path, "use", i), hint=_known("policies", config.policies)
+                f"unknown policy {name!r}", source.pos(*att.path, "use", i), hint=known_names("policies", config.policies)
             )
     for i, name in enumerate(att.skip):
         if name not in config.policies and name not in kinds:
@@ -34,7 +34,7 @@ def _check_attachment(att: Attachment, config: GatewayConfig, source: PolicySour
         diags.error(
             f"unknown upstream {att.upstream!r}",
             source.pos(*att.path, "upstream"),
-            hint=_known("upstreams", config.upstreams),
+            hint=known_names("upstreams", config.upstreams),
         )
 
 
@@ -66,7 +66,7 @@ def _check_listen_ports(source: PolicySource, diags: Diagnostics) -> None:
                     diags.error(f"port {port} is out of range (1-65535)", source.pos(*where))
 
 
-def _known(what: str, names: object) -> str:
+def known_names(what: str, names: object) -> str:
     listed = ", ".join(sorted(names)) if names else "none"  # type: ignore[call-overload]
     return f"defined {what}: {listed}"
 

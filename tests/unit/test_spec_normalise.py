@@ -436,3 +436,24 @@ def test_spec_errors_in_sub_schemas_and_referenced_files_are_located(tmp_path) -
     where = {(str(e.position).rsplit("/", 1)[-1] if "/" in str(e.position) else str(e.position)) for e in exc.value.diagnostics.errors}
     assert {"openapi.yaml:10:44", "pet.yaml:4:37"} <= where, where
     assert not any(str(e.position).endswith(":1:1") for e in exc.value.diagnostics.errors)
+
+
+def test_a_left_out_api_still_has_its_names_checked(tmp_path) -> None:
+    """Found by a hunt: an API whose spec failed was left out whole, so its unknown upstream and
+    policies were reported only after the spec was fixed."""
+    import json
+
+    import pytest
+
+    from apigen.diagnostics import CompileError
+    from apigen.pipeline import compile_policy
+
+    (tmp_path / "s.json").write_text(json.dumps({"openapi": "3.0.3", "info": {"title": "t"}, "paths": {}}))
+    policy = {"gateway": {"listen": 8080}, "upstreams": {"u": {"servers": [{"address": "127.0.0.1:9"}]}},
+              "apis": [{"name": "t", "spec": "s.json", "upstream": "nope", "use": ["missing"]}]}
+    (tmp_path / "p.json").write_text(json.dumps(policy))
+    with pytest.raises(CompileError) as exc:
+        compile_policy(tmp_path / "p.json")
+    messages = [e.message for e in exc.value.diagnostics.errors]
+    assert "unknown upstream 'nope'" in messages and "unknown policy 'missing'" in messages
+    assert any("invalid OpenAPI" in m for m in messages)
