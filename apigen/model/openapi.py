@@ -56,11 +56,20 @@ def base_path_problem(path: str) -> str | None:
     bad = control_character(path)
     if bad:
         return f"has a {bad}"
-    segments = path.split("/")[1:]
-    if any(seg in (".", "..") for seg in segments):
+    found = _unnormalised(path.split("/")[1:])
+    if found == "dot":
         return "has a dot segment (nginx resolves those before routing: give the resolved path)"
-    if any(seg == "" for seg in segments):
+    if found == "empty":
         return "has an empty segment (nginx merges slashes before routing)"
+    return None
+
+
+def _unnormalised(segments: list[str]) -> str | None:
+    """Which segments nginx would change before routing ("dot" or "empty"), or None."""
+    if any(seg in (".", "..") for seg in segments):
+        return "dot"
+    if any(seg == "" for seg in segments):
+        return "empty"
     return None
 
 
@@ -119,9 +128,12 @@ def unroutable_reason(path_key: str) -> str | None:
     if "?" in path_key:
         return "`?` starts the query, which is not part of the path routes compare"
     segments = unquote(path_key).split("/")[1:]
-    if any(seg in (".", "..") for seg in segments):
+    if segments and segments[-1] == "":
+        segments.pop()  # a trailing slash: a path of its own, not an empty segment
+    found = _unnormalised(segments)
+    if found == "dot":
         return "nginx resolves dot segments before routing"
-    if any(seg == "" for seg in segments[:-1]):
+    if found == "empty":
         return "nginx merges slashes before routing"
     return None
 

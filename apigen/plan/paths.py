@@ -23,6 +23,12 @@ def pcre_escape(text: str) -> str:
     return "".join(ch if _PCRE_PLAIN.match(ch) or ord(ch) > 0x7F else "\\" + ch for ch in text)
 
 
+def exact_regex(value: str) -> str:
+    """A case-sensitive regex matching exactly ``value``: for map keys compared to user text, which
+    nginx looks up ignoring case as literal keys (and reads as a regex when they start with `~`)."""
+    return "^" + pcre_escape(value) + r"\z"
+
+
 def raw_path_regex(path: str) -> str:
     """A regex matching every raw (percent-encoded or not) spelling of the decoded ``path``, byte
     by byte: nginx routes on the decoded URI, and ``/v%31/pets`` is ``/v1/pets`` to it, so a

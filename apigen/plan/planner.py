@@ -229,6 +229,7 @@ class Plan:
     # The header aggregate parts receive the client's identity in: every operation location sets
     # it too (the verified client, or nothing), so a client cannot send it to the same upstreams.
     client_header: str | None = None
+    client_header_value: Arg | None = None  # `$apigen_client` where an auth kind provides it, else ""
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
@@ -609,6 +610,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         error_headers=tuple(sorted(error_headers)),
         answer_maps=answer_maps,
         client_header="X-Apigen-Client" if any(u.kind == "aggregate" for u in policy_http) else None,
+        client_header_value=Arg("$apigen_client") if "apigen_client" in provided else quote(""),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         load_modules=tuple(sorted({m for u in policy_http for m in registry[u.kind].load_modules(u.plan)})),
         policy_http=tuple(policy_http),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from apigen.plan.paths import exact_regex
 from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, jwt_keys, registry
 from apigen.policies.auth_cache import AuthCacheHttp, plan_cache, requirement_ttl
 from apigen.policies.auth_checks import check_all, check_cache_listen, check_target
@@ -38,7 +39,7 @@ from apigen.policies.auth_files import (
     source_variable,
     var_slug,
 )
-from apigen.policies.jwt_plus import PlusJwt, PlusMap, exact_regex, jwk_of, native_possible, plan_plus_jwt
+from apigen.policies.jwt_plus import PlusJwt, PlusMap, jwk_of, native_possible, plan_plus_jwt
 
 if TYPE_CHECKING:
     from apigen.diagnostics import Diagnostics

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apigen.plan.paths import pcre_escape
+from apigen.plan.paths import exact_regex, pcre_escape
 from apigen.policies import jwt_keys
 from apigen.targets import unavailable_reason
 
@@ -68,9 +68,6 @@ def _list_regex(value: str) -> str:
     # $jwt_claim_* joins array claims with commas.
     return "(^|,)" + pcre_escape(value) + "(,|$)"
 
-
-def exact_regex(value: str) -> str:
-    return "^" + pcre_escape(value) + r"\z"
 
 
 def plan_plus_jwt(

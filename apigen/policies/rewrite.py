@@ -33,6 +33,7 @@ class RewritePlan:
     replacement: Arg  # the quoted rewrite replacement, captures as ${apigen_pN}
     target: str  # the new path template, for comments
     captures: bool  # does the route regex need named captures?
+    question: bool = False  # does the replacement use $apigen_question (a literal "?")?
 
 
 def target_template(cfg: Any, full_path: str) -> str | None:
@@ -47,8 +48,10 @@ def target_template(cfg: Any, full_path: str) -> str | None:
     return None
 
 
-def _replacement(target: str, params: tuple[str, ...]) -> tuple[Arg, bool]:
-    out, captures = [], False
+def _replacement(target: str, params: tuple[str, ...]) -> tuple[Arg, bool, bool]:
+    """The quoted replacement, whether it uses the route's named captures, and whether it uses
+    the literal-"?" variable."""
+    out, captures, question = [], False, False
     for i, text in enumerate(target.split("/")):
         if i:
             out.append("/")
@@ -57,10 +60,11 @@ def _replacement(target: str, params: tuple[str, ...]) -> tuple[Arg, bool]:
                 # A literal `?` (a decoded `%3F` of the spec path) would start the arguments of
                 # the rewrite: it goes in through a variable, and nginx re-escapes it upstream.
                 out.append(str(quote(value, variables=True))[1:-1].replace("?", "${" + QUESTION_VARIABLE + "}"))
+                question = question or "?" in value
             else:
                 out.append("${" + capture_variable(params.index(value) + 1) + "}")
                 captures = True
-    return Arg('"' + "".join(out) + '"'), captures
+    return Arg('"' + "".join(out) + '"'), captures, question
 
 
 def _ops_using(policy: PolicyDef, config: GatewayConfig) -> list[tuple[Api, Operation]]:
@@ -112,12 +116,12 @@ class Rewrite(PolicyKind):
         params = PathTemplate(full).param_names
         if any(p not in params for p in PathTemplate(target).param_names):
             return None  # reported by check()
-        replacement, captures = _replacement(target, params)
-        return RewritePlan(replacement, target, captures)
+        replacement, captures, question = _replacement(target, params)
+        return RewritePlan(replacement, target, captures, question)
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: Any) -> Any:
         # Does any replacement need the literal-"?" variable?
-        return any(p is not None and QUESTION_VARIABLE in str(p.replacement) for p in instances)
+        return any(p is not None and p.question for p in instances)
 
     def upstream_uri(self, plan: Any) -> str | None:
         return "" if plan is not None else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apigen.plan.paths import pcre_escape
+from apigen.plan.paths import exact_regex
 from apigen.policies import PolicyKind, register
 from apigen.policies.keys import (
     invalid_source_reason,
@@ -129,7 +129,7 @@ class Split(PolicyKind):
                 Override(
                     source_var=variable_name(_override_source(o), config.target),
                     value=str(o["value"]),
-                    regex="^" + pcre_escape(str(o["value"])) + r"\z",
+                    regex=exact_regex(str(o["value"])),
                     upstream=o["upstream"],
                     var=stem if i == 0 else f"{stem}_o{i}",
                     default_var=f"{stem}_o{i + 1}" if i + 1 < len(overrides_cfg) else f"{stem}_pick",
