@@ -41,6 +41,7 @@ from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tl
 from apigen.plan.tls_material import certificates_problem
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
 from apigen.policies.auth import AuthLocation, identity_headers
+from apigen.policies.headers import CLIENT_HEADER
 from apigen.render.quoting import Arg, bare, quote
 from apigen.targets import directive_available
 
@@ -118,6 +119,9 @@ class OperationPlan:
     # Identity headers auth policies of the gateway forward (X-Client-Name, ...) that this
     # operation's own auth does not set: cleared, so a client cannot send them upstream.
     cleared_identity: tuple[str, ...] = ()
+    # Request headers a policy decides (lower case): the gateway's default line for them is left
+    # out of the location (Host, X-Forwarded-For, X-Real-IP, ...; see request_headers_decided).
+    decided_headers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -368,6 +372,7 @@ def _operation_plan(
         forward_location=forward_location(uri) if content_handler else None,
         body_size=min(own_limits, key=_size_bytes) if own_limits else default_size if raised else None,
         cleared_identity=_cleared_identity(uses, identity),
+        decided_headers=frozenset().union(*(registry[u.kind].request_headers_decided(u.plan) for u in uses)),
     )
 
 
@@ -609,7 +614,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         request_line_statuses=REQUEST_LINE_STATUSES,
         error_headers=tuple(sorted(error_headers)),
         answer_maps=answer_maps,
-        client_header="X-Apigen-Client" if any(u.kind == "aggregate" for u in policy_http) else None,
+        client_header=CLIENT_HEADER if any(u.kind == "aggregate" for u in policy_http) else None,
         client_header_value=Arg("$apigen_client") if "apigen_client" in provided else quote(""),
         uses_njs=any(registry[u.kind].requires_njs for u in policy_http),
         load_modules=tuple(sorted({m for u in policy_http for m in registry[u.kind].load_modules(u.plan)})),

@@ -102,6 +102,13 @@ class PolicyKind:
         operation location's directives run."""
         return ()
 
+    def request_headers_decided(self, plan: Any) -> frozenset[str]:
+        """Lower-case names of the request headers this plan sends upstream (or removes) itself:
+        the gateway's default line for such a header (Host, X-Forwarded-For, ...) is left out,
+        since nginx sends every `proxy_set_header` line it is given (a policy's Host went
+        upstream next to the gateway's: two Host headers)."""
+        return frozenset()
+
     def upstream_variable(self, plan: Any) -> str | None:
         """A variable naming the upstream group this operation proxies to (splits), or None."""
         return None

@@ -53,6 +53,14 @@ def _append_map(header: str, value: str) -> AppendMap:
     return AppendMap(source, f"apigen_hdr_{digest}", Arg(literal), Arg('"${' + source + "}, " + literal[1:]), value)
 
 
+# Request headers nginx itself writes for the message and the connection (RFC 9110 7.6.1 hop-by-hop
+# fields, and the body's framing).
+FRAMING_HEADERS = frozenset(
+    {"connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+)
+# The header aggregate parts trust for the client name (set by the gateway on every operation).
+CLIENT_HEADER = "X-Apigen-Client"
+
 # RFC 9110 field values: no CR, LF, NUL or other control characters (HTAB is allowed). nginx would
 # send a decoded `\n` as is, splitting the header block.
 _BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -64,6 +72,7 @@ class Headers(PolicyKind):
     order = 50
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        self._check_request_names(policy, config, source, diags)
         for side in ("request", "response"):
             for action in ("set", "append"):
                 for name, value in ((policy.config.get(side) or {}).get(action) or {}).items():
@@ -78,6 +87,29 @@ class Headers(PolicyKind):
                             f"header {name} value has a control character {m.group()!r} at offset {m.start()}",
                             source.pos(*policy.path, side, action, name),
                         )
+
+    def _check_request_names(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        """Request headers a headers policy may not decide: the message framing and hop-by-hop
+        headers nginx manages (a set Content-Length or Transfer-Encoding would make the upstream
+        read the body differently than nginx sent it), and the identity the gateway's
+        authentication establishes (a set or appended X-User-Id reached the upstream next to
+        the verified one: two lines; found by a review)."""
+        from apigen.policies.auth import identity_headers
+
+        identity = {h.lower(): h for h in identity_headers(config)} | {CLIENT_HEADER.lower(): CLIENT_HEADER}
+        request = policy.config.get("request") or {}
+        for action in ("set", "append", "remove"):
+            entries = request.get(action) or ()
+            for index, name in enumerate(entries):
+                where = source.pos(*policy.path, "request", action, name if isinstance(entries, dict) else index, key=isinstance(entries, dict))
+                if name.lower() in FRAMING_HEADERS:
+                    diags.error(f"request header {name} is managed by nginx (message framing and connection); a headers policy cannot {action} it", where)
+                elif name.lower() in identity:
+                    diags.error(
+                        f"request header {name} carries the client's identity established by the gateway's authentication; "
+                        f"a headers policy cannot {action} it",
+                        where,
+                    )
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         req = policy.config.get("request") or {}
@@ -136,6 +168,11 @@ class Headers(PolicyKind):
                 )
             )
         return out
+
+    def request_headers_decided(self, plan: Any) -> frozenset[str]:
+        headers: HeadersPlan = plan
+        names = [n for n, _ in headers.request_set] + [n for n, _ in headers.request_append] + list(headers.request_remove)
+        return frozenset(n.lower() for n in names)
 
     def answer_headers(self, plan: Any) -> tuple[tuple[str, Arg], ...]:
         headers: HeadersPlan = plan

@@ -137,3 +137,33 @@ def test_a_more_specific_level_decides_a_header(tmp_path: Path, echo_backend, ng
     assert (seen["x-user"], seen["x-env"], seen["x-trace"]) == ("op", "prod, op", "c, g, o")
     r = request("GET", f"{nginx.url}/v1/pets")
     assert r.headers.get_all("X-Frame-Options") == ["DENY"] and r.json()["headers"]["x-tier"] == "gw"
+
+
+@pytest.mark.live
+@requires_nginx
+def test_a_policy_decides_the_gateways_own_request_headers(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """A headers policy naming a header the gateway sends itself (Host, X-Forwarded-For,
+    X-Request-ID, X-Real-IP) sent a second line next to the gateway's (found by a review: two Host
+    headers upstream, and a `remove` that removed nothing): the policy's decision replaces it."""
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {
+        "vhost": {
+            "kind": "headers",
+            "request": {
+                "set": {"Host": "internal.example", "x-request-id": "fixed-id"},
+                "append": {"X-Forwarded-For": "10.9.9.9"},
+                "remove": ["X-Real-IP"],
+            },
+        }
+    }
+    policy = policy_for(port, {"main": [backend.address]}, policies=policies, api={"operations": {"showPet": {"use": ["vhost"]}}})
+    nginx = nginx_runner(build(tmp_path, policy), port)
+    seen = request("GET", f"{nginx.url}/v1/pets/1", headers={"X-Forwarded-For": "6.6.6.6"}).json()["headers"]
+    # The echo backend joins repeated header lines with ", ": one line each.
+    assert (seen["host"], seen["x-request-id"]) == ("internal.example", "fixed-id")
+    assert seen["x-forwarded-for"] == "6.6.6.6, 10.9.9.9"  # the policy's append, as documented
+    assert "x-real-ip" not in seen
+    # Operations without the policy keep the gateway's own lines.
+    seen = request("GET", f"{nginx.url}/v1/pets", headers={"X-Forwarded-For": "6.6.6.6"}).json()["headers"]
+    assert seen["host"] != "internal.example" and seen["x-forwarded-for"] == "127.0.0.1" and seen["x-real-ip"] == "127.0.0.1"
