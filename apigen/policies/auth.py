@@ -242,6 +242,20 @@ def _policy_forward(policy: PolicyDef, config: GatewayConfig) -> list[tuple[str,
     return []
 
 
+def credential_header(policy: PolicyDef) -> str | None:
+    """The request header carrying the policy's credential, when it is one nginx can drop
+    (``hide_credentials``); None for credentials in a query argument or a cookie."""
+    cfg = policy.config
+    if policy.kind == "basic_auth":
+        return "Authorization"
+    if policy.kind == "api_key":
+        return cfg.get("name", "X-API-Key") if cfg.get("in", "header") == "header" else None
+    if policy.kind == "jwt":
+        token = cfg.get("token") or {"from": "bearer"}
+        return {"bearer": "Authorization", "header": token.get("name")}.get(token.get("from", "bearer"))
+    return None
+
+
 def _is_grpc(config: GatewayConfig, upstream: str) -> bool:
     u = config.upstreams.get(upstream)
     return u is not None and u.is_grpc
@@ -279,6 +293,14 @@ def plan_auth_location(eff: EffectiveOperation, api: Api, config: GatewayConfig,
             forward[header] = var if used else ""
             if used and var.startswith("apigen_fwd_"):
                 sets[var] = "sent_http_x_apigen_fwd_" + var.removeprefix("apigen_fwd_")
+    # Credentials the upstream must not see (hide_credentials), where the policy authenticates
+    # the operation: an empty proxy_set_header sends no header. Only the upstream request
+    # changes: auth_basic and the auth subrequest read the client's request.
+    for name in sorted(in_req):
+        policy = config.policies[name]
+        header = credential_header(policy)
+        if policy.config.get("hide_credentials") and header and header.lower() not in {h.lower() for h in forward}:
+            forward[header] = ""
     plus = None
     plus_maps: tuple[PlusMap, ...] = ()
     plus_policy = None
@@ -407,6 +429,12 @@ class AuthKind(PolicyKind):
         check_target(policy, config, source, diags)
         check_cache_listen(policy, config, source, diags)
         check_all(config, source, diags)
+        if policy.config.get("hide_credentials") and credential_header(policy) is None:
+            diags.error(
+                "hide_credentials: nginx can drop a credential sent in a header, not one in a query argument or a cookie "
+                "(a regex would remove one occurrence of several); send it in a header, or leave hide_credentials out",
+                source.pos(*policy.path, "hide_credentials"),
+            )
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         return plan_auth_location(eff, api, config, self.name)
