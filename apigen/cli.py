@@ -137,7 +137,7 @@ def routes(policy: Path, fmt: str) -> None:
     ops = {(o.api, o.operation_id): o for a in result.plan.apis for o in a.operations}
     for row in rows:
         details = operation_details(ops[(row["api"], row["operation"])], result.plan, result.source)
-        for key in ("upstream_origin", "timeouts", "security", "policies"):
+        for key in ("upstream_origin", "timeouts", "security", "policies", "inactive_policies"):
             row[key] = details[key]
     if fmt == "json":
         data(json.dumps(rows, indent=2))

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from apigen.lint.kinds import DIRECTIVE_PHASE, KIND_PHASE, PHASE_ORDER
 from apigen.plan.planner import INTERNAL_OP_PREFIX, OperationPlan, Plan
 from apigen.plan.routing import RESERVED_PREFIX, Route, path_is_ambiguous
+from apigen.policies import registry
 
 
 def normalise_uri(url: str) -> str:
@@ -175,17 +176,21 @@ def operation_details(op: OperationPlan, plan: Plan, source: Any) -> dict[str, A
     eff = op.effective
     api = plan.config.api(op.api)
     security = eff.op.security if eff.op.security is not None else api.security
-    policies = []
+    policies, inactive = [], []
     for p in sorted(eff.policies, key=lambda p: PHASE_ORDER.index(KIND_PHASE.get(p.policy.kind, "other"))):
-        policies.append(
-            {
-                "name": p.policy.name,
-                "kind": p.policy.kind,
-                "phase": KIND_PHASE.get(p.policy.kind, "other"),
-                "level": p.level,
-                "origin": policy_origin(source, p.origin, p.policy.name) if source is not None else None,
-            }
-        )
+        entry = {
+            "name": p.policy.name,
+            "kind": p.policy.kind,
+            "phase": KIND_PHASE.get(p.policy.kind, "other"),
+            "level": p.level,
+            "origin": policy_origin(source, p.origin, p.policy.name) if source is not None else None,
+        }
+        kind = registry.get(p.policy.kind)
+        reason = kind.inactive_reason(p.policy, eff) if kind is not None else None
+        if reason:
+            inactive.append(entry | {"reason": reason})
+        else:
+            policies.append(entry)
     t = eff.timeouts
     return {
         "api": op.api,
@@ -196,6 +201,8 @@ def operation_details(op: OperationPlan, plan: Plan, source: Any) -> dict[str, A
         "timeouts": {k: v for k, v in (("connect", t.connect), ("read", t.read), ("send", t.send)) if v},
         "security": [{k: list(v) for k, v in alt.items()} for alt in security],
         "policies": policies,
+        # Attached, but doing nothing here (a cache on a POST): listed apart, with the reason.
+        "inactive_policies": inactive,
     }
 
 

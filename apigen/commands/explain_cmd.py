@@ -107,6 +107,8 @@ def _print_text(doc: dict[str, Any], colour: bool) -> None:
             o = p["origin"]
             where = f"{o['path']} ({o['file']}:{o['line']})" if o else p["level"]
             data(f"    {i}. {p['name']} ({p['kind']}, {p['phase']}) from {p['level']} {where}")
+        for p in doc["inactive_policies"]:
+            data(f"    -  {p['name']} ({p['kind']}) from {p['level']}: not applied, {p['reason']}")
         data(f"  {style('directives', colour, bold=True)} by phase")
         for phase, directives in doc["phases"].items():
             data(f"    {phase}:")

@@ -32,6 +32,11 @@ def dispatch_routes(views: dict[Context, BlockView]) -> dict[str, str]:
 def plan_operations(plan: Any) -> dict[str, dict[str, Any]]:
     """``api.operationId -> {route, policies, upstream}`` from a compiled plan."""
     from apigen.plan.paths import join_base
+    from apigen.policies import registry
+
+    def acts(p: Any, eff: Any) -> bool:  # a cache on a POST is attached but does nothing
+        kind = registry.get(p.policy.kind)
+        return kind is None or not kind.inactive_reason(p.policy, eff)
 
     out: dict[str, dict[str, Any]] = {}
     for api in plan.apis:
@@ -40,7 +45,7 @@ def plan_operations(plan: Any) -> dict[str, dict[str, Any]]:
             eff = op.effective
             out[f"{op.api}.{op.operation_id}"] = {
                 "route": f"{op.method} {join_base(base, op.path)}",
-                "policies": sorted(f"{p.policy.name} ({p.policy.kind})" for p in eff.policies),
+                "policies": sorted(f"{p.policy.name} ({p.policy.kind})" for p in eff.policies if acts(p, eff)),
                 "upstream": eff.upstream,
             }
     return out

@@ -102,6 +102,11 @@ class PolicyKind:
         operation location's directives run."""
         return ()
 
+    def inactive_reason(self, policy: PolicyDef, eff: EffectiveOperation) -> str | None:
+        """Why the policy, although attached, does nothing on this operation (None: it acts).
+        `routes` and `explain` list such policies apart instead of as applied."""
+        return None
+
     def request_headers_decided(self, plan: Any) -> frozenset[str]:
         """Lower-case names of the request headers this plan sends upstream (or removes) itself:
         the gateway's default line for such a header (Host, X-Forwarded-For, ...) is left out,

@@ -63,6 +63,9 @@ class Cache(PolicyKind):
                     source.pos(*policy.path, "vary", i),
                 )
 
+    def inactive_reason(self, policy: PolicyDef, eff: EffectiveOperation) -> str | None:
+        return None if eff.op.method in CACHEABLE else "caches GET and HEAD only"
+
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         if eff.op.method not in CACHEABLE:
             return None

@@ -96,6 +96,22 @@ def test_routes_show_effective_policies_and_origins(tmp_path: Path) -> None:
     assert "no-server-header(headers)@api" in text.stdout
 
 
+def test_a_policy_that_does_nothing_on_an_operation_is_listed_apart(tmp_path: Path) -> None:
+    """A cache attached to a whole API caches GET and HEAD only: routes and explain listed it on
+    POST and DELETE as if it applied (noticed in the fifth session)."""
+    policy = petstore_copy(tmp_path)
+    edit(policy, "policies:\n", "policies:\n  pages: {kind: cache}\n")
+    edit(policy, "    use: [no-server-header]\n", "    use: [no-server-header, pages]\n")
+    code, rows = run_json("routes", policy, "--format", "json")
+    assert code == 0
+    by_op = {r["operation"]: r for r in rows}
+    assert "pages" in [p["name"] for p in by_op["listPets"]["policies"]] and by_op["listPets"]["inactive_policies"] == []
+    assert "pages" not in [p["name"] for p in by_op["createPet"]["policies"]]
+    assert [(p["name"], p["reason"]) for p in by_op["createPet"]["inactive_policies"]] == [("pages", "caches GET and HEAD only")]
+    text = run("explain", "POST", "/v1/pets", "-p", policy).stdout
+    assert "pages (cache) from api: not applied, caches GET and HEAD only" in text, text
+
+
 def test_a_url_that_is_no_url_is_a_usage_error() -> None:
     proc = run("explain", "GET", "http://[::1", "-p", "examples/petstore/policy.yaml")
     assert proc.returncode == 2, proc.stderr
