@@ -21,6 +21,7 @@ Semantics follow JSON Schema 2020-12 / OpenAPI 3.1, plus OpenAPI 3.0's ``nullabl
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,8 @@ class SchemaCompiler:
     unsupported: list[Unsupported] = field(default_factory=list)
     _by_ref: dict[tuple[str, str], str] = field(default_factory=dict)
     _by_id: dict[int, str] = field(default_factory=dict)  # schema objects of the loaded documents
+    # readOnly properties of the allOf whose branch is being compiled (for that branch only).
+    _sibling_read_only: frozenset[str] = frozenset()
 
     def compile(self, schema: Any, uri: str, pointer: str) -> str:
         """Name of the function checking ``schema`` (found at ``uri#pointer``)."""
@@ -106,6 +109,7 @@ class SchemaCompiler:
 
     def _function(self, schema: Any, uri: str, pointer: str) -> tuple[str, str]:
         head = _comment(uri.rsplit("/", 1)[-1] + "#" + pointer)
+        sibling_read_only, self._sibling_read_only = self._sibling_read_only, frozenset()
         if schema is True or (isinstance(schema, dict) and not set(schema) - ANNOTATIONS - {"nullable"}):
             return head, ""
         if schema is False:
@@ -122,9 +126,9 @@ class SchemaCompiler:
         lines += self._type(schema)
         lines += self._generic(schema, uri, pointer)
         lines += self._string(schema)
-        lines += self._number(schema)
+        lines += self._number(schema, uri, pointer)
         lines += self._array(schema, uri, pointer)
-        lines += self._object(schema, uri, pointer)
+        lines += self._object(schema, uri, pointer, sibling_read_only)
         return head, "\n".join(lines)
 
     # --- keyword groups --------------------------------------------------------------------
@@ -153,8 +157,15 @@ class SchemaCompiler:
             )
         if "$ref" in schema:
             out.append(f"check({self._ref(schema['$ref'], uri, pointer)}, x, p, e);")
+        # `required` in one allOf branch for a property another branch declares readOnly (a base
+        # schema plus `{required: [id, name]}`): not required in requests either (found by a hunt).
+        read_only = self._read_only_names(schema, uri) if schema.get("allOf") else set()
         for index, sub in enumerate(schema.get("allOf") or ()):
-            out.append(f"check({self.compile(sub, uri, f'{pointer}/allOf/{index}')}, x, p, e);")
+            self._sibling_read_only = frozenset(read_only)
+            try:
+                out.append(f"check({self.compile(sub, uri, f'{pointer}/allOf/{index}')}, x, p, e);")
+            finally:
+                self._sibling_read_only = frozenset()
         if isinstance(schema.get("anyOf"), list):
             names = [self.compile(s, uri, f"{pointer}/anyOf/{i}") for i, s in enumerate(schema["anyOf"])]
             out.append(f'if (countValid(x, p, [{", ".join(names)}], 1) < 1) add(e, p, "matches none of anyOf");')
@@ -183,31 +194,37 @@ class SchemaCompiler:
         )
         if isinstance(schema.get("pattern"), str):
             pattern = schema["pattern"]
-            checks.append(f"if (!match({js(pattern)}, x)) add(e, p, {js('does not match ' + pattern)});")
+            checks.append(f"if (!match({js(ecma_pattern(pattern))}, x)) add(e, p, {js('does not match ' + pattern)});")
         fmt = schema.get("format")
         if fmt in FORMATS and fmt not in ("int32", "int64"):
             checks.append(f"if (!FORMAT[{js(fmt)}](x)) add(e, p, {js('not a valid ' + fmt)});")
         return [f'if (typeof x === "string") {{ {" ".join(checks)} }}'] if checks else []
 
-    def _number(self, schema: Mapping[str, Any]) -> list[str]:
+    def _number(self, schema: Mapping[str, Any], uri: str, pointer: str) -> list[str]:
         checks: list[str] = []
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+            value = schema.get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                # YAML's .inf/.nan: no JSON number (it became the JavaScript name `inf`, a 500 on
+                # every request; found by a hunt).
+                self.unsupported.append(Unsupported(uri, pointer, f"{key} (not a finite number)"))
         for key, op in (("minimum", "<"), ("maximum", ">")):
             value = schema.get(key)
             if _is_num(value):
                 flag = schema.get("exclusiveMinimum" if key == "minimum" else "exclusiveMaximum")
                 bound = {"<": ">", ">": "<"}[op]
                 if flag is True:  # OpenAPI 3.0: exclusiveMinimum/Maximum is a flag on minimum/maximum
-                    checks.append(f"if (x {op}= {value}) add(e, p, {js(f'must be {bound} {value}')});")
+                    checks.append(f"if (x {op}= {js(value)}) add(e, p, {js(f'must be {bound} {value}')});")
                 else:
-                    checks.append(f"if (x {op} {value}) add(e, p, {js(f'must be {bound}= {value}')});")
+                    checks.append(f"if (x {op} {js(value)}) add(e, p, {js(f'must be {bound}= {value}')});")
         for key, op in (("exclusiveMinimum", "<="), ("exclusiveMaximum", ">=")):
             value = schema.get(key)
             if _is_num(value):
                 bound = ">" if op == "<=" else "<"
-                checks.append(f"if (x {op} {value}) add(e, p, {js(f'must be {bound} {value}')});")
+                checks.append(f"if (x {op} {js(value)}) add(e, p, {js(f'must be {bound} {value}')});")
         if _is_num(schema.get("multipleOf")) and schema["multipleOf"] > 0:
             v = schema["multipleOf"]
-            checks.append(f"if (!multipleOf(x, {v})) add(e, p, {js(f'not a multiple of {v}')});")
+            checks.append(f"if (!multipleOf(x, {js(v)})) add(e, p, {js(f'not a multiple of {v}')});")
         fmt = schema.get("format")
         if fmt == "int32":
             checks.append('if (x < -2147483648 || x > 2147483647) add(e, p, "out of int32 range");')
@@ -227,13 +244,15 @@ class SchemaCompiler:
             self.unsupported.append(Unsupported(uri, pointer, "items (array form)"))
         return [f"if (Array.isArray(x)) {{ {' '.join(checks)} }}"] if checks else []
 
-    def _object(self, schema: Mapping[str, Any], uri: str, pointer: str) -> list[str]:
+    def _object(self, schema: Mapping[str, Any], uri: str, pointer: str, sibling_read_only: frozenset[str]) -> list[str]:
         checks: list[str] = []
         props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
         # OpenAPI: a readOnly property is only sent in responses; `required` does not apply to
         # requests for it.
         required = [
-            r for r in schema.get("required") or () if isinstance(r, str) and not self._read_only(props.get(r), uri)
+            r
+            for r in schema.get("required") or ()
+            if isinstance(r, str) and not self._read_only(props.get(r), uri) and r not in sibling_read_only
         ]
         if required:
             checks.append(
@@ -249,7 +268,7 @@ class SchemaCompiler:
         prop_fns = {k: self.compile(v, uri, f"{pointer}/properties/{_esc(k)}") for k, v in sorted(props.items())}
         pattern_fns = []
         for pat, sub in sorted((schema.get("patternProperties") or {}).items()):
-            pattern_fns.append((js(pat), self.compile(sub, uri, f"{pointer}/patternProperties/{_esc(pat)}")))
+            pattern_fns.append((js(ecma_pattern(pat)), self.compile(sub, uri, f"{pointer}/patternProperties/{_esc(pat)}")))
         additional = schema.get("additionalProperties", True)
         extra_fn = None
         if isinstance(additional, dict):
@@ -278,7 +297,29 @@ class SchemaCompiler:
             return []
         return ['if (is(x, "object")) {', *(f"    {c}" for c in checks), "}"]
 
+    def _read_only_names(self, schema: Any, uri: str, depth: int = 0) -> set[str]:
+        """Properties a schema declares readOnly, through $refs and allOf (bounded: cycles)."""
+        if depth > 8 or not isinstance(schema, dict):
+            return set()
+        if isinstance(schema.get("$ref"), str):
+            try:
+                target, t_uri, _ = self.resolve(schema["$ref"], uri)
+            except (KeyError, ValueError):
+                target, t_uri = None, uri
+            names = self._read_only_names(target, t_uri, depth + 1)
+        else:
+            names = set()
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        names |= {k for k, v in props.items() if self._read_only(v, uri)}
+        for sub in schema.get("allOf") or ():
+            names |= self._read_only_names(sub, uri, depth + 1)
+        return names
+
     def _read_only(self, schema: Any, uri: str) -> bool:
+        # `{$ref: ..., readOnly: true}` (OpenAPI 3.1 allows siblings of $ref): the referencing
+        # object says it (found by a hunt: it was looked for on the target only).
+        if isinstance(schema, dict) and schema.get("readOnly") is True:
+            return True
         if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
             try:
                 schema, _, _ = self.resolve(schema["$ref"], uri)
@@ -328,7 +369,38 @@ def _comment(text: str) -> str:
 
 
 def _is_num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_END_OF_INPUT = r"(?![\s\S])"
+
+
+def ecma_pattern(pattern: str) -> str:
+    """``pattern`` for njs 0.7.9's regexes, which are PCRE's: there ``$`` also matches before a
+    final line feed, so ``^[a-z]+$`` accepted ``"abc\n"`` (found by a hunt); in ECMA-262 (JSON
+    Schema's dialect) it matches only at the end. Every ``$`` outside a character class becomes
+    an end-of-input lookahead, which means the same in both."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+                continue
+        elif ch == "$":
+            ch = _END_OF_INPUT
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _esc(token: str) -> str:
@@ -374,9 +446,22 @@ function eq(a, b) {
     return false;
 }
 function oneOfValues(x, values) { for (var i = 0; i < values.length; i++) if (eq(x, values[i])) return true; return false; }
-function unique(x) { for (var i = 0; i < x.length; i++) for (var j = i + 1; j < x.length; j++) if (eq(x[i], x[j])) return false; return true; }
+// uniqueItems by a canonical text of each item (object keys sorted; 1 and 1.0 are one number):
+// linear, where comparing every pair let an 85 KB array hold a worker for 25 s (found by a hunt).
+function canon(x) {
+    if (Array.isArray(x)) return "[" + x.map(canon).join(",") + "]";
+    if (is(x, "object")) return "{" + Object.keys(x).sort().map(function (k) { return JSON.stringify(k) + ":" + canon(x[k]); }).join(",") + "}";
+    return typeof x === "number" ? "n" + String(x) : JSON.stringify(x);
+}
+function unique(x) {
+    var seen = Object.create(null);
+    for (var i = 0; i < x.length; i++) { var c = canon(x[i]); if (seen[c]) return false; seen[c] = true; }
+    return true;
+}
 function ulen(s) { var n = 0; for (var i = 0; i < s.length; i++) { var c = s.charCodeAt(i); if (c < 0xDC00 || c > 0xDFFF) n++; } return n; }
-function multipleOf(x, m) { var q = x / m; return isFinite(q) && Math.abs(q - Math.round(q)) < 1e-9; }
+// A tolerance relative to the quotient: floating point makes 19.99 / 0.01 1998.9999999999998, but
+// an absolute 1e-9 also passed 3.0000000005 as a multiple of 1 (found by a hunt).
+function multipleOf(x, m) { var q = x / m; return isFinite(q) && Math.abs(q - Math.round(q)) <= Math.abs(q) * 1e-12; }
 var RE = Object.create(null);  // compiled patterns of this request (each request starts from the module's state)
 function match(src, s) {
     var r = RE[src];

@@ -83,8 +83,13 @@ function convert(text, scalar) {
         return /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/.test(text) ? Number(text) : BAD;
     case "boolean":
         return text === "true" ? true : text === "false" ? false : BAD;
+    case "string":
+        return text;
     }
-    return text;
+    // Several types ("integer|string"): the first the text reads as.
+    var kinds = scalar.split("|");
+    for (var i = 0; i < kinds.length; i++) { var v = convert(text, kinds[i]); if (v !== BAD) return v; }
+    return BAD;
 }
 function parseQuery(raw, e) {
     var out = Object.create(null);
@@ -107,7 +112,10 @@ function parseCookies(header) {
     var parts = header.split(";");
     for (var i = 0; i < parts.length; i++) {
         var at = parts[i].indexOf("=");
-        if (at > 0) out[parts[i].slice(0, at).trim()] = [parts[i].slice(at + 1).trim()];
+        // Every value of a repeated cookie is kept (checkParam refuses a repeated scalar): checking
+        // the last only let `tok=<bad>; tok=<good>` through to backends that read the first.
+        var name = at > 0 ? parts[i].slice(0, at).trim() : "";
+        if (name) { if (!out[name]) out[name] = []; out[name].push(parts[i].slice(at + 1).trim()); }
     }
     return out;
 }
@@ -141,7 +149,8 @@ function checkParam(prm, texts, e) {
     for (var i = 0; i < texts.length; i++) {
         var parts = prm.sep === null ? [texts[i]] : texts[i].split(prm.sep);
         for (var j = 0; j < parts.length; j++) {
-            var item = convert(parts[j], prm.scalar);
+            // Header lists are `a, b` in HTTP (RFC 9110 5.6.1: optional whitespace around commas).
+            var item = convert(prm.in === "header" ? parts[j].trim() : parts[j], prm.scalar);
             if (item === BAD) { add(e, p + "/" + items.length, "expected " + prm.scalar); return; }
             items.push(item);
         }
@@ -231,7 +240,9 @@ function handle(r) {
     var status;
     try { status = checkRequest(r, op, e); } catch (err) { r.error("apigen validation: " + key + ": " + err); r.return(500); return; }
     if (e.length) {
-        var line = "apigen validation " + op.mode + " " + key + " request_id=" + rid + " status=" + status + ": " + e.join("; ");
+        // JSON-encoded: the pointers hold client text (query names, JSON keys), whose line breaks
+        // forged error-log lines (found by a hunt).
+        var line = "apigen validation " + op.mode + " " + key + " request_id=" + rid + " status=" + status + ": " + JSON.stringify(e);
         if (op.mode === "enforce") { r.log(line); reject(r, status, e, rid); return; }
         r.warn(line);
     }

@@ -105,19 +105,23 @@ class RulesBuilder:
         schema, s_uri = _deref(specs, param.schema, uri)
         kind = _type_of(schema)
         array = kind == "array"
-        scalar = kind
+        kinds = _types_of(schema)
         if array:
             items, _ = _deref(specs, schema.get("items") or {}, s_uri)
-            scalar = _type_of(items)
-        if scalar == "object" or kind == "object":
+            kinds = _types_of(items)
+        if "object" in kinds or kind == "object":
             self.unsupported(uri, where, f"object parameter {param.name!r} (style {param.raw.get('style', 'default')})")
             return None
-        if scalar not in SCALARS:
-            scalar = "string"
+        # The text is converted before the schema check: to the first type it reads as, so that
+        # `oneOf: [integer, {enum: [all]}]` takes both 5 and `all` (found by a hunt: `all` got
+        # "expected integer").
+        scalar = "|".join(k for k in SCALARS if k in kinds) or "string"
         separator: str | None = ","
         if array:
             style = param.raw.get("style")
             fmt = param.raw.get("collectionFormat")
+            if fmt is None and str(specs.root.get("swagger", "")).startswith("2"):
+                fmt = "csv"  # Swagger 2.0's default (was read as OpenAPI 3's exploded form; a hunt)
             if fmt is not None:  # Swagger 2.0
                 separator = None if fmt == "multi" else COLLECTION_SEPARATORS.get(fmt, ",")
             else:
@@ -171,6 +175,21 @@ def _deref(specs: Any, schema: Any, uri: str) -> tuple[Any, str]:
         return specs.deref(schema, uri)
     except (KeyError, ValueError):
         return {}, uri
+
+
+def _types_of(schema: Any) -> list[str]:
+    """Every type a parameter value may have: the schema's `type` (list), or the types of the
+    branches of its oneOf/anyOf (allOf: the first typed branch decides, as in _type_of)."""
+    if isinstance(schema, Mapping):
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            return [str(k) for k in kind if k != "null"] or ["string"]
+        if kind is None:
+            branches = [sub for c in ("oneOf", "anyOf") for sub in schema.get(c) or () if isinstance(sub, Mapping)]
+            found = [t for sub in branches for t in _types_of(sub)]
+            if branches and all(isinstance(sub.get("type"), (str, list)) or sub.get("enum") for sub in branches):
+                return list(dict.fromkeys(found))
+    return [_type_of(schema)]
 
 
 def _type_of(schema: Any) -> str:

@@ -1,0 +1,180 @@
+"""Request validation findings of the sixth session's hunt, each checked live (nginx + njs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from apigen.diagnostics import CompileError
+from tests.live.validation_support import build_gateway, nginx_t_ok
+from tests.support.http import request
+from tests.support.nginx import requires_nginx
+
+pytestmark = [pytest.mark.live, requires_nginx]
+
+OK = {"200": {"description": "ok"}}
+
+
+def _json_body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+SPEC_30 = {
+    "openapi": "3.0.3",
+    "info": {"title": "hunt", "version": "1"},
+    "paths": {
+        "/u": {"post": {"operationId": "u", "requestBody": _json_body({"type": "array", "uniqueItems": True}), "responses": OK}},
+        "/n/{id}": {
+            "post": {
+                "operationId": "n",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[a-z]+$"}},
+                    {"name": "q", "in": "query", "schema": {"type": "string", "pattern": "^[a-z]+$"}},
+                    {"name": "alt", "in": "query", "schema": {"oneOf": [{"type": "integer"}, {"type": "string", "enum": ["all"]}]}},
+                    {"name": "X-List", "in": "header", "schema": {"type": "array", "items": {"type": "integer"}}},
+                    {"name": "tok", "in": "cookie", "schema": {"type": "string", "pattern": "^[a-z]+$"}},
+                ],
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "a": {"type": "string", "pattern": "^[a-z]+$"},
+                            "whole": {"type": "number", "multipleOf": 1},
+                            "cents": {"type": "number", "multipleOf": 0.01},
+                        },
+                    }
+                ),
+                "responses": OK,
+            }
+        },
+        "/b": {"post": {"operationId": "b", "requestBody": _json_body({"$ref": "#/components/schemas/B"}), "responses": OK}},
+    },
+    "components": {
+        "schemas": {
+            "Base": {"type": "object", "properties": {"id": {"type": "integer", "readOnly": True}, "name": {"type": "string"}}},
+            "B": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"required": ["id", "name"]}]},
+        }
+    },
+}
+
+SPEC_31 = {
+    "openapi": "3.1.0",
+    "info": {"title": "hunt31", "version": "1"},
+    "paths": {"/a": {"post": {"operationId": "a", "requestBody": _json_body({"$ref": "#/components/schemas/A"}), "responses": OK}}},
+    "components": {
+        "schemas": {
+            "Id": {"type": "integer"},
+            "A": {
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {"id": {"$ref": "#/components/schemas/Id", "readOnly": True}, "name": {"type": "string"}},
+            },
+        }
+    },
+}
+
+SWAGGER = {
+    "swagger": "2.0",
+    "info": {"title": "sw", "version": "1"},
+    "paths": {
+        "/items": {
+            "get": {
+                "operationId": "list",
+                "parameters": [{"name": "ids", "in": "query", "type": "array", "items": {"type": "integer"}}],
+                "responses": OK,
+            }
+        }
+    },
+}
+
+
+@pytest.fixture
+def gw(tmp_path: Path, echo_backend, nginx_runner):
+    backend = echo_backend("hunt")
+    for name, doc in (("s30.json", SPEC_30), ("s31.json", SPEC_31), ("sw.json", SWAGGER)):
+        (tmp_path / name).write_text(json.dumps(doc))
+    apis = [
+        {"name": "a30", "spec": str(tmp_path / "s30.json"), "base_path": "/30", "use": ["v"]},
+        {"name": "a31", "spec": str(tmp_path / "s31.json"), "base_path": "/31", "use": ["v"]},
+        {"name": "sw", "spec": str(tmp_path / "sw.json"), "base_path": "/sw", "use": ["v"]},
+    ]
+    bundle, port = build_gateway(tmp_path, backend.address, {"v": {"kind": "validation"}}, apis)
+    nginx_t_ok(bundle)
+    return nginx_runner(bundle, port)
+
+
+def _post(gw, path: str, body: object, headers: dict | None = None):
+    return request("POST", f"{gw.url}{path}", headers={"Content-Type": "application/json", **(headers or {})}, body=json.dumps(body).encode())
+
+
+def test_unique_items_is_checked_in_linear_time(gw) -> None:
+    """Every pair was compared: an 85 KB array held a worker for 25 s. 50,000 items now answer
+    (no timing asserted: the request would time out, 30 s, with the quadratic check)."""
+    assert _post(gw, "/30/u", list(range(50_000))).status == 200
+    assert _post(gw, "/30/u", [{"a": 1, "b": [1, 2]}, 3, {"b": [1, 2], "a": 1.0}]).json()["violations"] == ["/body: items are not unique"]
+    assert _post(gw, "/30/u", [1, "1", [1], {"1": 1}, None, True, "true"]).status == 200
+
+
+def test_a_dollar_anchor_does_not_accept_a_final_line_feed(gw) -> None:
+    assert _post(gw, "/30/n/abc", {"a": "abc"}).status == 200
+    r = _post(gw, "/30/n/abc", {"a": "abc\n"})
+    assert r.json()["violations"] == ["/body/a: does not match ^[a-z]+$"]
+    assert _post(gw, "/30/n/abc?q=abc%0A", {}).status == 400
+    assert _post(gw, "/30/n/abc%0A", {}).status == 400
+
+
+def test_parameter_types_lists_and_repeated_cookies(gw) -> None:
+    assert _post(gw, "/30/n/abc?alt=all", {}).status == 200
+    assert _post(gw, "/30/n/abc?alt=5", {}).status == 200
+    assert _post(gw, "/30/n/abc?alt=some", {}).status == 400
+    assert _post(gw, "/30/n/abc", {}, {"X-List": "1, 2 ,3"}).status == 200
+    assert _post(gw, "/30/n/abc", {}, {"X-List": "1, x"}).status == 400
+    assert _post(gw, "/30/n/abc", {}, {"Cookie": "tok=abc"}).status == 200
+    r = _post(gw, "/30/n/abc", {}, {"Cookie": "tok=<script>; tok=abc"})
+    assert r.json()["violations"] == ["/cookie/tok: given more than once"]
+
+
+def test_multiple_of_is_exact_enough(gw) -> None:
+    assert _post(gw, "/30/n/abc", {"whole": 3, "cents": 19.99}).status == 200
+    for body in ({"whole": 3.0000000005}, {"whole": 0.0000000001}, {"cents": 0.005}):
+        assert _post(gw, "/30/n/abc", body).status == 400, body
+
+
+def test_read_only_properties_are_not_required_in_requests(gw) -> None:
+    assert _post(gw, "/30/b", {"name": "x"}).status == 200
+    assert _post(gw, "/30/b", {}).json()["violations"] == ["/body/name: required"]
+    assert _post(gw, "/31/a", {"name": "x"}).status == 200
+    assert _post(gw, "/31/a", {}).json()["violations"] == ["/body/name: required"]
+
+
+def test_swagger_arrays_are_comma_separated_by_default(gw) -> None:
+    assert request("GET", f"{gw.url}/sw/items?ids=1,2,3").status == 200
+    assert request("GET", f"{gw.url}/sw/items?ids=1,x").status == 400
+
+
+def test_report_lines_cannot_be_forged(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    backend = echo_backend("hunt")
+    (tmp_path / "s30.json").write_text(json.dumps(SPEC_30))
+    policies = {"r": {"kind": "validation", "mode": "report", "unknown_query_params": "reject"}}
+    bundle, port = build_gateway(tmp_path, backend.address, policies, [{"name": "a30", "spec": str(tmp_path / "s30.json"), "use": ["r"]}])
+    gw = nginx_runner(bundle, port)
+    r = request("POST", f"{gw.url}/n/abc?x%0A2026/11/28%20[emerg]%20forged=1", headers={"Content-Type": "application/json", "X-Request-ID": "forge-1"}, body=b"{}")
+    assert r.status == 200
+    line = gw.wait_for_log_line("request_id=forge-1", name="logs/error.log")
+    assert '["/query/x\\n2026~111~128 [emerg] forged: unknown parameter"]' in line, line
+    assert "[emerg] forged" not in gw.error_log().replace(line, "")
+
+
+def test_an_infinite_bound_is_a_build_error(tmp_path: Path) -> None:
+    spec = (
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /n:\n    post:\n      operationId: n\n"
+        "      requestBody: {content: {application/json: {schema: {type: object, properties: {a: {type: number, maximum: .inf}}}}}}\n"
+        "      responses: {'200': {description: ok}}\n"
+    )
+    (tmp_path / "s.yaml").write_text(spec)
+    with pytest.raises(CompileError) as err:
+        build_gateway(tmp_path, "127.0.0.1:9", {"v": {"kind": "validation"}}, [{"name": "a", "spec": str(tmp_path / "s.yaml"), "use": ["v"]}])
+    assert "maximum (not a finite number)" in str(err.value.diagnostics)
