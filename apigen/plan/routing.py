@@ -441,7 +441,11 @@ def _common_text(a: Segment, b: Segment) -> str | None:
 # (Anchored on $request_uri, "^[^?]*(?:...)" backtracked through every position of the path:
 # ~1 us per request, measured; possessive quantifiers are refused by gixy's regex parser.)
 # _AMBIGUOUS is the same test for Python on a whole request URI; tests check both agree.
-AMBIGUOUS_PATH_REGEX = r"(?i)%2f|%5c|\\|//|/(?:\.|%2e){1,2}(?:;[^/]*)?(?:/|$)"
+# Also a raw ";" (servlet containers drop ";params" from a segment before routing: /users/me;x
+# was authorised as the public /users/{id} and served as /users/me; clients send %3B in values),
+# a raw "#" (nginx's $uri ends there, the upstream gets the rest: /public#/secret), and a dot
+# segment before an encoded ";" (a rewrite decodes it; found by hunts).
+AMBIGUOUS_PATH_REGEX = r"(?i)%2f|%5c|\\|//|;|#|/(?:\.|%2e){1,2}(?:%3b[^/]*)?(?:/|$)"
 AMBIGUOUS_PATH_SOURCE = "apigen_log_path"
 AMBIGUOUS_PATH_TARGET = RESERVED_PREFIX + "/400"
 _AMBIGUOUS = re.compile(AMBIGUOUS_PATH_REGEX)

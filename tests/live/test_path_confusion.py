@@ -37,11 +37,17 @@ AMBIGUOUS = [
     "//v1/items",
     "/v1/items/..;/42",  # a dot segment with servlet path parameters
     "/v1/items/42/.%2e?x=1",
+    # Hunts of the sixth session: servlet containers drop ";params" (/v1/items;x would be served
+    # as /v1/items), nginx's $uri ends at a raw "#" (the upstream got the rest), and a rewrite
+    # decodes "..%3B" into the servlet dot segment "..;".
+    "/v1/items/42;x",
+    "/v1/items/..%3B",
 ]
 CANONICAL = [
     ("/v1/items", "main.listItems"),
     ("/v1/items/42", "main.getItem"),
     ("/v1/items/a%2Eb", "main.getItem"),  # an encoded dot inside a segment is no dot segment
+    ("/v1/items/a%3Bb", "main.getItem"),  # an encoded ";" is a character of the value
     ("/v1/items/...", "main.getItem"),
     ("/v1/items/42?next=/a/../b%2F//c", "main.getItem"),  # the query string is not the path
 ]
@@ -101,6 +107,18 @@ def test_canonical_paths_are_routed_as_before(gateway, target: str, operation: s
     assert echoed["uri"] == request_uri, "the upstream got another path than the one routed"
     res = resolve(plan, "GET", target)
     assert (res.status, f"{res.operation.api}.{res.operation.operation_id}") == (200, operation)
+
+
+def test_a_raw_hash_in_the_path_gets_400(gateway) -> None:
+    """nginx's $uri ends at a raw "#" (routing saw /v1/items/42), the upstream got the whole raw
+    path (found by a hunt). HTTP clients drop a fragment themselves, so the request is raw."""
+    from tests.support.http import send_raw
+
+    nginx, plan = gateway
+    raw = send_raw(nginx.port, f"GET /v1/items/42#/../x HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+    assert raw.startswith(b"HTTP/1.1 400 "), raw[:200]
+    assert b'"status":400' in raw and b"x-apigen-operation" not in raw
+    assert resolve(plan, "GET", "/v1/items/42#/../x").status == 400
 
 
 def test_unknown_path_and_undeclared_method_keep_their_answers(gateway) -> None:

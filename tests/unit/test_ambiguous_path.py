@@ -11,17 +11,17 @@ import pytest
 
 from apigen.plan.routing import AMBIGUOUS_PATH_REGEX, path_is_ambiguous
 
-PIECES = ["/", "//", ".", "..", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "\\", "a", "b1", ";x", "%", "%20", "?", "=", "&", "-", "..."]
+PIECES = ["/", "//", ".", "..", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "\\", "a", "b1", ";x", "%3bx", "%3B", "#", "%", "%20", "?", "=", "&", "-", "..."]
 
 
 def _oracle(uri: str) -> bool:
     """The rule, written segment by segment (independent of the regex)."""
     path = uri.split("?", 1)[0]
     low = path.lower()
-    if "%2f" in low or "%5c" in low or "\\" in path or "//" in path:
+    if "%2f" in low or "%5c" in low or "\\" in path or "//" in path or ";" in path or "#" in path:
         return True
     for segment in path.split("/")[1:]:
-        if segment.split(";", 1)[0].lower().replace("%2e", ".") in (".", ".."):
+        if segment.lower().split("%3b", 1)[0].replace("%2e", ".") in (".", ".."):
             return True
     return False
 
@@ -45,6 +45,9 @@ def test_the_regex_is_the_rule() -> None:
         ("/v1/items?next=/a/../b%2F//c", False), ("/v1/items/%2E%2E%2Fx", True), ("/v1/./x", True),
         ("/v1/x/..", True), ("/v1/x/..?a", True), ("//v1", True), ("/v1/a%2fb", True), ("/v1/a%5Cb", True),
         ("/v1/a\\b", True), ("/v1/..;/x", True), ("/v1/.%2e/x", True),
+        # Hunts: servlet ";params", a raw "#", and a rewritten (decoded) "..%3B".
+        ("/users/me;x", True), ("/public#/secret", True), ("/v1/pets/..%3B", True), ("/v1/pets/..%3bx/y", True),
+        ("/v1/pets/a%3Bb", False), ("/v1/pets/.%3b", True),
     ],
 )
 def test_characteristic_uris(uri: str, ambiguous: bool) -> None:
