@@ -155,7 +155,12 @@ def _upstream(name: str, data: Mapping[str, Any]) -> Upstream:
     retries = None
     if "retries" in data:
         r = data["retries"]
-        retries = Retries(tuple(r.get("on") or ("error", "timeout")), r.get("tries"), _duration(r.get("timeout")))
+        # nginx's default conditions when `on` is left out; `on: []` is "retry on nothing" (it
+        # silently became nginx's default; found by a hunt).
+        on = r.get("on")
+        retries = Retries(
+            ("error", "timeout") if on is None else tuple(on) or ("off",), r.get("tries"), _duration(r.get("timeout"))
+        )
     protocol = data.get("protocol", "http")
     tls = None
     if protocol in ("https", "grpcs"):

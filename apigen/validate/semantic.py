@@ -3,6 +3,8 @@ must match, features the target lacks."""
 
 from __future__ import annotations
 
+import re
+
 from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, Attachment, GatewayConfig, Operation
@@ -66,6 +68,64 @@ def _check_listen_ports(source: PolicySource, diags: Diagnostics) -> None:
                     diags.error(f"port {port} is out of range (1-65535)", source.pos(*where))
 
 
+def _check_name_collisions(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+    """Names that nginx would read as one: policies name zones and variables by a stem where case
+    and `-`/`_` are lost (two such policies shared one zone, and one silently replaced the other:
+    a CORS policy allowed another's origin with credentials; found by a hunt); nginx compares
+    upstream names ignoring case ("duplicate upstream")."""
+    for what, names, stem in (
+        ("policy", config.policies, lambda n: n.lower().replace("-", "_")),
+        ("upstream", config.upstreams, str.lower),
+    ):
+        seen: dict[str, str] = {}
+        for name, item in names.items():
+            other = seen.setdefault(stem(name), name)
+            if other != name:
+                diags.error(
+                    f"{what} name {name!r} is the same as {other!r} for nginx "
+                    f"({'case and - or _ are not told apart' if what == 'policy' else 'case is not told apart'}); rename one",
+                    source.pos(*item.path, key=True),
+                )
+
+
+def _listen_key(value: object) -> tuple[str, int] | None:
+    text = str(value)
+    if text.isdigit():
+        return ("*", int(text))
+    port = _port(text)
+    if port is None:
+        return None
+    host = text.rsplit(":", 1)[0]
+    return (host if host not in ("", "*", "0.0.0.0", "[::]") else "*", port)
+
+
+def _check_metrics_listen(source: PolicySource, diags: Diagnostics) -> None:
+    """The metrics server on an address the gateway listens on took the port (it came first):
+    every API request got nginx's HTML 404, and stub_status was public (found by a hunt)."""
+    gateway = source.data.get("gateway") or {}
+    metrics = gateway.get("metrics") or {}
+    mine = _listen_key(metrics.get("listen")) if isinstance(metrics, dict) and metrics.get("listen") is not None else None
+    if mine is None:
+        return
+    listens = []
+    for path in (("listen",), ("tls", "listen"), ("http2", "cleartext_listen")):
+        node: object = gateway
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        listens += node if isinstance(node, list) else [] if node is None else [node]
+    if "listen" not in gateway:
+        listens.append(8080)  # the default listener
+    for value in listens:
+        other = _listen_key(value)
+        if other and other[1] == mine[1] and (other[0] == mine[0] or "*" in (other[0], mine[0])):
+            diags.error(
+                f"metrics.listen {metrics['listen']} is an address the gateway listens on ({value}): the metrics "
+                "server would take it; use a port of its own",
+                source.pos("gateway", "metrics", "listen"),
+            )
+            return
+
+
 def known_names(what: str, names: object) -> str:
     listed = ", ".join(sorted(names)) if names else "none"  # type: ignore[call-overload]
     return f"defined {what}: {listed}"
@@ -103,8 +163,23 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
             _check_attachment(att, config, source, diags)
     _check_attachment(config.gateway.attachment, config, source, diags)
 
+    _check_name_collisions(config, source, diags)
     for upstream in config.upstreams.values():
         method = upstream.balance.split(" ", 1)[0]
+        if method == "hash" and re.search(r"\$uri\b", upstream.balance):
+            # Operations proxy from their internal location, so $uri is /_apigen/op/...: every
+            # request of an operation went to one server (found by a hunt).
+            diags.error(
+                "balance: $uri is the gateway's internal operation location when nginx proxies; hash on "
+                "$request_uri (the client's path and query) instead",
+                source.pos(*upstream.path, "balance"),
+            )
+        if upstream.retries and upstream.retries.on == ("non_idempotent",):
+            diags.error(
+                "retries.on: non_idempotent only widens the other conditions to POST, LOCK and PATCH; alone it "
+                "switches every retry off (name the conditions, e.g. [error, timeout, non_idempotent])",
+                source.pos(*upstream.path, "retries", "on"),
+            )
         for server in upstream.servers:
             if server.slow_start and config.target.flavor != "plus":
                 diags.error(
@@ -125,6 +200,7 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
             if port is not None and not 1 <= port <= 65535:
                 diags.error(f"port {port} is out of range (1-65535)", source.pos(*server.path, "address"))
     _check_listen_ports(source, diags)
+    _check_metrics_listen(source, diags)
 
     for policy in config.policies.values():
         kind = registry.get(policy.kind)
