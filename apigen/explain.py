@@ -26,7 +26,8 @@ def normalise_uri(url: str) -> str:
     path = urlsplit(url).path if "://" in url else url.split("?", 1)[0].split("#", 1)[0]
     path = unquote(path or "/")
     path = re.sub(r"/{2,}", "/", path)
-    trailing = path.endswith("/") and path != "/"
+    # nginx keeps the slash of a final dot segment: /v1/pets/.. is /v1/ (posixpath drops it).
+    trailing = (path.endswith(("/", "/.", "/..")) and path != "/")
     path = posixpath.normpath(path)
     if path.startswith("//"):
         path = "/" + path.lstrip("/")
@@ -79,10 +80,16 @@ def resolve(plan: Plan, method: str, url: str) -> Resolution:
         )
     # nginx's request-line parser: methods are upper-case letters, "_" and "-"; a NUL in the
     # decoded path is refused. Both are 400 before any location.
-    if not re.fullmatch(r"[A-Z_-]+", method) or "\x00" in uri:
-        return Resolution(method, uri, 400, "(none)", notes=["nginx refuses this request line (400)"])
-    res = _resolve_normalised(plan, method, uri)
     raw = url.split("://", 1)[1].partition("/")[1:] if "://" in url else ("", url)
+    raw_path = "".join(raw).split("?", 1)[0].split("#", 1)[0]
+    if not re.fullmatch(r"[A-Z_-]+", method) or "\x00" in uri or re.search(r"%(?![0-9A-Fa-f]{2})", raw_path):
+        return Resolution(method, uri, 400, "(none)", notes=["nginx refuses this request line (400)"])
+    if method in ("TRACE", "CONNECT"):
+        return Resolution(
+            method, uri, 405, "(none)",
+            notes=[f"nginx answers every {method} request 405 before any location is chosen (without Allow)"],
+        )
+    res = _resolve_normalised(plan, method, uri)
     # The dispatch map answers 400 for such a path: where a route was found, and where a group's
     # route map found none (its not-found route goes through the dispatch map too).
     if path_is_ambiguous("".join(raw)) and (res.route is not None or " > $" in res.location):

@@ -437,6 +437,20 @@ _compiler_rule(
     "write the path as clients' requests reach it (normalised)",
 )
 _compiler_rule(
+    "servers-override-ignored",
+    Severity.WARNING,
+    "A path item or an operation of the OpenAPI document has its own `servers`: the gateway routes "
+    "every operation under the API's one base path (the document's first server, or base_path).",
+    "serve those operations as another API of the policy (with its own base_path), or drop the override",
+)
+_compiler_rule(
+    "undefined-server-variable",
+    Severity.WARNING,
+    "The document's first server URL names a variable its `variables` does not define: the base "
+    "path reads it as empty.",
+    "define the variable with a default, or set base_path on the API in the policy",
+)
+_compiler_rule(
     "rewrite-no-match",
     Severity.WARNING,
     "A rewrite policy's replace_prefix matches none of the operations it is attached to.",

@@ -258,7 +258,7 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
         if version is not None and not validate_spec(specs, version, diags):
             continue
         specs.load_referenced()
-        summary = summarise_spec(specs, api["name"], diags)
+        summary = summarise_spec(specs, api["name"], diags, base_path_given="base_path" in api)
         if summary is not None:
             out[index] = (specs, summary)
     return out

@@ -56,6 +56,10 @@ def base_path_problem(path: str) -> str | None:
     bad = control_character(path)
     if bad:
         return f"has a {bad}"
+    if "{" in path or "}" in path:
+        # Decoded, `%7Btenant%7D` read as a template parameter: the API answered under any first
+        # segment (found by a hunt). Server variables are replaced before this.
+        return "has a brace (an encoded %7B/%7D): a literal brace cannot be routed"
     found = _unnormalised(path.split("/")[1:])
     if found == "dot":
         return "has a dot segment (nginx resolves those before routing: give the resolved path)"
@@ -119,6 +123,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 _ENCODED_BRACE = re.compile(r"%7[BbDd]")
+# An encoded slash or backslash in a literal segment: decoded, it splits the segment in two (the
+# documented URL got the gateway's 400, an undeclared one was served; found by a hunt).
+_ENCODED_SEPARATOR = re.compile(r"%2[Ff]|%5[Cc]")
 
 
 def unroutable_reason(path_key: str) -> str | None:
@@ -148,7 +155,10 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "root"
 
 
-def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSummary | None:
+def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_given: bool = False) -> SpecSummary | None:
+    """The operations of one document. ``base_path_given``: the policy sets the API's base path,
+    so the document's servers are not read for it (their problems would block the override the
+    hint suggests)."""
     doc = specs.root
     version = spec_version(doc)
     root_display = specs.display(specs.root_uri)
@@ -184,6 +194,13 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                 locate(specs.root_uri, item_path, root_display, key=True),
             )
             continue
+        if _ENCODED_SEPARATOR.search(str(path_key).split("#", 1)[0]):
+            diags.error(
+                f"path {path_key!r} has an encoded slash or backslash (%2F/%5C): nginx decodes it into a "
+                "separator, and the gateway answers such requests 400; it cannot be routed",
+                locate(specs.root_uri, item_path, root_display, key=True),
+            )
+            continue
         unroutable = unroutable_reason(str(path_key))
         if unroutable:
             diags.warning(
@@ -192,7 +209,12 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                 code="unroutable-path",
             )
         item_uri = specs.root_uri
+        # Fields next to a path item's $ref (3.0 and 2.0 allow them; the local one wins where both
+        # have a field): they were dropped, and their operations answered 405 (found by a hunt).
+        local: dict = {}
+        local_path = item_path
         if isinstance(item, dict) and isinstance(item.get("$ref"), str):
+            local = item
             # A path item in another file (or elsewhere in this one): positions are found there.
             try:
                 item, item_uri, pointer = specs.resolve(item["$ref"], specs.root_uri)
@@ -203,13 +225,35 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
         if not isinstance(item, dict):
             continue
         item_display = specs.display(item_uri)
+        if version != "2.0":
+            # Path- and operation-level servers were ignored without a word (found by a hunt).
+            for where, node, uri, display in [
+                (item_path, item, item_uri, item_display),
+                (local_path, local, specs.root_uri, root_display),
+                *(((*item_path, m), item.get(m), item_uri, item_display) for m in methods),
+                *(((*local_path, m), local.get(m), specs.root_uri, root_display) for m in methods),
+            ]:
+                if isinstance(node, dict) and node.get("servers"):
+                    diags.warning(
+                        f"`servers` of {path_key!r}{' ' + where[-1].upper() if where[-1] in methods else ''} are not used: "
+                        "the gateway routes it under the API's base path",
+                        locate(uri, (*where, "servers"), display, key=True),
+                        code="servers-override-ignored",
+                    )
         shared = _parameters(specs, item.get("parameters"), item_uri, item_path, diags, item_display)
+        if "parameters" in local:
+            by_key = {(p.name, p.location): p for p in shared}
+            for p in _parameters(specs, local["parameters"], specs.root_uri, local_path, diags, root_display):
+                by_key[(p.name, p.location)] = p
+            shared = list(by_key.values())
         for method in methods:
-            op = item.get(method)
+            op, op_uri, op_display, op_item_path = item.get(method), item_uri, item_display, item_path
+            if isinstance(local.get(method), dict):
+                op, op_uri, op_display, op_item_path = local[method], specs.root_uri, root_display, local_path
             if not isinstance(op, dict):
                 continue
-            op_path = (*item_path, method)
-            own = _parameters(specs, op.get("parameters"), item_uri, op_path, diags, item_display)
+            op_path = (*op_item_path, method)
+            own = _parameters(specs, op.get("parameters"), op_uri, op_path, diags, op_display)
             merged = {(p.name, p.location): p for p in shared}
             merged.update({(p.name, p.location): p for p in own})
             op_id = op.get("operationId")
@@ -224,19 +268,19 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
             bad = control_character(str(op_id))
             if bad:
                 diags.error(
-                    f"operationId {op_id!r} has a {bad}", locate(specs.root_uri, (*op_path, "operationId"), root_display)
+                    f"operationId {op_id!r} has a {bad}", locate(op_uri, (*op_path, "operationId"), op_display)
                 )
                 continue
             if token_bytes(f"{api_name}.{op_id}", variables=True) > MAX_TOKEN_BYTES:
                 diags.error(
                     f"operationId {str(op_id)[:80]}... is too long for an nginx configuration token",
-                    locate(specs.root_uri, (*op_path, "operationId"), root_display),
+                    locate(op_uri, (*op_path, "operationId"), op_display),
                 )
                 continue
             if op_id in seen_ids:
                 diags.error(
                     f"duplicate operationId {op_id!r} in API {api_name!r} (also {seen_ids[op_id]})",
-                    locate(item_uri, (*op_path, "operationId"), item_display),
+                    locate(op_uri, (*op_path, "operationId"), op_display),
                 )
                 continue
             seen_ids[op_id] = f"{method.upper()} {path_key}"
@@ -254,14 +298,25 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics) -> SpecSum
                     security=security,
                     parameters=tuple(merged.values()),
                     raw=op,
-                    spec_uri=item_uri,
-                    spec_display=item_display,
+                    spec_uri=op_uri,
+                    spec_display=op_display,
                     spec_path=op_path,
                     generated_id=generated,
                 )
             )
     base_path = _server_base_path(doc, version)
-    bad = base_path_problem(base_path)
+    servers = doc.get("servers") if version != "2.0" and not base_path_given else None
+    if isinstance(servers, list) and servers and isinstance(servers[0], dict):
+        defined = servers[0].get("variables") or {}
+        for name in re.findall(r"\{([^}]*)\}", str(servers[0].get("url", ""))):
+            if name not in defined:
+                diags.warning(
+                    f"server variable {{{name}}} is not defined in `variables`: the base path reads it as empty",
+                    locate(specs.root_uri, ("servers", 0, "url"), root_display),
+                    hint="define it with a default, or set base_path on the API in the policy",
+                    code="undefined-server-variable",
+                )
+    bad = None if base_path_given else base_path_problem(base_path)
     if bad:
         where = ("basePath",) if version == "2.0" else ("servers", 0, "url")
         diags.error(
@@ -284,13 +339,14 @@ def _declared_operation_ids(specs: SpecSet, methods: tuple[str, ...]) -> set[str
     for key, item in (specs.root.get("paths") or {}).items():
         if not str(key).startswith("/"):
             continue  # an extension, not a path
+        local = item if isinstance(item, dict) else {}
         try:
             item, _ = specs.deref(item, specs.root_uri)
         except (KeyError, ValueError):
             continue  # reported where the operations are read
         if isinstance(item, dict):
             for method in methods:
-                op = item.get(method)
+                op = local.get(method) if isinstance(local.get(method), dict) else item.get(method)
                 if isinstance(op, dict) and isinstance(op.get("operationId"), str) and op["operationId"]:
                     out.add(op["operationId"])
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apigen.plan.planner import Plan
+from apigen.plan.routing import group_prefix
 
 
 def route_location(plan: Plan, route_id: str) -> str:
@@ -14,7 +15,9 @@ def route_location(plan: Plan, route_id: str) -> str:
             return f"= {r.template.text}"
     for g in table.groups:
         for r in g.routes:
-            if r.route_id == route_id and g.prefix == r.template.literal_prefix():
+            # The group that matches it: its literal prefix, cut back for long paths (a concrete
+            # path over nginx's 255-byte location names is matched there too; `?` before).
+            if r.route_id == route_id and g.prefix == group_prefix(r):
                 return f"^~ {g.prefix} > ~ {r.template.regex()}"
     return "?"
 

@@ -122,7 +122,7 @@ def _fits_location(name: str) -> bool:
     return len(name.encode("utf-8", "surrogateescape")) <= MAX_LOCATION_BYTES
 
 
-def _group_prefix(route: Route) -> str:
+def group_prefix(route: Route) -> str:
     """The prefix location a route is matched under: its literal prefix (for a concrete path,
     the path up to its last ``/``), cut back to a ``/`` within nginx's location name length."""
     text = route.template.text[: route.template.text.rfind("/") + 1] if route.is_exact else route.template.literal_prefix()
@@ -202,10 +202,10 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
     templated = sorted((r for r in routes if r not in exact), key=lambda r: r.template.sort_key())
 
     base_prefixes = {api.name: _cap_prefix(api.base_path.rstrip("/") + "/") for api in config.apis}
-    prefixes = sorted({"/"} | set(base_prefixes.values()) | {_group_prefix(r) for r in templated})
+    prefixes = sorted({"/"} | set(base_prefixes.values()) | {group_prefix(r) for r in templated})
     members: dict[str, list[Route]] = defaultdict(list)
     for route in templated:
-        own = _group_prefix(route)
+        own = group_prefix(route)
         # Groups at or below the route's own prefix are the only ones a matching URL can select.
         start = bisect.bisect_left(prefixes, own)
         for prefix in prefixes[start:]:

@@ -141,10 +141,39 @@ def test_the_check_is_plain_nginx_maps(tmp_path: Path) -> None:
     assert 'map "$apigen_path_ambiguous$apigen_route $request_method" $apigen_target {' in maps
 
 
-@pytest.mark.parametrize(("method", "target"), [("get", "/v1/items"), ("Get", "/v1/items/1"), ("GET", "/v1/items/%00")])
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("get", "/v1/items"), ("Get", "/v1/items/1"), ("GET", "/v1/items/%00"),
+        # Malformed percent-encoding (explain predicted 200; found by a hunt).
+        ("GET", "/v1/items/%zz"), ("GET", "/v1/items/%"), ("GET", "/v1/items/a%2"),
+    ],
+)
 def test_request_lines_nginx_refuses_are_predicted(gateway, method: str, target: str) -> None:
     """A method that is not upper case, a NUL in the decoded path: nginx answers 400 before any
     location, and explain says so (it used to upper-case the method and predict 200)."""
     nginx, plan = gateway
     assert request(method, f"{nginx.url}{target}", headers={"Host": HOST}).status == 400
     assert resolve(plan, method, target).status == 400
+
+
+@pytest.mark.parametrize(("method", "target"), [("TRACE", "/v1/items/1"), ("CONNECT", "/v1/items/1"), ("TRACE", "/nope")])
+def test_trace_and_connect_are_refused_before_any_location(gateway, method: str, target: str) -> None:
+    """nginx answers TRACE and CONNECT 405 before choosing a location, so without a route's Allow
+    (explain predicted the route's 405 with Allow, or a 404; found by a hunt)."""
+    from tests.support.http import send_raw
+
+    nginx, plan = gateway
+    raw = send_raw(nginx.port, f"{method} {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+    assert raw.startswith(b"HTTP/1.1 405 ") and b"\r\nAllow:" not in raw, raw[:300]
+    res = resolve(plan, method, target)
+    assert (res.status, res.allow) == (405, "")
+
+
+def test_a_final_dot_segment_keeps_its_slash(gateway) -> None:
+    """nginx resolves /v1/items/42/.. to /v1/items/ (explain dropped the slash and looked up
+    /v1/items; found by a hunt)."""
+    nginx, plan = gateway
+    for target in ("/v1/items/42/..", "/v1/items/42/."):
+        live = _get(nginx, target).status
+        assert resolve(plan, "GET", target).status == live, target

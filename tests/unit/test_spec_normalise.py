@@ -182,6 +182,80 @@ get:
     ]  # fmt: skip
 
 
+def test_fields_next_to_a_path_item_ref_are_kept(tmp_path: Path) -> None:
+    """OpenAPI 3.0 and Swagger 2.0 allow fields beside a path item's $ref: they were dropped and
+    their operations answered 405 (found by a hunt). Where both define a method, the local wins."""
+    (tmp_path / "spec.yaml").write_text(
+        """\
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /pets/{id}:
+    $ref: "pets.yaml"
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer}}
+    post:
+      operationId: createPet
+      responses: {"201": {description: ok}}
+"""
+    )
+    (tmp_path / "pets.yaml").write_text(
+        """\
+parameters:
+  - {name: id, in: path, required: true, schema: {type: string}}
+  - {name: trace, in: header, schema: {type: string}}
+get:
+  operationId: getPet
+  responses: {"200": {description: ok}}
+post:
+  operationId: remotePost
+  responses: {"200": {description: ok}}
+"""
+    )
+    result = compile_case(tmp_path, simple_policy("spec.yaml"))
+    ops = {o.operation_id: o for o in result.config.apis[0].operations}
+    assert sorted(ops) == ["createPet", "getPet"]
+    assert (ops["createPet"].spec_display, ops["createPet"].spec_path) == ("spec.yaml", ("paths", "/pets/{id}", "post"))
+    assert ops["getPet"].spec_display == "pets.yaml"
+    params = {p.name: p.schema for p in ops["getPet"].parameters}
+    assert params == {"id": {"type": "integer"}, "trace": {"type": "string"}}  # the local one wins
+
+
+def test_a_policy_base_path_replaces_a_broken_server_url(tmp_path: Path) -> None:
+    """The hint of a bad server URL says to set base_path in the policy: that now works (the
+    document's servers were still checked and failed the API); an undefined server variable is
+    warned (it read as empty)."""
+    (tmp_path / "spec.yaml").write_text(
+        'openapi: 3.0.3\ninfo: {title: t, version: "1"}\nservers: [{url: "/a/../{v}/{gone}", variables: {v: {default: x}}}]\n'
+        "paths:\n  /p:\n    get: {operationId: p, responses: {'200': {description: ok}}}\n"
+    )
+    errors = errors_of(tmp_path, simple_policy("spec.yaml"))
+    assert any("has a dot segment" in d.message for d in errors)
+    diags = Diagnostics()
+    summarise_spec(load_spec(tmp_path / "spec.yaml", tmp_path), "api", diags)
+    assert [d.message for d in diags.warnings] == ["server variable {gone} is not defined in `variables`: the base path reads it as empty"]
+    policy = simple_policy("spec.yaml")
+    policy["apis"][0]["base_path"] = "/v2"
+    fixed = compile_case(tmp_path, policy)
+    assert not fixed.diagnostics.errors and fixed.config.apis[0].base_path == "/v2"
+
+
+def test_path_and_operation_servers_are_warned(tmp_path: Path) -> None:
+    """The gateway routes every operation under one base path: per-path and per-operation
+    `servers` were ignored silently (found by a hunt)."""
+    diags = Diagnostics()
+    (tmp_path / "spec.yaml").write_text(
+        'openapi: 3.0.3\ninfo: {title: t, version: "1"}\nservers: [{url: /v1}]\npaths:\n'
+        "  /a:\n    servers: [{url: /internal}]\n    get: {operationId: a, responses: {'200': {description: ok}}}\n"
+        "  /b:\n    get:\n      operationId: b\n      servers: [{url: /r}]\n      responses: {'200': {description: ok}}\n"
+    )
+    summarise_spec(load_spec(tmp_path / "spec.yaml", tmp_path), "api", diags)
+    assert [(d.code, str(d.position)) for d in diags.warnings] == [
+        ("servers-override-ignored", "spec.yaml:6:5"),
+        ("servers-override-ignored", "spec.yaml:11:7"),
+    ]
+
+
 def test_spec_outside_the_policy_folder_is_named_relatively(tmp_path: Path) -> None:
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "api.json").write_text(

@@ -20,6 +20,8 @@ from tests.workflow.helpers import BOX, PETSTORE, box_policy, edit, petstore_cop
         ("/v1/pets/%31%32", "/v1/pets/12"),
         ("/v1/pets/12/../mine", "/v1/pets/mine"),
         ("/v1/pets/", "/v1/pets/"),
+        ("/v1/pets/12/..", "/v1/pets/"),  # nginx keeps the slash of a final dot segment
+        ("/v1/pets/.", "/v1/pets/"),
         ("", "/"),
     ],
 )
@@ -110,6 +112,28 @@ def test_a_policy_that_does_nothing_on_an_operation_is_listed_apart(tmp_path: Pa
     assert [(p["name"], p["reason"]) for p in by_op["createPet"]["inactive_policies"]] == [("pages", "caches GET and HEAD only")]
     text = run("explain", "POST", "/v1/pets", "-p", policy).stdout
     assert "pages (cache) from api: not applied, caches GET and HEAD only" in text, text
+
+
+def test_routes_name_the_location_of_paths_longer_than_nginx_location_names(tmp_path: Path) -> None:
+    """Routes matched under a cut-back prefix (paths over 255 bytes) were listed at location `?`
+    (found by a hunt); explain named the right one."""
+    long = "/" + "a" * 260
+    (tmp_path / "openapi.yaml").write_text(
+        'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n'
+        f"  {long}:\n    get: {{operationId: long, responses: {{'200': {{description: ok}}}}}}\n"
+        f"  {long}/{{id}}:\n    get: {{operationId: longid, parameters: [{{name: id, in: path, required: true, schema: {{type: string}}}}],"
+        " responses: {'200': {description: ok}}}\n"
+    )
+    (tmp_path / "policy.yaml").write_text(
+        "gateway: {listen: 8080}\nupstreams: {u: {servers: [{address: 127.0.0.1:9001}]}}\n"
+        "apis:\n  - {name: a, spec: openapi.yaml, upstream: u}\n"
+    )
+    code, rows = run_json("routes", tmp_path / "policy.yaml", "--format", "json")
+    assert code == 0 and len(rows) == 2
+    for row, url in zip(sorted(rows, key=lambda r: r["operation"]), (long, long + "/7"), strict=True):
+        assert row["location"].startswith("^~ / > ~ ^/aaaa"), row
+        code, doc = run_json("explain", "GET", url, "-p", tmp_path / "policy.yaml", "--format", "json")
+        assert doc["operation"] == row["operation"]
 
 
 def test_a_url_that_is_no_url_is_a_usage_error() -> None:
