@@ -15,6 +15,8 @@ from apigen.plan.answers import AnswerHeaderMap, answer_header_maps
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
 from apigen.plan.observability import (
+    NOT_UTF8,
+    UTF8_ONLY,
     AccessLogPlan,
     MetricsPlan,
     TracingPlan,
@@ -237,6 +239,13 @@ class Plan:
 
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
+
+    # The default access log's path field (api_maps.conf): escape=json copies bytes >= 0x80 as
+    # they are, so a path that is not UTF-8 made the line invalid JSON (found by a hunt). Only
+    # paths with such a byte are checked against the UTF-8 regex.
+    high_byte_regex = "~[\\x80-\\xff]"
+    utf8_regex = "~" + UTF8_ONLY
+    not_utf8 = NOT_UTF8
 
 
 # Gateway errors on gRPC operations: HTTP status -> gRPC status code (grpc/doc/statuscodes.md).

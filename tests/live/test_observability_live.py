@@ -145,3 +145,27 @@ def test_identity_headers_are_cleared_on_operations_without_auth(tmp_path, echo_
     assert "x-client" not in public
     private = request("GET", f"{nginx.url}/things/1", headers={"X-Client": "admin", "X-Key": "k-alice-0123456789"}).json()
     assert private["headers"]["x-client"] == "alice"
+
+
+def test_the_default_access_log_is_json_for_paths_that_are_not_utf8(tmp_path, echo_backend, nginx_runner) -> None:
+    """`log_format apigen` (no gateway.access_log, and the unknown-host server) wrote raw path
+    bytes: escape=json copies bytes >= 0x80, so the line was not valid JSON (found by a hunt)."""
+    backend = echo_backend("things")
+    port = free_port()
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}", "server_name": "api.example.com"},
+        "upstreams": {"things": {"servers": [{"address": backend.address}]}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things"}],
+    }
+    nginx = nginx_runner(build(tmp_path, policy, {"things.json": SPEC}), port)
+    for host, path in ((b"api.example.com", b"/things/\xff\xfe"), (b"api.example.com", b"/things/caf\xc3\xa9"), (b"evil", b"/a\xff")):
+        try:
+            send_raw(port, b"GET " + path + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        except ConnectionResetError:
+            assert host == b"evil"  # 444: the unknown-host server closes the connection
+    deadline = time.monotonic() + 3
+    while len(nginx.access_log_lines()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    raw = (nginx.prefix / "logs/access.log").read_bytes()
+    paths = [json.loads(line)["path"] for line in raw.decode("utf-8").splitlines()]
+    assert paths == ["(not UTF-8)", "/things/café", "(not UTF-8)"]
