@@ -106,7 +106,7 @@ class Validation(PolicyKind):
             f"request validation of {inst.op.key} cannot check {item.keyword} "
             f"(policy {inst.policy!r}); set `unsupported_keywords: warn` to accept it unchecked"
         )
-        if inst.unsupported == "warn":
+        if inst.unsupported == "warn" or item.always_warning:
             assets.diags.warning(message.split(" (policy")[0] + " (not checked)", where)
         else:
             assets.diags.error(message, where)

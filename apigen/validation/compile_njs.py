@@ -59,6 +59,7 @@ class Unsupported:
     uri: str
     pointer: str  # JSON pointer of the schema holding the keyword
     keyword: str
+    always_warning: bool = False  # reported as a warning whatever `unsupported_keywords` says
 
 
 @dataclass
@@ -71,6 +72,8 @@ class SchemaCompiler:
     unsupported: list[Unsupported] = field(default_factory=list)
     _by_ref: dict[tuple[str, str], str] = field(default_factory=dict)
     _by_id: dict[int, str] = field(default_factory=dict)  # schema objects of the loaded documents
+    # OpenAPI 3.0's `nullable: true` allows null; in 3.1 documents the keyword means nothing.
+    nullable: bool = True
     # readOnly properties of the allOf whose branch is being compiled (for that branch only).
     _sibling_read_only: frozenset[str] = frozenset()
 
@@ -121,7 +124,7 @@ class SchemaCompiler:
         for key in sorted(schema):
             if key not in SUPPORTED and key not in ANNOTATIONS and not key.startswith("x-"):
                 self.unsupported.append(Unsupported(uri, pointer, key))
-        if schema.get("nullable") is True:
+        if self._nullable(schema):
             lines.append("if (x === null) return;")
         lines += self._type(schema)
         lines += self._generic(schema, uri, pointer)
@@ -138,7 +141,7 @@ class SchemaCompiler:
         if types is None:
             return []
         wanted = {types} if isinstance(types, str) else set(types)
-        if schema.get("nullable") is True:
+        if self._nullable(schema):
             wanted.add("null")
         wanted = sorted(wanted)
         test = " && ".join(f"!is(x, {js(t)})" for t in wanted)
@@ -148,7 +151,7 @@ class SchemaCompiler:
         out: list[str] = []
         if "enum" in schema and isinstance(schema["enum"], list):
             values = list(schema["enum"])
-            if schema.get("nullable") is True and None not in values:
+            if self._nullable(schema) and None not in values:
                 values.append(None)
             out.append(f"if (!oneOfValues(x, {js(values)})) add(e, p, {js('expected one of ' + json.dumps(values))});")
         if "const" in schema:
@@ -296,6 +299,9 @@ class SchemaCompiler:
         if not checks:
             return []
         return ['if (is(x, "object")) {', *(f"    {c}" for c in checks), "}"]
+
+    def _nullable(self, schema: Mapping[str, Any]) -> bool:
+        return self.nullable and schema.get("nullable") is True
 
     def _read_only_names(self, schema: Any, uri: str, depth: int = 0) -> set[str]:
         """Properties a schema declares readOnly, through $refs and allOf (bounded: cycles)."""

@@ -161,6 +161,8 @@ function mediaType(value) { return value ? value.split(";")[0].trim().toLowerCas
 function declaredMedia(declared, mt) {
     // The declared type the request's matches: itself, or "" for a wildcard (no schema), or null.
     if (mt !== "" && declared.indexOf(mt) >= 0) return mt;
+    // No Content-Type: any type for */* (RFC 9110 8.3: the recipient may assume one).
+    if (mt === "" && declared.indexOf("*/*") >= 0) return "";
     for (var i = 0; i < declared.length; i++) {
         var d = declared[i];
         if (mt !== "" && (d === "*/*" || (d.slice(-2) === "/*" && mt.indexOf(d.slice(0, -1)) === 0))) return "";

@@ -63,7 +63,14 @@ SPEC_30 = {
 SPEC_31 = {
     "openapi": "3.1.0",
     "info": {"title": "hunt31", "version": "1"},
-    "paths": {"/a": {"post": {"operationId": "a", "requestBody": _json_body({"$ref": "#/components/schemas/A"}), "responses": OK}}},
+    "paths": {
+        "/a": {"post": {"operationId": "a", "requestBody": _json_body({"$ref": "#/components/schemas/A"}), "responses": OK}},
+        # 3.1 has no `nullable` (a 3.0 habit: null was accepted).
+        "/m": {"post": {"operationId": "m", "requestBody": _json_body({"type": "object", "properties": {"s": {"type": "string", "nullable": True}}}), "responses": OK}},
+        # A schema under a media range is not applied (a build warning), and */* takes a body
+        # without Content-Type (it got 415).
+        "/any": {"post": {"operationId": "any", "requestBody": {"required": True, "content": {"*/*": {"schema": {"type": "object", "required": ["a"]}}}}, "responses": OK}},
+    },
     "components": {
         "schemas": {
             "Id": {"type": "integer"},
@@ -178,3 +185,24 @@ def test_an_infinite_bound_is_a_build_error(tmp_path: Path) -> None:
     with pytest.raises(CompileError) as err:
         build_gateway(tmp_path, "127.0.0.1:9", {"v": {"kind": "validation"}}, [{"name": "a", "spec": str(tmp_path / "s.yaml"), "use": ["v"]}])
     assert "maximum (not a finite number)" in str(err.value.diagnostics)
+
+
+def test_openapi_31_documents_and_media_ranges(gw) -> None:
+    assert _post(gw, "/31/m", {"s": "x"}).status == 200
+    assert _post(gw, "/31/m", {"s": None}).json()["violations"] == ["/body/s: expected string"]
+    assert request("POST", f"{gw.url}/31/any", body=b"raw bytes").status == 200
+    assert _post(gw, "/31/any", {}).status == 200  # the schema under */* is not applied (warned)
+
+
+def test_a_schema_under_a_media_range_is_warned(tmp_path: Path) -> None:
+    from apigen.pipeline import compile_policy
+
+    (tmp_path / "s31.json").write_text(json.dumps(SPEC_31))
+    policy = {
+        "upstreams": {"u": {"servers": [{"address": "127.0.0.1:9"}]}},
+        "policies": {"v": {"kind": "validation"}},
+        "apis": [{"name": "a", "spec": "s31.json", "upstream": "u", "use": ["v"]}],
+    }
+    (tmp_path / "policy.json").write_text(json.dumps(policy))
+    warnings = [d.message for d in compile_policy(tmp_path / "policy.json", render=False).diagnostics.warnings]
+    assert "request validation of a.any cannot check the schema of media range */* (not checked)" in warnings
