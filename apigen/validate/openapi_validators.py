@@ -3,11 +3,51 @@ documents are all in the validation cache never pays)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_patched = False
+
+
+def _is_pattern(instance: object) -> bool:
+    """The `regex` format of schema `pattern`s: ECMA-262 is what JSON Schema and OpenAPI say, so
+    `\\p{L}` and `(?<name>...)` are patterns (Python's `re` refused them and failed the whole
+    document; found by a hunt). A pattern Python's `re` reads is accepted too, as before: njs
+    (PCRE) reads those, and a document that built once keeps building."""
+    if not isinstance(instance, str):
+        return True
+    try:
+        re.compile(instance)
+        return True
+    except re.error:
+        pass
+    import regress
+
+    try:
+        regress.Regex(instance)
+    except regress.RegressError:
+        return False
+    return True
+
+
+def _lenient_regex_format() -> None:
+    global _patched
+    if _patched:
+        return
+    import openapi_schema_validator as oas
+
+    for name in ("oas30_format_checker", "oas31_format_checker", "oas32_format_checker"):
+        checker = getattr(oas, name, None)
+        if checker is not None:
+            # A dict of its own: the class-level one is shared by every FormatChecker.
+            checker.checkers = {**checker.checkers, "regex": (_is_pattern, ())}
+    _patched = True
 
 
 def import_validators() -> None:
     import openapi_spec_validator  # noqa: F401
+
+    _lenient_regex_format()
 
 
 def plain_validator_class(version: str) -> Any:
@@ -15,6 +55,7 @@ def plain_validator_class(version: str) -> Any:
     with the fastest backend installed (jsonschema-rs when present)."""
     from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
+    _lenient_regex_format()
     return {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}[version]
 
 
