@@ -169,13 +169,31 @@ class SchemaCompiler:
                 out.append(f"check({self.compile(sub, uri, f'{pointer}/allOf/{index}')}, x, p, e);")
             finally:
                 self._sibling_read_only = frozenset()
+        combined: list[str] = []
         if isinstance(schema.get("anyOf"), list):
             names = [self.compile(s, uri, f"{pointer}/anyOf/{i}") for i, s in enumerate(schema["anyOf"])]
-            out.append(f'if (countValid(x, p, [{", ".join(names)}], 1) < 1) add(e, p, "matches none of anyOf");')
+            combined.append(f'if (countValid(x, p, [{", ".join(names)}], 1) < 1) add(e, p, "matches none of anyOf");')
         if isinstance(schema.get("oneOf"), list):
             names = [self.compile(s, uri, f"{pointer}/oneOf/{i}") for i, s in enumerate(schema["oneOf"])]
-            out.append(f"var n = countValid(x, p, [{', '.join(names)}], 2);")
-            out.append('if (n !== 1) add(e, p, n ? "matches more than one of oneOf" : "matches none of oneOf");')
+            combined.append(f"var n = countValid(x, p, [{', '.join(names)}], 2);")
+            combined.append('if (n !== 1) add(e, p, n ? "matches more than one of oneOf" : "matches none of oneOf");')
+        chosen = self._discriminator(schema, uri, pointer)
+        if chosen:
+            # OpenAPI's discriminator: an object is checked against the schema its property names
+            # (the spec's own Cat/Dog example matched both branches of its oneOf: 400; found by
+            # a hunt); other values go through the oneOf/anyOf as JSON Schema says.
+            prop, table = chosen
+            q = js("/" + _esc(prop))
+            out.append(
+                f'if (is(x, "object")) {{ var d = x[{js(prop)}], t = {js(table)};'
+                f' if (!has(x, {js(prop)})) add(e, p + {q}, "required");'
+                f' else if (typeof d !== "string" || !has(t, d)) add(e, p + {q}, {js("expected one of " + json.dumps(sorted(table)))});'
+                " else check(t[d], x, p, e); }"
+            )
+            if combined:
+                out.append(f"else {{ {' '.join(combined)} }}")
+        else:
+            out += combined
         if "not" in schema:
             out.append(
                 f'if (countValid(x, p, [{self.compile(schema["not"], uri, pointer + "/not")}], 1)) add(e, p, "must not match the schema in not");'
@@ -299,6 +317,24 @@ class SchemaCompiler:
         if not checks:
             return []
         return ['if (is(x, "object")) {', *(f"    {c}" for c in checks), "}"]
+
+    def _discriminator(self, schema: Mapping[str, Any], uri: str, pointer: str) -> tuple[str, dict[str, int]] | None:
+        """(property, value -> schema function) of a discriminator over oneOf/anyOf: the names of
+        the branches' `$ref` targets, then the `mapping` (a schema name or a `$ref`)."""
+        disc = schema.get("discriminator")
+        kind = "oneOf" if isinstance(schema.get("oneOf"), list) else "anyOf"
+        branches = schema.get(kind)
+        if not isinstance(disc, dict) or not isinstance(disc.get("propertyName"), str) or not isinstance(branches, list):
+            return None
+        table: dict[str, int] = {}
+        for i, branch in enumerate(branches):
+            if isinstance(branch, dict) and isinstance(branch.get("$ref"), str):
+                table[branch["$ref"].rsplit("/", 1)[-1]] = int(self.compile(branch, uri, f"{pointer}/{kind}/{i}"))
+        for value, target in sorted((disc.get("mapping") or {}).items()):
+            if isinstance(target, str):
+                ref = target if "/" in target or "#" in target else f"#/components/schemas/{target}"
+                table[str(value)] = int(self._ref(ref, uri, f"{pointer}/discriminator/mapping"))
+        return (disc["propertyName"], table) if table else None
 
     def _nullable(self, schema: Mapping[str, Any]) -> bool:
         return self.nullable and schema.get("nullable") is True

@@ -51,11 +51,26 @@ SPEC_30 = {
             }
         },
         "/b": {"post": {"operationId": "b", "requestBody": _json_body({"$ref": "#/components/schemas/B"}), "responses": OK}},
+        # OpenAPI's own discriminator example: Cat and Dog both match {"petType": "Cat"}.
+        "/pets": {
+            "post": {
+                "operationId": "pets",
+                "requestBody": _json_body(
+                    {
+                        "oneOf": [{"$ref": "#/components/schemas/Cat"}, {"$ref": "#/components/schemas/Dog"}],
+                        "discriminator": {"propertyName": "petType", "mapping": {"hound": "#/components/schemas/Dog"}},
+                    }
+                ),
+                "responses": OK,
+            }
+        },
     },
     "components": {
         "schemas": {
             "Base": {"type": "object", "properties": {"id": {"type": "integer", "readOnly": True}, "name": {"type": "string"}}},
             "B": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"required": ["id", "name"]}]},
+            "Cat": {"type": "object", "required": ["petType"], "properties": {"petType": {"type": "string"}, "name": {"type": "string"}}},
+            "Dog": {"type": "object", "required": ["petType"], "properties": {"petType": {"type": "string"}, "bark": {"type": "boolean"}}},
         }
     },
 }
@@ -206,3 +221,13 @@ def test_a_schema_under_a_media_range_is_warned(tmp_path: Path) -> None:
     (tmp_path / "policy.json").write_text(json.dumps(policy))
     warnings = [d.message for d in compile_policy(tmp_path / "policy.json", render=False).diagnostics.warnings]
     assert "request validation of a.any cannot check the schema of media range */* (not checked)" in warnings
+
+
+def test_a_discriminator_picks_the_schema(gw) -> None:
+    assert _post(gw, "/30/pets", {"petType": "Cat", "name": "Tom"}).status == 200
+    assert _post(gw, "/30/pets", {"petType": "Dog", "bark": True}).status == 200
+    assert _post(gw, "/30/pets", {"petType": "hound", "bark": True}).status == 200  # by mapping
+    assert _post(gw, "/30/pets", {"petType": "Dog", "bark": "loud"}).json()["violations"] == ["/body/bark: expected boolean"]
+    assert _post(gw, "/30/pets", {"petType": "Cow"}).json()["violations"] == ['/body/petType: expected one of ["Cat", "Dog", "hound"]']
+    assert _post(gw, "/30/pets", {"name": "Tom"}).json()["violations"] == ["/body/petType: required"]
+    assert _post(gw, "/30/pets", [1]).json()["violations"] == ["/body: matches none of oneOf"]
