@@ -114,7 +114,9 @@ def _check_metrics_listen(source: PolicySource, diags: Diagnostics) -> None:
             node = node.get(key) if isinstance(node, dict) else None
         listens += node if isinstance(node, list) else [] if node is None else [node]
     if "listen" not in gateway:
-        listens.append(8080)  # the default listener
+        listens.append(8080)  # the default listeners
+    if isinstance(gateway.get("tls"), dict) and "listen" not in gateway["tls"]:
+        listens.append(8443)
     for value in listens:
         other = _listen_key(value)
         if other and other[1] == mine[1] and (other[0] == mine[0] or "*" in (other[0], mine[0])):
