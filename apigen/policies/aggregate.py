@@ -21,7 +21,7 @@ from urllib.parse import quote as url_quote
 
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.policies import BundleFile, PolicyKind, register
-from apigen.policies.auth import identity_headers
+from apigen.policies.auth import hidden_credential_headers, identity_headers
 from apigen.policies.errors import gateway_error_template
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ class AggregateHttp:
     composites: tuple[tuple[str, str], ...]  # (key, JSON config), sorted
     # Headers authentication policies send upstream as the verified identity (X-Client-Name,
     # forwarded claims, ...): a part is a subrequest carrying the client's own headers, so these
-    # are cleared there (a client could send them); the identity goes as X-Apigen-Client.
+    # are cleared there (a client could send them); the identity goes as X-Apigen-Client. So are
+    # the credential headers policies hide (hide_credentials).
     identity_headers: tuple[str, ...] = ()
 
 
@@ -199,7 +200,7 @@ class Aggregate(PolicyKind):
             js_import=f"{include_dir}/{NJS_FILE}" if include_dir else NJS_FILE,
             parts=tuple(parts[u] for u in sorted(parts)),
             composites=tuple(sorted((i.key, json.dumps(i.js_config, sort_keys=True)) for i in instances)),
-            identity_headers=identity_headers(config),
+            identity_headers=tuple(dict.fromkeys((*identity_headers(config), *hidden_credential_headers(config)))),
         )
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:

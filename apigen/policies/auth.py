@@ -256,6 +256,14 @@ def credential_header(policy: PolicyDef) -> str | None:
     return None
 
 
+def hidden_credential_headers(config: GatewayConfig) -> tuple[str, ...]:
+    """The credential headers of every policy with ``hide_credentials``: aggregate parts (shared
+    by the operations an aggregate policy serves) never send them (found by a hunt: each part's
+    upstream received the client's Authorization)."""
+    names = {h for p in config.policies.values() if p.config.get("hide_credentials") and (h := credential_header(p))}
+    return tuple(sorted(names, key=str.lower))
+
+
 def _is_grpc(config: GatewayConfig, upstream: str) -> bool:
     u = config.upstreams.get(upstream)
     return u is not None and u.is_grpc

@@ -107,8 +107,11 @@ def plan_cache(config: GatewayConfig, requirements: dict[str, dict], njs_policie
         # reload, no entry verified under the old settings matches.
         settings = json.dumps([njs_policies[n] for n in names], sort_keys=True)
         generation = hashlib.sha256(settings.encode()).hexdigest()[:16]
-        variables = " ".join(dict.fromkeys(token_variable(config.policies[n]) for n in names))
-        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation} {variables}", upstream_of(listen)))
+        # Joined by a line feed, which no header value holds: with a space, `T Bearer` + `junk`
+        # keyed like `T` + `Bearer junk`, and a request the verifier refuses got the other's
+        # cached success (found by a hunt).
+        variables = "\n".join(dict.fromkeys(token_variable(config.policies[n]) for n in names))
+        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation}\n{variables}", upstream_of(listen)))
     if not locations:
         return None
     return AuthCacheHttp(CACHE_PATH, CACHE_ZONE, f"{max(ttls)}s", tuple(sorted(listens)), tuple(locations))

@@ -218,3 +218,21 @@ def test_operations_set_the_client_header_parts_trust(tmp_path, nginx_runner, th
     nginx = nginx_runner(build(tmp_path, p, {"users.json": SPEC}), port)
     r = request("GET", f"{nginx.url}/users/1", headers={"X-Key": "k-alice-0123456789", "X-Apigen-Client": "bob-admin"})
     assert r.json()["headers"]["x-apigen-client"] == "alice"
+
+
+def test_parts_do_not_receive_hidden_credentials(tmp_path, nginx_runner, three) -> None:
+    """hide_credentials kept the key from the operation's upstream, but every part's upstream
+    received it (parts are subrequests carrying the client's headers; found by a hunt)."""
+    port = free_port()
+    p = policy(port, {n: b.address for n, b in three.items()})
+    p["policies"]["keys"] = {"kind": "api_key", "keys_file": "keys.txt", "name": "X-Key", "hide_credentials": True}
+    p["apis"][0]["use"] = ["keys"]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "keys.txt").write_text("alice: k-alice-0123456789\n")
+    nginx = nginx_runner(build(tmp_path, p, {"users.json": SPEC}), port)
+    r = request("GET", f"{nginx.url}/users/1/summary", headers={"X-Key": "k-alice-0123456789"})
+    assert r.status == 200, r.text
+    for name, part in r.json().items():
+        assert "x-key" not in part["headers"] and part["headers"]["x-apigen-client"] == "alice", name
+    assert "x-key" not in request("GET", f"{nginx.url}/users/1", headers={"X-Key": "k-alice-0123456789"}).json()["headers"]
+    assert request("GET", f"{nginx.url}/users/1/summary").status == 401

@@ -29,6 +29,7 @@ SPEC = {
         "/admins": {"get": {"operationId": "admins", "responses": {"200": {"description": "ok"}}}},
         "/hdr": {"get": {"operationId": "hdr", "security": [{"hd": []}], "responses": {"200": {"description": "ok"}}}},
         "/ck": {"get": {"operationId": "ck", "security": [{"ck": []}], "responses": {"200": {"description": "ok"}}}},
+        "/either": {"get": {"operationId": "either", "security": [{"rs": []}, {"hd": []}], "responses": {"200": {"description": "ok"}}}},
     },
     "components": {
         "securitySchemes": {
@@ -164,3 +165,14 @@ def test_the_cache_key_holds_a_cookie_token_whatever_its_name(gateway, keys) -> 
     for bad in ("garbage", good + "x"):
         assert get(gateway, "/ck", Cookie=f"api-token={bad}").status == 401, bad
     assert get(gateway, "/ck").status == 401
+
+
+def test_the_token_sources_of_a_key_cannot_be_shifted_into_each_other(gateway, keys) -> None:
+    """The sources were joined by a space, which header values may hold: `Bearer T` + `junk x`
+    keyed like `Bearer T junk` + `x`, so a request the verifier refuses got a cached success
+    (found by a hunt). Header values cannot hold a line feed, which joins them now."""
+    good = token(keys, sub="ivan")
+    assert get(gateway, "/either", X_Token=good, Authorization="Bearer junk").status == 200
+    for x_token, authorization in ((f"{good} Bearer", "junk"), (f"{good} Bearer junk", "")):
+        shifted = get(gateway, "/either", X_Token=x_token, Authorization=authorization)
+        assert shifted.status == 401, (x_token, authorization, shifted.text)

@@ -71,6 +71,11 @@ async function verifyJwt(r, pol) {
         if (typeof header !== 'object' || header === null || typeof claims !== 'object' || claims === null) {
             throw new Error('header or payload is not an object');
         }
+        if (header.crit !== undefined) {
+            // RFC 7515 4.1.11: extensions listed as critical must be understood; none is here
+            // (such tokens were accepted; found by a hunt).
+            throw new Error('unsupported critical header parameters');
+        }
         var sig = b64url(parts[2]);
         var data = Buffer.from(parts[0] + '.' + parts[1]);
         var verified = false;
@@ -247,7 +252,7 @@ async function check(r) {
     for (var a = 0; a < req.any.length; a++) {
         var alt = req.any[a];
         var passed = true;
-        var jwtClaims = null;
+        var jwtClaims = [];  // of every JWT of the alternative: claim rules hold for each
         var missing = [];
         for (var s = 0; s < alt.length && passed; s++) {
             var pol = conf.policies[alt[s].policy];
@@ -265,7 +270,7 @@ async function check(r) {
                 continue;
             }
             if (res.claims) {
-                jwtClaims = res.claims;
+                jwtClaims.push(res.claims);
                 missing = missing.concat(missingScopes(res.claims, alt[s].scopes));
             }
         }
@@ -276,7 +281,9 @@ async function check(r) {
             forbidden = forbidden || 'Bearer error="insufficient_scope", scope="' + missing.join(' ') + '"';
             continue;
         }
-        if (req.claims.length && !(jwtClaims && claimRulesPass(jwtClaims, req.claims))) {
+        // Every token of an AND must satisfy the rules (only the last, by policy name, was
+        // checked: renaming a policy flipped the answer; found by a hunt).
+        if (req.claims.length && !(jwtClaims.length && jwtClaims.every(function (c) { return claimRulesPass(c, req.claims); }))) {
             forbidden = forbidden || 'Bearer error="insufficient_scope"';
             continue;
         }
