@@ -37,6 +37,17 @@ def one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
+# Messages quote values (the validators quote the failing one whole): a 2 MB server_name made a
+# 2 MB error line, in CI logs and SARIF uploads too (found by a hunt). The head says what is wrong.
+MAX_MESSAGE = 1000
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return message[: MAX_MESSAGE - 40] + f"... ({len(message) - MAX_MESSAGE + 40} more characters)"
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     severity: Severity
@@ -72,10 +83,10 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def error(self, message: str, position: Position | None = None, **kw: object) -> None:
-        self.items.append(Diagnostic(Severity.ERROR, message, position, **kw))  # type: ignore[arg-type]
+        self.items.append(Diagnostic(Severity.ERROR, _bounded(message), position, **kw))  # type: ignore[arg-type]
 
     def warning(self, message: str, position: Position | None = None, **kw: object) -> None:
-        self.items.append(Diagnostic(Severity.WARNING, message, position, **kw))  # type: ignore[arg-type]
+        self.items.append(Diagnostic(Severity.WARNING, _bounded(message), position, **kw))  # type: ignore[arg-type]
 
     def extend(self, other: Iterable[Diagnostic]) -> None:
         self.items.extend(other)

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 
 import yaml
 
-from apigen.diagnostics import Position
+from apigen.diagnostics import Diagnostics, Position
 from apigen.load.yaml_positions import (
     MAX_NODES,
     PositionMap,
@@ -220,10 +220,14 @@ class SpecSet:
             return value, uri, pointer
         raise ValueError(f"$ref chain longer than {max_hops} hops at {ref}")
 
-    def load_referenced(self) -> None:
-        """Load every document the root reaches through ``$ref``s, transitively (they are all
-        inputs of the build: their digests go into the bundle headers). Unreadable ones are
-        skipped: the validator reports them."""
+    def load_referenced(self, diags: Diagnostics | None = None) -> bool:
+        """Load every document the root reaches through ``$ref``s, transitively, with apigen's own
+        loader (they are all inputs of the build: their digests go into the bundle headers).
+        With ``diags``, each one that does not load (duplicate keys, an alias bomb, unreadable)
+        and each ``$ref`` to anything but a local file is an error at its place, and False is
+        returned: the OpenAPI validator read such documents with a loader of its own (duplicates
+        allowed, no size limit) and fetched http(s) ``$ref``s from the network (found by a hunt)."""
+        ok = True
         todo = list(self.documents)
         done: set[str] = set()
         while todo:
@@ -231,14 +235,49 @@ class SpecSet:
             if uri in done:
                 continue
             done.add(uri)
-            for ref in file_refs(self.documents[uri]):
+            for ref, path in sorted(ref_places(self.documents[uri]).items()):
                 target = urldefrag(urljoin(uri, ref))[0]
-                if target.startswith("file://") and target not in done:
-                    try:
-                        self.document(target)
-                    except YamlLoadError:
+                if not target.startswith("file://"):
+                    ok = False
+                    if diags is not None:
+                        diags.error(
+                            f"cannot resolve $ref {_short(ref)!r}: remote references are not supported (never "
+                            "fetched: keep a copy next to the spec)",
+                            locate(uri, (*path, "$ref"), self.display(uri)),
+                            code="openapi",
+                        )
+                    continue
+                if target in done:
+                    continue
+                try:
+                    loaded = self.document(target)
+                except YamlLoadError as exc:
+                    ok = False
+                    if diags is None:
                         continue
-                    todo.append(target)
+                    if exc.position.line:  # readable but broken: the place inside it
+                        diags.error(exc.message, exc.position)
+                    else:  # missing or unreadable: the $ref that names it
+                        diags.error(
+                            f"cannot resolve $ref {_short(ref)!r}: no such file, or nothing at that place in it "
+                            f"({exc.message})",
+                            locate(uri, (*path, "$ref"), self.display(uri)),
+                            code="openapi",
+                        )
+                    continue
+                if not isinstance(loaded, (dict, list)):
+                    # Any file reads as a YAML string (/etc/passwd, a private key): never a part of
+                    # a spec, and the validator's message quoted it whole (found by a hunt).
+                    ok = False
+                    if diags is not None:
+                        diags.error(
+                            f"$ref {_short(ref)!r}: {self.display(target)} is not a YAML or JSON document "
+                            "(no mapping or list at its top level)",
+                            locate(uri, (*path, "$ref"), self.display(uri)),
+                        )
+                    continue
+                todo.append(target)
+        return ok
 
     def deref(self, value: Any, base_uri: str) -> tuple[Any, str]:
         """``value`` itself, or what its ``$ref`` points to; with the uri it came from."""
@@ -246,6 +285,26 @@ class SpecSet:
             resolved, uri, _ = self.resolve(value["$ref"], base_uri)
             return resolved, uri
         return value, base_uri
+
+
+def ref_places(doc: Any) -> dict[str, tuple]:
+    """Every ``$ref`` in ``doc`` that names another document, with the path of its first use."""
+    places: dict[str, tuple] = {}
+    stack: list[tuple[Any, tuple]] = [(doc, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#") and ref not in places:
+                places[ref] = path
+            stack.extend((v, (*path, k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+    return places
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def file_refs(doc: Any) -> set[str]:

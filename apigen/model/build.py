@@ -255,9 +255,12 @@ def load_api_specs(source: PolicySource, diags: Diagnostics) -> dict[int, tuple[
                 diags.error(f"spec {spec_file!r}: {exc.message}", source.pos("apis", index, "spec"))
             continue
         version = spec_version(specs.root)
+        # Every referenced document through apigen's loader first (positions, duplicate keys,
+        # alias bombs, no network), then the validator, which reads only those (openapi_validators).
+        if not specs.load_referenced(diags):
+            continue
         if version is not None and not validate_spec(specs, version, diags):
             continue
-        specs.load_referenced()
         summary = summarise_spec(specs, api["name"], diags, base_path_given="base_path" in api)
         if summary is not None:
             out[index] = (specs, summary)

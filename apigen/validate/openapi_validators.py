@@ -4,6 +4,8 @@ documents are all in the validation cache never pays)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 _patched = False
@@ -44,6 +46,40 @@ def _lenient_regex_format() -> None:
     _patched = True
 
 
+class _LocalDocuments(Mapping[str, Any]):
+    """The validator's `$ref` handlers, for every URL scheme: local files through apigen's own
+    loader (duplicate keys and alias bombs refused, as for the root document), nothing else.
+    The defaults fetched http(s) documents from the network, and unknown schemes too (found by a
+    hunt); apigen.load.spec_loader reports such `$ref`s, with their place, before validation."""
+
+    def __getitem__(self, scheme: str) -> Any:
+        return self._load
+
+    def __contains__(self, scheme: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("file",))
+
+    def __len__(self) -> int:
+        return 1
+
+    @staticmethod
+    def _load(uri: str) -> Any:
+        from urllib.parse import unquote, urldefrag
+
+        from apigen.load.spec_loader import parse_document, read_text
+
+        uri = urldefrag(uri)[0]
+        if not uri.startswith("file://"):
+            raise ValueError(f"only local files are read, not {uri[:200]}")
+        path = Path(unquote(uri.removeprefix("file://")))
+        return parse_document(read_text(path, path.name), path.name)
+
+
+LOCAL_DOCUMENTS = _LocalDocuments()
+
+
 def import_validators() -> None:
     import openapi_spec_validator  # noqa: F401
 
@@ -56,7 +92,13 @@ def plain_validator_class(version: str) -> Any:
     from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
     _lenient_regex_format()
-    return {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}[version]
+    if version not in _LOCAL:
+        base = {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}[version]
+        _LOCAL[version] = type(f"Local{base.__name__}", (base,), {"resolver_handlers": LOCAL_DOCUMENTS})
+    return _LOCAL[version]
+
+
+_LOCAL: dict[str, Any] = {}
 
 
 def document_is_valid(version: str, document: Any, base_uri: str) -> bool:

@@ -378,7 +378,7 @@ paths:
         200: {{description: ok}}
 """
     (err,) = errors_of(tmp_path, simple_policy("spec.yaml"), {"spec.yaml": spec})
-    assert err.format() == f"spec.yaml:7:17: error: cannot resolve $ref {ref!r}: {why} [openapi]"
+    assert err.format().startswith(f"spec.yaml:7:17: error: cannot resolve $ref {ref!r}: {why}") and err.code == "openapi"
 
 
 TRICKY_YAML = """\
