@@ -3,9 +3,7 @@ directory, an existing bundle directory, or the inputs at a git ref compiled lik
 
 from __future__ import annotations
 
-import io
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,20 +52,48 @@ def checkout_ref(policy: Path, ref: str, workdir: Path) -> Path:
     commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root)
     if commit.returncode != 0:
         raise DiffInputError(f"unknown git ref {ref!r} in {root}")
-    archive = _git(["archive", "--format=tar", commit.stdout.decode().strip()], root)
-    if archive.returncode != 0:
-        raise DiffInputError(f"git archive {ref} failed: {archive.stderr.decode(errors='replace').strip()}")
     dest = workdir / "ref"
     dest.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
-        else:  # pragma: no cover - Python without extraction filters; git's own archive
-            tar.extractall(dest)
+    _write_tree(root, commit.stdout.decode().strip(), ref, dest)
     rel = policy.relative_to(root)
     if not (dest / rel).is_file():
         raise DiffInputError(f"{rel} does not exist at {ref}")
     return dest / rel
+
+
+def _write_tree(root: Path, commit: str, ref: str, dest: Path) -> None:
+    """The regular files of ``commit``, as committed. Not `git archive`: it applies
+    `.gitattributes` (`export-ignore` files were missing, `export-subst` ones rewritten), and a
+    symlink anywhere in the repository made the extraction fail (found by a hunt). Symlinks and
+    submodules are left out: inputs are read as regular files."""
+    listing = _git(["ls-tree", "-r", "-z", "--full-tree", commit], root)
+    if listing.returncode != 0:
+        raise DiffInputError(f"git ls-tree {ref} failed: {listing.stderr.decode(errors='replace').strip()}")
+    blobs: list[tuple[str, str]] = []
+    for entry in listing.stdout.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        mode, kind, sha = meta.decode().split(" ")
+        if kind == "blob" and mode in ("100644", "100755"):
+            blobs.append((sha, name.decode("utf-8", "surrogateescape")))
+    batch = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=root, input="".join(f"{sha}\n" for sha, _ in blobs).encode(),
+        capture_output=True, check=False,
+    )
+    if batch.returncode != 0:
+        raise DiffInputError(f"git cat-file {ref} failed: {batch.stderr.decode(errors='replace').strip()}")
+    out, pos = batch.stdout, 0
+    for _, name in blobs:
+        header_end = out.index(b"\n", pos)
+        size = int(out[pos:header_end].split(b" ")[2])
+        body = out[header_end + 1 : header_end + 1 + size]
+        pos = header_end + 1 + size + 1  # the content, then a line feed
+        target = (dest / name).resolve()
+        if dest.resolve() not in target.parents:
+            continue  # a name git would not write ("..")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
 
 
 def temp_workdir() -> tempfile.TemporaryDirectory[str]:

@@ -89,7 +89,9 @@ def _inputs_of_broken(policy: Path) -> list[Path] | None:
     if isinstance(upstreams, dict) and any(isinstance(u, dict) and u.get("tls") for u in upstreams.values()):
         return None
     inputs = [policy]
-    for api in (data.get("apis") or []) if isinstance(data, dict) else []:
+    apis = data.get("apis") if isinstance(data, dict) else None
+    # `apis: 5` is a schema error, not a list to walk (it crashed lint; found by a hunt).
+    for api in apis if isinstance(apis, list) else []:
         spec = api.get("spec") if isinstance(api, dict) else None
         if isinstance(spec, str):
             path = (policy.resolve().parent / spec).resolve()

@@ -108,6 +108,25 @@ def test_against_git_ref(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown git ref 'no-such-ref'" in bad.stderr
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_against_a_ref_with_symlinks_and_export_attributes(tmp_path: Path) -> None:
+    """`git archive` left out `export-ignore` files (the policy "did not exist" at the ref) and
+    failed on any symlink of the repository (internal error, exit 3); found by a hunt."""
+    policy = petstore_copy(tmp_path)
+    repo = policy.parent
+    (repo / ".gitattributes").write_text("*.yaml export-ignore\n")
+    (repo / "hosts").symlink_to("/etc/hosts")
+    (repo / "outside").symlink_to("../../elsewhere.txt")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    code, doc = run_json("diff", policy, "--against-ref", "HEAD", "--format", "json")
+    assert code == 0 and doc["semantic"] == []
+    edit(policy, "    use: [no-server-header]\n", "    use: []\n")
+    code, doc = run_json("diff", policy, "--against-ref", "HEAD", "--format", "json")
+    assert code == 1 and {c["directive"] for c in doc["semantic"]} == {"proxy_hide_header"}
+
+
 def test_needs_exactly_one_side(built: tuple[Path, Path]) -> None:
     policy, bundle = built
     assert run("diff", policy).returncode == 2

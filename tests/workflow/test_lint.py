@@ -301,3 +301,26 @@ def test_cache_notices_a_created_tls_file(tmp_path: Path) -> None:
     write_tls_file(policy.parent / "tls.key", "key")
     code, doc = run_json("lint", "--format", "json", policy, cache=cache)
     assert doc["cached"] is False and not [f for f in doc["findings"] if f["severity"] == "error"], doc
+
+
+@pytest.mark.parametrize("apis", ["5", "true", "1.5"])
+def test_a_scalar_apis_is_reported_not_a_crash(tmp_path: Path, apis: str) -> None:
+    """`apis: 5` made lint fail with an internal error (exit 3), with or without its cache;
+    validate reported it (found by a hunt)."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f'target: {{flavor: oss, version: "1.22"}}\napis: {apis}\n')
+    for extra in ([], ["--no-cache"]):
+        proc = run("lint", *extra, policy, cache=tmp_path / "cache")
+        assert proc.returncode == 1, proc.stderr
+        assert "policy.yaml:2:7: error: apis: expected array" in proc.stdout + proc.stderr
+
+
+def test_a_broken_spec_adds_no_false_scheme_warnings(tmp_path: Path) -> None:
+    """Any error in a spec added "no API document defines the security scheme" for every scheme
+    of an openapi_security policy, though the document defines them (found by a hunt)."""
+    shutil.copytree(REPO / "examples" / "secured", tmp_path / "secured")
+    spec = tmp_path / "secured" / "openapi.yaml"
+    spec.write_text(spec.read_text().replace("  version: 1.0.0\n", "  version: 1\n", 1))
+    proc = run("validate", tmp_path / "secured" / "policy.yaml")
+    assert proc.returncode == 1 and "is not of type 'string'" in proc.stderr
+    assert "security scheme" not in proc.stderr
