@@ -37,6 +37,12 @@ def lint(policies: tuple[Path, ...], fmt: str, strict: bool, no_cache: bool, lis
         return
     if not policies:
         raise click.UsageError("missing argument 'POLICY'")
+    # A file named twice (`lint a.yaml ./a.yaml`, a shell glob) is linted once: its findings were
+    # reported twice (noticed by a hunt).
+    unique: dict[Path, Path] = {}
+    for policy in policies:
+        unique.setdefault(policy.resolve(), policy)
+    policies = tuple(unique.values())
     findings = []
     cached = []
     for policy in policies:

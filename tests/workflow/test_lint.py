@@ -324,3 +324,9 @@ def test_a_broken_spec_adds_no_false_scheme_warnings(tmp_path: Path) -> None:
     proc = run("validate", tmp_path / "secured" / "policy.yaml")
     assert proc.returncode == 1 and "is not of type 'string'" in proc.stderr
     assert "security scheme" not in proc.stderr
+
+
+def test_a_policy_named_twice_is_linted_once(tmp_path: Path) -> None:
+    once = run("lint", "--format", "json", "examples/petstore/policy.yaml", cache=tmp_path)
+    twice = run("lint", "--format", "json", "examples/petstore/policy.yaml", "./examples/petstore/policy.yaml", cache=tmp_path)
+    assert len(json.loads(twice.stdout)["findings"]) == len(json.loads(once.stdout)["findings"]) > 0
