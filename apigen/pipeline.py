@@ -1,7 +1,9 @@
 """The compiler pipeline: load -> validate -> model -> plan -> render (-> verify, on write).
 
 Each stage appends to one :class:`Diagnostics`; the pipeline stops after a stage that found
-errors, so the user sees every problem of the earliest broken stage at once.
+errors, so the user sees every problem of the earliest broken stage at once. Two checks run past
+a broken stage because their inputs are still sound: the names a schema-invalid policy refers to
+(unknown policies and upstreams), and the names of an API whose spec failed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from apigen.bundle import Bundle
 from apigen.diagnostics import CompileError, Diagnostics
 from apigen.load.policy_loader import PolicySource, load_policy
-from apigen.model.build import build_config, load_api_specs
+from apigen.model.build import build_config, check_names_of_invalid_policy, load_api_specs
 from apigen.model.types import GatewayConfig
 from apigen.plan.planner import Plan, make_plan
 from apigen.render.renderer import render_plan
@@ -37,6 +39,7 @@ def load_and_check(
     if source is None:
         raise CompileError(diags)
     if not validate_policy_schema(source, diags):
+        check_names_of_invalid_policy(source, diags)
         raise CompileError(diags)
     specs = load_api_specs(source, diags)
     # Cross-references are checked even when a spec failed (that API is left out), so that one

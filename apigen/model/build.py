@@ -365,6 +365,40 @@ def build_config(
     )
 
 
+def check_names_of_invalid_policy(source: PolicySource, diags: Diagnostics) -> None:
+    """The policy and upstream names a schema-invalid file refers to: the later checks need a
+    valid file, but an unknown name is what a user fixes next, so one run reports both (schema
+    errors hid every other error). Plain lookups on the raw data, each guarded by its type."""
+    data = source.data
+    if not isinstance(data, Mapping):
+        return
+    from apigen.validate.semantic import known_names
+
+    policies = data.get("policies") if isinstance(data.get("policies"), Mapping) else {}
+    upstreams = data.get("upstreams") if isinstance(data.get("upstreams"), Mapping) else {}
+
+    def uses(node: object, path: tuple) -> None:
+        if not isinstance(node, Mapping):
+            return
+        names = node.get("use")
+        for i, name in enumerate(names if isinstance(names, list) else ()):
+            if isinstance(name, str) and name not in policies:
+                diags.error(f"unknown policy {name!r}", source.pos(*path, "use", i), hint=known_names("policies", policies))
+        if "upstream" in node and isinstance(node["upstream"], str) and node["upstream"] not in upstreams:
+            diags.error(
+                f"unknown upstream {node['upstream']!r}", source.pos(*path, "upstream"), hint=known_names("upstreams", upstreams)
+            )
+
+    uses(data.get("gateway"), ("gateway",))
+    apis = data.get("apis")
+    for index, api in enumerate(apis if isinstance(apis, list) else ()):
+        uses(api, ("apis", index))
+        for section in ("tags", "operations", "add_operations"):
+            entries = api.get(section) if isinstance(api, Mapping) else None
+            for key, entry in (entries.items() if isinstance(entries, Mapping) else ()):
+                uses(entry, ("apis", index, section, key))
+
+
 def _check_left_out_api(source: PolicySource, data: Mapping[str, Any], api: Mapping[str, Any], index: int, diags: Diagnostics) -> None:
     """The upstream and policy names of an API whose spec did not load (the semantic checks see
     only the APIs that were built)."""

@@ -73,7 +73,15 @@ def test_validate_valid_policy() -> None:
 
 
 BROKEN = {
-    "schema": ("apis:\n  - {name: a, spec: x.yaml, upstream: u, colour: red}\n", "policy.yaml:2:42: error: apis/0: unknown key 'colour'"),
+    "schema": (
+        "upstreams: {u: {servers: [{address: '127.0.0.1:1'}]}}\napis:\n  - {name: a, spec: x.yaml, upstream: u, colour: red}\n",
+        "policy.yaml:3:42: error: apis/0: unknown key 'colour'",
+    ),
+    # A schema error and an unknown name: one run reports both (schema errors hid the rest).
+    "schema-and-name": (
+        "apis:\n  - {name: a, spec: x.yaml, upstream: u, colour: red}\n",
+        "policy.yaml:2:39: error: unknown upstream 'u'",
+    ),
     "yaml": ("apis: [\n", "policy.yaml:2:1: error: invalid YAML"),
     "empty": ("", "policy.yaml:1:1: error: the policy file is empty"),
     "scalar": ("just text\n", "policy.yaml:1:1: error: the policy file must be a mapping"),
@@ -93,6 +101,8 @@ def test_invalid_input_exits_1_with_positioned_errors(tmp_path: Path, case: str)
         assert proc.returncode == 1, (command, proc.stderr)
         lines = proc.stderr.splitlines()
         assert lines[0].startswith(first), proc.stderr
+        if case == "schema-and-name":
+            assert "policy.yaml:2:42: error: apis/0: unknown key 'colour'" in proc.stderr
         assert DIAGNOSTIC.match(lines[0])
         assert lines[-1].startswith("apigen: ") and "error" in lines[-1]
         assert proc.stdout == ""
