@@ -96,7 +96,7 @@ def resolve(plan: Plan, method: str, url: str) -> Resolution:
         res.status, res.operation = 400, None
         res.notes.append(
             "the raw path does not read as the normalised one nginx routes on (an encoded slash, a dot "
-            "or empty segment): 400 before any operation"
+            "or empty segment, a raw `;` or `#`): 400 before any operation"
         )
     if res.status in (404, 405):
         _guarded(plan, res)

@@ -62,38 +62,43 @@ def checkout_ref(policy: Path, ref: str, workdir: Path) -> Path:
 
 
 def _write_tree(root: Path, commit: str, ref: str, dest: Path) -> None:
-    """The regular files of ``commit``, as committed. Not `git archive`: it applies
-    `.gitattributes` (`export-ignore` files were missing, `export-subst` ones rewritten), and a
-    symlink anywhere in the repository made the extraction fail (found by a hunt). Symlinks and
-    submodules are left out: inputs are read as regular files."""
+    """The files of ``commit``, as committed. Not `git archive`: it applies `.gitattributes`
+    (`export-ignore` files were missing, `export-subst` ones rewritten), and a symlink anywhere in
+    the repository made the extraction fail (found by a hunt). Symlinks are kept when they stay
+    inside the repository (an input may be one; a review); others, and submodules, are left out."""
     listing = _git(["ls-tree", "-r", "-z", "--full-tree", commit], root)
     if listing.returncode != 0:
         raise DiffInputError(f"git ls-tree {ref} failed: {listing.stderr.decode(errors='replace').strip()}")
-    blobs: list[tuple[str, str]] = []
+    blobs: list[tuple[str, str, bool]] = []  # (object, path, is a symlink)
     for entry in listing.stdout.split(b"\0"):
         if not entry:
             continue
         meta, _, name = entry.partition(b"\t")
         mode, kind, sha = meta.decode().split(" ")
-        if kind == "blob" and mode in ("100644", "100755"):
-            blobs.append((sha, name.decode("utf-8", "surrogateescape")))
+        if kind == "blob" and mode in ("100644", "100755", "120000"):
+            blobs.append((sha, name.decode("utf-8", "surrogateescape"), mode == "120000"))
     batch = subprocess.run(
-        ["git", "cat-file", "--batch"], cwd=root, input="".join(f"{sha}\n" for sha, _ in blobs).encode(),
+        ["git", "cat-file", "--batch"], cwd=root, input="".join(f"{sha}\n" for sha, _, _ in blobs).encode(),
         capture_output=True, check=False,
     )
     if batch.returncode != 0:
         raise DiffInputError(f"git cat-file {ref} failed: {batch.stderr.decode(errors='replace').strip()}")
-    out, pos = batch.stdout, 0
-    for _, name in blobs:
+    out, pos, top = batch.stdout, 0, dest.resolve()
+    for _, name, is_link in blobs:
         header_end = out.index(b"\n", pos)
         size = int(out[pos:header_end].split(b" ")[2])
         body = out[header_end + 1 : header_end + 1 + size]
         pos = header_end + 1 + size + 1  # the content, then a line feed
-        target = (dest / name).resolve()
-        if dest.resolve() not in target.parents:
+        target = top / name
+        if top not in target.parent.resolve().parents and target.parent.resolve() != top:
             continue  # a name git would not write ("..")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(body)
+        if not is_link:
+            target.write_bytes(body)
+            continue
+        link = body.decode("utf-8", "surrogateescape")
+        if not link.startswith("/") and top in (target.parent / link).resolve().parents:
+            target.symlink_to(link)
 
 
 def temp_workdir() -> tempfile.TemporaryDirectory[str]:

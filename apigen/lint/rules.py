@@ -432,8 +432,9 @@ _compiler_rule(
 _compiler_rule(
     "unroutable-path",
     Severity.WARNING,
-    "A path of the OpenAPI document can never be matched: it holds a query, a dot "
-    "segment or an empty segment, which nginx removes before routing.",
+    "A path of the OpenAPI document can never be matched as written: it holds a query, a dot "
+    "segment or an empty segment, which nginx removes before routing, or a `;` (also a matrix-style "
+    "parameter), which the gateway refuses in a raw path.",
     "write the path as clients' requests reach it (normalised)",
 )
 _compiler_rule(

@@ -296,8 +296,22 @@ class SpecSet:
         return value, base_uri
 
 
+# Keys whose values are data, not OpenAPI objects: a `$ref` key there is example content (found by
+# a review: an example holding {$ref: https://...} failed the build as a remote reference).
+_DATA_KEYS = frozenset({"example", "default", "enum", "const"})
+
+
+def _is_data(path: tuple, key: object) -> bool:
+    if path and path[-1] == "properties":
+        return False  # a property name, whatever it reads
+    if key in _DATA_KEYS or (isinstance(key, str) and key.startswith("x-")):
+        return True
+    return key == "value" and len(path) >= 2 and path[-2] == "examples"  # an Example Object's value
+
+
 def ref_places(doc: Any) -> dict[str, tuple]:
-    """Every ``$ref`` in ``doc`` that names another document, with the path of its first use."""
+    """Every ``$ref`` in ``doc`` that names another document, with the path of its first use
+    (example and extension data left out)."""
     places: dict[str, tuple] = {}
     stack: list[tuple[Any, tuple]] = [(doc, ())]
     while stack:
@@ -306,7 +320,7 @@ def ref_places(doc: Any) -> dict[str, tuple]:
             ref = value.get("$ref")
             if isinstance(ref, str) and not ref.startswith("#") and ref not in places:
                 places[ref] = path
-            stack.extend((v, (*path, k)) for k, v in value.items())
+            stack.extend((v, (*path, k)) for k, v in value.items() if not _is_data(path, k))
         elif isinstance(value, list):
             stack.extend((v, (*path, i)) for i, v in enumerate(value))
     return places

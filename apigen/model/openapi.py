@@ -134,6 +134,10 @@ def unroutable_reason(path_key: str) -> str | None:
     path_key = path_key.split("#", 1)[0]  # a fragment is dropped (never sent by clients)
     if "?" in path_key:
         return "`?` starts the query, which is not part of the path routes compare"
+    if ";" in path_key:
+        # The path-confusion check refuses a raw ";" (servlet path parameters; a review noticed
+        # such paths had become unreachable without a word).
+        return "the gateway answers a raw `;` in a path 400 (docs/security.md); clients must send it as %3B"
     segments = unquote(path_key).split("/")[1:]
     if segments and segments[-1] == "":
         segments.pop()  # a trailing slash: a path of its own, not an empty segment
@@ -256,6 +260,14 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
             own = _parameters(specs, op.get("parameters"), op_uri, op_path, diags, op_display)
             merged = {(p.name, p.location): p for p in shared}
             merged.update({(p.name, p.location): p for p in own})
+            for prm in merged.values():
+                if prm.location == "path" and prm.raw.get("style") == "matrix":
+                    diags.warning(
+                        f"path parameter {prm.name!r} of {method.upper()} {path_key} has style matrix (`;{prm.name}=...`): "
+                        "the gateway answers a raw `;` in a path 400 (docs/security.md), so only %3B-encoded values arrive",
+                        locate(op_uri, op_path, op_display, key=True),
+                        code="unroutable-path",
+                    )
             op_id = op.get("operationId")
             generated = not isinstance(op_id, str) or not op_id
             if generated:

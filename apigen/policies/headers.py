@@ -58,6 +58,12 @@ def _append_map(header: str, value: str) -> AppendMap:
 FRAMING_HEADERS = frozenset(
     {"connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
 )
+# Request headers the gateway writes itself (templates/_forwarding.j2, _locations.j2): a policy's
+# `set` or `remove` replaces the gateway's line; an `append` would add to the client's value, which
+# the gateway replaces (X-Forwarded-For went upstream as the client's forged value; a review).
+GATEWAY_REQUEST_HEADERS = frozenset(
+    {"host", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id"}
+)
 # The header aggregate parts trust for the client name (set by the gateway on every operation).
 CLIENT_HEADER = "X-Apigen-Client"
 
@@ -104,6 +110,14 @@ class Headers(PolicyKind):
                 where = source.pos(*policy.path, "request", action, name if isinstance(entries, dict) else index, key=isinstance(entries, dict))
                 if name.lower() in FRAMING_HEADERS:
                     diags.error(f"request header {name} is managed by nginx (message framing and connection); a headers policy cannot {action} it", where)
+                elif action == "append" and (
+                    name.lower() in GATEWAY_REQUEST_HEADERS or name.lower() == str(config.gateway.operation_header or "").lower()
+                ):
+                    diags.error(
+                        f"request header {name} is written by the gateway, which replaces the client's value: `append` "
+                        "would add to what the client sent; use `set` (or `remove`)",
+                        where,
+                    )
                 elif name.lower() in identity:
                     diags.error(
                         f"request header {name} carries the client's identity established by the gateway's authentication; "

@@ -70,8 +70,11 @@ class SchemaCompiler:
     resolve: Resolver
     functions: list[tuple[str, str]] = field(default_factory=list)  # (source comment, case body)
     unsupported: list[Unsupported] = field(default_factory=list)
-    _by_ref: dict[tuple[str, str], str] = field(default_factory=dict)
-    _by_id: dict[int, str] = field(default_factory=dict)  # schema objects of the loaded documents
+    # Compiled schemas, by place and by object; with the readOnly names of the allOf they are
+    # compiled for, which change their `required` (a schema compiled for one allOf was reused
+    # for another, or alone; found by a review).
+    _by_ref: dict[tuple[str, str, frozenset[str]], str] = field(default_factory=dict)
+    _by_id: dict[tuple[int, frozenset[str]], str] = field(default_factory=dict)
     # OpenAPI 3.0's `nullable: true` allows null; in 3.1 documents the keyword means nothing.
     nullable: bool = True
     # readOnly properties of the allOf whose branch is being compiled (for that branch only).
@@ -81,12 +84,13 @@ class SchemaCompiler:
         """Name of the function checking ``schema`` (found at ``uri#pointer``)."""
         if isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and len(schema) == 1:
             return self._ref(schema["$ref"], uri, pointer)
-        if isinstance(schema, dict) and id(schema) in self._by_id:  # the same node reached again
-            return self._by_id[id(schema)]
+        key = (id(schema), self._sibling_read_only)
+        if isinstance(schema, dict) and key in self._by_id:  # the same node reached again
+            return self._by_id[key]
         index = len(self.functions)
         name = str(index)
         if isinstance(schema, dict):
-            self._by_id[id(schema)] = name
+            self._by_id[key] = name
         self.functions.append(("", ""))  # reserve the slot: nested schemas get later numbers
         self.functions[index] = self._function(schema, uri, pointer)
         return name
@@ -97,7 +101,7 @@ class SchemaCompiler:
         except (KeyError, ValueError):
             self.unsupported.append(Unsupported(uri, pointer, f"$ref {ref} (unresolvable)"))
             return self._never(f"unresolvable $ref {ref}")
-        key = (t_uri, t_pointer)
+        key = (t_uri, t_pointer, self._sibling_read_only)
         if key not in self._by_ref:
             index = len(self.functions)
             self._by_ref[key] = str(index)
@@ -501,9 +505,10 @@ function unique(x) {
     return true;
 }
 function ulen(s) { var n = 0; for (var i = 0; i < s.length; i++) { var c = s.charCodeAt(i); if (c < 0xDC00 || c > 0xDFFF) n++; } return n; }
-// A tolerance relative to the quotient: floating point makes 19.99 / 0.01 1998.9999999999998, but
-// an absolute 1e-9 also passed 3.0000000005 as a multiple of 1 (found by a hunt).
-function multipleOf(x, m) { var q = x / m; return isFinite(q) && Math.abs(q - Math.round(q)) <= Math.abs(q) * 1e-12; }
+// A tolerance of a few units in the last place of the quotient: floating point makes 19.99 / 0.01
+// 1998.9999999999998, but an absolute 1e-9 passed 3.0000000005 as a multiple of 1 (a hunt), and a
+// relative 1e-12 passed every value above 5e11 (a review).
+function multipleOf(x, m) { var q = x / m; return isFinite(q) && Math.abs(q - Math.round(q)) <= Math.abs(q) * 8.9e-16; }
 var RE = Object.create(null);  // compiled patterns of this request (each request starts from the module's state)
 function match(src, s) {
     var r = RE[src];

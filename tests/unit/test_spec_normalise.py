@@ -269,6 +269,23 @@ def test_schema_patterns_are_ecma_regexes(tmp_path: Path) -> None:
     assert any("is not a 'regex'" in e.message for e in errors), errors
 
 
+def test_refs_in_example_data_are_data_and_semicolons_are_warned(tmp_path: Path) -> None:
+    """A `$ref` key inside an example is example content, not a reference (the remote-ref check
+    failed such a spec; a review); paths with a raw `;` and matrix parameters are unroutable
+    since the path-confusion check refuses `;`: warned."""
+    (tmp_path / "spec.yaml").write_text(
+        'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n'
+        "  /a;v2:\n    get: {operationId: a, responses: {'200': {description: ok, content: {application/json: {\n"
+        "      schema: {type: object, example: {$ref: 'https://example.com/x'}},\n"
+        "      examples: {one: {value: {$ref: 'https://example.com/y'}}}}}}}}\n"
+        "  /cars/{id}:\n    get: {operationId: car, parameters: [{name: id, in: path, required: true, style: matrix, schema: {type: string}}],"
+        " responses: {'200': {description: ok}}}\n"
+    )
+    result = compile_case(tmp_path, simple_policy("spec.yaml"))
+    warned = [(d.code, d.message.split(":")[0]) for d in result.diagnostics.warnings if d.code == "unroutable-path"]
+    assert warned == [("unroutable-path", "path '/a;v2' is never matched"), ("unroutable-path", "path parameter 'id' of GET /cars/{id} has style matrix (`;id=...`)")]
+
+
 def test_spec_outside_the_policy_folder_is_named_relatively(tmp_path: Path) -> None:
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "api.json").write_text(

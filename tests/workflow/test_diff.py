@@ -124,6 +124,9 @@ def test_against_a_ref_with_symlinks_and_export_attributes(tmp_path: Path) -> No
     (repo / ".gitattributes").write_text("*.yaml export-ignore\n")
     (repo / "hosts").symlink_to("/etc/hosts")
     (repo / "outside").symlink_to("../../elsewhere.txt")
+    # An input that is a symlink inside the repository is kept (a review: "file not found").
+    (repo / "openapi.yaml").rename(repo / "openapi.real.yaml")
+    (repo / "openapi.yaml").symlink_to("openapi.real.yaml")
     assert {c["directive"] for c in _commit_then_edit(policy)["semantic"]} == {"proxy_hide_header"}
 
 
