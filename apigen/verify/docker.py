@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from apigen.verify.localize import include_dir_of, relocate
 from apigen.verify.nginx_test import NginxTestResult, parse_nginx_output
 
 MOUNT = "/apigen"
@@ -38,6 +39,9 @@ def run_nginx_t_docker(bundle_dir: Path, image: str, main: str = "nginx.conf", t
     with tempfile.TemporaryDirectory(prefix="apigen-docker-t-") as tmp:
         prefix = Path(tmp) / "bundle"
         shutil.copytree(bundle, prefix, symlinks=True)
+        include_dir = include_dir_of(bundle, main)
+        if include_dir is not None:  # the copy's files name each other, not the deployed ones
+            relocate(prefix, include_dir)
         (prefix / "logs").mkdir(exist_ok=True)
         (prefix / "temp").mkdir(exist_ok=True)
         cmd = ["docker", "run", "--rm", "-v", f"{prefix}:{MOUNT}", image,

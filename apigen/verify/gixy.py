@@ -76,7 +76,13 @@ def find_gixy(explicit: str | None = None) -> str:
 
 def run_gixy(bundle_dir: Path, gixy: str, main: str = "nginx.conf", timeout: float = 120) -> list[GixyFinding]:
     """Findings for the bundle; raises RuntimeError when gixy itself fails."""
-    bundle = Path(bundle_dir).resolve()
+    from apigen.verify.localize import checkable
+
+    with checkable(Path(bundle_dir).resolve(), main) as bundle:  # include_dir paths made relative
+        return _run_gixy(bundle, gixy, main, timeout)
+
+
+def _run_gixy(bundle: Path, gixy: str, main: str, timeout: float) -> list[GixyFinding]:
     cmd = [gixy, "-f", "json", "--skips", ",".join(DEFAULT_SKIPS), str(bundle / main)]
     # gixy resolves relative includes against the working directory's prefix: run it in the bundle.
     try:

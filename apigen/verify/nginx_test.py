@@ -19,6 +19,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apigen.verify.localize import include_dir_of, relocate
+
 _LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 _ERROR_LEVELS = frozenset(("emerg", "alert", "crit", "error"))
 
@@ -102,6 +104,9 @@ def run_nginx_t(
         tmp_dir = Path(tmp).resolve()
         prefix = tmp_dir / "bundle"
         shutil.copytree(bundle, prefix, symlinks=True)
+        include_dir = include_dir_of(bundle, main)
+        if include_dir is not None:  # the copy's files name each other, not the deployed ones
+            relocate(prefix, include_dir)
         # The runtime directories the bundle declares (git does not keep empty ones).
         for runtime_dir in ("logs", "temp"):
             (prefix / runtime_dir).mkdir(exist_ok=True)

@@ -81,9 +81,16 @@ def parse_bundle(bundle_dir: Path, main: str = "nginx.conf") -> ParseResult:
         error = ConfigError(main, None, "main configuration file not found")
         return ParseResult({"status": "failed", "errors": [], "config": []}, [error])
 
-    payload: dict[str, Any] = crossplane.parse(
-        str(main_path), check_ctx=True, check_args=True, strict=False, catch_errors=True
-    )
+    from apigen.verify.localize import checkable
+
+    with checkable(bundle, main) as parsed_dir:  # include_dir paths point into the copy
+        payload: dict[str, Any] = crossplane.parse(
+            str(parsed_dir / main), check_ctx=True, check_args=True, strict=False, catch_errors=True
+        )
+        return _relative_result(payload, parsed_dir)
+
+
+def _relative_result(payload: dict[str, Any], bundle: Path) -> ParseResult:
     errors: list[ConfigError] = []
     for err in payload["errors"]:
         rel = relative_to_bundle(err["file"], bundle)

@@ -1,0 +1,51 @@
+"""Checking a bundle built with ``gateway.include_dir``: its files name each other by the place
+they will be deployed to (``include "/etc/nginx/apigen/api_gateway.conf"``), so parsing or testing
+the bundle where it was written followed those paths to whatever was deployed there, or to
+nothing (found by a hunt: every build with include_dir failed its own check, and `check` and
+`diff` looked at the deployed files). The checks run on a copy whose paths are relative again."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# The main file includes the http-level entry point through include_dir (templates/nginx.conf.j2).
+_ENTRY_INCLUDE = re.compile(r'^\s*include "(?P<dir>[^"]*)/api_gateway\.conf";', re.M)
+
+
+def include_dir_of(bundle: Path, main: str = "nginx.conf") -> str | None:
+    """The include_dir a bundle was built with, or None (paths relative to the bundle)."""
+    try:
+        text = (bundle / main).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    m = _ENTRY_INCLUDE.search(text)
+    return m.group("dir") if m and m.group("dir") else None
+
+
+def relocate(copy: Path, include_dir: str) -> None:
+    """Make every `"<include_dir>/..."` argument of the copy's configuration files relative."""
+    quoted = f'"{include_dir.rstrip("/")}/'
+    for conf in copy.rglob("*.conf"):
+        if conf.is_file() and not conf.is_symlink():
+            text = conf.read_text(encoding="utf-8", errors="surrogateescape")
+            if quoted in text:
+                conf.write_text(text.replace(quoted, '"'), encoding="utf-8", errors="surrogateescape")
+
+
+@contextlib.contextmanager
+def checkable(bundle: Path, main: str = "nginx.conf") -> Iterator[Path]:
+    """``bundle`` itself, or a relocated temporary copy of it when it names include_dir paths."""
+    include_dir = include_dir_of(bundle, main)
+    if include_dir is None:
+        yield bundle
+        return
+    with tempfile.TemporaryDirectory(prefix="apigen-relocated-") as tmp:
+        copy = Path(tmp) / "bundle"
+        shutil.copytree(bundle, copy, symlinks=True)
+        relocate(copy, include_dir)
+        yield copy
