@@ -111,8 +111,9 @@ def _diff(policy: Path, against_dir: Path | None, against_ref: str | None, view:
                 data(style("Directives", colour, bold=True))
                 for line in grouped_lines(changes):
                     data("  " + _colour_line(line, colour))
-            for f in opaque:
-                data(f"  ~ file {f} changed")
+            for f in opaque:  # removed and added files said "changed" (found by a hunt)
+                state = "added" if f in files["added"] else "removed" if f in files["removed"] else "changed"
+                data(f"  {'+' if state == 'added' else '-' if state == 'removed' else '~'} file {f} {state}")
         if view in ("unified", "all") and text_diff:
             data("".join(_colour_line(line, colour) + "\n" for line in text_diff.splitlines()).rstrip("\n"))
         message(

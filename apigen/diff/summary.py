@@ -72,6 +72,15 @@ def summarise(
                 touched.setdefault(op, set()).add(c.directive if c.directive != label else c.change)
                 break
     summary["operations_changed"] = {op: sorted(d) for op, d in sorted(touched.items())}
+    # A whole upstream block added or removed is that, not "changed" (found by a hunt).
+    whole: dict[str, set[str]] = {}
+    for c in changes:
+        if c.change in ("added", "removed") and c.directive.startswith("upstream ") and not any(
+            label.startswith("upstream ") for label in c.context
+        ):
+            whole.setdefault(c.change, set()).add(c.directive.removeprefix("upstream "))
+    summary["upstreams_added"] = sorted(whole.get("added", set()))
+    summary["upstreams_removed"] = sorted(whole.get("removed", set()))
     summary["upstreams_changed"] = sorted(
         {
             label.removeprefix("upstream ")
@@ -79,6 +88,8 @@ def summarise(
             for label in (*c.context, c.directive)
             if label.startswith("upstream ")
         }
+        - whole.get("added", set())
+        - whole.get("removed", set())
     )
     if old_plan is not None and new_plan is not None:
         a, b = plan_operations(old_plan), plan_operations(new_plan)
@@ -131,6 +142,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"+ route {route}")
     for route in summary["routes_removed"]:
         lines.append(f"- route {route}")
+    for name in summary.get("upstreams_added", []):
+        lines.append(f"+ upstream {name}")
+    for name in summary.get("upstreams_removed", []):
+        lines.append(f"- upstream {name}")
     for name in summary.get("upstreams_changed", []):
         lines.append(f"~ upstream {name}")
     for op, entry in (summary.get("policies_changed") or {}).items():

@@ -243,6 +243,36 @@ def test_a_rebuild_keeps_the_logs(previous) -> None:
 
 
 
+def test_a_rebuild_keeps_temp_and_the_read_access_given_to_secrets(previous) -> None:
+    """A running nginx makes temp/ (client bodies, proxy buffers, the JWT cache) at start only:
+    a rebuild that emptied it made every body over 16k answer 500 until the reload; and it reset
+    secrets/htpasswd-* to 0600, undoing the group read access docs/security.md has operators give
+    the worker user (found by a hunt)."""
+    import grp
+    import os
+    import stat
+
+    from apigen.pipeline import compile_policy
+
+    out, _ = previous
+    (out / "temp" / "client_body").mkdir(parents=True)
+    (out / "temp" / "client_body" / "0000000001").write_text("a body\n")
+    secured = compile_policy(PETSTORE.parent.parent / "secured" / "policy.yaml").bundle
+    assert secured is not None
+    write_atomic(secured, out)
+    key = out / "secrets" / next(n for n in os.listdir(out / "secrets") if n.startswith("apikeys"))
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    group = grp.getgrnam("nogroup").gr_gid if os.geteuid() == 0 else os.getegid()
+    os.chown(key, -1, group)
+    key.chmod(0o640)
+    write_atomic(secured, out)
+    assert (out / "temp" / "client_body" / "0000000001").read_text() == "a body\n"
+    assert (stat.S_IMODE(key.stat().st_mode), key.stat().st_gid) == (0o640, group)
+    key.chmod(0o644)  # wider than group read is not carried over
+    write_atomic(secured, out)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o640
+
+
 def test_a_failed_build_leaves_no_new_parent_directories(tmp_path: Path) -> None:
     """`-o new/dirs/<too long name>`: exit 1 naming the -o path (not apigen's temporary
     sibling), and the parent directories the build created are gone again."""

@@ -10,7 +10,7 @@ import pytest
 
 from apigen.diff.semantic import diff_views, view_payload
 from apigen.verify.parse import parse_bundle
-from tests.workflow.helpers import edit, petstore_copy, run, run_json
+from tests.workflow.helpers import REPO, edit, petstore_copy, run, run_json
 
 
 @pytest.fixture
@@ -216,3 +216,21 @@ def test_a_renamed_server_shows_its_changes(built: tuple[Path, Path]) -> None:
     assert any("server_name" in t and "api.example.com" in t and "api2.example.com" in t for t in texts), texts
     assert any("proxy_hide_header" in t and "X-Powered-By" in t for t in texts), texts
     assert not any(c["directive"].startswith("server ") for c in doc["semantic"]), texts
+
+
+def test_added_and_removed_upstreams_and_files_are_named_so(built: tuple[Path, Path]) -> None:
+    """A removed upstream read "~ upstream inv" and removed files "~ file X changed" in the text
+    view (found by a hunt)."""
+    policy, bundle = built
+    edit(policy, "upstreams:\n", "upstreams:\n  extra:\n    servers: [{address: 127.0.0.1:9009}]\n")
+    text = run("diff", policy, "--against", bundle).stdout
+    assert "+ upstream extra" in text and "~ upstream extra" not in text
+    code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
+    assert code == 1 and doc["summary"]["upstreams_added"] == ["extra"] and "extra" not in doc["summary"]["upstreams_changed"]
+    # The other way: a bundle with a secret file the new policy no longer has.
+    secured = REPO / "examples" / "secured" / "policy.yaml"
+    other = bundle.parent / "secured-bundle"
+    assert run("build", secured, "-o", other).returncode == 0
+    text = run("diff", policy, "--against", other).stdout
+    assert "- upstream inventory" in text
+    assert "- file secrets/" in text and "changed" not in [line.split()[-1] for line in text.splitlines() if " file " in line]
