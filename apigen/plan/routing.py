@@ -445,7 +445,8 @@ def _common_text(a: Segment, b: Segment) -> str | None:
 # was authorised as the public /users/{id} and served as /users/me; clients send %3B in values),
 # a raw "#" (nginx's $uri ends there, the upstream gets the rest: /public#/secret), and a dot
 # segment before an encoded ";" (a rewrite decodes it; found by hunts).
-AMBIGUOUS_PATH_REGEX = r"(?i)%2f|%5c|\\|//|;|#|/(?:\.|%2e){1,2}(?:%3b[^/]*)?(?:/|$)"
+# Factored by first character: a "/" (several in every path) tries one branch, not five.
+AMBIGUOUS_PATH_REGEX = r"(?i)[;#\\]|%(?:2f|5c)|/(?:/|(?:\.|%2e){1,2}(?:%3b[^/]*)?(?:/|$))"
 AMBIGUOUS_PATH_SOURCE = "apigen_log_path"
 AMBIGUOUS_PATH_TARGET = RESERVED_PREFIX + "/400"
 _AMBIGUOUS = re.compile(AMBIGUOUS_PATH_REGEX)
