@@ -54,6 +54,7 @@ def _diff(policy: Path, against_dir: Path | None, against_ref: str | None, view:
     from apigen.diff.sides import DiffInputError, Side, checkout_ref, compile_side, temp_workdir
     from apigen.diff.summary import grouped_lines, summarise, summary_lines
     from apigen.diff.textdiff import file_changes, read_bundle_dir, unified
+    from apigen.verify.localize import include_dir_of
     from apigen.verify.parse import parse_bundle
 
     with temp_workdir() as tmp:
@@ -78,9 +79,14 @@ def _diff(policy: Path, against_dir: Path | None, against_ref: str | None, view:
         views = [view_payload(p.payload) for p in parsed]
         changes = diff_views(views[0], views[1])
         summary = summarise(views[0], views[1], changes, old.plan, new.plan)
+        # Both sides are checked relocated (apigen.verify.localize): where the includes point is
+        # compared here (a moved include_dir read "no change"; found by a review).
+        moved = [include_dir_of(s.bundle_dir) or "" for s in (old, new)]
+        if moved[0] != moved[1]:
+            summary["include_dir"] = moved
         # Files nginx does not parse (njs modules, key lists) count by content.
         opaque = [f for f in files["added"] + files["removed"] + files["changed"] if not f.endswith(".conf")]
-        changed = bool(changes or opaque or summary["routes_added"] or summary["routes_removed"])
+        changed = bool(changes or opaque or summary["routes_added"] or summary["routes_removed"] or "include_dir" in summary)
         text_diff = unified(old_files, new_files, "a", "b") if view in ("unified", "all") else ""
 
     if quiet:

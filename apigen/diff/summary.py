@@ -142,6 +142,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"+ route {route}")
     for route in summary["routes_removed"]:
         lines.append(f"- route {route}")
+    if "include_dir" in summary:
+        before, after = summary["include_dir"]
+        lines.append(f"~ include_dir {before or '(bundle directory)'} -> {after or '(bundle directory)'}")
     for name in summary.get("upstreams_added", []):
         lines.append(f"+ upstream {name}")
     for name in summary.get("upstreams_removed", []):

@@ -301,9 +301,19 @@ class SpecSet:
 _DATA_KEYS = frozenset({"example", "default", "enum", "const"})
 
 
+# Maps whose keys are names (a response code `default`, a schema named `example`): never data.
+_NAME_MAPS = frozenset(
+    {
+        "properties", "patternProperties", "responses", "schemas", "definitions", "$defs", "parameters",
+        "examples", "headers", "requestBodies", "securitySchemes", "links", "callbacks", "pathItems",
+        "paths", "webhooks", "content", "encoding", "variables", "mapping", "components", "securityDefinitions",
+    }
+)  # fmt: skip
+
+
 def _is_data(path: tuple, key: object) -> bool:
-    if path and path[-1] == "properties":
-        return False  # a property name, whatever it reads
+    if path and path[-1] in _NAME_MAPS:
+        return False  # a name, whatever it reads (a review: `responses.default` was skipped)
     if key in _DATA_KEYS or (isinstance(key, str) and key.startswith("x-")):
         return True
     return key == "value" and len(path) >= 2 and path[-2] == "examples"  # an Example Object's value

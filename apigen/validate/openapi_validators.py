@@ -74,7 +74,11 @@ class _LocalDocuments(Mapping[str, Any]):
         if not uri.startswith("file://"):
             raise ValueError(f"only local files are read, not {uri[:200]}")
         path = Path(unquote(uri.removeprefix("file://")))
-        return parse_document(read_text(path, path.name), path.name)
+        document = parse_document(read_text(path, path.name), path.name)
+        if not isinstance(document, (dict, list)):
+            # A file that reads as a YAML string (a key, .env): never quoted in a message.
+            raise ValueError(f"{path.name} is not a YAML or JSON document")
+        return document
 
 
 LOCAL_DOCUMENTS = _LocalDocuments()

@@ -27,14 +27,29 @@ def include_dir_of(bundle: Path, main: str = "nginx.conf") -> str | None:
     return m.group("dir") if m and m.group("dir") else None
 
 
+# The directives whose arguments apigen writes with include_dir (plan.include, the policies'
+# include_path): only their lines are rewritten, never a user's value that starts alike (a header
+# value "apigen/v1" with include_dir `apigen` was rewritten; found by a review).
+_PATH_DIRECTIVE = re.compile(
+    r"^\s*(?:include|js_import|js_path|auth_basic_user_file|auth_jwt_key_file|modsecurity_rules_file"
+    r"|app_protect_policy_file|(?:proxy_|grpc_)?ssl_(?:certificate|certificate_key|client_certificate"
+    r"|trusted_certificate|crl))\s"
+)
+
+
 def relocate(copy: Path, include_dir: str) -> None:
-    """Make every `"<include_dir>/..."` argument of the copy's configuration files relative."""
+    """Make the `"<include_dir>/..."` path arguments of the copy's configuration files relative."""
     quoted = f'"{include_dir.rstrip("/")}/'
     for conf in copy.rglob("*.conf"):
         if conf.is_file() and not conf.is_symlink():
             text = conf.read_text(encoding="utf-8", errors="surrogateescape")
-            if quoted in text:
-                conf.write_text(text.replace(quoted, '"'), encoding="utf-8", errors="surrogateescape")
+            if quoted not in text:
+                continue
+            lines = text.split("\n")
+            for i, line in enumerate(lines):
+                if quoted in line and _PATH_DIRECTIVE.match(line):
+                    lines[i] = line.replace(quoted, '"')
+            conf.write_text("\n".join(lines), encoding="utf-8", errors="surrogateescape")
 
 
 @contextlib.contextmanager

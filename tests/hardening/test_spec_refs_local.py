@@ -56,10 +56,22 @@ def test_a_remote_ref_is_never_fetched(tmp_path: Path) -> None:
 def test_messages_never_quote_a_referenced_file(tmp_path: Path) -> None:
     work = tmp_path / "case"
     shutil.copytree(CASES / "spec-ref-not-a-document", work)
-    for command in (["validate", "policy.yaml"], ["lint", "--no-cache", "--format", "sarif", "policy.yaml"]):
-        proc = _apigen(*command, cwd=work)
-        assert proc.returncode == 1
-        assert "hunter2" not in proc.stdout + proc.stderr, command
+    spec = work / "openapi.yaml"
+    original = spec.read_text()
+    # Under a response named `default`, a schema named `example`: names, not example data (the
+    # first fix skipped them, and the validator quoted the file again; found by a review).
+    variants = {
+        "as given": original,
+        "default response": original.replace('        "200":', "        default:"),
+        "schema named example": original.replace('{$ref: "secret.env"}', '{$ref: "#/components/schemas/example"}')
+        + 'components:\n  schemas:\n    example: {$ref: "secret.env"}\n',
+    }
+    for name, text in variants.items():
+        spec.write_text(text)
+        for command in (["validate", "policy.yaml"], ["lint", "--no-cache", "--format", "sarif", "policy.yaml"]):
+            proc = _apigen(*command, cwd=work)
+            assert proc.returncode == 1, (name, proc.stdout, proc.stderr)
+            assert "hunter2" not in proc.stdout + proc.stderr, (name, command)
 
 
 def test_long_values_do_not_make_long_messages(tmp_path: Path) -> None:

@@ -31,3 +31,21 @@ def test_a_bundle_for_another_place_builds_checks_and_diffs(tmp_path: Path, incl
     assert code == 1 and {c["directive"] for c in doc["semantic"]} == {"server"}
     assert not Path(include_dir).is_absolute() or not Path(include_dir).exists()
     shutil.rmtree(out)
+
+
+def test_user_values_are_not_relocated_and_a_moved_include_dir_is_a_change(tmp_path: Path) -> None:
+    """The relocation rewrote any quoted value starting with include_dir (a header "apigen/v1"),
+    and a changed include_dir read "no change" (found by a review)."""
+    policy = petstore_copy(tmp_path)
+    edit(policy, "  server_name: api.example.com\n", "  server_name: api.example.com\n  include_dir: apigen\n")
+    edit(policy, "      hide: [Server, X-Powered-By]\n", "      hide: [Server, X-Powered-By]\n      set: {X-Served-By: apigen/v1}\n")
+    out = tmp_path / "bundle"
+    assert run("build", policy, "-o", out).returncode == 0
+    edit(policy, "X-Served-By: apigen/v1", "X-Served-By: v1")
+    code, doc = run_json("diff", policy, "--against", out, "--format", "json")
+    assert code == 1 and any("apigen/v1" in c["old"] and c["new"].endswith("v1") for c in doc["semantic"]), doc["semantic"]
+    edit(policy, "X-Served-By: v1", "X-Served-By: apigen/v1")
+    edit(policy, "  include_dir: apigen\n", "  include_dir: /srv/gateway\n")
+    code, doc = run_json("diff", policy, "--against", out, "--format", "json")
+    assert code == 1 and doc["summary"]["include_dir"] == ["apigen", "/srv/gateway"] and doc["semantic"] == []
+    assert "~ include_dir apigen -> /srv/gateway" in run("diff", policy, "--against", out).stdout
