@@ -73,8 +73,10 @@ class SchemaCompiler:
     # Compiled schemas, by place and by object; with the readOnly names of the allOf they are
     # compiled for, which change their `required` (a schema compiled for one allOf was reused
     # for another, or alone; found by a review).
-    _by_ref: dict[tuple[str, str, frozenset[str]], str] = field(default_factory=dict)
-    _by_id: dict[tuple[int, frozenset[str]], str] = field(default_factory=dict)
+    # And with the document version's `nullable` reading: a schema shared by a 3.0 and a 3.1 API
+    # got the semantics of the API compiled first (a hunt).
+    _by_ref: dict[tuple[str, str, frozenset[str], bool], str] = field(default_factory=dict)
+    _by_id: dict[tuple[int, frozenset[str], bool], str] = field(default_factory=dict)
     # OpenAPI 3.0's `nullable: true` allows null; in 3.1 documents the keyword means nothing.
     nullable: bool = True
     # readOnly properties of the allOf whose branch is being compiled (for that branch only).
@@ -84,7 +86,7 @@ class SchemaCompiler:
         """Name of the function checking ``schema`` (found at ``uri#pointer``)."""
         if isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and len(schema) == 1:
             return self._ref(schema["$ref"], uri, pointer)
-        key = (id(schema), self._sibling_read_only)
+        key = (id(schema), self._sibling_read_only, self.nullable)
         if isinstance(schema, dict) and key in self._by_id:  # the same node reached again
             return self._by_id[key]
         index = len(self.functions)
@@ -101,7 +103,7 @@ class SchemaCompiler:
         except (KeyError, ValueError):
             self.unsupported.append(Unsupported(uri, pointer, f"$ref {ref} (unresolvable)"))
             return self._never(f"unresolvable $ref {ref}")
-        key = (t_uri, t_pointer, self._sibling_read_only)
+        key = (t_uri, t_pointer, self._sibling_read_only, self.nullable)
         if key not in self._by_ref:
             index = len(self.functions)
             self._by_ref[key] = str(index)
@@ -279,6 +281,11 @@ class SchemaCompiler:
             for r in schema.get("required") or ()
             if isinstance(r, str) and not self._read_only(props.get(r), uri) and r not in sibling_read_only
         ]
+        if required and schema.get("allOf"):
+            # readOnly declared in a $ref'd allOf base, `required` beside the allOf (the usual
+            # NewPet; found by a hunt).
+            own = self._read_only_names(schema, uri)
+            required = [r for r in required if r not in own]
         if required:
             checks.append(
                 f"var req = {js(sorted(set(required)))};"
@@ -520,8 +527,10 @@ function countValid(x, p, fns, stop) {
     for (var i = 0; i < fns.length && n < stop; i++) { var t = errors(1); check(fns[i], x, p, t); if (t.length === 0) n++; }
     return n;
 }
-var DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-var TIME = /^(\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
+// Anchored with an end-of-input lookahead: njs's regexes are PCRE's, where `$` also matches
+// before a final line feed ("2020-01-01\n" passed `date`; found by a hunt).
+var DATE = /^(\d{4})-(\d{2})-(\d{2})(?![\s\S])/;
+var TIME = /^(\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))(?![\s\S])/;
 function validDate(s) {
     var m = DATE.exec(s);
     if (!m) return false;
@@ -536,8 +545,8 @@ function validTime(s) {
 var FORMAT = {
     "date": validDate,
     "date-time": function (s) { var t = s.search(/[Tt]/); return t === 10 && validDate(s.slice(0, 10)) && validTime(s.slice(11)); },
-    "uuid": function (s) { return /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(s); },
-    "email": function (s) { return /^[^\s@]+@[^\s@]+$/.test(s); },
-    "ipv4": function (s) { var m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s); return !!m && m.slice(1).every(function (o) { return +o <= 255 && (o === "0" || o[0] !== "0"); }); }
+    "uuid": function (s) { return /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\s\S])/.test(s); },
+    "email": function (s) { return /^[^\s@]+@[^\s@]+(?![\s\S])/.test(s); },
+    "ipv4": function (s) { var m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\s\S])/.exec(s); return !!m && m.slice(1).every(function (o) { return +o <= 255 && (o === "0" || o[0] !== "0"); }); }
 };
 """

@@ -80,7 +80,7 @@ function convert(text, scalar) {
     switch (scalar) {
     case "integer":
     case "number":
-        return /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/.test(text) ? Number(text) : BAD;
+        return /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?(?![\s\S])/.test(text) ? Number(text) : BAD;
     case "boolean":
         return text === "true" ? true : text === "false" ? false : BAD;
     case "string":

@@ -106,12 +106,16 @@ class RulesBuilder:
             self.unsupported(uri, where, f"parameter {param.name!r} with `content` (not validated)")
             return None
         schema, s_uri = _deref(specs, param.schema, uri)
-        kind = _type_of(schema)
+
+        def deref(sub: Any) -> Any:  # `allOf: [{$ref}]` branches (a hunt: read as strings)
+            return _deref(specs, sub, s_uri)[0]
+
+        kind = _type_of(schema, deref)
         array = kind == "array"
-        kinds = _types_of(schema)
+        kinds = _types_of(schema, deref)
         if array:
             items, _ = _deref(specs, schema.get("items") or {}, s_uri)
-            kinds = _types_of(items)
+            kinds = _types_of(items, deref)
         if "object" in kinds or kind == "object":
             self.unsupported(uri, where, f"object parameter {param.name!r} (style {param.raw.get('style', 'default')})")
             return None
@@ -186,22 +190,27 @@ def _deref(specs: Any, schema: Any, uri: str) -> tuple[Any, str]:
         return {}, uri
 
 
-def _types_of(schema: Any) -> list[str]:
+def _same(schema: Any) -> Any:
+    return schema
+
+
+def _types_of(schema: Any, deref: Any = _same, depth: int = 0) -> list[str]:
     """Every type a parameter value may have: the schema's `type` (list), or the types of the
     branches of its oneOf/anyOf (allOf: the first typed branch decides, as in _type_of)."""
-    if isinstance(schema, Mapping):
+    if isinstance(schema, Mapping) and depth < 8:
         kind = schema.get("type")
         if isinstance(kind, list):
             return [str(k) for k in kind if k != "null"] or ["string"]
         if kind is None:
-            branches = [sub for c in ("oneOf", "anyOf") for sub in schema.get(c) or () if isinstance(sub, Mapping)]
-            found = [t for sub in branches for t in _types_of(sub)]
+            branches = [deref(sub) for c in ("oneOf", "anyOf") for sub in schema.get(c) or ()]
+            branches = [sub for sub in branches if isinstance(sub, Mapping)]
+            found = [t for sub in branches for t in _types_of(sub, deref, depth + 1)]
             if branches and all(isinstance(sub.get("type"), (str, list)) or sub.get("enum") for sub in branches):
                 return list(dict.fromkeys(found))
-    return [_type_of(schema)]
+    return [_type_of(schema, deref)]
 
 
-def _type_of(schema: Any) -> str:
+def _type_of(schema: Any, deref: Any = _same) -> str:
     if not isinstance(schema, Mapping):
         return "string"
     kind = schema.get("type")
@@ -210,6 +219,7 @@ def _type_of(schema: Any) -> str:
     if kind is None:
         for combinator in ("allOf", "oneOf", "anyOf"):
             for sub in schema.get(combinator) or ():
+                sub = deref(sub)
                 if isinstance(sub, Mapping) and isinstance(sub.get("type"), str):
                     return sub["type"]
         if "properties" in schema:

@@ -51,6 +51,21 @@ SPEC_30 = {
             }
         },
         "/b": {"post": {"operationId": "b", "requestBody": _json_body({"$ref": "#/components/schemas/B"}), "responses": OK}},
+        # Second hunt: formats anchored end-only; readOnly from an allOf base with `required`
+        # beside the allOf; a parameter schema `allOf: [{$ref}]`; a schema shared with a 3.1 API.
+        "/fmt/{id}": {
+            "post": {
+                "operationId": "fmt",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "lim", "in": "query", "schema": {"allOf": [{"$ref": "#/components/schemas/Limit"}], "default": 10}},
+                ],
+                "requestBody": _json_body({"type": "object", "properties": {"dt": {"type": "string", "format": "date-time"}, "ip": {"type": "string", "format": "ipv4"}}}),
+                "responses": OK,
+            }
+        },
+        "/np": {"post": {"operationId": "np", "requestBody": _json_body({"$ref": "#/components/schemas/NewPet"}), "responses": OK}},
+        "/shared": {"post": {"operationId": "shared", "requestBody": _json_body({"$ref": "common.json#/T"}), "responses": OK}},
         # A schema compiled for one allOf (its readOnly names) was reused alone (a review).
         "/b2": {"post": {"operationId": "b2", "requestBody": _json_body({"$ref": "#/components/schemas/B2"}), "responses": OK}},
         "/r": {"post": {"operationId": "r", "requestBody": _json_body({"$ref": "#/components/schemas/Req"}), "responses": OK}},
@@ -73,6 +88,8 @@ SPEC_30 = {
             "Base": {"type": "object", "properties": {"id": {"type": "integer", "readOnly": True}, "name": {"type": "string"}}},
             "B": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"required": ["id", "name"]}]},
             "Req": {"required": ["id", "name"]},
+            "NewPet": {"allOf": [{"$ref": "#/components/schemas/Base"}], "required": ["id", "name"]},
+            "Limit": {"type": "integer", "minimum": 1},
             "B2": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"$ref": "#/components/schemas/Req"}]},
             "Cat": {"type": "object", "required": ["petType"], "properties": {"petType": {"type": "string"}, "name": {"type": "string"}}},
             "Dog": {"type": "object", "required": ["petType"], "properties": {"petType": {"type": "string"}, "bark": {"type": "boolean"}}},
@@ -85,6 +102,7 @@ SPEC_31 = {
     "info": {"title": "hunt31", "version": "1"},
     "paths": {
         "/a": {"post": {"operationId": "a", "requestBody": _json_body({"$ref": "#/components/schemas/A"}), "responses": OK}},
+        "/shared": {"post": {"operationId": "shared", "requestBody": _json_body({"$ref": "common.json#/T"}), "responses": OK}},
         # 3.1 has no `nullable` (a 3.0 habit: null was accepted).
         "/m": {"post": {"operationId": "m", "requestBody": _json_body({"type": "object", "properties": {"s": {"type": "string", "nullable": True}}}), "responses": OK}},
         # A schema under a media range is not applied (a build warning), and */* takes a body
@@ -118,11 +136,16 @@ SWAGGER = {
 }
 
 
+def _common(tmp_path: Path) -> None:
+    (tmp_path / "common.json").write_text(json.dumps({"T": {"type": "object", "properties": {"s": {"type": "string", "nullable": True}}}}))
+
+
 @pytest.fixture
 def gw(tmp_path: Path, echo_backend, nginx_runner):
     backend = echo_backend("hunt")
     for name, doc in (("s30.json", SPEC_30), ("s31.json", SPEC_31), ("sw.json", SWAGGER)):
         (tmp_path / name).write_text(json.dumps(doc))
+    _common(tmp_path)
     apis = [
         {"name": "a30", "spec": str(tmp_path / "s30.json"), "base_path": "/30", "use": ["v"]},
         {"name": "a31", "spec": str(tmp_path / "s31.json"), "base_path": "/31", "use": ["v"]},
@@ -189,6 +212,7 @@ def test_swagger_arrays_are_comma_separated_by_default(gw) -> None:
 def test_report_lines_cannot_be_forged(tmp_path: Path, echo_backend, nginx_runner) -> None:
     backend = echo_backend("hunt")
     (tmp_path / "s30.json").write_text(json.dumps(SPEC_30))
+    _common(tmp_path)
     policies = {"r": {"kind": "validation", "mode": "report", "unknown_query_params": "reject"}}
     bundle, port = build_gateway(tmp_path, backend.address, policies, [{"name": "a30", "spec": str(tmp_path / "s30.json"), "use": ["r"]}])
     gw = nginx_runner(bundle, port)
@@ -222,6 +246,7 @@ def test_a_schema_under_a_media_range_is_warned(tmp_path: Path) -> None:
     from apigen.pipeline import compile_policy
 
     (tmp_path / "s31.json").write_text(json.dumps(SPEC_31))
+    _common(tmp_path)
     policy = {
         "upstreams": {"u": {"servers": [{"address": "127.0.0.1:9"}]}},
         "policies": {"v": {"kind": "validation"}},
@@ -240,3 +265,15 @@ def test_a_discriminator_picks_the_schema(gw) -> None:
     assert _post(gw, "/30/pets", {"petType": "Cow"}).json()["violations"] == ['/body/petType: expected one of ["Cat", "Dog", "hound"]']
     assert _post(gw, "/30/pets", {"name": "Tom"}).json()["violations"] == ["/body/petType: required"]
     assert _post(gw, "/30/pets", [1]).json()["violations"] == ["/body: matches none of oneOf"]
+
+
+def test_second_hunt_formats_read_only_bases_ref_parameters_and_shared_schemas(gw) -> None:
+    uuid = "12345678-1234-1234-1234-123456789012"
+    assert _post(gw, f"/30/fmt/{uuid}?lim=5", {"dt": "2020-01-01T00:00:00Z", "ip": "10.0.0.1"}).status == 200
+    assert _post(gw, f"/30/fmt/{uuid}%0A", {}).status == 400
+    assert _post(gw, f"/30/fmt/{uuid}", {"dt": "2020-01-01T00:00:00Z\n"}).status == 400
+    assert _post(gw, f"/30/fmt/{uuid}", {"ip": "10.0.0.1\n"}).status == 400
+    assert _post(gw, f"/30/fmt/{uuid}?lim=0", {}).json()["violations"] == ["/query/lim: must be >= 1"]
+    assert _post(gw, "/30/np", {"name": "x"}).status == 200
+    assert _post(gw, "/30/shared", {"s": None}).status == 200  # 3.0: nullable
+    assert _post(gw, "/31/shared", {"s": None}).json()["violations"] == ["/body/s: expected string"]
