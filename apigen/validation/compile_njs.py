@@ -175,15 +175,22 @@ class SchemaCompiler:
                 out.append(f"check({self.compile(sub, uri, f'{pointer}/allOf/{index}')}, x, p, e);")
             finally:
                 self._sibling_read_only = frozenset()
-        combined: list[str] = []
+        combined: dict[str, list[str]] = {"anyOf": [], "oneOf": []}
         if isinstance(schema.get("anyOf"), list):
             names = [self.compile(s, uri, f"{pointer}/anyOf/{i}") for i, s in enumerate(schema["anyOf"])]
-            combined.append(f'if (countValid(x, p, [{", ".join(names)}], 1) < 1) add(e, p, "matches none of anyOf");')
+            combined["anyOf"].append(f'if (countValid(x, p, [{", ".join(names)}], 1) < 1) add(e, p, "matches none of anyOf");')
         if isinstance(schema.get("oneOf"), list):
             names = [self.compile(s, uri, f"{pointer}/oneOf/{i}") for i, s in enumerate(schema["oneOf"])]
-            combined.append(f"var n = countValid(x, p, [{', '.join(names)}], 2);")
-            combined.append('if (n !== 1) add(e, p, n ? "matches more than one of oneOf" : "matches none of oneOf");')
+            combined["oneOf"].append(f"var n = countValid(x, p, [{', '.join(names)}], 2);")
+            combined["oneOf"].append('if (n !== 1) add(e, p, n ? "matches more than one of oneOf" : "matches none of oneOf");')
         chosen = self._discriminator(schema, uri, pointer)
+        if chosen:
+            # Only the combinator the discriminator sits on is replaced for objects: a sibling
+            # anyOf was skipped too (a hunt).
+            discriminated = "oneOf" if isinstance(schema.get("oneOf"), list) else "anyOf"
+            out += combined["anyOf" if discriminated == "oneOf" else "oneOf"]
+            combined = {discriminated: combined[discriminated]}
+        combined_lines = [line for lines in combined.values() for line in lines]
         if chosen:
             # OpenAPI's discriminator: an object is checked against the schema its property names
             # (the spec's own Cat/Dog example matched both branches of its oneOf: 400; found by
@@ -196,10 +203,10 @@ class SchemaCompiler:
                 f' else if (typeof d !== "string" || !has(t, d)) add(e, p + {q}, {js("expected one of " + json.dumps(sorted(table)))});'
                 " else check(t[d], x, p, e); }"
             )
-            if combined:
-                out.append(f"else {{ {' '.join(combined)} }}")
+            if combined_lines:
+                out.append(f"else {{ {' '.join(combined_lines)} }}")
         else:
-            out += combined
+            out += combined_lines
         if "not" in schema:
             out.append(
                 f'if (countValid(x, p, [{self.compile(schema["not"], uri, pointer + "/not")}], 1)) add(e, p, "must not match the schema in not");'
@@ -340,7 +347,11 @@ class SchemaCompiler:
         table: dict[str, int] = {}
         for i, branch in enumerate(branches):
             if isinstance(branch, dict) and isinstance(branch.get("$ref"), str):
-                table[branch["$ref"].rsplit("/", 1)[-1]] = int(self.compile(branch, uri, f"{pointer}/{kind}/{i}"))
+                # The schema's name: the last segment of the fragment, or the file's stem
+                # (`./Cat.yaml` is "Cat"; a hunt).
+                ref = branch["$ref"]
+                name = ref.rsplit("/", 1)[-1] if "#" in ref else ref.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                table[name] = int(self.compile(branch, uri, f"{pointer}/{kind}/{i}"))
         for value, target in sorted((disc.get("mapping") or {}).items()):
             if isinstance(target, str):
                 ref = target if "/" in target or "#" in target else f"#/components/schemas/{target}"

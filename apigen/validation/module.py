@@ -172,7 +172,10 @@ function declaredMedia(declared, mt) {
 function checkBody(r, op, e) {
     var text = r.requestText;
     var length = r.headersIn["Content-Length"];
-    var present = (text !== undefined && text.length > 0) || (length !== undefined && +length > 0) || r.headersIn["Transfer-Encoding"] !== undefined;
+    // An empty chunked body is no body (it made an optional body answer 415; a hunt); a body
+    // too large to hold in memory (text undefined) is one.
+    var present = (text !== undefined && text.length > 0) || (length !== undefined && +length > 0) ||
+        (r.headersIn["Transfer-Encoding"] !== undefined && text === undefined);
     if (!present) { if (op.body.required) add(e, "/body", "required"); return 400; }
     var mt = mediaType(r.headersIn["Content-Type"]);
     var declared = declaredMedia(op.body.media, mt);

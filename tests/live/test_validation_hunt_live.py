@@ -64,6 +64,20 @@ SPEC_30 = {
                 "responses": OK,
             }
         },
+        "/opt": {"post": {"operationId": "opt", "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}, "responses": OK}},
+        "/disc2": {
+            "post": {
+                "operationId": "disc2",
+                "requestBody": _json_body(
+                    {
+                        "oneOf": [{"$ref": "#/components/schemas/Cat"}, {"$ref": "#/components/schemas/Dog"}],
+                        "discriminator": {"propertyName": "petType"},
+                        "anyOf": [{"required": ["name"]}, {"required": ["bark"]}],
+                    }
+                ),
+                "responses": OK,
+            }
+        },
         "/np": {"post": {"operationId": "np", "requestBody": _json_body({"$ref": "#/components/schemas/NewPet"}), "responses": OK}},
         "/shared": {"post": {"operationId": "shared", "requestBody": _json_body({"$ref": "common.json#/T"}), "responses": OK}},
         # A schema compiled for one allOf (its readOnly names) was reused alone (a review).
@@ -277,3 +291,14 @@ def test_second_hunt_formats_read_only_bases_ref_parameters_and_shared_schemas(g
     assert _post(gw, "/30/np", {"name": "x"}).status == 200
     assert _post(gw, "/30/shared", {"s": None}).status == 200  # 3.0: nullable
     assert _post(gw, "/31/shared", {"s": None}).json()["violations"] == ["/body/s: expected string"]
+
+
+def test_empty_chunked_bodies_and_discriminator_siblings(gw) -> None:
+    from tests.support.http import send_raw
+
+    port = int(gw.url.rsplit(":", 1)[1])
+    raw = send_raw(port, b"POST /30/opt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 "), raw[:300]  # no body: the optional body is absent (was 415)
+    assert _post(gw, "/30/disc2", {"petType": "Cat", "name": "Tom"}).status == 200
+    # The anyOf beside the discriminated oneOf still applies (it was skipped for objects).
+    assert _post(gw, "/30/disc2", {"petType": "Cat"}).json()["violations"] == ["/body: matches none of anyOf"]
