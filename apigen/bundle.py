@@ -95,7 +95,9 @@ def _move_kept(src: Path, dst: Path, moved: list[str]) -> None:
     """Move the ``KEPT_DIRS`` of bundle ``src`` into bundle ``dst`` (replacing ``dst``'s own,
     which only ``nginx -t`` may have written to), recording each in ``moved`` as it goes."""
     for name in KEPT_DIRS:
-        if (src / name).is_dir() and not (src / name).is_symlink():
+        # A symlink (logs/ -> /var/log/...) moves as itself: it was replaced by an empty directory,
+        # and `nginx -s reload` found no pid file (a review).
+        if (src / name).is_dir():
             shutil.rmtree(dst / name, ignore_errors=True)
             os.rename(src / name, dst / name)
             moved.append(name)

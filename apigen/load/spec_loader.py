@@ -246,7 +246,9 @@ class SpecSet:
             done.add(uri)
             for ref, path in sorted(ref_places(self.documents[uri]).items()):
                 target = urldefrag(urljoin(uri, ref))[0]
-                if not target.startswith("file://"):
+                # `//host/x.yaml` joins to file://host/x.yaml: another host, not a local file (it
+                # was read relative to the working directory; a review).
+                if not target.startswith("file:///"):
                     ok = False
                     if diags is not None:
                         diags.error(

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 from apigen import __version__
 from apigen.cache import has_marker, put_marker
 from apigen.diagnostics import Diagnostics
-from apigen.load.spec_loader import SpecSet, file_refs, locate
+from apigen.load.spec_loader import SpecSet, locate
 from apigen.load.yaml_positions import YamlLoadError
 from apigen.validate.openapi_validators import plain_validator_class
 from apigen.validate.parallel import is_valid
@@ -60,18 +60,17 @@ def validation_key(specs: SpecSet, version: str) -> str | None:
     h = hashlib.sha256()
     backend = os.environ.get("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "")
     h.update(f"{__version__}\0{_validator_identity()}\0{backend}\0{version}\0".encode())
-    todo, seen = [specs.root_uri], set()
+    # The documents apigen loaded (the root and every one its `$ref`s reach, read with the
+    # loader's size limit before validation): walking the `$ref`s again here also read files
+    # named in example data, whole (`/dev/zero`: out of memory; a FIFO: a hang; a review).
+    if not specs.load_referenced():  # loaded already in a build; a document that fails: no key
+        return None
     try:
-        while todo:
-            uri = todo.pop()
-            if uri in seen:
-                continue
-            seen.add(uri)
+        for uri in sorted(specs.documents):
             if not uri.startswith("file://"):
                 return None
             h.update(uri.encode() + b"\0" + Path(unquote(uri.removeprefix("file://"))).read_bytes() + b"\0")
-            todo.extend(urldefrag(urljoin(uri, ref))[0] for ref in file_refs(specs.document(uri)))
-    except (OSError, YamlLoadError, RecursionError):
+    except OSError:
         return None
     return h.hexdigest()
 

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from apigen.verify.localize import include_dir_of, relocate
+from apigen.verify.localize import include_dir_of, relocate, runtime_dirs
 from apigen.verify.nginx_test import NginxTestResult, parse_nginx_output
 
 MOUNT = "/apigen"
@@ -38,7 +38,7 @@ def run_nginx_t_docker(bundle_dir: Path, image: str, main: str = "nginx.conf", t
     bundle = Path(bundle_dir).resolve()
     with tempfile.TemporaryDirectory(prefix="apigen-docker-t-") as tmp:
         prefix = Path(tmp) / "bundle"
-        shutil.copytree(bundle, prefix, symlinks=True)
+        shutil.copytree(bundle, prefix, symlinks=True, ignore=lambda d, names: runtime_dirs(bundle, d, names))
         include_dir = include_dir_of(bundle, main)
         if include_dir is not None:  # the copy's files name each other, not the deployed ones
             relocate(prefix, include_dir)

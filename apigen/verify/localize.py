@@ -61,6 +61,12 @@ def checkable(bundle: Path, main: str = "nginx.conf") -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="apigen-relocated-") as tmp:
         copy = Path(tmp) / "bundle"
-        shutil.copytree(bundle, copy, symlinks=True)
+        # Not the running nginx's logs/ and temp/ (a FIFO there crashed the copy; a review).
+        shutil.copytree(bundle, copy, symlinks=True, ignore=lambda d, names: runtime_dirs(bundle, d, names))
         relocate(copy, include_dir)
         yield copy
+
+
+def runtime_dirs(bundle: Path, directory: str, names: list[str]) -> list[str]:
+    """The running nginx's directories of a deployed bundle, left out of the copies checked."""
+    return [n for n in names if n in ("logs", "temp")] if Path(directory) == bundle else []

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apigen.verify.localize import include_dir_of, relocate
+from apigen.verify.localize import include_dir_of, relocate, runtime_dirs
 
 _LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 _ERROR_LEVELS = frozenset(("emerg", "alert", "crit", "error"))
@@ -103,7 +103,7 @@ def run_nginx_t(
     with tempfile.TemporaryDirectory(prefix="apigen-nginx-t-") as tmp:
         tmp_dir = Path(tmp).resolve()
         prefix = tmp_dir / "bundle"
-        shutil.copytree(bundle, prefix, symlinks=True)
+        shutil.copytree(bundle, prefix, symlinks=True, ignore=lambda d, names: runtime_dirs(bundle, d, names))
         include_dir = include_dir_of(bundle, main)
         if include_dir is not None:  # the copy's files name each other, not the deployed ones
             relocate(prefix, include_dir)

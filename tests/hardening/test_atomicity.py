@@ -273,6 +273,17 @@ def test_a_rebuild_keeps_temp_and_the_read_access_given_to_secrets(previous) -> 
     assert stat.S_IMODE(key.stat().st_mode) == 0o640
 
 
+def test_a_rebuild_keeps_symlinked_runtime_directories(previous, tmp_path: Path) -> None:
+    """logs/ -> /var/log/... was replaced by an empty directory (a review)."""
+    out, _ = previous
+    elsewhere = tmp_path / "var-log"
+    elsewhere.mkdir()
+    (elsewhere / "nginx.pid").write_text("4242\n")
+    (out / "logs").symlink_to(elsewhere)
+    write_atomic(_new_bundle(), out)
+    assert (out / "logs").is_symlink() and (out / "logs" / "nginx.pid").read_text() == "4242\n"
+
+
 def test_a_failed_build_leaves_no_new_parent_directories(tmp_path: Path) -> None:
     """`-o new/dirs/<too long name>`: exit 1 naming the -o path (not apigen's temporary
     sibling), and the parent directories the build created are gone again."""

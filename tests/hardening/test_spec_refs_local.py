@@ -82,3 +82,19 @@ def test_long_values_do_not_make_long_messages(tmp_path: Path) -> None:
     proc = _apigen("validate", "policy.yaml", cwd=work)
     assert proc.returncode == 1
     assert max(len(line) for line in proc.stderr.splitlines()) < 1200, len(proc.stderr)
+
+
+def test_refs_in_example_data_are_never_read_and_host_refs_are_remote(tmp_path: Path) -> None:
+    """A `$ref` in example data was still read whole for the validation cache key (`/dev/zero`:
+    out of memory), and `//host/x.yaml` was read relative to the working directory (a review)."""
+    work = tmp_path / "case"
+    shutil.copytree(CASES / "spec-ref-remote", work)
+    spec = work / "openapi.yaml"
+    spec.write_text(spec.read_text().replace('{$ref: "http://127.0.0.1:9/s.yaml#/S"}', '{type: object, example: {$ref: "/dev/zero"}}'))
+    proc = _apigen("validate", "policy.yaml", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    spec.write_text(spec.read_text().replace('{type: object, example: {$ref: "/dev/zero"}}', '{$ref: "//elsewhere/s.yaml#/S"}'))
+    (work / "elsewhere").mkdir()
+    (work / "elsewhere" / "s.yaml").write_text("S: {type: object}\n")
+    proc = _apigen("validate", "policy.yaml", cwd=work)
+    assert proc.returncode == 1 and "remote references are not supported" in proc.stderr, proc.stderr

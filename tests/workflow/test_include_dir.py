@@ -49,3 +49,18 @@ def test_user_values_are_not_relocated_and_a_moved_include_dir_is_a_change(tmp_p
     code, doc = run_json("diff", policy, "--against", out, "--format", "json")
     assert code == 1 and doc["summary"]["include_dir"] == ["apigen", "/srv/gateway"] and doc["semantic"] == []
     assert "~ include_dir apigen -> /srv/gateway" in run("diff", policy, "--against", out).stdout
+
+
+def test_a_fifo_in_the_deployed_logs_is_not_copied(tmp_path: Path) -> None:
+    """The checks copied the deployed bundle whole, logs/ included: a FIFO there was an internal
+    error (a review)."""
+    import os
+
+    policy = petstore_copy(tmp_path)
+    edit(policy, "  server_name: api.example.com\n", "  server_name: api.example.com\n  include_dir: gw\n")
+    out = tmp_path / "bundle"
+    assert run("build", policy, "-o", out).returncode == 0
+    (out / "logs").mkdir(exist_ok=True)
+    os.mkfifo(out / "logs" / "access.log")
+    code, doc = run_json("diff", policy, "--against", out, "--format", "json")
+    assert code == 0 and doc["semantic"] == []
