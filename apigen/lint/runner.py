@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin
 
 from apigen.diagnostics import Diagnostic, Severity
 from apigen.lint import cache
@@ -46,6 +46,7 @@ def _lint_uncached(policy: Path, display: str) -> tuple[list[Diagnostic], list[P
     from apigen.diagnostics import CompileError
     from apigen.lint.rules import RULES, LintContext
     from apigen.lint.settings import read_settings
+    from apigen.load.spec_loader import uri_path
     from apigen.pipeline import compile_policy
 
     try:
@@ -63,7 +64,7 @@ def _lint_uncached(policy: Path, display: str) -> tuple[list[Diagnostic], list[P
     findings = settings.apply(findings, display)
     inputs = [policy, *compiled.plan.asset_inputs]  # key files, certificates, htpasswd, ...
     for api in compiled.config.apis:
-        inputs += spec_files(Path(unquote(api.spec_uri.removeprefix("file://"))))
+        inputs += spec_files(uri_path(api.spec_uri))
     return findings, inputs
 
 
@@ -103,7 +104,7 @@ def _inputs_of_broken(policy: Path) -> list[Path] | None:
 
 def spec_files(root: Path) -> list[Path]:
     """``root`` and every file its ``$ref``s reach (transitively)."""
-    from apigen.load.spec_loader import file_refs, parse_document
+    from apigen.load.spec_loader import file_refs, parse_document, uri_path
     from apigen.load.yaml_positions import YamlLoadError, read_text
 
     seen: dict[str, Path] = {}
@@ -112,7 +113,7 @@ def spec_files(root: Path) -> list[Path]:
         uri = todo.pop()
         if uri in seen:
             continue
-        path = Path(unquote(uri.removeprefix("file://")))
+        path = uri_path(uri)
         seen[uri] = path
         try:
             doc = parse_document(read_text(path, str(path)), str(path))

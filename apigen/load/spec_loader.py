@@ -30,6 +30,17 @@ from apigen.load.yaml_positions import (
 )
 
 
+def uri_path(uri: str) -> Path:
+    """The file a ``file://`` URI names (`pet%20item.yaml` is `pet item.yaml`)."""
+    return Path(unquote(uri.removeprefix("file://")))
+
+
+def read_document(uri: str, display: str) -> Any:
+    """The document at a ``file://`` URI, read and parsed by apigen's loader (size limit,
+    duplicate keys and alias bombs refused)."""
+    return parse_document(read_text(uri_path(uri), display), display)
+
+
 class _DuplicateKey(ValueError):
     pass
 
@@ -178,7 +189,7 @@ class SpecSet:
     def input_name(self, uri: str) -> str:
         """The name in bundle headers: relative to the policy file's directory (with ``..`` when
         outside it), so that the output does not depend on where the checkout lives."""
-        path = Path(unquote(uri.removeprefix("file://")))
+        path = uri_path(uri)
         if self.absolute_display:
             return str(path)
         try:
@@ -196,9 +207,7 @@ class SpecSet:
 
     def document(self, uri: str) -> Any:
         if uri not in self.documents:
-            path = Path(unquote(uri.removeprefix("file://")))
-            text = read_text(path, self.display(uri))
-            self.documents[uri] = parse_document(text, self.display(uri))
+            self.documents[uri] = read_document(uri, self.display(uri))
         return self.documents[uri]
 
     def resolve(self, ref: str, base_uri: str, *, max_hops: int = 64) -> tuple[Any, str, str]:
@@ -246,17 +255,19 @@ class SpecSet:
             done.add(uri)
             for ref, path in sorted(ref_places(self.documents[uri]).items()):
                 target = urldefrag(urljoin(uri, ref))[0]
+
+
                 # `//host/x.yaml` joins to file://host/x.yaml: another host, not a local file (it
                 # was read relative to the working directory; a review).
                 if not target.startswith("file:///"):
                     ok = False
-                    if diags is not None:
-                        diags.error(
-                            f"cannot resolve $ref {_short(ref)!r}: remote references are not supported (never "
-                            "fetched: keep a copy next to the spec)",
-                            locate(uri, (*path, "$ref"), self.display(uri)),
-                            code="openapi",
-                        )
+                    self._at_ref(
+                        diags,
+                        uri,
+                        path,
+                        f"cannot resolve $ref {_short(ref)!r}: remote references are not supported (never "
+                        "fetched: keep a copy next to the spec)",
+                    )
                     continue
                 if target in done:
                     continue
@@ -269,26 +280,29 @@ class SpecSet:
                     if exc.position.line:  # readable but broken: the place inside it
                         diags.error(exc.message, exc.position)
                     else:  # missing or unreadable: the $ref that names it
-                        diags.error(
-                            f"cannot resolve $ref {_short(ref)!r}: no such file, or nothing at that place in it "
-                            f"({exc.message})",
-                            locate(uri, (*path, "$ref"), self.display(uri)),
-                            code="openapi",
-                        )
+                        message = f"cannot resolve $ref {_short(ref)!r}: no such file, or nothing at that place in it ({exc.message})"
+                        self._at_ref(diags, uri, path, message)
                     continue
                 if not isinstance(loaded, (dict, list)):
                     # Any file reads as a YAML string (/etc/passwd, a private key): never a part of
                     # a spec, and the validator's message quoted it whole (found by a hunt).
                     ok = False
-                    if diags is not None:
-                        diags.error(
-                            f"$ref {_short(ref)!r}: {self.display(target)} is not a YAML or JSON document "
-                            "(no mapping or list at its top level)",
-                            locate(uri, (*path, "$ref"), self.display(uri)),
-                        )
+                    self._at_ref(
+                        diags,
+                        uri,
+                        path,
+                        f"$ref {_short(ref)!r}: {self.display(target)} is not a YAML or JSON document "
+                        "(no mapping or list at its top level)",
+                        code="",
+                    )
                     continue
                 todo.append(target)
         return ok
+
+    def _at_ref(self, diags: Diagnostics | None, uri: str, path: tuple, message: str, code: str = "openapi") -> None:
+        """An error at the `$ref` found at ``path`` of the document ``uri`` (none without diags)."""
+        if diags is not None:
+            diags.error(message, locate(uri, (*path, "$ref"), self.display(uri)), code=code)
 
     def deref(self, value: Any, base_uri: str) -> tuple[Any, str]:
         """``value`` itself, or what its ``$ref`` points to; with the uri it came from."""

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from apigen.diagnostics import Diagnostics, Position
 from apigen.load.policy_loader import PolicySource
-from apigen.load.spec_loader import SpecSet, load_spec
+from apigen.load.spec_loader import SpecSet, load_spec, uri_path
 from apigen.load.yaml_positions import YamlLoadError
 from apigen.model.openapi import (
     SpecSummary,
@@ -314,7 +314,7 @@ def build_config(
             continue
         specset, summary = specs[index]
         for uri in sorted(specset.documents):
-            file = Path(unquote(uri.removeprefix("file://")))  # `pet%20item.yaml` is `pet item.yaml`
+            file = uri_path(uri)  # `pet%20item.yaml` is `pet item.yaml`
             digests.append((specset.input_name(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
         base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
         path = ("apis", index)

@@ -14,6 +14,7 @@ from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
 from apigen.plan.answers import AnswerHeaderMap, answer_header_maps
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
+from apigen.plan.forwarding import ClientFacts, client_facts
 from apigen.plan.observability import (
     NOT_UTF8,
     UTF8_ONLY,
@@ -118,12 +119,10 @@ class OperationPlan:
     # The gateway's default body limit, repeated where the http level allows more (see
     # body_size_ceiling) or the smallest limit of its policies; None where the level above says it.
     body_size: str | None = None
-    # Identity headers auth policies of the gateway forward (X-Client-Name, ...) that this
-    # operation's own auth does not set: cleared, so a client cannot send them upstream.
-    cleared_identity: tuple[str, ...] = ()
-    # Request headers a policy decides (lower case): the gateway's default line for them is left
-    # out of the location (Host, X-Forwarded-For, X-Real-IP, ...; see request_headers_decided).
-    decided_headers: frozenset[str] = frozenset()
+    # The gateway's own request headers (apigen/plan/forwarding.py): without those a policy of
+    # the location decides (see request_headers_decided), with the identity headers auth policies
+    # of the gateway forward that this operation's own auth does not set cleared.
+    client_facts: ClientFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -380,8 +379,12 @@ def _operation_plan(
         content_handler=content_handler,
         forward_location=forward_location(uri) if content_handler else None,
         body_size=min(own_limits, key=_size_bytes) if own_limits else default_size if raised else None,
-        cleared_identity=_cleared_identity(uses, identity),
-        decided_headers=frozenset().union(*(registry[u.kind].request_headers_decided(u.plan) for u in uses)),
+        client_facts=client_facts(
+            config,
+            host=not upstream.is_grpc,
+            decided=frozenset().union(*(registry[u.kind].request_headers_decided(u.plan) for u in uses)),
+            cleared=_cleared_identity(uses, identity),
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as url_quote
 
+from apigen.plan.forwarding import ClientFacts, client_facts
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.policies import BundleFile, PolicyKind, register
 from apigen.policies.auth import hidden_credential_headers, identity_headers
@@ -62,11 +63,12 @@ class AggregateHttp:
     js_import: str  # bundle path of the njs module (include_dir applied)
     parts: tuple[PartLocation, ...]  # every part location, once, sorted by uri
     composites: tuple[tuple[str, str], ...]  # (key, JSON config), sorted
-    # Headers authentication policies send upstream as the verified identity (X-Client-Name,
-    # forwarded claims, ...): a part is a subrequest carrying the client's own headers, so these
-    # are cleared there (a client could send them); the identity goes as X-Apigen-Client. So are
-    # the credential headers policies hide (hide_credentials).
-    identity_headers: tuple[str, ...] = ()
+    # The gateway's request headers (apigen/plan/forwarding.py). A part is a subrequest carrying
+    # the client's own headers, so the headers authentication policies send upstream as the
+    # verified identity (X-Client-Name, forwarded claims, ...) are cleared there (a client could
+    # send them; the identity goes as X-Apigen-Client), and so are the credential headers
+    # policies hide (hide_credentials).
+    client_facts: ClientFacts | None = None
 
 
 def _tokens(template: str, *, query_ok: bool) -> list[Any]:
@@ -200,7 +202,12 @@ class Aggregate(PolicyKind):
             js_import=f"{include_dir}/{NJS_FILE}" if include_dir else NJS_FILE,
             parts=tuple(parts[u] for u in sorted(parts)),
             composites=tuple(sorted((i.key, json.dumps(i.js_config, sort_keys=True)) for i in instances)),
-            identity_headers=tuple(dict.fromkeys((*identity_headers(config), *hidden_credential_headers(config)))),
+            client_facts=client_facts(
+                config,
+                host=False,  # the part location sends Host itself, before its own comment
+                note=False,
+                cleared=tuple(dict.fromkeys((*identity_headers(config), *hidden_credential_headers(config)))),
+            ),
         )
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:

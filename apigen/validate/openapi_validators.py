@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 _patched = False
@@ -66,18 +65,18 @@ class _LocalDocuments(Mapping[str, Any]):
 
     @staticmethod
     def _load(uri: str) -> Any:
-        from urllib.parse import unquote, urldefrag
+        from urllib.parse import urldefrag
 
-        from apigen.load.spec_loader import parse_document, read_text
+        from apigen.load.spec_loader import read_document, uri_path
 
         uri = urldefrag(uri)[0]
-        if not uri.startswith("file://"):
+        if not uri.startswith("file:///"):
             raise ValueError(f"only local files are read, not {uri[:200]}")
-        path = Path(unquote(uri.removeprefix("file://")))
-        document = parse_document(read_text(path, path.name), path.name)
+        name = uri_path(uri).name
+        document = read_document(uri, name)
         if not isinstance(document, (dict, list)):
             # A file that reads as a YAML string (a key, .env): never quoted in a message.
-            raise ValueError(f"{path.name} is not a YAML or JSON document")
+            raise ValueError(f"{name} is not a YAML or JSON document")
         return document
 
 

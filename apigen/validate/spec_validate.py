@@ -6,14 +6,13 @@ import hashlib
 import importlib.util
 import os
 import re
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin
 
 from apigen import __version__
 from apigen.cache import has_marker, put_marker
 from apigen.diagnostics import Diagnostics
-from apigen.load.spec_loader import SpecSet, locate
+from apigen.load.spec_loader import SpecSet, locate, uri_path
 from apigen.load.yaml_positions import YamlLoadError
 from apigen.validate.openapi_validators import plain_validator_class
 from apigen.validate.parallel import is_valid
@@ -69,7 +68,7 @@ def validation_key(specs: SpecSet, version: str) -> str | None:
         for uri in sorted(specs.documents):
             if not uri.startswith("file://"):
                 return None
-            h.update(uri.encode() + b"\0" + Path(unquote(uri.removeprefix("file://"))).read_bytes() + b"\0")
+            h.update(uri.encode() + b"\0" + uri_path(uri).read_bytes() + b"\0")
     except OSError:
         return None
     return h.hexdigest()

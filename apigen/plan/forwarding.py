@@ -1,0 +1,44 @@
+"""The request headers the gateway itself sends upstream (the client facts): operation locations
+and aggregate parts print them (templates/_forwarding.j2). Decided here, so a template only
+prints: which lines a headers policy replaces, which identity headers are cleared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from apigen.model.types import GatewayConfig
+from apigen.render.quoting import Arg, bare, quote
+
+
+@dataclass(frozen=True)
+class ClientFacts:
+    host: bool  # `Host $host` (not for gRPC, nor where a policy sets Host)
+    xff_note: bool  # the comment saying a client-sent X-Forwarded-For is replaced
+    lines: tuple[tuple[Arg, Arg], ...]  # (header, value) in output order
+
+
+def client_facts(
+    config: GatewayConfig, *, host: bool, note: bool = True, decided: Iterable[str] = (), cleared: Iterable[str] = ()
+) -> ClientFacts:
+    """``decided``: lower-case names a policy of the location sends (or removes) itself, whose
+    gateway line is left out (nginx would send both); ``cleared``: identity headers sent empty."""
+    skip = frozenset(decided)
+    gateway = config.gateway
+    facts: list[tuple[str, Arg, Arg]] = [
+        ("x-forwarded-for", bare("X-Forwarded-For"), Arg("$proxy_add_x_forwarded_for" if gateway.trusted_proxies else "$remote_addr")),
+        ("x-real-ip", bare("X-Real-IP"), Arg("$remote_addr")),
+        ("x-forwarded-proto", bare("X-Forwarded-Proto"), Arg("$scheme")),
+        ("x-forwarded-host", bare("X-Forwarded-Host"), Arg("$host")),
+        ("forwarded", bare("Forwarded"), quote("")),
+        ("x-request-id", bare("X-Request-ID"), Arg("$apigen_request_id")),
+    ]
+    if gateway.operation_header:
+        facts.append((gateway.operation_header.lower(), quote(gateway.operation_header), quote("${apigen_api}.${apigen_operation}")))
+    lines = [(name, value) for key, name, value in facts if key not in skip]
+    lines += [(quote(header), quote("")) for header in cleared]
+    return ClientFacts(
+        host=host and "host" not in skip,
+        xff_note=note and not gateway.trusted_proxies and "x-forwarded-for" not in skip,
+        lines=tuple(lines),
+    )
