@@ -14,6 +14,7 @@ from apigen.model.types import Api, GatewayConfig, Operation, Timeouts, Upstream
 from apigen.plan.answers import AnswerHeaderMap, answer_header_maps
 from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
+from apigen.plan.error_headers import FallbackMap, merge_error_headers
 from apigen.plan.forwarding import ClientFacts, client_facts
 from apigen.plan.observability import (
     NOT_UTF8,
@@ -192,6 +193,7 @@ class Plan:
     error_bodies: tuple[tuple[int, Arg], ...]  # the JSON body nginx answers each status with
     request_line_statuses: frozenset[int]  # errors nginx finds before a location exists
     error_headers: tuple[tuple[int, str, str], ...]  # (status, header, variable) from policy kinds
+    error_header_maps: tuple[FallbackMap, ...]  # variables of headers several kinds name (error_headers.py)
     uses_njs: bool
     load_modules: tuple[str, ...]  # other dynamic modules policy kinds need (ModSecurity, App Protect)
     policy_http: tuple[PolicyUse, ...]  # one per kind in use: its http-level plan
@@ -586,8 +588,11 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     answer_maps = answer_header_maps(api_plans)
     # The answer maps are keyed on internal URIs, which hold operationIds of any length.
     longest = max([longest, *(len(uri.encode()) for m in answer_maps for uri, _ in m.entries)])
-    error_headers = {h for u in policy_http for h in registry[u.kind].error_headers(u.plan)}
-    error_headers |= {(status, m.header, m.var) for m in answer_maps for status in ERROR_STATUSES}
+    error_headers, error_header_maps = merge_error_headers(
+        h for u in policy_http for h in registry[u.kind].error_headers(u.plan)
+    )
+    # The answer maps stay apart: a header two policies append is sent twice on purpose.
+    error_headers += tuple((status, m.header, m.var) for m in answer_maps for status in ERROR_STATUSES)
     return Plan(
         version=__version__,
         inputs=config.input_digests,
@@ -625,6 +630,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         error_bodies=_error_bodies(config),
         request_line_statuses=REQUEST_LINE_STATUSES,
         error_headers=tuple(sorted(error_headers)),
+        error_header_maps=error_header_maps,
         answer_maps=answer_maps,
         client_header=CLIENT_HEADER if any(u.kind == "aggregate" for u in policy_http) else None,
         client_header_value=Arg("$apigen_client") if "apigen_client" in provided else quote(""),

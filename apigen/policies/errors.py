@@ -8,6 +8,8 @@ answers: JSON text with the placeholders ``{status}`` (a number), ``{message}`` 
 JSON body (``proxy_intercept_errors``). nginx applies a location's ``error_page`` list instead
 of the server's, so the operation's location repeats the statuses nginx itself answers there
 (401, 403, 413, 429, 500, 502, 503, 504): an upstream answering one of those is replaced too.
+The replaced answer keeps the upstream's ``Retry-After`` (429, 503); nginx keeps an upstream 401's
+``WWW-Authenticate`` itself.
 """
 
 from __future__ import annotations
@@ -95,6 +97,17 @@ class Errors(PolicyKind):
             if policy is not None and policy.kind == self.name and policy.config.get("template"):
                 return str(policy.config["template"])
         return None
+
+    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
+        # An intercepted upstream 429 or 503 keeps its Retry-After (it was dropped); the gateway's
+        # own answers have no upstream header, and a limit's value applies. nginx itself keeps an
+        # intercepted 401's WWW-Authenticate (seen: adding it sent two).
+        if not any(http_plan):
+            return []
+        return [
+            (429, "Retry-After", "upstream_http_retry_after"),
+            (503, "Retry-After", "upstream_http_retry_after"),
+        ]
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         intercept = policy.config.get("intercept") or ()

@@ -203,6 +203,14 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
                 diags.error(f"port {port} is out of range (1-65535)", source.pos(*server.path, "address"))
     _check_listen_ports(source, diags)
     _check_metrics_listen(source, diags)
+    if config.gateway.include_dir and not config.gateway.include_dir.strip("/"):
+        # Every file would be named from the filesystem root, and the bundle's own check could not
+        # tell the gateway's paths from a user's absolute ones (found by a hunt: every build failed).
+        diags.error(
+            f"include_dir {config.gateway.include_dir!r} is the filesystem root: name the directory the bundle "
+            "is deployed to (e.g. /etc/nginx/apigen), or leave include_dir out for paths next to nginx.conf",
+            source.pos("gateway", "include_dir"),
+        )
 
     for policy in config.policies.values():
         kind = registry.get(policy.kind)
