@@ -134,7 +134,7 @@ class LocationPlan:
     (api_maps.conf), so nothing in the location names the operation."""
 
     op: OperationPlan  # the first operation served: what the location renders
-    operations: tuple[OperationPlan, ...]  # in document order
+    operations: tuple[OperationPlan, ...]  # by path and method
 
 
 @dataclass(frozen=True)
@@ -431,14 +431,17 @@ def _sharing_key(op: OperationPlan) -> object:
 
 
 def _share_locations(ops: list[OperationPlan]) -> tuple[list[OperationPlan], tuple[LocationPlan, ...]]:
-    """Give operations that render the same location one internal URI: the own URI of the first
-    of them in document order (``ops`` is in it). Not sorted by name: then a name would decide
-    which operation names the location of others, and the name of another operation's location
-    would change with it."""
+    """Give operations that render the same location one internal URI: the own URI of the one
+    with the first path and method. Not document order: reordering a spec's paths renamed shared
+    locations, and `apigen diff` reported operations added and removed (found by a hunt). Not
+    the operationId either: renaming one operation would rename the location of others."""
     groups: dict[object, list[OperationPlan]] = {}
     for op in ops:
         groups.setdefault(_sharing_key(op), []).append(op)
-    shared = {member.internal_uri: members[0].internal_uri for members in groups.values() for member in members}
+    shared = {}
+    for members in groups.values():
+        first = min(members, key=lambda o: (o.path, o.method, o.operation_id))
+        shared.update((member.internal_uri, first.internal_uri) for member in members)
     out = []
     for op in ops:
         uri = shared[op.internal_uri]
@@ -446,7 +449,11 @@ def _share_locations(ops: list[OperationPlan]) -> tuple[list[OperationPlan], tup
     by_uri: dict[str, list[OperationPlan]] = {}
     for op in out:
         by_uri.setdefault(op.internal_uri, []).append(op)
-    locations = tuple(LocationPlan(members[0], tuple(members)) for _, members in sorted(by_uri.items()))
+    locations = tuple(
+        LocationPlan(members[0], tuple(members))
+        for _, members in sorted(by_uri.items())
+        for members in [sorted(members, key=lambda o: (o.path, o.method, o.operation_id))]
+    )
     return out, locations
 
 

@@ -22,12 +22,17 @@ def _uris(tmp_path: Path, **api: object) -> dict[str, str]:
     return {o.operation_id: o.internal_uri for o in plan.apis[0].operations}
 
 
-def test_identical_operations_share_the_location_of_the_first_in_document_order(tmp_path: Path) -> None:
+def test_identical_operations_share_the_location_of_the_first_by_path_and_method(tmp_path: Path) -> None:
     assert set(_uris(tmp_path / "a").values()) == {"/_apigen/op/x/get"}
-    # Not the first by name: "cat_get" sorts first but comes last.
-    one_more = openapi({**SPEC["paths"], "/cats": ops("get", op_prefix="cat_")})
+    # Not the first by name: "a_get" sorts first, but its path last.
+    one_more = openapi({**SPEC["paths"], "/zebras": ops("get", op_prefix="a_")})
     plan = compile_case(tmp_path / "b", _policy(), {"s.json": one_more}).plan
     assert {o.internal_uri for o in plan.apis[0].operations} == {"/_apigen/op/x/get"}
+    # Not the first in document order: /cats comes last but sorts first (a reordered spec
+    # renamed shared locations, and `apigen diff` said operations were added and removed).
+    cats_last = openapi({**SPEC["paths"], "/cats": ops("get", op_prefix="cat_")})
+    plan = compile_case(tmp_path / "c", _policy(), {"s.json": cats_last}).plan
+    assert {o.internal_uri for o in plan.apis[0].operations} == {"/_apigen/op/x/cat_get"}
 
 
 def test_a_different_setting_gets_its_own_location(tmp_path: Path) -> None:

@@ -234,3 +234,28 @@ def test_added_and_removed_upstreams_and_files_are_named_so(built: tuple[Path, P
     text = run("diff", policy, "--against", other).stdout
     assert "- upstream inventory" in text
     assert "- file secrets/" in text and "changed" not in [line.split()[-1] for line in text.splitlines() if " file " in line]
+
+
+def test_reordered_spec_paths_are_no_change(built: tuple[Path, Path]) -> None:
+    # Shared locations were named by the first operation in document order: reversing the
+    # paths renamed them, and the summary said operations were added and removed (a hunt).
+    policy, bundle = built
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    spec_path = policy.parent / "openapi.yaml"
+    spec = yaml.load(spec_path.read_text())
+    items = list(spec["paths"].items())
+    for key, _ in items:
+        del spec["paths"][key]
+    for key, value in reversed(items):
+        spec["paths"][key] = value
+    with spec_path.open("w") as f:
+        yaml.dump(spec, f)
+    code, doc = run_json("diff", policy, "--against", bundle, "--format", "json")
+    assert (code, doc["semantic"]) == (0, [])
+    # Only the headers' input digests differ: the comments naming each location's operations too
+    # are in path order.
+    unified = run("diff", policy, "--against", bundle, "--view", "unified").stdout
+    changed = [line for line in unified.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed and all("openapi.yaml sha256:" in line for line in changed)
