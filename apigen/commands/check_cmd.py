@@ -112,9 +112,12 @@ def _gixy(bundle_dir: Path, gixy_path: str | None, no_gixy: bool, origin) -> dic
         return {"status": "unavailable", "reason": str(exc), "findings": []}
     except (RuntimeError, OSError) as exc:
         return {"status": "error", "reason": str(exc), "findings": []}
+    real = [f for f in findings if not f.explained]
     return {
-        "status": "findings" if findings else "ok",
-        "findings": [{**f.as_dict(), "policy": origin(f.file, f.line)} for f in findings],
+        "status": "findings" if real else "ok",
+        "findings": [{**f.as_dict(), "policy": origin(f.file, f.line)} for f in real],
+        # Raised by apigen's output by design (apigen/verify/gixy_explained.py): shown, not failed on.
+        "explained": [f.as_dict() for f in findings if f.explained],
     }
 
 
@@ -144,3 +147,5 @@ def _print_text(report: dict[str, Any], quiet: bool) -> None:
     g = report["gixy"]
     count = f", {len(g['findings'])} finding{'s' if len(g['findings']) != 1 else ''}" if g["findings"] else ""
     message(f"gixy: {g['status']}{count}" + (f" ({g['reason']})" if "reason" in g else ""))
+    for f in g.get("explained", []):
+        message(f"  explained, not a finding: {f['file']}:{f['line']} [{f['plugin']}]: {f['explained']}")

@@ -50,6 +50,13 @@ class PartLocation:
     max_size: str
     keepalive: bool
 
+    @property
+    def strip_regex(self) -> str:
+        """The part's path after the location prefix, for ``rewrite ... $1 break`` (``(?s)``: a
+        decoded parameter may hold a line feed, and a URI the rewrite left alone would go
+        upstream with the internal prefix)."""
+        return f"(?s)^{pcre_escape(self.uri[:-1])}(/.*)$"
+
 
 @dataclass(frozen=True)
 class AggregateLocation:

@@ -44,6 +44,7 @@ class GixyFinding:
     file: str | None  # bundle-relative
     line: int | None
     reference: str = ""
+    explained: str = ""  # why apigen's output raises it by design (gixy_explained.py); "" a real finding
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -97,6 +98,8 @@ def _run_gixy(bundle: Path, gixy: str, main: str, timeout: float) -> list[GixyFi
         raise RuntimeError(f"gixy failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[:2000]}") from None
     if not isinstance(raw, list):
         raise RuntimeError(f"gixy printed unexpected JSON: {str(raw)[:200]}")
+    from apigen.verify.gixy_explained import explanation
+
     findings = []
     for item in raw:
         file = item.get("file") or item.get("path")
@@ -114,6 +117,7 @@ def _run_gixy(bundle: Path, gixy: str, main: str, timeout: float) -> list[GixyFi
                 file=file,
                 line=item.get("line"),
                 reference=str(item.get("reference", "")),
+                explained=explanation(str(item.get("plugin", "")), str(item.get("config", "")), bundle) or "",
             )
         )
     return findings

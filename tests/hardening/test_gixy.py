@@ -1,6 +1,6 @@
 """gixy-ng finds nothing in the generated gateway: every example, every golden case and a bundle
 that uses the security-relevant core features (TLS, trusted proxies, a stripped base path, header
-policies, an unknown-host default server). False positives: tests/support/gixy.py, `SILENCED`."""
+policies, an unknown-host default server). False positives: apigen/verify/gixy_explained.py, `EXPLAINED`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from apigen.pipeline import compile_policy
-from tests.support.gixy import SILENCED, gixy_binary, run_gixy, unexplained
+from apigen.verify.gixy_explained import EXPLAINED
+from tests.support.gixy import gixy_binary, run_gixy, unexplained
 from tests.support.workspace import base_inputs, write_workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,11 +57,8 @@ def test_each_silenced_entry_is_still_needed(tmp_path: Path) -> None:
     that no longer matches anything must be removed, not kept as a blind spot."""
     bundle = _rich_bundle(tmp_path)
     raw = {f["plugin"] for f in run_gixy(bundle)}
-    # Aggregate part locations are only in a bundle with an `aggregate` policy.
-    composed = _build(REPO / "tests" / "golden" / "composition" / "policy.yaml", tmp_path / "composed")
-    raw |= {f["plugin"] for f in run_gixy(composed)}
-    for entry in SILENCED:
-        assert entry.plugin in raw, f"{entry.plugin} is silenced but gixy no longer reports it"
+    for entry in EXPLAINED:
+        assert entry.plugin in raw, f"{entry.plugin} is explained but gixy no longer reports it"
 
 
 @requires_gixy
@@ -76,16 +74,3 @@ def test_silencing_covers_that_reason_only(tmp_path: Path) -> None:
         conf.write_text(text.replace("proxy_pass http://main$apigen_strip_main;", f"proxy_pass {target};", 1))
         remaining = {f["plugin"] for f in unexplained(run_gixy(bundle), bundle)}
         assert "missing_resolver" in remaining, (target, remaining)
-
-
-@requires_gixy
-def test_part_location_silencing_covers_part_locations_only(tmp_path: Path) -> None:
-    """The same proxy_pass with a path, in a location that is not an aggregate part, is reported."""
-    bundle = _build(REPO / "tests" / "golden" / "composition" / "policy.yaml", tmp_path / "bundle")
-    conf = bundle / "api_gateway.conf"
-    text = conf.read_text()
-    marker = "    include \"api_json_errors.conf\";\n"
-    assert marker in text
-    conf.write_text(text.replace(marker, marker + "    location /plain/ {\n        proxy_pass http://users/;\n    }\n", 1))
-    remaining = {f["plugin"] for f in unexplained(run_gixy(bundle), bundle)}
-    assert "proxy_pass_normalized" in remaining, remaining

@@ -160,6 +160,11 @@ def test_composite_operation_added_by_the_policy(tmp_path, nginx_runner, three) 
     r = request("GET", f"{nginx.url}/dash/u%201")
     assert r.status == 200, r.text
     assert r.json()["user"]["uri"] == "/users/u%201"
+    # The part location strips its prefix with a rewrite (not a path in proxy_pass, which gixy
+    # reports): a decoded line feed, "?" or "%" is escaped again, never sent raw or with the prefix.
+    r = request("GET", f"{nginx.url}/dash/a%0Ab%3Fc%25d")
+    assert r.status == 200, r.text
+    assert r.json()["user"]["uri"] == "/users/a%0Ab%3Fc%25d"
     assert request("POST", f"{nginx.url}/dash/u1").status == 405
     # Still a spec operation next to it.
     assert request("GET", f"{nginx.url}/users/3/summary").json()["headers"]["x-apigen-operation"] == "users.userSummary"
