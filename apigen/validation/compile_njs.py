@@ -439,23 +439,40 @@ def _is_num(value: Any) -> bool:
 _END_OF_INPUT = r"(?![\s\S])"
 
 
+_CLASS_ESCAPES = frozenset("dDwWsS")
+
+
 def ecma_pattern(pattern: str) -> str:
-    """``pattern`` for njs 0.7.9's regexes, which are PCRE's: there ``$`` also matches before a
-    final line feed, so ``^[a-z]+$`` accepted ``"abc\n"`` (found by a hunt); in ECMA-262 (JSON
-    Schema's dialect) it matches only at the end. Every ``$`` outside a character class becomes
-    an end-of-input lookahead, which means the same in both."""
+    r"""``pattern`` for njs 0.7.9's regexes, which are PCRE's, meaning what it means in ECMA-262
+    (JSON Schema's dialect):
+
+    - ``$`` outside a character class becomes an end-of-input lookahead: PCRE's also matches
+      before a final line feed, so ``^[a-z]+$`` accepted ``"abc\n"`` (found by a hunt);
+    - in a class, a ``-`` next to a class escape (``[\w-.]``) is a literal dash in ECMA and an
+      invalid range to PCRE, which refused the pattern (every value failed): escaped;
+    - ``[]`` matches nothing and ``[^]`` any character in ECMA; PCRE reads a ``]`` there as the
+      class's first member and refused both: ``(?!)`` and ``[\s\S]``."""
     out: list[str] = []
-    i, in_class = 0, False
+    i, in_class, after_escape = 0, False, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
             out.append(pattern[i : i + 2])
+            after_escape = in_class and pattern[i + 1 : i + 2] in _CLASS_ESCAPES
             i += 2
             continue
         if in_class:
-            in_class = ch != "]"
+            if ch == "]":
+                in_class = False
+            elif ch == "-" and (after_escape or (pattern[i + 1 : i + 2] == "\\" and pattern[i + 2 : i + 3] in _CLASS_ESCAPES)):
+                ch = "\\-"
+            after_escape = False
         elif ch == "[":
-            in_class = True
+            if pattern.startswith("[]", i) or pattern.startswith("[^]", i):
+                out.append("(?!)" if pattern[i + 1] == "]" else "[\\s\\S]")
+                i += 2 if pattern[i + 1] == "]" else 3
+                continue
+            in_class, after_escape = True, False
             if pattern.startswith("[^", i):
                 out.append("[^")
                 i += 2
