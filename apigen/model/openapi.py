@@ -159,6 +159,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "root"
 
 
+def _param_key(p: Parameter) -> tuple[str, str]:
+    """What makes a parameter the same one: its name and location, a header's name in any case
+    (RFC 9110; an operation's `x-trace` did not replace a path item's `X-Trace`, and both were
+    enforced; found by a hunt)."""
+    return (p.name.lower() if p.location == "header" else p.name, p.location)
+
+
 def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_given: bool = False) -> SpecSummary | None:
     """The operations of one document. ``base_path_given``: the policy sets the API's base path,
     so the document's servers are not read for it (their problems would block the override the
@@ -246,9 +253,9 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
                     )
         shared = _parameters(specs, item.get("parameters"), item_uri, item_path, diags, item_display)
         if "parameters" in local:
-            by_key = {(p.name, p.location): p for p in shared}
+            by_key = {_param_key(p): p for p in shared}
             for p in _parameters(specs, local["parameters"], specs.root_uri, local_path, diags, root_display):
-                by_key[(p.name, p.location)] = p
+                by_key[_param_key(p)] = p
             shared = list(by_key.values())
         for method in methods:
             op, op_uri, op_display, op_item_path = item.get(method), item_uri, item_display, item_path
@@ -258,8 +265,8 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
                 continue
             op_path = (*op_item_path, method)
             own = _parameters(specs, op.get("parameters"), op_uri, op_path, diags, op_display)
-            merged = {(p.name, p.location): p for p in shared}
-            merged.update({(p.name, p.location): p for p in own})
+            merged = {_param_key(p): p for p in shared}
+            merged.update({_param_key(p): p for p in own})
             for prm in merged.values():
                 if prm.location == "path" and prm.raw.get("style") == "matrix":
                     diags.warning(

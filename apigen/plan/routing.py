@@ -445,8 +445,11 @@ def _common_text(a: Segment, b: Segment) -> str | None:
 # was authorised as the public /users/{id} and served as /users/me; clients send %3B in values),
 # a raw "#" (nginx's $uri ends there, the upstream gets the rest: /public#/secret), and a dot
 # segment before an encoded ";" (a rewrite decodes it; found by hunts).
+# And a percent-encoded letter, digit, "-", "." or "_" (RFC 3986's unreserved characters, which
+# no encoder escapes; "~" aside, which Java's URLEncoder does): /users/m%65 was the public
+# /users/me for the gateway and /users/{uid} for a router matching the raw path (a hunt).
 # Factored by first character: a "/" (several in every path) tries one branch, not five.
-AMBIGUOUS_PATH_REGEX = r"(?i)[;#\\]|%(?:2f|5c)|/(?:/|(?:\.|%2e){1,2}(?:%3b[^/]*)?(?:/|$))"
+AMBIGUOUS_PATH_REGEX = r"(?i)[;#\\]|%(?:2[d-f]|3[0-9]|[46][1-9a-f]|5[0-9acf]|7[0-9a])|/(?:/|\.{1,2}(?:%3b[^/]*)?(?:/|$))"
 AMBIGUOUS_PATH_SOURCE = "apigen_log_path"
 AMBIGUOUS_PATH_TARGET = RESERVED_PREFIX + "/400"
 _AMBIGUOUS = re.compile(AMBIGUOUS_PATH_REGEX)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apigen.targets import unavailable_reason
 
@@ -46,6 +46,32 @@ def check_cache_listen(policy: PolicyDef, config: GatewayConfig, source: PolicyS
                     source.pos(*policy.path, "cache", "listen"))
 
 
+_SCHEME_KINDS = {"basic": "basic_auth", "bearer": "jwt", "oauth2": "jwt", "openIdConnect": "jwt", "mutualTLS": "mtls"}
+
+
+def scheme_mismatch(scheme: Any, policy: PolicyDef) -> str | None:
+    """How the policy an `openapi_security` maps a document's scheme to cannot take what the
+    scheme tells clients to send, or None (found by a hunt: mapped silently)."""
+    if not isinstance(scheme, dict):
+        return None
+    kind = scheme.get("type")
+    cfg = policy.config
+    if kind == "apiKey":
+        if policy.kind != "api_key":
+            return f"is an apiKey, mapped to {policy.name!r}, a {policy.kind} policy"
+        where, name = str(scheme.get("in", "")), str(scheme.get("name", ""))
+        mine, my_name = str(cfg.get("in", "header")), str(cfg.get("name", ""))
+        same = my_name.lower() == name.lower() if where == "header" else my_name == name
+        if where != mine or not same:
+            return f"sends the key in {where} {name!r}, but policy {policy.name!r} reads {mine} {my_name!r}"
+        return None
+    expected = _SCHEME_KINDS.get(str(scheme.get("scheme", "")).lower() if kind == "http" else str(kind))
+    if expected is not None and policy.kind != expected:
+        what = f"http {scheme.get('scheme')}" if kind == "http" else kind
+        return f"is {what}, mapped to {policy.name!r}, a {policy.kind} policy (expected {expected})"
+    return None
+
+
 def check_all(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
     """Checks over every operation, run once per build (from the first authentication policy)."""
     from apigen.plan.effective import resolve_operation
@@ -71,6 +97,17 @@ def check_all(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -
                 complete = not isinstance(listed, list) or len(config.apis) >= len(listed)
                 if complete and not any(scheme in api.security_schemes for api in config.apis):
                     diags.warning(f"no API document defines the security scheme {scheme!r}", at)
+                elif target in config.policies:
+                    for api in config.apis:
+                        mismatch = scheme_mismatch(api.security_schemes.get(scheme), config.policies[target])
+                        if mismatch:
+                            diags.warning(
+                                f"scheme {scheme!r} of API {api.name!r} {mismatch}: clients following the "
+                                f"document are refused",
+                                at,
+                                code="security-scheme-mismatch",
+                            )
+                            break
     reported: set[str] = set()
     for api in config.apis:
         for op in api.operations:

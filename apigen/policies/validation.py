@@ -36,6 +36,7 @@ class ValidationLocation:
     max_violations: int
     unknown_query: str
     unsupported: str  # error | warn: how unsupported schema keywords are reported
+    credential_query: tuple[str, ...]  # query arguments that carry credentials: never "unknown"
     api: Api = field(repr=False, compare=False)
     op: Operation = field(repr=False, compare=False)
     policy_path: tuple = field(repr=False, compare=False, default=())
@@ -54,6 +55,35 @@ class ValidationHttp:
     module_text: str
 
 
+def _query_credential(policy: PolicyDef | None) -> str | None:
+    cfg = policy.config if policy is not None else {}
+    if policy is not None and policy.kind == "api_key" and cfg.get("in") == "query":
+        return str(cfg["name"])
+    token = cfg.get("token") if policy is not None and policy.kind == "jwt" else None
+    return str(token["name"]) if isinstance(token, dict) and token.get("from") == "query" else None
+
+
+def credential_query_names(eff: EffectiveOperation, api: Api, config: GatewayConfig) -> tuple[str, ...]:
+    """The query arguments that carry the operation's credentials: those of the spec's `apiKey`
+    schemes `in: query` it requires (OpenAPI never lists them under `parameters`), and those the
+    authentication policies on it read, directly or as the policy an `openapi_security` maps a
+    required scheme to. `unknown_query_params: reject` refused them: every authenticated request
+    got 400 (found by a hunt)."""
+    names: set[str | None] = set()
+    requirements = eff.op.security if eff.op.security is not None else api.security
+    schemes = {name for requirement in requirements or () for name in requirement}
+    for scheme_name in schemes:
+        scheme = api.security_schemes.get(scheme_name)
+        if isinstance(scheme, dict) and scheme.get("type") == "apiKey" and scheme.get("in") == "query":
+            names.add(str(scheme.get("name", "")))
+    for applied in eff.policies:
+        names.add(_query_credential(applied.policy))
+        if applied.policy.kind == "openapi_security":
+            mapping = applied.policy.config.get("schemes") or {}
+            names.update(_query_credential(config.policies.get(str(mapping.get(s)))) for s in schemes)
+    return tuple(sorted(n for n in names if n))
+
+
 class Validation(PolicyKind):
     name = "validation"
     order = 900  # its directives are only body buffering; it runs in the content phase anyway
@@ -68,6 +98,7 @@ class Validation(PolicyKind):
             max_violations=int(c.get("max_violations", 10)),
             unknown_query=str(c.get("unknown_query_params", "allow")),
             unsupported=str(c.get("unsupported_keywords", "error")),
+            credential_query=credential_query_names(eff, api, config),
             api=api,
             op=eff.op,
             policy_path=policy.path,
@@ -88,7 +119,9 @@ class Validation(PolicyKind):
             if inst.mode == "off":
                 continue
             rules = builder.build(inst.api, inst.op)
-            entries.append(OperationEntry(rules, inst.mode, inst.max_violations, inst.unknown_query))
+            entries.append(
+                OperationEntry(rules, inst.mode, inst.max_violations, inst.unknown_query, inst.credential_query)
+            )
             if assets is not None:  # the collector carries the build's diagnostics
                 for item in compiler.unsupported[reported:]:
                     self._report(item, inst, assets)

@@ -125,6 +125,17 @@ def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
         return False
     except Exception as exc:  # the validator resolves $refs itself; a bad one raises, not yields
         ref = getattr(exc, "ref", None)
+        anchor = getattr(exc, "anchor", None)  # referencing.exceptions.NoSuchAnchor
+        if isinstance(anchor, str):
+            # Its `ref` is the document's URI: the message named the document at 1:1 (a hunt).
+            found = _find_ref(specs.root, "#" + anchor)
+            diags.error(
+                f"cannot resolve $ref {'#' + anchor!r}: references to an `$anchor` are not supported; "
+                "refer to the schema by its JSON pointer (#/components/schemas/...)",
+                locate(specs.root_uri, (*found[0], "$ref") if found is not None else (), display),
+                code="openapi",
+            )
+            return False
         if isinstance(ref, str) and _report_broken_file(specs, ref, diags):
             return False  # the referenced file exists but does not parse: that is the error
         if isinstance(ref, str):  # referencing.exceptions.Unresolvable: point at the $ref itself

@@ -25,6 +25,7 @@ class OperationEntry:
     mode: str  # report | enforce
     max_violations: int
     unknown_query: str  # allow | reject
+    credential_query: tuple[str, ...] = ()  # query arguments carrying credentials: not unknown
 
 
 def _op_literal(entry: OperationEntry) -> str:
@@ -32,7 +33,7 @@ def _op_literal(entry: OperationEntry) -> str:
     params = "".join(
         "            {"
         f"in: {js(p.location)}, name: {js(p.name)}, required: {js(p.required)}, scalar: {js(p.scalar)}, "
-        f"array: {js(p.array)}, sep: {js(p.separator)}, check: {p.function}"
+        f"array: {js(p.array)}, sep: {js(p.separator)}, prefix: {js(p.prefix)}, check: {p.function}"
         "},\n"
         for p in r.params
     )
@@ -43,7 +44,7 @@ def _op_literal(entry: OperationEntry) -> str:
     return (
         f"    case {js(r.key)}: return {{\n"
         f"        mode: {js(entry.mode)}, max: {entry.max_violations}, "
-        f"unknownQuery: {js(entry.unknown_query)},\n"
+        f"unknownQuery: {js(entry.unknown_query)}, credentialQuery: {js(list(entry.credential_query))},\n"
         f"        path: {js(r.path_regex)}, pathNames: {js(list(r.path_names))},\n"
         f"        params: [\n{params}        ],\n"
         f"        body: {body}\n"
@@ -138,6 +139,10 @@ function pathValues(op, rawPath, e) {
 }
 function checkParam(prm, texts, e) {
     var p = "/" + prm.in + "/" + esc(prm.name);
+    if (prm.prefix) {  // style: label path values start with "."
+        if (texts[0].slice(0, prm.prefix.length) !== prm.prefix) { add(e, p, "expected " + prm.prefix + " before the value (style label)"); return; }
+        texts = [texts[0].slice(prm.prefix.length)];
+    }
     if (!prm.array) {
         if (texts.length > 1) { add(e, p, "given more than once"); return; }
         var v = convert(texts[0], prm.scalar);
@@ -208,6 +213,7 @@ function checkRequest(r, op, e) {
         cookie: parseCookies(r.headersIn["Cookie"])
     };
     var declaredQuery = Object.create(null);
+    for (var c = 0; c < op.credentialQuery.length; c++) declaredQuery[op.credentialQuery[c]] = true;
     for (var i = 0; i < op.params.length; i++) {
         var prm = op.params[i];
         var texts;

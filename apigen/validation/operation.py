@@ -20,6 +20,7 @@ SCALARS = ("integer", "number", "boolean", "string")
 # Separator of array values in one query/header/path value, by (style) or Swagger 2 collectionFormat.
 SEPARATORS = {"form": ",", "simple": ",", "spaceDelimited": " ", "pipeDelimited": "|"}
 COLLECTION_SEPARATORS = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}
+FORM_MEDIA = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ParamRule:
     array: bool
     separator: str | None  # None: one array item per repeated query key (exploded form)
     function: str  # compiled schema function
+    prefix: str = ""  # before the value: "." for a `style: label` path parameter
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,12 @@ class RulesBuilder:
         # "expected integer").
         scalar = "|".join(k for k in SCALARS if k in kinds) or "string"
         separator: str | None = ","
-        if array:
+        # `style: label` path values are `.5`, `.a,b` or (exploded) `.a.b`: it was read as
+        # `simple`, and the form the spec defines got "expected integer" (found by a hunt).
+        label = param.location == "path" and param.raw.get("style") == "label"
+        if label:
+            separator = "." if param.raw.get("explode", False) else ","
+        elif array:
             style = param.raw.get("style")
             fmt = param.raw.get("collectionFormat")
             if fmt is None and str(specs.root.get("swagger", "")).startswith("2"):
@@ -139,12 +146,16 @@ class RulesBuilder:
                     return None
                 separator = None if (explode and param.location == "query") else SEPARATORS[style]
         function = self.compiler.compile(param.schema, uri, where)
-        return ParamRule(param.location, param.name, param.required, scalar, array, separator, function)
+        return ParamRule(param.location, param.name, param.required, scalar, array, separator, function, "." if label else "")
 
     def _body(self, api: Api, op: Operation, op_pointer: str, body_param: Any) -> BodyRule | None:
         specs = api.specs
         if body_param is not None or _form_params(op):  # Swagger 2.0
-            consumes = op.raw.get("consumes") or specs.root.get("consumes") or ["application/json"]
+            # Without `consumes` the document names no media type: form parameters are a form
+            # (urlencoded or multipart), and a body is checked as JSON when sent as JSON, any other
+            # type passing. (A JSON-only default refused every form post; found by a hunt.)
+            default = FORM_MEDIA if body_param is None else ("application/json", "*/*")
+            consumes = op.raw.get("consumes") or specs.root.get("consumes") or default
             media = tuple(sorted({str(m).split(";")[0].strip().lower() for m in consumes}))
             functions = ()
             if body_param is not None:
@@ -152,7 +163,10 @@ class RulesBuilder:
                     body_param.schema, body_param.spec_uri or op.spec_uri, f"{op_pointer}/parameters/body"
                 )
                 functions = tuple((m, fn) for m in media if is_json_media(m))
-            required = bool(body_param.required) if body_param is not None else False
+            if body_param is not None:
+                required = bool(body_param.required)
+            else:  # a required form field needs a form
+                required = any(p.required for p in op.parameters if p.location == "formData")
             return BodyRule(required, media, functions)
         raw = op.raw.get("requestBody")
         if raw is None:

@@ -42,11 +42,17 @@ AMBIGUOUS = [
     # decodes "..%3B" into the servlet dot segment "..;".
     "/v1/items/42;x",
     "/v1/items/..%3B",
+    # Seventh session: an encoded letter, digit, "-", "." or "_" (no encoder escapes them) would
+    # be the literal route for the gateway and a parameter for a router matching the raw path.
+    "/v1/items/a%2Eb",
+    "/v1/it%65ms/42",
+    "/v1/items/%34%32",
 ]
 CANONICAL = [
     ("/v1/items", "main.listItems"),
     ("/v1/items/42", "main.getItem"),
-    ("/v1/items/a%2Eb", "main.getItem"),  # an encoded dot inside a segment is no dot segment
+    ("/v1/items/a%7Eb", "main.getItem"),  # Java's URLEncoder escapes "~"
+    ("/v1/items/a%20b%40c", "main.getItem"),
     ("/v1/items/a%3Bb", "main.getItem"),  # an encoded ";" is a character of the value
     ("/v1/items/...", "main.getItem"),
     ("/v1/items/42?next=/a/../b%2F//c", "main.getItem"),  # the query string is not the path
