@@ -63,9 +63,18 @@ def render_body(template: str, status: int, reason: str) -> Arg:
     return Arg('"' + "".join(out) + '\\n"')
 
 
+def error_location(status: int) -> str:
+    """The named location answering ``status`` with the gateway's JSON (api_json_errors.conf)."""
+    return f"@apigen_error_{status}"
+
+
 @dataclass(frozen=True)
 class InterceptUse:
     statuses: tuple[int, ...]  # every error_page of the location
+
+    @property
+    def pages(self) -> tuple[tuple[int, str], ...]:
+        return tuple((s, error_location(s)) for s in self.statuses)
 
 
 class Errors(PolicyKind):

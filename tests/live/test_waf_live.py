@@ -53,14 +53,14 @@ def audit_entry(path: Path, request_id: str, timeout: float = 5.0) -> dict:
 
 @pytest.fixture
 def gateway(tmp_path, echo_backend, nginx_runner):
-    def start(policies: dict, api_extra: dict | None = None):
+    def start(policies: dict, api_extra: dict | None = None, gateway_use: list[str] | None = None):
         backend = echo_backend("pets")
         audit = tmp_path / "audit.log"
         for p in policies.values():
             if p["kind"] == "waf":
                 p["audit_log"] = str(audit)
         api = {"name": "pets", "spec": str(PETSTORE), "base_path": "/v1", **(api_extra or {})}
-        bundle, port = build_gateway(tmp_path, backend.address, policies, [api])
+        bundle, port = build_gateway(tmp_path, backend.address, policies, [api], gateway_use)
         nginx_t_ok(bundle)
         return nginx_runner(bundle, port), audit
 
@@ -126,3 +126,30 @@ def test_waf_then_validation(gateway) -> None:
     body = b'{"name": "Rex", "tag": "dog"}'
     r = request("POST", f"{gw.url}/v1/pets", headers={"Content-Type": "application/json"}, body=body)
     assert (r.status, r.json()["body"].encode()) == (200, body)
+
+
+def test_other_errors_of_a_waf_operation_and_the_waf_403_are_the_gateways(gateway, tmp_path) -> None:
+    """A WAF location restates the server's error pages: it sent them to `@apigen_<status>`,
+    which did not exist (HTML 500 for a missing key, a rate limit, a dropped upstream), and its
+    403 ignored the errors template and the operation's CORS headers (found by a hunt)."""
+    (tmp_path / "keys.txt").write_text("alice: s3cr3tkeyAAAAAAAAAAAA\n")
+    template = '{"error": {"code": {status}, "message": {message}}, "trace": {request_id}}'
+    policies = {
+        "waf": {"kind": "waf"},
+        "keys": {"kind": "api_key", "keys_file": str(tmp_path / "keys.txt")},
+        "slow": {"kind": "rate_limit", "rate": "1r/m"},
+        "web": {"kind": "cors", "origins": ["https://app.example.com"]},
+        "json": {"kind": "errors", "template": template},
+    }
+    api = {"use": ["waf", "web"], "operations": {"showPetById": {"use": ["keys"]}, "listPets": {"use": ["slow"]}}}
+    gw, _ = gateway(policies, api, gateway_use=["json"])
+    r = request("GET", f"{gw.url}/v1/pets/1")
+    assert (r.status, r.json()["error"]["code"], r.headers.get("WWW-Authenticate", "")[:6]) == (401, 401, "ApiKey")
+    assert request("GET", f"{gw.url}/v1/pets").status == 200
+    r = request("GET", f"{gw.url}/v1/pets")
+    assert (r.status, r.json()["error"]["code"], r.headers["Retry-After"]) == (429, 429, "60")
+    r = request("GET", gw.url + TRAVERSAL.replace("pets", "pets/1"), headers={"X-API-Key": "s3cr3tkeyAAAAAAAAAAAA", "Origin": "https://app.example.com", "X-Request-ID": "waf-t"})
+    assert r.status == 403, r.text
+    assert r.json() == {"error": {"code": 403, "message": "Forbidden"}, "trace": "waf-t"}
+    assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert r.headers["Content-Type"] == "application/json" and r.headers["X-Request-ID"] == "waf-t"

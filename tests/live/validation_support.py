@@ -16,11 +16,15 @@ PETSTORE = REPO / "examples" / "petstore" / "openapi.yaml"
 
 
 def build_gateway(
-    tmp_path: Path, backend_address: str, policies: dict[str, Any], apis: list[dict[str, Any]]
+    tmp_path: Path,
+    backend_address: str,
+    policies: dict[str, Any],
+    apis: list[dict[str, Any]],
+    gateway_use: list[str] | None = None,
 ) -> tuple[Path, int]:
     port = free_port()
     policy = {
-        "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Apigen-Operation"},
+        "gateway": {"listen": f"127.0.0.1:{port}", "operation_header": "X-Apigen-Operation", "use": gateway_use or []},
         "upstreams": {"backend": {"servers": [{"address": backend_address}]}},
         "policies": policies,
         "apis": [{"upstream": "backend", **api} for api in apis],

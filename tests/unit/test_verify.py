@@ -309,3 +309,28 @@ def _nginx_version() -> tuple[int, ...]:
     match = re.search(r"nginx/(\d+(?:\.\d+)*)", out)
     assert match, out
     return tuple(int(p) for p in match.group(1).split("."))
+
+
+class TestNamedLocations:
+    """error_page/try_files targets that do not exist pass `nginx -t` and answer HTML 500s."""
+
+    def test_a_missing_named_location_is_reported_where_it_is_used(self, tmp_path: Path) -> None:
+        from apigen.verify.named_locations import check_named_locations
+
+        conf = API_CONF.replace(
+            "        proxy_pass http://127.0.0.1:9000;\n",
+            "        proxy_pass http://127.0.0.1:9000;\n        error_page 502 = @gone;\n        error_page 504 = @there;\n",
+        ).replace("    location = /_auth {", "    location @there {\n        return 504;\n    }\n    location = /_auth {")
+        bundle = write_bundle(tmp_path, conf)
+        errors = check_named_locations(parse_bundle(bundle).payload)
+        assert [(e.file, e.line, e.message.split(":")[0]) for e in errors] == [
+            ("conf.d/api.conf", line_of(conf, "@gone"), "no location @gone in this server")
+        ]
+
+    def test_a_named_location_of_another_server_does_not_count(self, tmp_path: Path) -> None:
+        from apigen.verify.named_locations import check_named_locations
+
+        conf = API_CONF.replace("        proxy_pass http://127.0.0.1:9000;\n", "        error_page 502 = @other;\n        proxy_pass http://127.0.0.1:9000;\n")
+        conf += "server {\n    listen 127.0.0.1:8081;\n    server_name b.example.com;\n    location @other {\n        return 502;\n    }\n}\n"
+        errors = check_named_locations(parse_bundle(write_bundle(tmp_path, conf)).payload)
+        assert [e.line for e in errors] == [line_of(conf, "= @other")]
