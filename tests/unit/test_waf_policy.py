@@ -55,7 +55,7 @@ def test_oss_output(tmp_path: Path) -> None:
     _, create = operation_location(conf, "api", "createPet")
     assert "ctl:ruleRemoveById=920350,ctl:ruleRemoveById=942100" in create
     assert 'modsecurity_rules "SecRuleEngine On";' in create
-    assert 'error_page 403 = "@apigen_waf_403";' in create and 'error_page 401 = "@apigen_401";' in create
+    assert 'error_page 403 = "@apigen_waf_403";' in create and 'error_page 401 = "@apigen_error_401";' in create
     _, show = operation_location(conf, "api", "showPetById")
     assert 'modsecurity_rules "SecRuleEngine DetectionOnly";' in show
     assert "tx.paranoia_level=3" in show and "tx.inbound_anomaly_score_threshold=10" in show
