@@ -108,12 +108,16 @@ def url_path(url: str) -> str:
 _SCHEME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*)?://")
 
 
-def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...]:
-    out = []
-    for requirement in value or []:
-        if isinstance(requirement, dict):
-            out.append({str(k): tuple(str(s) for s in (v or [])) for k, v in requirement.items()})
-    return tuple(out)
+def _security(value: Any) -> tuple[Mapping[str, tuple[str, ...]], ...] | None:
+    """The requirements, or None when ``value`` is not a list of mappings of lists: never read
+    as "no requirement" (a mapping read that way made an operation public; found by a hunt)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+        isinstance(r, dict) and all(isinstance(v, list) for v in r.values()) for r in value
+    ):
+        return None
+    return tuple({str(k): tuple(str(s) for s in v) for k, v in r.items()} for r in value)
 
 
 # Paths, operationIds and base paths reach nginx locations, map keys and request headers (the
@@ -304,6 +308,12 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
                 continue
             seen_ids[op_id] = f"{method.upper()} {path_key}"
             security = _security(op["security"]) if "security" in op else None
+            if "security" in op and security is None:
+                diags.error(
+                    "security must be a list of requirements (`- scheme: [scopes]`)",
+                    locate(op_uri, (*op_path, "security"), op_display),
+                )
+                continue
             tags = tuple(str(t) for t in op.get("tags") or ())
             operations.append(
                 Operation(
@@ -323,6 +333,10 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
                     generated_id=generated,
                 )
             )
+    document_security = _security(doc.get("security"))
+    if document_security is None:
+        diags.error("security must be a list of requirements (`- scheme: [scopes]`)", locate(specs.root_uri, ("security",), root_display))
+        return None
     base_path = _server_base_path(doc, version)
     servers = doc.get("servers") if version != "2.0" and not base_path_given else None
     if isinstance(servers, list) and servers and isinstance(servers[0], dict):
@@ -349,7 +363,7 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
         base_path=base_path,
         operations=tuple(operations),
         security_schemes=schemes if isinstance(schemes, dict) else {},
-        security=_security(doc.get("security")),
+        security=document_security,
     )
 
 

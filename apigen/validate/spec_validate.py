@@ -12,7 +12,7 @@ from urllib.parse import urldefrag, urljoin
 from apigen import __version__
 from apigen.cache import has_marker, put_marker
 from apigen.diagnostics import Diagnostics
-from apigen.load.spec_loader import SpecSet, locate, uri_path
+from apigen.load.spec_loader import SpecSet, locate, pointer_to_path, uri_path
 from apigen.load.yaml_positions import YamlLoadError
 from apigen.validate.openapi_validators import plain_validator_class
 from apigen.validate.parallel import is_valid
@@ -85,8 +85,57 @@ def validate_spec(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
     # Valid documents are the common case: check fast first (parallel, fastest backend) and
     # only run the slower reporting validator when something is wrong.
     ok = is_valid(specs, version) or _validate(specs, version, diags)
+    ok = _validate_referenced_path_items(specs, version, diags) and ok
     if ok and key is not None:
         put_marker(_CACHE_PART, key)
+    return ok
+
+
+# Where each version's schema defines a path item.
+_PATH_ITEM_SCHEMA = {"2.0": "#/definitions/pathItem", "3.0": "#/definitions/PathItem", "3.1": "#/$defs/path-item"}
+_PATH_ITEM_VALIDATORS: dict[str, Any] = {}
+
+
+def _path_item_validator(version: str) -> Any:
+    if version not in _PATH_ITEM_VALIDATORS:
+        from jsonschema.validators import validator_for
+        from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31
+
+        full = {"2.0": schema_v2, "3.0": schema_v30, "3.1": schema_v31}[version]
+        # The document's own keywords dropped (2020-12 applies a $ref's siblings): its
+        # definitions stay for the path item's $refs to them.
+        keep = {k: v for k, v in full.items() if k in ("$id", "id", "$schema", "definitions", "$defs")}
+        schema = {**keep, "$ref": _PATH_ITEM_SCHEMA[version]}
+        _PATH_ITEM_VALIDATORS[version] = validator_for(full)(schema)
+    return _PATH_ITEM_VALIDATORS[version]
+
+
+def _validate_referenced_path_items(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
+    """openapi-spec-validator does not follow a path item's `$ref`: in another file (or elsewhere
+    in the document) a path item was never checked, and a `security` written as a mapping made
+    its operation public (found by a hunt). Each such path item is checked against the version's
+    path item schema, errors at their place in the referenced document."""
+    paths = specs.root.get("paths")
+    ok = True
+    for key, item in sorted(paths.items()) if isinstance(paths, dict) else ():
+        if not (isinstance(item, dict) and isinstance(item.get("$ref"), str)):
+            continue
+        try:
+            target, uri, pointer = specs.resolve(item["$ref"], specs.root_uri)
+        except (KeyError, ValueError):
+            continue  # reported where the operations are read (apigen.model.openapi)
+        base = pointer_to_path(pointer)
+        errors = sorted(_path_item_validator(version).iter_errors(target), key=lambda e: tuple(map(str, e.absolute_path)))
+        for error in errors[:MAX_ERRORS]:
+            ok = False
+            path = (*base, *error.absolute_path)
+            message = str(error.message).split("\n\n", 1)[0].strip()
+            where = " > ".join(str(p) for p in ("paths", key, *error.absolute_path))
+            diags.error(
+                f"invalid OpenAPI {version} document: {where}: {message}",
+                locate(uri, path, specs.display(uri)),
+                code="openapi",
+            )
     return ok
 
 

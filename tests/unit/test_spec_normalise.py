@@ -561,3 +561,15 @@ def test_a_left_out_api_still_has_its_names_checked(tmp_path) -> None:
     messages = [e.message for e in exc.value.diagnostics.errors]
     assert "unknown upstream 'nope'" in messages and "unknown policy 'missing'" in messages
     assert any("invalid OpenAPI" in m for m in messages)
+
+
+def test_a_malformed_security_is_never_no_requirement() -> None:
+    """A `security` mapping (not a list) was read as no requirement: the operation was public
+    (found by a hunt, through a path item $ref the validator does not follow)."""
+    from apigen.model.openapi import _security
+
+    assert _security(None) == ()
+    assert _security([]) == ()
+    assert _security([{"key": []}, {}]) == ({"key": ()}, {})
+    for bad in ({"key": []}, "key", [{"key": None}], ["key"], [{"key": "scope"}]):
+        assert _security(bad) is None, bad
