@@ -83,6 +83,11 @@ class AccessLogPlan:
     utf8_regex: str = "~" + UTF8_ONLY
     not_utf8: str = NOT_UTF8
 
+    @property
+    def off(self) -> bool:
+        """`path: off`: no access log (nginx's `access_log off`, which takes no format)."""
+        return self.path == "off"
+
 
 @dataclass(frozen=True)
 class MetricsPlan:

@@ -3,6 +3,7 @@ must match, features the target lacks."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from apigen.diagnostics import Diagnostics
@@ -96,7 +97,14 @@ def _listen_key(value: object) -> tuple[str, int] | None:
     if port is None:
         return None
     host = text.rsplit(":", 1)[0]
-    return (host if host not in ("", "*", "0.0.0.0", "[::]") else "*", port)
+    bare = host.strip("[]")
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", bare):  # nginx reads 127.0.0.01 as 127.0.0.1; Python refuses it
+        bare = ".".join(str(int(part)) for part in bare.split("."))
+    try:  # one address however it is written (127.0.0.01, [0:0::1]; found by a hunt)
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        return (host, port)  # a host name: compared as written
+    return ("*" if address.is_unspecified else str(address), port)
 
 
 def _check_metrics_listen(source: PolicySource, diags: Diagnostics) -> None:

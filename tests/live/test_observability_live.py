@@ -169,3 +169,35 @@ def test_the_default_access_log_is_json_for_paths_that_are_not_utf8(tmp_path, ec
     raw = (nginx.prefix / "logs/access.log").read_bytes()
     paths = [json.loads(line)["path"] for line in raw.decode("utf-8").splitlines()]
     assert paths == ["(not UTF-8)", "/things/café", "(not UTF-8)"]
+
+
+def test_unknown_hosts_and_early_errors_go_to_the_gateway_log_and_off_means_off(tmp_path, echo_backend, nginx_runner) -> None:
+    """Found by a hunt: the unknown-host server (444, and errors found before a server is
+    chosen) logged to nginx.conf's default log, never the configured one; `path: off` (documented)
+    built `access_log "off" apigen_json;`, which nginx refuses."""
+    backend = echo_backend("things")
+    port = free_port()
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}", "server_name": "api.example.com", "access_log": {"path": "logs/gw.log"}},
+        "upstreams": {"things": {"servers": [{"address": backend.address}]}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things"}],
+    }
+    nginx = nginx_runner(build(tmp_path / "a", policy, {"things.json": SPEC}), port)
+    try:  # 444: closed without an answer (a reset when nginx closes with unread data)
+        assert send_raw(port, b"GET /things HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n") == b""
+    except ConnectionResetError:
+        pass
+    assert send_raw(port, b"GET /%zz HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    path = nginx.prefix / "logs" / "gw.log"
+    deadline = time.monotonic() + 5
+    while (not path.exists() or path.read_bytes().count(b"\n") < 2) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [json.loads(line)["status"] for line in path.read_text().splitlines()] == [444, 400]
+    assert "uninitialized" not in nginx.error_log()
+
+    port = free_port()
+    policy["gateway"].update(listen=f"127.0.0.1:{port}", access_log={"path": "off"})
+    nginx = nginx_runner(build(tmp_path / "b", policy, {"things.json": SPEC}), port)
+    assert request("GET", f"{nginx.url}/things/1", headers={"Host": "api.example.com"}).status == 200
+    conf = (nginx.prefix / "api_gateway.conf").read_text()
+    assert "access_log off;" in conf and "apigen_json" not in conf
