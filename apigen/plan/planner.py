@@ -233,6 +233,15 @@ class Plan:
     ambiguous_path_source: str = AMBIGUOUS_PATH_SOURCE
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
     answer_maps: tuple[AnswerHeaderMap, ...] = ()  # headers error answers repeat (plan/answers.py)
+
+    @property
+    def route_body_limit(self) -> str | None:
+        """``client_max_body_size`` of the route locations. nginx checks a Content-Length in the
+        location it first finds: above the gateway-wide limit, the 413 came from the route
+        location, before it named the operation, so it lacked the operation's CORS and response
+        headers (found by a hunt). Where error answers carry such headers, the route locations
+        leave the check to the operation's location (its own limit, or the gateway's)."""
+        return "0" if self.answer_maps else None
     # The header aggregate parts receive the client's identity in: every operation location sets
     # it too (the verified client, or nothing), so a client cannot send it to the same upstreams.
     client_header: str | None = None

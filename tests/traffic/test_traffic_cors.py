@@ -151,6 +151,11 @@ def test_error_answers_carry_the_operation_headers(tmp_path: Path, echo_backend,
     assert big.status == 413
     without_show = {k: v for k, v in expected.items() if k != "X-Trace"}
     assert answer_headers(big) == without_show
+    # Above the gateway-wide limit (1m) too: the route location, which nginx finds first, used
+    # to answer it before naming the operation, without any of them (found by a hunt).
+    huge = request("POST", f"{nginx.url}/v1/pets", headers={**cors, "Content-Length": str(2 << 20)}, body=b"x" * (2 << 20))
+    assert huge.status == 413
+    assert answer_headers(huge) == without_show
     # A preflight over the (same) limit: 429 with the CORS headers only (a preflight answers
     # none of the operation's other headers).
     limited_preflight = preflight(f"{nginx.url}/v1/pets/2", "GET")
