@@ -32,6 +32,7 @@ class EffectiveOperation:
     upstream: str
     upstream_origin: str  # level that chose the upstream
     timeouts: Timeouts
+    grpc: bool = False  # the upstream speaks gRPC: the gateway's errors are gRPC statuses
 
     def of_kind(self, kind: str) -> tuple[EffectivePolicy, ...]:
         return tuple(p for p in self.policies if p.policy.kind == kind)
@@ -101,7 +102,8 @@ def resolve_operation(
     if diags is not None and source is not None:
         _check_dry_run_mix(op, chosen, diags, source)
         _check_split_variants(chosen, upstream, config, diags, source)
-    return EffectiveOperation(op, tuple(chosen), upstream, upstream_origin, timeouts)
+    grpc = upstream in config.upstreams and config.upstreams[upstream].is_grpc
+    return EffectiveOperation(op, tuple(chosen), upstream, upstream_origin, timeouts, grpc)
 
 
 def _check_upstream_under_split(

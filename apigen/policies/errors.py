@@ -118,11 +118,19 @@ class Errors(PolicyKind):
             (503, "Retry-After", "upstream_http_retry_after"),
         ]
 
+    def inactive_reason(self, policy: PolicyDef, eff: EffectiveOperation) -> str | None:
+        return _GRPC_REASON if policy.config.get("intercept") and eff.grpc else None
+
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         intercept = policy.config.get("intercept") or ()
-        if not intercept:
+        # A gRPC operation answers the gateway's errors as gRPC statuses: JSON error pages put
+        # before those made clients get HTTP 502 with JSON (found by a hunt).
+        if not intercept or eff.grpc:
             return None
         return InterceptUse(tuple(sorted(set(intercept) | set(NGINX_OWN_IN_OPERATION))))
+
+
+_GRPC_REASON = "gRPC operations answer errors as gRPC statuses (grpc-status), never as JSON"
 
 
 register(Errors())

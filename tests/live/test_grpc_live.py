@@ -3,6 +3,9 @@ real grpcio server, gateway errors as gRPC status codes."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from concurrent import futures
 
@@ -16,6 +19,10 @@ from tests.support.ports import free_port
 pytestmark = [pytest.mark.live, requires_nginx]
 
 SPEC = openapi({"/echo.Echo/Say": {"post": "Say"}, "/echo.Echo/Slow": {"post": "Slow"}})
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "apigen", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def _say(request: bytes, context) -> bytes:
@@ -73,14 +80,21 @@ def test_grpc_call_and_gateway_errors(tmp_path, nginx_runner, grpc_backend) -> N
             channel.unary_unary("/echo.Echo/Slow")(b"x", timeout=5)
         assert (slow.value.code(), slow.value.details()) == (grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
 
-    # Same API, backend down: the gateway's 502 becomes gRPC UNAVAILABLE with its own message.
+    # Same API, backend down: the gateway's 502 becomes gRPC UNAVAILABLE with its own message,
+    # also under an errors policy that intercepts (its JSON pages came first: HTTP 502 with a
+    # JSON body; found by a hunt). It is listed as inactive there.
     policy["apis"][0]["upstream"] = "gone"
+    policy["policies"] = {"mask": {"kind": "errors", "intercept": [502, 503]}}
+    policy["apis"][0]["use"] = ["mask"]
     nginx.reload(build(tmp_path / "2", policy, {"echo.json": SPEC}))
     with grpc.insecure_channel(f"127.0.0.1:{h2c_port}") as channel:
         with pytest.raises(grpc.RpcError) as err:
             channel.unary_unary("/echo.Echo/Say")(b"hi", timeout=5)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     assert err.value.details() == "unavailable"
+    policy_file = next((tmp_path / "2" / "in").glob("policy.*"))
+    explained = run_cli("explain", "-p", str(policy_file), "POST", "/echo.Echo/Say", "--format", "json")
+    assert [p["name"] for p in json.loads(explained.stdout)["inactive_policies"]] == ["mask"]
 
 
 def test_cleartext_http2_listener_refuses_unknown_hosts(tmp_path, nginx_runner, grpc_backend) -> None:
