@@ -23,7 +23,7 @@ from apigen.plan.forwarding import ClientFacts, client_facts
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
 from apigen.policies import BundleFile, PolicyKind, register
 from apigen.policies.auth import hidden_credential_headers, identity_headers
-from apigen.policies.errors import gateway_error_template
+from apigen.policies.errors import njs_error_body
 
 if TYPE_CHECKING:
     from apigen.diagnostics import Diagnostics
@@ -219,9 +219,8 @@ class Aggregate(PolicyKind):
 
     def bundle_files(self, http_plan: Any, config: GatewayConfig, source_dir: Path) -> list[BundleFile]:
         body = ",\n".join(f"    {json.dumps(key)}: {cfg}" for key, cfg in http_plan.composites)
-        template = gateway_error_template(config)
         text = _NJS_HEAD + "var COMPOSITES = {\n" + body + "\n};\n"
-        text += f"var ERROR_TEMPLATE = {json.dumps(template, ensure_ascii=True)};\n" + _NJS_BODY
+        text += njs_error_body(config) + _NJS_BODY
         return [BundleFile(NJS_FILE, text)]
 
 
@@ -270,28 +269,10 @@ function answer(r, status, body) {
     r.return(status, JSON.stringify(body) + '\n');
 }
 
-// The gateway's own error answer: the errors policy's template (as nginx answers its errors),
-// with the failing part named when the template makes a JSON object.
+// The gateway's own error answer (errorBody: apigen.policies.errors), the failing part named.
 function fail(r, status, reason, rid, extra) {
-    var body = {status: status, error: reason, request_id: rid};
-    if (ERROR_TEMPLATE !== null) {
-        var text = ERROR_TEMPLATE.replace(/\{(status|message|request_id)\}/g, function (all, k) {
-            return k === 'status' ? String(status) : JSON.stringify(k === 'message' ? reason : rid);
-        });
-        try {
-            body = JSON.parse(text);
-        } catch (e) {
-            r.headersOut['Content-Type'] = 'application/json';
-            r.return(status, text + '\n');
-            return;
-        }
-    }
-    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-        for (var k in extra) {
-            body[k] = extra[k];
-        }
-    }
-    answer(r, status, body);
+    r.headersOut['Content-Type'] = 'application/json';
+    r.return(status, errorBody(status, reason, rid, extra));
 }
 
 // A part's query parameter built from client arguments the client did not send is left out

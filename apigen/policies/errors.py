@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from apigen.policies import PolicyKind, register
-from apigen.render.quoting import Arg, json_string, quote
+from apigen.render.quoting import MAX_TOKEN_BYTES, Arg, json_string, quote
 
 if TYPE_CHECKING:
     from apigen.diagnostics import Diagnostics
@@ -63,6 +63,37 @@ def render_body(template: str, status: int, reason: str) -> Arg:
     return Arg('"' + "".join(out) + '\\n"')
 
 
+# JavaScript for the njs modules that answer gateway errors themselves (aggregate, validation):
+# the errors policy's template filled in as nginx's error locations fill it, with `extra` members
+# added when the template makes a JSON object (validation's 400 ignored the template; a hunt).
+_NJS_ERROR_BODY = r"""
+function errorBody(status, reason, rid, extra) {
+    var body = {status: status, error: reason, request_id: rid};
+    if (ERROR_TEMPLATE !== null) {
+        var text = ERROR_TEMPLATE.replace(/\{(status|message|request_id)\}/g, function (all, k) {
+            return k === 'status' ? String(status) : JSON.stringify(k === 'message' ? reason : rid);
+        });
+        try {
+            body = JSON.parse(text);
+        } catch (e) {
+            return text + '\n';
+        }
+    }
+    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+        for (var k in extra) {
+            body[k] = extra[k];
+        }
+    }
+    return JSON.stringify(body) + '\n';
+}
+"""
+
+
+def njs_error_body(config: GatewayConfig) -> str:
+    """``errorBody(status, reason, request_id, extra)`` and the template it fills, for njs."""
+    return f"var ERROR_TEMPLATE = {json.dumps(gateway_error_template(config), ensure_ascii=True)};" + _NJS_ERROR_BODY
+
+
 def error_location(status: int) -> str:
     """The named location answering ``status`` with the gateway's JSON (api_json_errors.conf)."""
     return f"@apigen_error_{status}"
@@ -89,6 +120,17 @@ class Errors(PolicyKind):
             json.loads(_sample(template))
         except ValueError as exc:
             diags.error(f"error body template is not JSON once filled in: {exc}", source.pos(*policy.path, "template"))
+        else:
+            from apigen.plan.planner import ERROR_STATUSES  # the planner imports the policy kinds
+
+            # nginx reads a `return` body as one token of at most 4 KiB: a template within the
+            # schema's length in characters went past it once escaped (found by a hunt).
+            longest = max(len(str(render_body(template, s, r)).encode()) for s, r in ERROR_STATUSES.items())
+            if longest > MAX_TOKEN_BYTES:
+                diags.error(
+                    f"error body template is {longest} bytes once escaped for nginx; at most {MAX_TOKEN_BYTES} fit",
+                    source.pos(*policy.path, "template"),
+                )
         levels = [a.attachment for a in config.apis]
         levels += [t for a in config.apis for t in a.tags.values()]
         levels += [o for a in config.apis for o in a.operations_attachments.values()]

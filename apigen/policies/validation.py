@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from apigen.load.spec_loader import locate, pointer_to_path
 from apigen.policies import BundleFile, PolicyKind, register
+from apigen.policies.errors import njs_error_body
 from apigen.validation.compile_njs import SchemaCompiler
 from apigen.validation.module import MODULE_PATH, OperationEntry, module_source
 from apigen.validation.operation import RulesBuilder
@@ -128,7 +129,7 @@ class Validation(PolicyKind):
             reported = len(compiler.unsupported)
         include_dir = config.gateway.include_dir.rstrip("/")
         import_path = f"{include_dir}/{MODULE_PATH}" if include_dir else MODULE_PATH
-        return ValidationHttp(MODULE_NAME, MODULE_PATH, import_path, module_source(compiler, entries))
+        return ValidationHttp(MODULE_NAME, MODULE_PATH, import_path, module_source(compiler, entries, njs_error_body(config)))
 
     @staticmethod
     def _report(item: Any, inst: ValidationLocation, assets: AssetCollector) -> None:

@@ -302,3 +302,21 @@ def test_empty_chunked_bodies_and_discriminator_siblings(gw) -> None:
     assert _post(gw, "/30/disc2", {"petType": "Cat", "name": "Tom"}).status == 200
     # The anyOf beside the discriminated oneOf still applies (it was skipped for objects).
     assert _post(gw, "/30/disc2", {"petType": "Cat"}).json()["violations"] == ["/body: matches none of anyOf"]
+
+
+def test_rejections_use_the_gateways_error_template(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """Validation's 400/415 ignored the errors template every other gateway error uses (a client
+    reading `error.code` broke on them; found by a hunt): the template, violations added."""
+    backend = echo_backend("hunt")
+    (tmp_path / "s30.json").write_text(json.dumps(SPEC_30))
+    _common(tmp_path)
+    template = '{"error": {"code": {status}, "message": {message}}, "trace": {request_id}}'
+    policies = {"v": {"kind": "validation"}, "json": {"kind": "errors", "template": template}}
+    apis = [{"name": "a30", "spec": str(tmp_path / "s30.json"), "use": ["v"]}]
+    bundle, port = build_gateway(tmp_path, backend.address, policies, apis, gateway_use=["json"])
+    gw = nginx_runner(bundle, port)
+    r = request("POST", f"{gw.url}/n/ABC", headers={"Content-Type": "application/json", "X-Request-ID": "v-1"}, body=b"{}")
+    assert r.status == 400
+    assert r.json() == {"error": {"code": 400, "message": "Bad Request"}, "trace": "v-1", "violations": ["/path/id: does not match ^[a-z]+$"]}
+    r = request("POST", f"{gw.url}/n/abc", headers={"Content-Type": "text/plain", "X-Request-ID": "v-2"}, body=b"x")
+    assert (r.status, r.json()["error"], r.json()["trace"]) == (415, {"code": 415, "message": "Unsupported Media Type"}, "v-2")

@@ -5,6 +5,25 @@ var COMPOSITES = {
     "shop.userOverview": {"merge": "keyed", "params": ["id"], "parts": [{"location": "/_apigen/part/overview/user", "name": "user", "pass_query": false, "path": ["/users/", {"path": "id"}], "query": [], "required": false}, {"location": "/_apigen/part/overview/orders", "name": "orders", "pass_query": false, "path": ["/orders"], "query": [["limit", [{"query": "limit"}]], ["user", [{"path": "id"}]]], "required": false}], "regex": "^/users/([^/?]+)/overview(?:\\?|$)"}
 };
 var ERROR_TEMPLATE = null;
+function errorBody(status, reason, rid, extra) {
+    var body = {status: status, error: reason, request_id: rid};
+    if (ERROR_TEMPLATE !== null) {
+        var text = ERROR_TEMPLATE.replace(/\{(status|message|request_id)\}/g, function (all, k) {
+            return k === 'status' ? String(status) : JSON.stringify(k === 'message' ? reason : rid);
+        });
+        try {
+            body = JSON.parse(text);
+        } catch (e) {
+            return text + '\n';
+        }
+    }
+    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+        for (var k in extra) {
+            body[k] = extra[k];
+        }
+    }
+    return JSON.stringify(body) + '\n';
+}
 
 for (var key in COMPOSITES) {
     COMPOSITES[key].re = new RegExp(COMPOSITES[key].regex);
@@ -33,28 +52,10 @@ function answer(r, status, body) {
     r.return(status, JSON.stringify(body) + '\n');
 }
 
-// The gateway's own error answer: the errors policy's template (as nginx answers its errors),
-// with the failing part named when the template makes a JSON object.
+// The gateway's own error answer (errorBody: apigen.policies.errors), the failing part named.
 function fail(r, status, reason, rid, extra) {
-    var body = {status: status, error: reason, request_id: rid};
-    if (ERROR_TEMPLATE !== null) {
-        var text = ERROR_TEMPLATE.replace(/\{(status|message|request_id)\}/g, function (all, k) {
-            return k === 'status' ? String(status) : JSON.stringify(k === 'message' ? reason : rid);
-        });
-        try {
-            body = JSON.parse(text);
-        } catch (e) {
-            r.headersOut['Content-Type'] = 'application/json';
-            r.return(status, text + '\n');
-            return;
-        }
-    }
-    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-        for (var k in extra) {
-            body[k] = extra[k];
-        }
-    }
-    answer(r, status, body);
+    r.headersOut['Content-Type'] = 'application/json';
+    r.return(status, errorBody(status, reason, rid, extra));
 }
 
 // A part's query parameter built from client arguments the client did not send is left out
