@@ -56,7 +56,9 @@ NOT_FOUND_URI = "/_apigen/404"
 # Every status nginx itself can produce for an API client gets a JSON body.
 # A malformed or too long request line, or a client that never sends one: nginx answers these
 # before any location exists, and then cannot redirect to a named location.
-REQUEST_LINE_STATUSES = frozenset({400, 408, 414})
+# 501 (an unknown Transfer-Encoding) and 505 (HTTP/2.0 in a request line) come from there too:
+# they were nginx's HTML pages (found by a hunt).
+REQUEST_LINE_STATUSES = frozenset({400, 408, 414, 501, 505})
 
 ERROR_STATUSES: dict[int, str] = {
     400: "Bad Request",
@@ -69,9 +71,11 @@ ERROR_STATUSES: dict[int, str] = {
     414: "URI Too Long",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    501: "Not Implemented",
     502: "Bad Gateway",
     503: "Service Unavailable",
     504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
 }
 
 

@@ -117,3 +117,20 @@ def test_oversized_headers_are_refused(tmp_path, echo_backend, nginx_runner) -> 
     r = request("GET", f"http://127.0.0.1:{port}/v1/items", headers={"Host": HOST, "X-Big": "a" * 9000})
     assert r.status == 400
     assert r.json()["status"] == 400
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n", 501),
+        (b"GET /v1/items HTTP/2.0\r\nHost: api.example.com\r\nConnection: close\r\n\r\n", 505),
+    ],
+    ids=["unknown-transfer-encoding", "http-2.0-request-line"],
+)
+def test_nginx_501_and_505_are_json(tmp_path, echo_backend, nginx_runner, raw: bytes, status: int) -> None:
+    """They were nginx's HTML pages without X-Request-ID (found by a hunt)."""
+    _gw, port, _ = _gateway(tmp_path, echo_backend, nginx_runner)
+    head, _, body = send_raw(port, raw).partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
+    assert b"Content-Type: application/json" in head and b"X-Request-ID: " in head
+    assert json.loads(body)["status"] == status
