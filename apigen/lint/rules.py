@@ -452,6 +452,13 @@ _compiler_rule(
     "define the variable with a default, or set base_path on the API in the policy",
 )
 _compiler_rule(
+    "security-scheme-mismatch",
+    Severity.WARNING,
+    "An openapi_security policy maps a scheme of the document to a policy that cannot take what the "
+    "scheme tells clients to send (another place or name for an API key, another kind of credential).",
+    "map the scheme to a policy of its kind that reads the same place and name",
+)
+_compiler_rule(
     "rewrite-no-match",
     Severity.WARNING,
     "A rewrite policy's replace_prefix matches none of the operations it is attached to.",
