@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -172,6 +173,23 @@ def build(workdir: Path, name: str, policy: dict, nest: bool = True) -> tuple[Pa
     out = workdir / name
     write_atomic(result.bundle, out)
     return out, result.plan
+
+
+def build_at_ref(workdir: Path, ref: str, policy: dict) -> Path:
+    """The same policy compiled by the code of git ``ref`` (a worktree of this repository, built in
+    a subprocess): the bundle an earlier commit made, measured in the same run as this one's."""
+    repo = Path(__file__).resolve().parents[1]
+    tree = workdir / "ref-tree"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref], check=True, capture_output=True)
+    try:
+        policy_file = workdir / "ref.policy.json"
+        policy_file.write_text(json.dumps(policy, indent=1))
+        out = workdir / "ref-bundle"
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        subprocess.run([sys.executable, "-m", "apigen", "build", str(policy_file), "-o", str(out)], cwd=tree, env=env, check=True)
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False, capture_output=True)
+    return out
 
 
 def url_list(plan: Any, seed: int = 7) -> list[str]:
@@ -391,6 +409,13 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
     flat_dir.mkdir()
     prefixes["apigen, groups not nested"], _ = build(flat_dir, "flat", _policy(specs, f"127.0.0.1:{ports['apigen, groups not nested']}", backend_port), nest=False)
     order = ["single location", "single + rewrite", "apigen", "apigen, groups not nested", *(["naive regex"] if naive else [])]
+    if args.compare_ref:  # the bundle an earlier commit makes, to attribute a change (same run)
+        name = f"apigen @ {args.compare_ref}"
+        ports[name] = free_port()
+        ref_dir = workdir / "ref"
+        ref_dir.mkdir()
+        prefixes[name] = build_at_ref(ref_dir, args.compare_ref, _policy(specs, f"127.0.0.1:{ports[name]}", backend_port))
+        order.insert(order.index("apigen") + 1, name)
     if args.what_if:
         order += ["what-if: locations only", "what-if: locations only, no route maps"]
     servers = {name: Nginx(prefixes[name], ports[name]) for name in order}
@@ -474,6 +499,7 @@ def main() -> int:
     ap.add_argument("--no-what-if", dest="what_if", action="store_false", help="skip the what-if variants")
     ap.add_argument("--light-connections", type=int, default=1, help="also measure latency with this many connections (0: skip)")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="let the gateway share CPUs with wrk and the backend")
+    ap.add_argument("--compare-ref", help="also measure the bundle the code of this git ref builds (same policy, same run)")
     args = ap.parse_args()
     args.cpus = cpu_split() if args.pin else None
     if not shutil.which("wrk"):
