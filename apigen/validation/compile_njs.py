@@ -440,6 +440,10 @@ _END_OF_INPUT = r"(?![\s\S])"
 
 
 _CLASS_ESCAPES = frozenset("dDwWsS")
+# What ECMA's `\s` adds to PCRE's (ASCII) one, and ECMA's line terminators, which its `.` excludes
+# (PCRE's `.` excludes only "\n"): written as escapes njs's RegExp reads as code points.
+_ECMA_SPACE_EXTRA = r"\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_ECMA_DOT = r"[^\n\r\u2028\u2029]"
 
 
 def ecma_pattern(pattern: str) -> str:
@@ -451,13 +455,21 @@ def ecma_pattern(pattern: str) -> str:
     - in a class, a ``-`` next to a class escape (``[\w-.]``) is a literal dash in ECMA and an
       invalid range to PCRE, which refused the pattern (every value failed): escaped;
     - ``[]`` matches nothing and ``[^]`` any character in ECMA; PCRE reads a ``]`` there as the
-      class's first member and refused both: ``(?!)`` and ``[\s\S]``."""
+      class's first member and refused both: ``(?!)`` and ``[\s\S]``;
+    - ``.`` excludes every ECMA line terminator (PCRE's also matched CR and U+2028), and ``\s``
+      (``\S`` outside a class) takes ECMA's Unicode spaces (PCRE's are ASCII). ``\S`` inside a
+      class stays PCRE's."""
     out: list[str] = []
     i, in_class, after_escape = 0, False, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
-            out.append(pattern[i : i + 2])
+            escape = pattern[i : i + 2]
+            if escape == "\\s":
+                escape = "\\s" + _ECMA_SPACE_EXTRA if in_class else "[\\s" + _ECMA_SPACE_EXTRA + "]"
+            elif escape == "\\S" and not in_class:
+                escape = "[^\\s" + _ECMA_SPACE_EXTRA + "]"
+            out.append(escape)
             after_escape = in_class and pattern[i + 1 : i + 2] in _CLASS_ESCAPES
             i += 2
             continue
@@ -479,6 +491,8 @@ def ecma_pattern(pattern: str) -> str:
                 continue
         elif ch == "$":
             ch = _END_OF_INPUT
+        elif ch == ".":
+            ch = _ECMA_DOT
         out.append(ch)
         i += 1
     return "".join(out)

@@ -1,6 +1,7 @@
-"""Schema patterns are ECMA-262 regexes; njs 0.7.9 runs them with PCRE. The generated validator
+r"""Schema patterns are ECMA-262 regexes; njs 0.7.9 runs them with PCRE. The generated validator
 rewrites the forms the two read differently (apigen.validation.compile_njs.ecma_pattern), and
-each pattern here must accept exactly what an ECMA engine (regress) accepts."""
+each pattern here must accept exactly what an ECMA engine (regress) accepts. (Not translated:
+`\S` inside a class, which stays PCRE's ASCII reading.)"""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ CASES = [
     (r"^(?:x|[])$", ["x", "", "]"]),
     # $ is the end of input only (PCRE also matched before a final line feed).
     (r"^[a-z]+$", ["abc", "abc\n", "ab1"]),
+    # `.` excludes every ECMA line terminator; `\s` and `\S` are Unicode (PCRE's are ASCII).
+    (r"^a.b$", ["axb", "a\rb", "a\u2028b", "a\nb", "a\u00e9b", "a\U0001F600b"]),
+    (r"^\s+$", [" ", "\u00a0", "\u3000\t", "x", "\ufeff"]),
+    (r"^\S+$", ["x", "\u00a0", "a b", "\u00e9"]),
+    (r"^[\s,]+$", [" ,", "\u2003", "x"]),
+    (r"^[^\s]+$", ["abc", "a\u00a0b"]),
     # Unchanged forms keep their meaning.
     (r"^[a-z-]+$", ["a-b", "A"]),
     (r"^\[-\]$", ["[-]", "[x]"]),
@@ -33,6 +40,8 @@ def test_translations() -> None:
     assert ecma_pattern(r"[]") == "(?!)"
     assert ecma_pattern(r"[a-z]$") == r"[a-z](?![\s\S])"
     assert ecma_pattern(r"[$]") == r"[$]"
+    assert ecma_pattern(r"a.b") == r"a[^\n\r\u2028\u2029]b"
+    assert ecma_pattern(r"[.]\.") == r"[.]\."
 
 
 @requires_njs_cli
