@@ -20,6 +20,18 @@ from apigen.load.policy_loader import PolicySource
 
 MAX_ASSET_BYTES = 1 << 20  # keys and key lists, not data sets
 
+# A PEM private key block (PKCS#8, encrypted PKCS#8, or the RSA/EC/DSA/OpenSSH forms); one whose
+# END line is missing runs to the end of the text, so no part of it is kept.
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----[^\n]*\n?|\Z)", re.DOTALL
+)
+
+
+def without_private_keys(text: str) -> tuple[str, bool]:
+    """``text`` without its PEM private key blocks, and whether it had any."""
+    public, count = _PRIVATE_KEY_BLOCK.subn("", text)
+    return public, count > 0
+
 
 def safe_file_name(name: str) -> str:
     """``name`` reduced to ``[A-Za-z0-9._-]`` (at most 100 characters, never hidden or empty)."""
@@ -90,6 +102,25 @@ class AssetCollector:
         asset = Asset(candidate, text, secret or (existing.secret if existing else False))
         self.assets[candidate] = asset
         return asset
+
+    def public_file(self, value: str, data_path: Sequence[Hashable]) -> Asset | None:
+        """A certificate or CA file, copied world-readable into ``tls/``. A file that also holds a
+        private key (a combined PEM, haproxy style) is copied without it: found by a hunt, the key
+        landed in ``tls/`` with mode 0644 next to its 0600 copy in ``secrets/``. nginx takes the key
+        only from ``ssl_certificate_key`` (the policy's ``key``), so the certificate copy needs none."""
+        text = self.read(value, data_path)
+        if text is None:
+            return None
+        public, had_key = without_private_keys(text)
+        if had_key:
+            self.diags.warning(
+                f"{value} also holds a private key: its copy in the bundle's tls/ (readable by everyone) leaves "
+                "the key out",
+                self.source.pos(*data_path),
+                hint="keep private keys in files of their own: only `key` and `client_key` are copied, to "
+                "secrets/ with mode 0600",
+            )
+        return self.add_text("tls", Path(value).name, public, secret=False)
 
     def file(self, value: str, data_path: Sequence[Hashable], *, directory: str, secret: bool) -> Asset | None:
         text = self.read(value, data_path)

@@ -483,7 +483,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     tls = config.gateway.tls
     tls_client_ca = None
     if tls is not None and assets is not None and tls.client_certificate:
-        ca = assets.file(tls.client_certificate, (*tls.path, "client_certificate"), directory="tls", secret=False)
+        ca = assets.public_file(tls.client_certificate, (*tls.path, "client_certificate"))
         tls_client_ca = ca.bundle_path if ca else None
         problem = certificates_problem(ca.text, "CA certificate") if ca else None
         if problem and source is not None:

@@ -95,12 +95,12 @@ def plan_tls(config: GatewayConfig, assets: AssetCollector, source: PolicySource
     tls = config.gateway.tls
     if tls is None:
         return None
-    cert = assets.file(tls.certificate, (*tls.path, "certificate"), directory="tls", secret=False)
+    cert = assets.public_file(tls.certificate, (*tls.path, "certificate"))
     key = assets.file(tls.key, (*tls.path, "key"), directory="secrets", secret=True)
     check_pair(cert, key, source.pos(*tls.path, "certificate"), source.pos(*tls.path, "key"), diags.error)
     sni: list[SniCertificate] = []
     for extra in tls.certificates:
-        c = assets.file(extra.certificate, (*extra.path, "certificate"), directory="tls", secret=False)
+        c = assets.public_file(extra.certificate, (*extra.path, "certificate"))
         k = assets.file(extra.key, (*extra.path, "key"), directory="secrets", secret=True)
         check_pair(c, k, source.pos(*extra.path, "certificate"), source.pos(*extra.path, "key"), diags.error)
         if c and k:
@@ -125,12 +125,7 @@ def plan_tls(config: GatewayConfig, assets: AssetCollector, source: PolicySource
                 source.pos(*tls.path, "ocsp_stapling"),
             )
         if "trusted_ca" in tls.ocsp_stapling:
-            ca = assets.file(
-                tls.ocsp_stapling["trusted_ca"],
-                (*tls.path, "ocsp_stapling", "trusted_ca"),
-                directory="tls",
-                secret=False,
-            )
+            ca = assets.public_file(tls.ocsp_stapling["trusted_ca"], (*tls.path, "ocsp_stapling", "trusted_ca"))
             ocsp_trusted = ca.bundle_path if ca else None
     if tls.reject_unknown_names:
         # The directive table starts at 1.22.1, so its "since" cannot tell 1.19.4 from older.
@@ -188,7 +183,7 @@ def plan_upstream_tls(
     t = upstream.tls
     ca = cert = key = None
     if t.trusted_ca:
-        a = assets.file(t.trusted_ca, (*t.path, "trusted_ca"), directory="tls", secret=False)
+        a = assets.public_file(t.trusted_ca, (*t.path, "trusted_ca"))
         ca = a.bundle_path if a else None
         problem = certificates_problem(a.text, "CA certificate") if a else None
         if problem:
@@ -199,7 +194,7 @@ def plan_upstream_tls(
             source.pos(*upstream.path, "protocol"),
         )
     if t.client_certificate and t.client_key:
-        c = assets.file(t.client_certificate, (*t.path, "client_certificate"), directory="tls", secret=False)
+        c = assets.public_file(t.client_certificate, (*t.path, "client_certificate"))
         k = assets.file(t.client_key, (*t.path, "client_key"), directory="secrets", secret=True)
         check_pair(c, k, source.pos(*t.path, "client_certificate"), source.pos(*t.path, "client_key"), diags.error)
         cert, key = (c.bundle_path if c else None), (k.bundle_path if k else None)

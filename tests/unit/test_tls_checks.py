@@ -1,0 +1,87 @@
+"""TLS settings that were accepted and then ignored or mishandled (found by a hunt): each is now
+an error or a warning at its policy line, or handled as the documentation says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from apigen.diagnostics import CompileError
+from apigen.pipeline import compile_policy
+from tests.support.compose import openapi, write_inputs
+
+SPEC = openapi({"/things": {"get": "listThings"}})
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    for stem, name in (("api", "api.test"), ("client", "gw.test")):
+        cert = ca.issue_cert(name)
+        cert.private_key_pem.write_to_path(str(root / f"{stem}.key"))
+        cert.cert_chain_pems[0].write_to_path(str(root / f"{stem}.pem"))
+        # certificate followed by its key, haproxy style
+        (root / f"{stem}-combined.pem").write_bytes(cert.cert_chain_pems[0].bytes() + cert.private_key_pem.bytes())
+    ca.cert_pem.write_to_path(str(root / "ca.pem"))
+    (root / "ca-with-key.pem").write_bytes(ca.cert_pem.bytes() + ca.private_key_pem.bytes())
+    return root
+
+
+def policy(pki: Path, tls: dict[str, Any] | None = None, upstream: dict[str, Any] | None = None, **top: Any) -> dict[str, Any]:
+    gateway: dict[str, Any] = {"listen": 8080, "server_name": "api.test"}
+    if tls is not None:
+        gateway["tls"] = {"listen": 8443, "certificate": str(pki / "api.pem"), "key": str(pki / "api.key"), **tls}
+    return {
+        "gateway": gateway,
+        "upstreams": {"things": {"servers": [{"address": "127.0.0.1:9001"}], **(upstream or {})}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things"}],
+        **top,
+    }
+
+
+def compiled(tmp_path: Path, data: dict[str, Any]) -> Any:
+    return compile_policy(write_inputs(tmp_path / "in", data, {"things.json": SPEC}))
+
+
+def errors_of(tmp_path: Path, data: dict[str, Any]) -> list[str]:
+    with pytest.raises(CompileError) as exc:
+        compiled(tmp_path, data)
+    return [d.format() for d in exc.value.diagnostics.errors]
+
+
+def line_of(tmp_path: Path, key: str) -> int:
+    """The line of the policy file (JSON, one key per line) where ``key`` is written."""
+    lines = (tmp_path / "in" / "policy.yaml").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if f'"{key}":' in line)
+
+
+def test_private_key_in_a_certificate_file_is_not_copied_world_readable(tmp_path, pki) -> None:
+    """A combined PEM (certificate + key) given as a certificate, a client CA or an upstream CA or
+    client certificate: its tls/ copy (mode 0644) holds only the certificates, with a warning."""
+    data = policy(
+        pki,
+        {"certificate": str(pki / "api-combined.pem"), "client_certificate": str(pki / "ca-with-key.pem")},
+        {
+            "protocol": "https",
+            "tls": {
+                "trusted_ca": str(pki / "ca-with-key.pem"),
+                "server_name": "backend.test",
+                "client_certificate": str(pki / "client-combined.pem"),
+                "client_key": str(pki / "client.key"),
+            },
+        },
+    )
+    result = compiled(tmp_path, data)
+    assert result.bundle is not None
+    public = {p: t for p, t in result.bundle.files.items() if p.startswith("tls/")}
+    assert set(public) == {"tls/api-combined.pem", "tls/ca-with-key.pem", "tls/client-combined.pem"}, public
+    for path, text in public.items():
+        assert "PRIVATE KEY" not in text and "-----BEGIN CERTIFICATE-----" in text, path
+    warnings = [d.format() for d in result.diagnostics.warnings]
+    assert len(warnings) == 4, warnings  # the CA file is named twice
+    assert all("also holds a private key" in w and "policy.yaml:" in w for w in warnings), warnings
+    assert any(f"policy.yaml:{line_of(tmp_path, 'certificate')}:" in w for w in warnings), warnings
