@@ -136,6 +136,33 @@ def _check_metrics_listen(source: PolicySource, diags: Diagnostics) -> None:
             return
 
 
+def _check_tls_dependencies(source: PolicySource, diags: Diagnostics) -> None:
+    """TLS settings that only work together with another one (found by a hunt: each was dropped
+    without a word). ``verify_client: on`` without the CA of client certificates served clients
+    without a certificate; an upstream ``tls`` without protocol https/grpcs sent its requests in
+    cleartext."""
+    tls = (source.data.get("gateway") or {}).get("tls")
+    if isinstance(tls, dict) and not tls.get("client_certificate"):
+        for key in ("verify_client", "verify_depth"):
+            if key in tls:
+                diags.error(
+                    f"{key} needs client_certificate (the CA that signs client certificates): without it nginx "
+                    "verifies no client certificate",
+                    source.pos("gateway", "tls", key, key=True),
+                    hint="add gateway.tls.client_certificate, or remove " + key,
+                )
+    upstreams = source.data.get("upstreams") or {}
+    for name, upstream in upstreams.items() if isinstance(upstreams, dict) else ():
+        if isinstance(upstream, dict) and "tls" in upstream and upstream.get("protocol", "http") not in ("https", "grpcs"):
+            protocol = upstream.get("protocol", "http")
+            diags.error(
+                f"tls needs protocol https or grpcs: with protocol {protocol} the gateway talks to the servers in "
+                "cleartext and these settings are not used",
+                source.pos("upstreams", name, "tls", key=True),
+                hint=f"set protocol: {'grpcs' if protocol == 'grpc' else 'https'}, or remove tls",
+            )
+
+
 def known_names(what: str, names: object) -> str:
     listed = ", ".join(sorted(names)) if names else "none"  # type: ignore[call-overload]
     return f"defined {what}: {listed}"
@@ -211,6 +238,7 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
                 diags.error(f"port {port} is out of range (1-65535)", source.pos(*server.path, "address"))
     _check_listen_ports(source, diags)
     _check_metrics_listen(source, diags)
+    _check_tls_dependencies(source, diags)
     if config.gateway.include_dir and not config.gateway.include_dir.strip("/"):
         # Every file would be named from the filesystem root, and the bundle's own check could not
         # tell the gateway's paths from a user's absolute ones (found by a hunt: every build failed).

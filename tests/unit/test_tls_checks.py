@@ -85,3 +85,30 @@ def test_private_key_in_a_certificate_file_is_not_copied_world_readable(tmp_path
     assert len(warnings) == 4, warnings  # the CA file is named twice
     assert all("also holds a private key" in w and "policy.yaml:" in w for w in warnings), warnings
     assert any(f"policy.yaml:{line_of(tmp_path, 'certificate')}:" in w for w in warnings), warnings
+
+
+def test_verify_client_without_client_certificate_is_an_error(tmp_path, pki) -> None:
+    """`verify_client: on` without the CA of client certificates built a gateway that served
+    clients without a certificate (nginx got no ssl_verify_client at all)."""
+    errs = errors_of(tmp_path, policy(pki, {"verify_client": "on", "verify_depth": 2}))
+    for key in ("verify_client", "verify_depth"):
+        assert any(
+            f"{key} needs client_certificate" in e and f"policy.yaml:{line_of(tmp_path, key)}:" in e for e in errs
+        ), errs
+    ok = compiled(tmp_path, policy(pki, {"verify_client": "on", "client_certificate": str(pki / "ca.pem")}))
+    assert ok.bundle is not None and "ssl_verify_client on;" in ok.bundle.files["api_gateway.conf"]
+
+
+@pytest.mark.parametrize("protocol", [None, "http", "grpc"])
+def test_upstream_tls_without_a_tls_protocol_is_an_error(tmp_path, pki, protocol) -> None:
+    """An upstream with a CA and a client certificate but no https/grpcs protocol was proxied in
+    cleartext, its tls settings dropped without a word."""
+    upstream: dict[str, Any] = {"tls": {"trusted_ca": str(pki / "ca.pem"), "server_name": "backend.test"}}
+    if protocol:
+        upstream["protocol"] = protocol
+    errs = errors_of(tmp_path, policy(pki, None, upstream))
+    assert any(
+        f"tls needs protocol https or grpcs: with protocol {protocol or 'http'}" in e
+        and f"policy.yaml:{line_of(tmp_path, 'tls')}:" in e
+        for e in errs
+    ), errs
