@@ -28,7 +28,10 @@ MODERN_CIPHERS = (
 
 @dataclass(frozen=True)
 class SniCertificate:
-    server_name: str  # a `map ... hostnames` key: `api.example.com` or `.example.com`
+    # A `map ... hostnames` key: `api.example.com`, or `*.example.com` for subdomains only. Never
+    # `.example.com`, which nginx also matches for `example.com` itself: found by a hunt, the
+    # wildcard certificate was served for the apex name (a hostname mismatch for clients).
+    server_name: str
     certificate: str  # bundle paths
     key: str
     key_text: str = ""  # the key's PEM, for the `data:` map (see sni_key_map)
@@ -112,9 +115,7 @@ def plan_tls(config: GatewayConfig, assets: AssetCollector, source: PolicySource
                     hint="use an EC key or an RSA key of at most 4096 bits",
                 )
             for name in extra.server_names:
-                sni.append(
-                    SniCertificate(name[1:] if name.startswith("*.") else name, c.bundle_path, k.bundle_path, k.text)
-                )
+                sni.append(SniCertificate(name, c.bundle_path, k.bundle_path, k.text))
     ocsp = tls.ocsp_stapling is not None
     ocsp_trusted = None
     if ocsp:

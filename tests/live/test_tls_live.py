@@ -183,3 +183,30 @@ def test_hsts_on_validation_rejections_and_preflights(tmp_path, ca, echo_backend
     assert rejected.status == 400 and rejected.headers["Strict-Transport-Security"]
     preflight = send("OPTIONS", "/things", {"Origin": "https://app.test", "Access-Control-Request-Method": "GET"})
     assert preflight.status == 204 and preflight.headers["Strict-Transport-Security"]
+
+
+def test_wildcard_certificate_is_not_served_for_the_bare_domain(tmp_path, ca, echo_backend, nginx_runner) -> None:
+    """Found by a hunt: `*.example.test` became the map key `.example.test`, which nginx also
+    matches for `example.test`: the apex got the wildcard certificate (hostname mismatch)."""
+    backend = echo_backend("things")
+    write_cert(ca, tmp_path / "in", "apex", "example.test")
+    write_cert(ca, tmp_path / "in", "wild", "*.example.test")
+    port, tls_port = free_port(), free_port()
+    policy = {
+        "gateway": {
+            "listen": f"127.0.0.1:{port}",
+            "server_name": "example.test",
+            "tls": {
+                "listen": f"127.0.0.1:{tls_port}",
+                "certificate": "apex.pem",
+                "key": "apex.key",
+                "certificates": [{"server_names": ["*.example.test"], "certificate": "wild.pem", "key": "wild.key"}],
+            },
+        },
+        "upstreams": {"things": {"servers": [{"address": backend.address}]}},
+        "apis": [{"name": "things", "spec": "things.json", "upstream": "things"}],
+    }
+    nginx_runner(build(tmp_path, policy, {"things.json": SPEC}), tls_port)
+    ctx = client_ctx(ca)  # verifies the certificate matches the name asked for
+    for host in ("example.test", "a.example.test"):
+        assert https_get(tls_port, ctx, host).status == 200, host
