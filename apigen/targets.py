@@ -85,6 +85,30 @@ APP_PROTECT_DIRECTIVES = frozenset(
     }
 )
 
+# The directive table starts at nginx 1.22.1: a "since" equal to it only says "1.22.1 or older".
+# Older targets are accepted down to OLDEST_OSS, with the directives nginx added between it and the
+# scan's start taken from nginx's changelog (1.19.0 to 1.21.6; 1.18.0 has everything of 1.17.x).
+# Found by a hunt: a 1.18 target got ssl_reject_handshake (1.19.4), which its nginx refuses.
+OLDEST_OSS: Version = (1, 18, 0)
+PRE_SCAN_SINCE: dict[str, Version] = {
+    "ssl_ocsp": (1, 19, 0),
+    "ssl_ocsp_cache": (1, 19, 0),
+    "ssl_ocsp_responder": (1, 19, 0),
+    "proxy_cookie_flags": (1, 19, 3),
+    "userid_flags": (1, 19, 3),
+    "ssl_conf_command": (1, 19, 4),
+    "proxy_ssl_conf_command": (1, 19, 4),
+    "grpc_ssl_conf_command": (1, 19, 4),
+    "uwsgi_ssl_conf_command": (1, 19, 4),
+    "ssl_reject_handshake": (1, 19, 4),
+    "proxy_smtp_auth": (1, 19, 4),
+    "keepalive_time": (1, 19, 10),
+    "max_errors": (1, 21, 0),
+    "mp4_start_key_frame": (1, 21, 4),
+    "proxy_half_close": (1, 21, 4),
+    "ssl_alpn": (1, 21, 4),
+}
+
 _VERSION_RE = re.compile(r"^\d+(\.\d+){0,3}$")
 _PLUS_RELEASE_RE = re.compile(r"^[Rr](\d+)$")
 
@@ -139,10 +163,21 @@ class Target:
             ver = PLUS_RELEASES[name]
         else:
             ver = parse_version(version)
+        njs_ver = parse_version(njs) if njs else DEFAULT_NJS
+        if _norm(ver) < OLDEST_OSS:
+            raise ValueError(
+                f"nginx {format_version(ver)} is older than {format_version(OLDEST_OSS)}, the oldest release "
+                "apigen knows the directives of"
+            )
+        if _norm(njs_ver) < _norm(DEFAULT_NJS):
+            raise ValueError(
+                f"njs {format_version(njs_ver)} is older than {format_version(DEFAULT_NJS)}, the oldest release "
+                "apigen knows the directives of"
+            )
         return cls(
             flavor=fl,  # type: ignore[arg-type]
             version=ver,
-            njs=parse_version(njs) if njs else DEFAULT_NJS,
+            njs=njs_ver,
             modules=frozenset(m.strip().lower() for m in modules),
         )
 
@@ -171,9 +206,13 @@ def _scan_floor(key: str) -> Version:
     return min(parse_version(v) for v in directive_table()[key])
 
 
-def _since_ok(since: str, floor_key: str, have: Version) -> bool:
+def _since_ok(since: str, floor_key: str, have: Version, name: str = "") -> bool:
     ver = parse_version(since)
-    return ver <= _scan_floor(floor_key) or _norm(have) >= _norm(ver)
+    if ver > _scan_floor(floor_key):
+        return _norm(have) >= _norm(ver)
+    # There when the scan starts: older targets (OSS down to OLDEST_OSS; njs targets are never
+    # older than the scan) have it unless the changelog says it came later.
+    return _norm(have) >= PRE_SCAN_SINCE.get(name, ()) if floor_key == "_scanned_oss" else True
 
 
 def unavailable_reason(target: Target, name: str) -> str | None:
@@ -204,8 +243,9 @@ def unavailable_reason(target: Target, name: str) -> str | None:
     entry = table["oss"].get(name)
     if entry is None:
         return f'unknown directive "{name}"'
-    if not _since_ok(entry["since"], "_scanned_oss", target.version):
-        return f"{name} needs nginx >= {entry['since']} {have}"
+    if not _since_ok(entry["since"], "_scanned_oss", target.version, name):
+        since = PRE_SCAN_SINCE.get(name)
+        return f"{name} needs nginx >= {format_version(since) if since else entry['since']} {have}"
     until = entry.get("until")
     if until and _norm(target.version) > _norm(parse_version(until)):
         return f"{name} is not available after nginx {until} {have}"

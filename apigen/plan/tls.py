@@ -16,8 +16,6 @@ from apigen.plan.tls_material import certificates_problem, check_pair
 from apigen.render.quoting import MAX_TOKEN_BYTES, map_key, quote, token_bytes
 from apigen.targets import unavailable_reason
 
-REJECT_HANDSHAKE_SINCE = (1, 19, 4)
-
 # Mozilla "intermediate" cipher list (TLS 1.2; TLS 1.3 suites are not configured by ssl_ciphers).
 MODERN_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
@@ -129,10 +127,7 @@ def plan_tls(config: GatewayConfig, assets: AssetCollector, source: PolicySource
             ca = assets.public_file(tls.ocsp_stapling["trusted_ca"], (*tls.path, "ocsp_stapling", "trusted_ca"))
             ocsp_trusted = ca.bundle_path if ca else None
     if tls.reject_unknown_names:
-        # The directive table starts at 1.22.1, so its "since" cannot tell 1.19.4 from older.
         reason = unavailable_reason(config.target, "ssl_reject_handshake")
-        if reason is None and tuple(config.target.version) + (0,) * 3 < REJECT_HANDSHAKE_SINCE:
-            reason = f"ssl_reject_handshake needs nginx >= 1.19.4 (target is {config.target.version_str})"
         if reason:
             diags.error(f"reject_unknown_names: {reason}", source.pos(*tls.path, "reject_unknown_names"))
         if "_" in config.gateway.server_names:

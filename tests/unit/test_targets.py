@@ -46,6 +46,9 @@ class TestParse:
             ("plus", "R99", "unknown NGINX Plus release"),
             ("oss", "1.x", "invalid version"),
             ("oss", "", "invalid version"),
+            # Below the directive data apigen has (found by a hunt: such targets were offered every directive).
+            ("oss", "1.17.10", "older than 1.18.0"),
+            ("plus", "1.16", "older than 1.18.0"),
         ],
     )
     def test_rejects_bad_input(self, flavor: str, version: str, match: str) -> None:
@@ -77,6 +80,23 @@ class TestAvailability:
         # "since" equal to the first scanned release (1.22.1) must not reject a "1.22" target.
         for name in ("proxy_pass", "limit_req", "auth_request", "keepalive_time", "map"):
             assert directive_available(OSS_122, name), name
+
+    def test_directives_added_before_the_scan_start_are_gated(self) -> None:
+        """The table starts at 1.22.1; for 1.18 to 1.22.0 the changelog's versions decide (found by a
+        hunt: a 1.18 target got ssl_reject_handshake, added in 1.19.4)."""
+        old = Target.parse("oss", "1.18")
+        assert unavailable_reason(old, "ssl_reject_handshake") == (
+            "ssl_reject_handshake needs nginx >= 1.19.4 (target is 1.18)"
+        )
+        assert not directive_available(Target.parse("oss", "1.19.3"), "ssl_reject_handshake")
+        assert directive_available(Target.parse("oss", "1.19.4"), "ssl_reject_handshake")
+        assert not directive_available(Target.parse("oss", "1.19.9"), "keepalive_time")
+        for name in ("proxy_pass", "limit_req", "limit_req_dry_run", "ssl_certificate", "map"):
+            assert directive_available(old, name), name
+
+    def test_njs_older_than_the_table_is_refused(self) -> None:
+        with pytest.raises(ValueError, match=r"njs 0\.7\.0 is older than 0\.7\.9"):
+            Target.parse("oss", "1.22", njs="0.7.0")
 
     def test_removed_directive(self) -> None:
         # `ssl` was last defined in 1.25.0 ("until" is inclusive).

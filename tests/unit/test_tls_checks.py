@@ -112,3 +112,22 @@ def test_upstream_tls_without_a_tls_protocol_is_an_error(tmp_path, pki, protocol
         and f"policy.yaml:{line_of(tmp_path, 'tls')}:" in e
         for e in errs
     ), errs
+
+
+def test_default_server_of_an_old_target_has_no_ssl_reject_handshake(tmp_path, pki) -> None:
+    """nginx before 1.19.4 has no ssl_reject_handshake: the unknown-host server of a 1.18 target
+    presents the gateway certificate and answers 444 (it got the directive: nginx -t failed)."""
+    old = compiled(tmp_path, policy(pki, {}, target={"flavor": "oss", "version": "1.18"}))
+    assert old.bundle is not None
+    conf = old.bundle.files["api_gateway.conf"]
+    assert "ssl_reject_handshake" not in conf and conf.count('ssl_certificate "tls/api.pem";') == 2
+    new = compiled(tmp_path, policy(pki, {}, target={"flavor": "oss", "version": "1.19.4"}))
+    assert new.bundle is not None and "ssl_reject_handshake on;" in new.bundle.files["api_gateway.conf"]
+
+
+def test_target_older_than_the_directive_data_is_an_error(tmp_path, pki) -> None:
+    errs = errors_of(tmp_path, policy(pki, None, target={"flavor": "oss", "version": "1.16"}))
+    assert any(
+        "target: nginx 1.16 is older than 1.18.0" in e and f"policy.yaml:{line_of(tmp_path, 'version')}:" in e
+        for e in errs
+    ), errs
