@@ -6,6 +6,7 @@ Certificate and key files go through the :class:`AssetCollector` (keys are secre
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from apigen.diagnostics import Diagnostics
@@ -195,4 +196,24 @@ def plan_upstream_tls(
         check_pair(c, k, source.pos(*t.path, "client_certificate"), source.pos(*t.path, "client_key"), diags.error)
         cert, key = (c.bundle_path if c else None), (k.bundle_path if k else None)
     host = upstream.servers[0].address.rsplit(":", 1)[0] if upstream.servers else upstream.name
+    if t.verify and not t.server_name and _not_a_dns_name(host):
+        diags.warning(
+            f"the backend's certificate is verified against the name {host!r} (the first server's address), "
+            "and nginx compares it with the certificate's DNS names only (an IP address SAN never matches): "
+            "requests would fail verification and get 502",
+            source.pos(*t.path, key=True),
+            hint="set tls.server_name to a DNS name in the backend's certificate",
+        )
     return UpstreamTlsPlan(t.verify, ca, t.server_name or host, cert, key)
+
+
+def _not_a_dns_name(host: str) -> bool:
+    """An IP address or a unix socket: found by a hunt, proxy_ssl_name defaulted to "127.0.0.1"
+    (or "unix"), and nginx's check (X509_check_host) never accepts a certificate for it."""
+    if host == "unix":
+        return True
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -131,3 +131,31 @@ def test_target_older_than_the_directive_data_is_an_error(tmp_path, pki) -> None
         "target: nginx 1.16 is older than 1.18.0" in e and f"policy.yaml:{line_of(tmp_path, 'version')}:" in e
         for e in errs
     ), errs
+
+
+@pytest.mark.parametrize(
+    ("address", "tls", "warned"),
+    [
+        ("127.0.0.1:8443", {}, True),
+        ("[::1]:8443", {}, True),
+        ("unix:/run/backend.sock", {}, True),
+        ("backend.test:8443", {}, False),
+        ("127.0.0.1:8443", {"server_name": "backend.test"}, False),
+        ("127.0.0.1:8443", {"verify": False}, False),
+    ],
+)
+def test_https_upstream_verified_by_ip_address_warns(tmp_path, pki, address, tls, warned) -> None:
+    """proxy_ssl_name defaulted to the first server's IP address, which nginx's certificate check
+    (DNS names only) never accepts: every request got 502 (found by a hunt)."""
+    upstream = {
+        "servers": [{"address": address}],
+        "protocol": "https",
+        "tls": {"trusted_ca": str(pki / "ca.pem"), **tls},
+    }
+    result = compiled(tmp_path, policy(pki, None, upstream))
+    warnings = [d.format() for d in result.diagnostics.warnings if "server_name" in d.hint]
+    if warned:
+        assert len(warnings) == 1 and f"policy.yaml:{line_of(tmp_path, 'tls')}:" in warnings[0], warnings
+        assert "DNS names only" in warnings[0]
+    else:
+        assert not warnings, warnings
