@@ -69,6 +69,9 @@ ERROR_STATUSES: dict[int, str] = {
     408: "Request Timeout",
     413: "Payload Too Large",
     414: "URI Too Long",
+    # A Host that names another server than the TLS handshake's SNI name, when client certificates
+    # are verified: it was nginx's HTML page (found by a hunt).
+    421: "Misdirected Request",
     429: "Too Many Requests",
     500: "Internal Server Error",
     501: "Not Implemented",

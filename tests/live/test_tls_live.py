@@ -210,3 +210,29 @@ def test_wildcard_certificate_is_not_served_for_the_bare_domain(tmp_path, ca, ec
     ctx = client_ctx(ca)  # verifies the certificate matches the name asked for
     for host in ("example.test", "a.example.test"):
         assert https_get(tls_port, ctx, host).status == 200, host
+
+
+def test_host_other_than_the_sni_name_gets_json_421(tmp_path, ca, echo_backend, nginx_runner) -> None:
+    """With client certificates verified, nginx answers 421 to a Host that differs from the SNI
+    name; it was nginx's HTML page without X-Request-ID (found by a hunt)."""
+    import json
+
+    backend = echo_backend("things")
+    write_cert(ca, tmp_path / "in", "other", "other.test")
+    ca.cert_pem.write_to_path(str(tmp_path / "in" / "clients-ca.pem"))
+    tls = {
+        "client_certificate": "clients-ca.pem",
+        "certificates": [{"server_names": ["other.test"], "certificate": "other.pem", "key": "other.key"}],
+    }
+    bundle, _port, tls_port = make(tmp_path, ca, backend.address, tls, server_name=["api.test"])
+    nginx_runner(bundle, tls_port)
+    conn = http.client.HTTPConnection("127.0.0.1", tls_port, timeout=5)
+    sock = socket.create_connection(("127.0.0.1", tls_port), timeout=5)
+    conn.sock = client_ctx(ca).wrap_socket(sock, server_hostname="other.test")
+    conn.request("GET", "/things", headers={"Host": "api.test"})
+    resp = conn.getresponse()
+    body = resp.read()
+    assert resp.status == 421
+    assert resp.headers["Content-Type"] == "application/json" and resp.headers["X-Request-ID"]
+    assert json.loads(body)["status"] == 421
+    assert https_get(tls_port, client_ctx(ca), "other.test").status == 200  # the same names agree
