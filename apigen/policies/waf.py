@@ -142,6 +142,10 @@ def app_protect_policy(name: str, c: Any) -> str:
     return json.dumps(policy, indent=2, sort_keys=True) + "\n"
 
 
+# Keys only the ModSecurity engine (OSS) reads; app_protect_log is the only App Protect-only one.
+MODSECURITY_ONLY = ("paranoia_level", "anomaly_threshold", "crs_path", "audit_log")
+
+
 class Waf(PolicyKind):
     name = "waf"
     order = 10
@@ -151,12 +155,19 @@ class Waf(PolicyKind):
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         c = policy.config
+        # Settings of the other target's engine do nothing: say so for each (found by a hunt:
+        # paranoia_level and anomaly_threshold on Plus, app_protect_log on OSS were dropped silently).
         if config.target.is_plus:
-            for key in ("crs_path", "audit_log"):
+            for key in MODSECURITY_ONLY:
                 if key in c:
                     diags.warning(
                         f"{key} is a ModSecurity setting; NGINX Plus uses App Protect", source.pos(*policy.path, key)
                     )
+        elif "app_protect_log" in c:
+            diags.warning(
+                "app_protect_log is an NGINX App Protect setting; NGINX OSS uses ModSecurity (its log is audit_log)",
+                source.pos(*policy.path, "app_protect_log"),
+            )
         for other in config.policies.values():
             if other.kind == self.name and other.name < policy.name:
                 for key, default in (("crs_path", DEFAULT_CRS), ("audit_log", DEFAULT_AUDIT_LOG)):

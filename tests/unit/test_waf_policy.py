@@ -97,3 +97,24 @@ def test_shared_settings_must_agree(tmp_path: Path) -> None:
 def test_schema_rejects_bad_paranoia(tmp_path: Path) -> None:
     with pytest.raises(CompileError):
         build(tmp_path, {"waf": {"kind": "waf", "paranoia_level": 5}})
+
+
+@pytest.mark.parametrize(
+    ("target", "config", "keys"),
+    [
+        (
+            {"flavor": "plus", "version": "R33"},
+            {"paranoia_level": 4, "anomaly_threshold": 50, "crs_path": "/opt/crs", "audit_log": "/var/log/a.log"},
+            ["paranoia_level", "anomaly_threshold", "crs_path", "audit_log"],
+        ),
+        ({"flavor": "oss", "version": "1.22"}, {"app_protect_log": "stderr"}, ["app_protect_log"]),
+    ],
+    ids=["modsecurity-keys-on-plus", "app-protect-log-on-oss"],
+)
+def test_other_engines_settings_warn(tmp_path: Path, target: dict, config: dict, keys: list[str]) -> None:
+    """Settings only the other target's WAF engine reads are warnings at their key (found by a hunt:
+    paranoia_level/anomaly_threshold on Plus and app_protect_log on OSS were dropped silently)."""
+    result = build(tmp_path, {"waf": {"kind": "waf", **config}}, target=target)
+    warned = [d for d in result.diagnostics.warnings if "setting; NGINX" in d.message]
+    assert [d.message.split(" ", 1)[0] for d in warned] == keys, [d.format() for d in warned]
+    assert all(d.position is not None and d.position.line for d in warned)
