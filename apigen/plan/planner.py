@@ -46,6 +46,7 @@ from apigen.plan.tls_material import certificates_problem
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
 from apigen.policies.auth import AuthLocation, identity_headers
 from apigen.policies.headers import CLIENT_HEADER
+from apigen.policies.keys import jwt_claim_sources, variable_name
 from apigen.render.quoting import Arg, bare, quote
 from apigen.targets import directive_available
 
@@ -406,6 +407,36 @@ def _operation_plan(
     )
 
 
+_CLAIM_KEYED_KINDS = frozenset({"rate_limit", "conn_limit", "split", "cache"})
+
+
+def _claim_keys_without_auth_jwt(op: OperationPlan, missing: dict[tuple[str, tuple, str], list[str]]) -> None:
+    """Record ``jwt_claim:`` keys of ``op``'s policies when no auth_jwt authenticates it (NGINX
+    Plus): $jwt_claim_* is only set where auth_jwt runs, elsewhere every request has the same
+    (empty) key. Found by a hunt: a per-user rate limit was one bucket shared by every client."""
+    if any(isinstance(u.plan, AuthLocation) and u.plan.plus is not None for u in op.policies):
+        return
+    for p in op.effective.policies:
+        if p.policy.kind in _CLAIM_KEYED_KINDS:
+            for at, src in jwt_claim_sources(p.policy.kind, p.policy.config):
+                missing.setdefault((p.policy.name, at, src), []).append(f"{op.api}.{op.operation_id}")
+
+
+def _report_claim_keys(
+    missing: dict[tuple[str, tuple, str], list[str]], config: GatewayConfig, diags: Diagnostics, source: PolicySource
+) -> None:
+    for (name, at, src), ops in sorted(missing.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+        listed = ", ".join(ops[:5]) + (f" and {len(ops) - 5} more" if len(ops) > 5 else "")
+        var = variable_name(src, config.target)
+        diags.error(
+            f"key {src!r}: ${var} is set only where NGINX Plus auth_jwt authenticates the request (a single jwt "
+            f"policy as the operation's whole requirement); {listed} {'is' if len(ops) == 1 else 'are'} not, so "
+            f"${var} is empty there and does not tell clients apart",
+            source.pos(*config.policies[name].path, *at),
+            hint="attach a jwt policy to these operations, or key on something else (client_ip, a header)",
+        )
+
+
 def _cleared_identity(uses: tuple[PolicyUse, ...], identity: tuple[str, ...]) -> tuple[str, ...]:
     forwarded = {h.lower() for u in uses if isinstance(u.plan, AuthLocation) for h, _ in u.plan.forward}
     return tuple(h for h in identity if h.lower() not in forwarded)
@@ -519,6 +550,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     body_ceiling = body_size_ceiling(config)
     identity = identity_headers(config)
     api_plans = []
+    claim_keys_missing: dict[tuple[str, tuple, str], list[str]] = {}
     for api in config.apis:
         ops = []
         for op in api.operations:
@@ -528,6 +560,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             ops.append(
                 _operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars, body_ceiling, identity)
             )
+            if config.target.is_plus:
+                _claim_keys_without_auth_jwt(ops[-1], claim_keys_missing)
             if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
                 diags.error(
                     f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "
@@ -555,6 +589,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             )
         )
 
+    if claim_keys_missing and source is not None:
+        _report_claim_keys(claim_keys_missing, config, diags, source)
     dispatch = []
     operation_names = []
     allow = []

@@ -94,3 +94,17 @@ def required_variable(source: str, target: Target) -> str | None:
     if source.startswith("jwt_claim:") and not target.is_plus:
         return variable_name(source, target)
     return None
+
+
+def jwt_claim_sources(kind: str, config: dict) -> list[tuple[tuple[str | int, ...], str]]:
+    """The ``jwt_claim:`` key sources of a limit, split or cache policy, with their data paths
+    (``("key",)``, ``("key", 1)``, ``("vary", 0)``) under the policy."""
+    field = "vary" if kind == "cache" else "key"
+    value = config.get(field)
+    if isinstance(value, str):
+        items: list[tuple[tuple[str | int, ...], object]] = [((field,), value)]
+    elif isinstance(value, list):
+        items = [((field, i), v) for i, v in enumerate(value)]
+    else:
+        items = []
+    return [(at, v) for at, v in items if isinstance(v, str) and v.startswith("jwt_claim:")]

@@ -56,3 +56,36 @@ def test_jwt_claim_keys_are_plus_only(tmp_path) -> None:
     policies = {"per-user": {"kind": "rate_limit", "rate": "10r/s", "key": "jwt_claim:sub"}}
     errors = compile_errors(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["per-user"]}))
     assert len(errors) == 1 and "'jwt_claim:sub' needs NGINX Plus" in errors[0]
+
+
+def test_plus_jwt_claim_key_needs_auth_jwt_on_every_operation(tmp_path) -> None:
+    """Found by a hunt: on Plus, $jwt_claim_* is set only where auth_jwt runs. A per-user limit on
+    operations authenticated otherwise (or not at all) was one bucket shared by every client."""
+    from pathlib import Path
+
+    from tests.support.traffic_build import build, compile_errors, policy_for
+
+    keys_dir = Path(__file__).resolve().parents[2] / "examples" / "secured" / "keys"
+    policies = {
+        "per-user": {"kind": "rate_limit", "rate": "10r/s", "key": ["client_ip", "jwt_claim:sub"]},
+        "keys": {"kind": "api_key", "keys_file": str(keys_dir / "api-keys.txt")},
+        "users": {"kind": "jwt", "keys": [{"pem": str(keys_dir / "issuer-public.pem"), "alg": "RS256"}]},
+    }
+    plus = {"flavor": "plus", "version": "R33"}
+    upstreams = {"main": ["127.0.0.1:9"]}
+    # API keys authenticate the operations: no auth_jwt, so no $jwt_claim_sub.
+    data = policy_for(8080, upstreams, target=plus, policies=policies, api={"use": ["keys", "per-user"]})
+    errors = compile_errors(tmp_path, data)
+    lines = (tmp_path / "bad-src" / "policy.json").read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if '"jwt_claim:sub"' in text)
+    assert len(errors) == 1 and f"policy.json:{line}:" in errors[0], errors
+    assert "$jwt_claim_sub is set only where NGINX Plus auth_jwt" in errors[0]
+    # A jwt policy on one operation only: the others are listed.
+    only_one = {"use": ["per-user"], "operations": {"listPets": {"use": ["users"]}}}
+    data = policy_for(8080, upstreams, target=plus, policies=policies, api=only_one)
+    errors = compile_errors(tmp_path, data)
+    assert len(errors) == 1 and "pets.createPet" in errors[0] and "pets.listPets" not in errors[0], errors
+    # Every operation authenticated by auth_jwt: the key works.
+    data = policy_for(8080, upstreams, target=plus, policies=policies, api={"use": ["users", "per-user"]})
+    conf = (build(tmp_path, data) / "api_gateway.conf").read_text()
+    assert "${jwt_claim_sub}" in conf
