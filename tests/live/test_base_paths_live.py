@@ -60,10 +60,13 @@ def test_encoded_base_path_is_routed_decoded_and_stripped(tmp_path: Path, echo_b
     nginx = nginx_runner(tmp_path / "bundle", port)
     raw = send_raw(port, "GET /café/v1/pets/7 HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n".encode())
     assert raw.startswith(b"HTTP/1.1 200 ") and b'"uri": "/pets/7"' in raw, raw
-    for spelling in ("/caf%C3%A9/v1", "/caf%c3%a9/v%31", "/%63af%C3%A9/%761"):
+    for spelling in ("/caf%C3%A9/v1", "/caf%c3%a9/v1"):
         r = request("GET", f"{nginx.url}{spelling}/pets/7?q=%2F")
         assert r.status == 200, (spelling, r.text)
         assert (r.json()["uri"], r.json()["headers"]["x-op"]) == ("/pets/7?q=%2F", "pets.showPet"), spelling
+    # Encoded letters and digits are path confusion (no encoder writes them): 400.
+    for spelling in ("/caf%c3%a9/v%31", "/%63af%C3%A9/%761"):
+        assert request("GET", f"{nginx.url}{spelling}/pets/7").status == 400, spelling
     assert request("GET", f"{nginx.url}/caf%25C3%25A9/v1/pets").status == 404  # double-encoded: another path
     assert request("DELETE", f"{nginx.url}/caf%C3%A9/v1/x-internal").status == 404
     assert request("DELETE", f"{nginx.url}/x-internal").status == 404
