@@ -3,9 +3,9 @@
 One cache zone per policy. Other methods of an API the policy is attached to are left alone.
 Responses carry ``X-Cache-Status`` (MISS, HIT, BYPASS, EXPIRED, ...); a request with the bypass
 header set to a non-empty value other than ``0`` skips the lookup. The key is scheme, host and
-request URI, plus the ``vary`` key sources, plus the caller's credentials (``Authorization`` and
-the token, key or client certificate of the operation's authentication policies): a cache shared
-between clients never serves one client's data to another.
+request URI, plus the ``vary`` key sources, plus the caller's credentials (``Authorization``,
+``Cookie`` and the token, key or client certificate of the operation's authentication policies):
+a cache shared between clients never serves one client's data to another.
 """
 
 from __future__ import annotations
@@ -108,9 +108,11 @@ class Cache(PolicyKind):
 
 
 def credential_variables(eff: EffectiveOperation, config: GatewayConfig) -> list[str]:
-    """Where the operation's callers put their credentials: the Authorization header always (an
-    upstream may authenticate with it), and the token, key or certificate variable of every
-    authentication policy that applies (the policies an ``openapi_security`` maps too)."""
+    """Where the operation's callers put their credentials: the Authorization and Cookie headers
+    always (an upstream may authenticate with them: a session cookie is a credential the gateway
+    does not see as one; without it, answers to one session were served to another, found by a
+    hunt), and the token, key or certificate variable of every authentication policy that
+    applies (the policies an ``openapi_security`` maps too)."""
     from apigen.policies.auth_cache import token_variable
     from apigen.policies.auth_files import source_variable
 
@@ -120,7 +122,7 @@ def credential_variables(eff: EffectiveOperation, config: GatewayConfig) -> list
             names += sorted(set((p.policy.config.get("schemes") or {}).values()))
         else:
             names.append(p.policy.name)
-    out = ["$http_authorization"]
+    out = ["$http_authorization", "$http_cookie"]
     for name in names:
         policy = config.policies.get(name)
         if policy is None:

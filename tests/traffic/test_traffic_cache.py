@@ -32,7 +32,7 @@ def test_cache_hit_miss_bypass(tmp_path: Path, echo_backend, nginx_runner) -> No
     for op_id in ("listPets", "showPet", "ownerPet"):  # GET only
         assert "proxy_cache apigen_cache_cached;" in operation_location(ops, "pets", op_id)[1]
     assert "proxy_cache " not in operation_location(ops, "pets", "deletePet")[1]
-    assert 'proxy_cache_key "$scheme$host$request_uri:${http_x_tenant}:$http_authorization";' in ops
+    assert 'proxy_cache_key "$scheme$host$request_uri:${http_x_tenant}:$http_authorization:$http_cookie";' in ops
     nginx = nginx_runner(bundle, port)
 
     def get(path: str, **headers: str):
@@ -57,6 +57,11 @@ def test_cache_hit_miss_bypass(tmp_path: Path, echo_backend, nginx_runner) -> No
     assert cache == "MISS" and get("/v1/pets?a=1", Authorization="Bearer alice")[1:] == ("HIT", alice)
     _, cache, bob = get("/v1/pets?a=1", Authorization="Bearer bob")
     assert cache == "MISS" and bob != alice
+    # A session cookie is a credential too (found by a hunt: one session got another's answer).
+    _, cache, ann = get("/v1/pets?a=1", Cookie="session=ann")
+    assert cache == "MISS" and get("/v1/pets?a=1", Cookie="session=ann")[1:] == ("HIT", ann)
+    _, cache, ben = get("/v1/pets?a=1", Cookie="session=ben")
+    assert cache == "MISS" and ben != ann
     # 404 is cached too (valid 10s); POST never is.
     assert request("GET", f"{nginx.url}/v1/pets/9?__status=404").headers["X-Cache-Status"] == "MISS"
     assert request("GET", f"{nginx.url}/v1/pets/9?__status=404").headers["X-Cache-Status"] == "HIT"
@@ -74,7 +79,7 @@ def test_cache_key_separates_split_variants(tmp_path: Path) -> None:
     )
     ops = (build(tmp_path, policy) / "api_conf.d/pets.conf").read_text()
     for op_id in ("listPets", "showPet", "ownerPet"):
-        key = 'proxy_cache_key "$scheme$host$request_uri:$http_authorization:${apigen_split_s_pick}";'
+        key = 'proxy_cache_key "$scheme$host$request_uri:$http_authorization:$http_cookie:${apigen_split_s_pick}";'
         assert key in operation_location(ops, "pets", op_id)[1]
 
 
@@ -91,4 +96,4 @@ def test_cache_key_holds_the_credentials_of_the_operations_auth(tmp_path: Path) 
         "m": PolicyDef("m", "mtls", {"kind": "mtls"}),
     }})()
     eff = type("E", (), {"policies": tuple(EffectivePolicy(config.policies[n], "api", ("apis", 0)) for n in "kjm")})()
-    assert credential_variables(eff, config) == ["$http_authorization", "$http_x_api_key", "$cookie_session", "$ssl_client_s_dn"]
+    assert credential_variables(eff, config) == ["$http_authorization", "$http_cookie", "$http_x_api_key", "$cookie_session", "$ssl_client_s_dn"]
