@@ -1,8 +1,10 @@
 """``kind: websocket`` - let an operation upgrade its connection to WebSocket.
 
 nginx passes ``Upgrade``/``Connection`` upstream only when told to: the operation location sends
-``Upgrade: $http_upgrade`` and ``Connection: $apigen_connection_upgrade`` (``upgrade`` when the
-client asked for one, else what the location would send anyway). Those headers are printed with
+``Upgrade: $apigen_upgrade`` (``websocket`` when the client asked for a WebSocket, in any case;
+nothing for any other protocol: ``Upgrade: h2c`` tunnelled past the gateway, found by a hunt)
+and ``Connection: $apigen_connection_upgrade`` (``upgrade`` with a WebSocket upgrade, else what
+the location would send anyway). Those headers are printed with
 the operation's other proxy headers (``templates/_locations.j2``), because ``proxy_set_header``
 in a location replaces every inherited one; the idle timeout becomes ``proxy_read_timeout``.
 """

@@ -40,6 +40,18 @@ def test_websocket_upgrade_and_echo(tmp_path, nginx_runner) -> None:
             write_frame(sock, 0x8, b"\x03\xe8", masked=True)
             assert read_frame(sock)[0] == 0x8
 
+        # The keyword is case-insensitive (RFC 6455, 4.2.1).
+        sock, head = handshake(port, "/ws/chat", upgrade="WebSocket")
+        with sock:
+            assert head.startswith(b"HTTP/1.1 101 "), head
+        # Only a WebSocket upgrade is passed on: `Upgrade: h2c` (or any other protocol) would
+        # tunnel past the gateway's HTTP/1.1 view of the connection (found by a hunt).
+        for other in ("h2c", "websocket, h2c", "TLS/1.2"):
+            sock, head = handshake(port, "/ws/chat", upgrade=other)
+            with sock:
+                assert head.startswith(b"HTTP/1.1 426 "), head
+                assert b"X-Seen-Upgrade: \r\n" in head, head
+
         # An operation not marked websocket does not upgrade: nginx drops Upgrade/Connection.
         sock, head = handshake(port, "/plain")
         with sock:

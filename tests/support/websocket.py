@@ -79,7 +79,8 @@ class _Handler(socketserver.BaseRequestHandler):
         lines = head.split(b"\r\n")
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:] if line)}
         if headers.get(b"upgrade", b"").lower() != b"websocket":
-            sock.sendall(b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            seen = b"X-Seen-Upgrade: " + headers.get(b"upgrade", b"") + b"\r\n"
+            sock.sendall(b"HTTP/1.1 426 Upgrade Required\r\n" + seen + b"Content-Length: 0\r\nConnection: close\r\n\r\n")
             return
         request_id = headers.get(b"x-request-id", b"")
         sock.sendall(
@@ -121,13 +122,15 @@ class WebSocketEchoServer:
         self._server.server_close()
 
 
-def handshake(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[socket.socket, bytes]:
+def handshake(
+    port: int, path: str, headers: dict[str, str] | None = None, upgrade: str = "websocket"
+) -> tuple[socket.socket, bytes]:
     """Open a WebSocket on 127.0.0.1:port; returns the socket and the raw response head."""
     key = base64.b64encode(os.urandom(16))
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items()).encode()
     sock.sendall(
-        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: gw\r\nUpgrade: " + upgrade.encode() + b"\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n" + extra + b"\r\n"
     )
     head = _read_head(sock)
