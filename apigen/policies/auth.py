@@ -33,10 +33,13 @@ from apigen.policies.auth_files import (
     QUERY_VAR_PREFIX,
     api_key_map_text,
     check_htpasswd,
+    cookie_dup_regex,
+    cookie_dup_variable,
     forward_headers,
     njs_policy,
     query_arguments,
     source_variable,
+    token_cookies,
     var_slug,
 )
 from apigen.policies.jwt_plus import PlusJwt, PlusMap, jwk_of, native_possible, plan_plus_jwt
@@ -97,6 +100,7 @@ class AuthHttp:
     plus_maps: tuple[PlusMap, ...] = ()
     uses_njs: bool = True
     query_maps: tuple[tuple[str, str], ...] = ()  # (variable, regex on $request_uri)
+    cookie_dup_maps: tuple[tuple[str, str], ...] = ()  # (variable, regex on $http_cookie)
     challenge_var: str = CHALLENGE_VAR
     client_var: str = CLIENT_VAR
     cache: AuthCacheHttp | None = None  # cached JWT verifications (apigen/policies/auth_cache.py)
@@ -309,6 +313,15 @@ def plan_auth_location(eff: EffectiveOperation, api: Api, config: GatewayConfig,
         header = credential_header(policy)
         if policy.config.get("hide_credentials") and header and header.lower() not in {h.lower() for h in forward}:
             forward[header] = ""
+    # A JWT header sent twice: the verifier and the cache key read its first copy; the upstream
+    # gets that copy only, never a second one it might read instead (found by a hunt: a verified
+    # token went upstream with a forged one).
+    for name in sorted(in_req):
+        policy = config.policies[name]
+        token = policy.config.get("token") or {}
+        header = credential_header(policy)
+        if policy.kind == "jwt" and token.get("from") == "header" and header and header.lower() not in {h.lower() for h in forward}:
+            forward[header] = "http_" + var_slug(header)
     plus = None
     plus_maps: tuple[PlusMap, ...] = ()
     plus_policy = None
@@ -414,6 +427,7 @@ def plan_auth_http(config: GatewayConfig, assets: AssetCollector | None, kind: s
         plus_maps=tuple(plus_maps[v] for v in sorted(plus_maps)),
         query_maps=tuple((QUERY_VAR_PREFIX + n, f"~[?&]{re.escape(n)}=([^&#]*)") for n in query_arguments(config)),
         uses_njs=bool(requirements),
+        cookie_dup_maps=tuple((cookie_dup_variable(config, n), cookie_dup_regex(n)) for n in token_cookies(config)) if requirements else (),
         cache=cache,
     )
 

@@ -39,6 +39,8 @@ class CachedAuth:
     uri: str  # the auth_request location
     key: str  # proxy_cache_key (an nginx expression written here)
     upstream: str  # proxy_pass target
+    # (header, variable name): a token header the verifier gets as the key has it, its first copy
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,29 @@ def token_variable(policy: Any) -> str:
 _VARIABLE_SUFFIX = re.compile(r"^[A-Za-z0-9_]+$")
 
 
+def key_variables(policy: Any, config: GatewayConfig) -> list[str]:
+    """What the cache key holds of one policy: its token, and for a cookie whether it was sent
+    twice (the verifier refuses that; a single copy's cached success must not answer it)."""
+    from apigen.policies.auth_files import cookie_dup_variable
+
+    token = policy.config.get("token") or {"from": "bearer"}
+    out = [token_variable(policy)]
+    if token.get("from") == "cookie":
+        out.append("$" + cookie_dup_variable(config, str(token["name"])))
+    return out
+
+
+def verifier_headers(policy: Any) -> list[tuple[str, str]]:
+    """A token header, repeated by the client, is one comma-joined value to the verifier but
+    only its first copy to the cache key ($http_<name>): the verifier gets that first copy, so
+    an entry is only ever made for what the key names (and the upstream gets no other, see
+    apigen/policies/auth.py)."""
+    token = policy.config.get("token") or {"from": "bearer"}
+    if token.get("from") != "header":
+        return []
+    return [(str(token["name"]), token_variable(policy).removeprefix("$"))]
+
+
 def requirement_ttl(config: GatewayConfig, policies: set[str]) -> int:
     """Seconds a success of a requirement using these policies may be cached (0: never)."""
     settings = [_settings(config.policies[n]) for n in sorted(policies)]
@@ -110,8 +135,9 @@ def plan_cache(config: GatewayConfig, requirements: dict[str, dict], njs_policie
         # Joined by a line feed, which no header value holds: with a space, `T Bearer` + `junk`
         # keyed like `T` + `Bearer junk`, and a request the verifier refuses got the other's
         # cached success (found by a hunt).
-        variables = "\n".join(dict.fromkeys(token_variable(config.policies[n]) for n in names))
-        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation}\n{variables}", upstream_of(listen)))
+        variables = "\n".join(dict.fromkeys(v for n in names for v in key_variables(config.policies[n], config)))
+        headers = tuple(dict.fromkeys(h for n in names for h in verifier_headers(config.policies[n])))
+        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation}\n{variables}", upstream_of(listen), headers))
     if not locations:
         return None
     return AuthCacheHttp(CACHE_PATH, CACHE_ZONE, f"{max(ttls)}s", tuple(sorted(listens)), tuple(locations))

@@ -59,11 +59,40 @@ def query_arguments(config: GatewayConfig) -> list[str]:
     return sorted(names)
 
 
-def _token_source(cfg: Any) -> dict:
+# A JWT cookie sent twice: nginx's $cookie_<name> is the first (names compared ignoring case),
+# the upstream gets both and may read the other (found by a hunt: a verified token went with a
+# forged one). `map $http_cookie $apigen_ckdup_<n>` is "1" then, and the verifier refuses.
+COOKIE_DUP_PREFIX = "apigen_ckdup_"
+
+
+def token_cookies(config: GatewayConfig) -> list[str]:
+    """Lower-cased names of the cookies a JWT policy reads its token from, sorted."""
+    names = set()
+    for policy in config.policies.values():
+        token = policy.config.get("token") or {} if policy.kind == "jwt" else {}
+        if token.get("from") == "cookie":
+            names.add(str(token["name"]).lower())
+    return sorted(names)
+
+
+def cookie_dup_variable(config: GatewayConfig, name: str) -> str:
+    """The variable that is "1" when the cookie ``name`` is sent more than once."""
+    return f"{COOKIE_DUP_PREFIX}{token_cookies(config).index(name.lower()) + 1}"
+
+
+def cookie_dup_regex(name: str) -> str:
+    """Two cookies called ``name`` (any case) in $http_cookie, which joins every Cookie header."""
+    cookie = re.escape(name)
+    return rf"(?i)(?:^|[;,])\s*{cookie}=.*[;,]\s*{cookie}="
+
+
+def _token_source(cfg: Any, config: GatewayConfig) -> dict:
     token = cfg.get("token") or {"from": "bearer"}
     out = {"from": token.get("from", "bearer")}
     if out["from"] != "bearer":
         out["name"] = token["name"]
+    if out["from"] == "cookie":
+        out["dup"] = cookie_dup_variable(config, token["name"])
     return out
 
 
@@ -97,7 +126,7 @@ def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector)
         return {
             **base,
             "type": "jwt",
-            "token": _token_source(cfg),
+            "token": _token_source(cfg, config),
             "keys": [k.as_json() for k in keys],
             "leeway": int(cfg.get("leeway", 0)),
             "require_exp": bool(cfg.get("require_exp", True)),

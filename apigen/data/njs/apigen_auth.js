@@ -35,6 +35,17 @@ function b64url(text) {
     return Buffer.from(text, 'base64url');
 }
 
+function firstHeader(r, name) {
+    var raw = r.rawHeadersIn;
+    var lower = name.toLowerCase();
+    for (var i = 0; i < raw.length; i++) {
+        if (raw[i][0].toLowerCase() === lower) {
+            return raw[i][1];
+        }
+    }
+    return undefined;
+}
+
 function tokenOf(r, src) {
     var value;
     if (src.from === 'bearer') {
@@ -46,7 +57,9 @@ function tokenOf(r, src) {
         return m ? m[1] : '';
     }
     if (src.from === 'header') {
-        value = r.headersIn[src.name];
+        // The first copy of a repeated header, as $http_<name> (the cache key, and what the
+        // upstream gets); headersIn would join the copies.
+        value = firstHeader(r, src.name);
     } else if (src.from === 'query') {
         value = r.variables['apigen_arg_' + src.name];  // $arg_* is empty in a subrequest
     } else {
@@ -60,6 +73,11 @@ async function verifyJwt(r, pol) {
     var token = tokenOf(r, pol.token);
     if (token === null) {
         return {ok: false, present: false};
+    }
+    if (pol.token.dup && r.variables[pol.token.dup] === '1') {
+        // $cookie_<name> is the first copy; the upstream would get both (see auth_files.py).
+        r.log('apigen: JWT rejected (' + pol.name + '): token cookie sent more than once');
+        return {ok: false, present: true, error: 'invalid_token'};
     }
     try {
         var parts = token.split('.');
