@@ -45,6 +45,7 @@ from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tl
 from apigen.plan.tls_material import certificates_problem
 from apigen.policies import UNMATCHED_OPERATION_ID, registry
 from apigen.policies.auth import AuthLocation, identity_headers
+from apigen.policies.claims import ClaimsWithoutJwt, record_claims_without_jwt, report_claims_without_jwt
 from apigen.policies.headers import CLIENT_HEADER
 from apigen.policies.keys import jwt_claim_sources, variable_name
 from apigen.render.quoting import Arg, bare, quote
@@ -551,6 +552,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     identity = identity_headers(config)
     api_plans = []
     claim_keys_missing: dict[tuple[str, tuple, str], list[str]] = {}
+    claims_missing: ClaimsWithoutJwt = {}
     for api in config.apis:
         ops = []
         for op in api.operations:
@@ -562,6 +564,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             )
             if config.target.is_plus:
                 _claim_keys_without_auth_jwt(ops[-1], claim_keys_missing)
+            record_claims_without_jwt(ops[-1], config, claims_missing)
             if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
                 diags.error(
                     f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "
@@ -591,6 +594,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
 
     if claim_keys_missing and source is not None:
         _report_claim_keys(claim_keys_missing, config, diags, source)
+    if claims_missing and source is not None:
+        report_claims_without_jwt(claims_missing, diags, source)
     dispatch = []
     operation_names = []
     allow = []

@@ -132,7 +132,7 @@ def test_oss_122_bundle_passes_nginx_t(tmp_path, pki) -> None:
     assert ("grpc_pass", ("grpc://grpc",)) in found
     assert ("js_content", ("apigen_aggregate.aggregate",)) in found
     assert ("proxy_ssl_verify", ("on",)) in found and ("proxy_ssl_name", ("orders.internal",)) in found
-    assert ("proxy_set_header", ("Upgrade", "$http_upgrade")) in found
+    assert ("proxy_set_header", ("Upgrade", "$apigen_upgrade")) in found
     assert not check_directives_for_target(parse_bundle(bundle).payload, Target.parse("oss", "1.22"))
     for secret in ("secrets/api.key", "secrets/client.key"):
         assert (bundle / secret).stat().st_mode & 0o777 == 0o600
