@@ -53,8 +53,8 @@ def _append_map(header: str, value: str) -> AppendMap:
     return AppendMap(source, f"apigen_hdr_{digest}", Arg(literal), Arg('"${' + source + "}, " + literal[1:]), value)
 
 
-# Request headers nginx itself writes for the message and the connection (RFC 9110 7.6.1 hop-by-hop
-# fields, and the body's framing).
+# Headers nginx itself writes for the message and the connection (RFC 9110 7.6.1 hop-by-hop
+# fields, and the body's framing), in requests and in responses.
 FRAMING_HEADERS = frozenset(
     {"connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
 )
@@ -64,6 +64,8 @@ FRAMING_HEADERS = frozenset(
 GATEWAY_REQUEST_HEADERS = frozenset(
     {"host", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id"}
 )
+# Response headers nginx (or the gateway, X-Request-ID) writes on every answer.
+NGINX_RESPONSE_HEADERS = frozenset({"server", "date", "x-request-id"})
 # The header aggregate parts trust for the client name (set by the gateway on every operation).
 CLIENT_HEADER = "X-Apigen-Client"
 
@@ -79,6 +81,7 @@ class Headers(PolicyKind):
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         self._check_request_names(policy, config, source, diags)
+        self._check_response_names(policy, source, diags)
         for side in ("request", "response"):
             for action in ("set", "append"):
                 for name, value in ((policy.config.get(side) or {}).get(action) or {}).items():
@@ -125,6 +128,29 @@ class Headers(PolicyKind):
                         where,
                     )
 
+    def _check_response_names(self, policy: PolicyDef, source: PolicySource, diags: Diagnostics) -> None:
+        """Response headers nginx writes itself: ``add_header`` adds a second line next to
+        nginx's (seen live: two ``Server``, two ``Date``, two ``X-Request-ID``), and a second
+        ``Content-Length`` or ``Transfer-Encoding`` lets a client or cache in front frame the
+        answer differently than nginx did (found by a hunt)."""
+        response = policy.config.get("response") or {}
+        for action in ("set", "append"):
+            for name in response.get(action) or {}:
+                where = source.pos(*policy.path, "response", action, name, key=True)
+                if name.lower() in FRAMING_HEADERS:
+                    diags.error(
+                        f"response header {name} is managed by nginx (message framing and connection); "
+                        f"a headers policy cannot {action} it",
+                        where,
+                    )
+                elif name.lower() in NGINX_RESPONSE_HEADERS:
+                    diags.error(
+                        f"response header {name} is written by nginx on every answer: `{action}` would send a "
+                        "second line next to nginx's",
+                        where,
+                        hint="nginx has no directive that replaces its own line; `hide` drops the upstream's",
+                    )
+
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         req = policy.config.get("request") or {}
         resp = policy.config.get("response") or {}
@@ -147,7 +173,7 @@ class Headers(PolicyKind):
         it (to the client's value, or to an earlier set value; after a remove it is the value);
         two lines for one header would both reach the upstream (found by a hunt: a stripped
         identity header came back with a later append). A response header a later policy sets
-        replaces earlier ones; response appends add lines."""
+        or hides replaces (or drops) what earlier ones set or append; response appends add lines."""
         decided: dict[str, tuple[str, str, list[str]]] = {}  # lower name -> (name, state, values)
         for plan in plans:
             for name, value in plan.request_set:
@@ -171,7 +197,9 @@ class Headers(PolicyKind):
         }
         out = []
         for i, plan in enumerate(plans):
-            later = {n.lower() for p in plans[i + 1 :] for n, _ in p.response_set}
+            # A more specific set or hide decides the header (response_hide holds a plan's own
+            # set names too): a less specific set or append of it goes.
+            later = {n.lower() for p in plans[i + 1 :] for n in p.response_hide}
             mine = request if i == 0 else {"request_set": (), "request_remove": (), "request_append": ()}
             out.append(
                 replace(

@@ -117,14 +117,15 @@ def test_a_more_specific_level_decides_a_header(tmp_path: Path, echo_backend, ng
         "gw": {
             "kind": "headers",
             "request": {"set": {"X-Tier": "gw", "X-Keep": "1", "X-Env": "prod"}, "remove": ["X-User"], "append": {"X-Trace": "g"}},
-            "response": {"set": {"X-Frame-Options": "DENY", "X-Gw": "1"}},
+            "response": {"set": {"X-Frame-Options": "DENY", "X-Gw": "1", "X-Gw-Hidden": "1"}, "append": {"X-Gw-List": "1"}},
         },
         "op": {
             "kind": "headers",
             # A later append adds to what the gateway level decided (found by a review: the
             # removed X-User came back with the client's forged value).
             "request": {"remove": ["x-tier"], "append": {"X-User": "op", "X-Env": "op", "X-Trace": "o"}},
-            "response": {"set": {"x-frame-options": "SAMEORIGIN"}},
+            # A more specific hide drops what a less specific level sets or appends (found by a hunt).
+            "response": {"set": {"x-frame-options": "SAMEORIGIN"}, "hide": ["X-Gw-Hidden", "x-gw-list"]},
         },
     }
     policy = policy_for(port, {"main": [backend.address]}, policies=policies, api={"use": ["gw"], "operations": {"showPet": {"use": ["op"]}}})
@@ -132,11 +133,13 @@ def test_a_more_specific_level_decides_a_header(tmp_path: Path, echo_backend, ng
     forged = {"X-User": "forged-admin", "X-Env": "client", "X-Trace": "c"}
     r = request("GET", f"{nginx.url}/v1/pets/1?__header=X-Frame-Options:ALLOW", headers=forged)
     assert r.headers.get_all("X-Frame-Options") == ["SAMEORIGIN"] and r.headers["X-Gw"] == "1"
+    assert "X-Gw-Hidden" not in r.headers and "X-Gw-List" not in r.headers
     seen = r.json()["headers"]
     assert "x-tier" not in seen and seen["x-keep"] == "1"
     assert (seen["x-user"], seen["x-env"], seen["x-trace"]) == ("op", "prod, op", "c, g, o")
     r = request("GET", f"{nginx.url}/v1/pets")
     assert r.headers.get_all("X-Frame-Options") == ["DENY"] and r.json()["headers"]["x-tier"] == "gw"
+    assert (r.headers["X-Gw-Hidden"], r.headers["X-Gw-List"]) == ("1", "1")
 
 
 @pytest.mark.live
