@@ -60,6 +60,36 @@ def _slug(text: str) -> str:
     return "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "_-" else "_" for ch in text)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_origin(origin: str) -> str:
+    """An origin as browsers serialize it (RFC 6454 6.1): scheme and host in lower case, no
+    default port. ``https://App.example.com:443`` never matched the ``Origin`` header (a map
+    key ignores case, but the echoed value did not, and the port was compared as written)."""
+    scheme, _, authority = origin.partition("://")
+    host, _, port = authority.partition(":")
+    scheme, host = scheme.lower(), host.lower()
+    if port and int(port) != _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}:{int(port)}"
+    return f"{scheme}://{host}"
+
+
+def _policy_methods(policy: PolicyDef, api: Api, op: Any, config: GatewayConfig) -> set[str]:
+    """The methods of ``op``'s path whose operations this CORS policy applies to: a preflight
+    must not allow a method another operation answers without it (browsers cache a preflight per
+    method and then send that method without asking again)."""
+    from apigen.plan.effective import resolve_operation
+
+    methods = set()
+    for other in api.operations:
+        if other.path != op.path:
+            continue
+        if other is op or any(p.policy.name == policy.name for p in resolve_operation(api, other, config).policies):
+            methods.add(other.method)
+    return methods
+
+
 class Cors(PolicyKind):
     name = "cors"
     order = 1
@@ -70,11 +100,11 @@ class Cors(PolicyKind):
         origins = CorsOrigins(
             policy=policy.name,
             origin_var=f"{stem}_origin",
-            origins=tuple(sorted(cfg["origins"])),
+            origins=tuple(sorted({canonical_origin(o) for o in cfg["origins"]})),
             credentials_var=f"{stem}_credentials" if cfg.get("credentials") else None,
         )
         op = eff.op
-        methods = {o.method for o in api.operations if o.path == op.path}
+        methods = _policy_methods(policy, api, op, config)
         if "GET" in methods:
             methods.add("HEAD")
         digest = hashlib.sha256(f"{api.name}\0{op.operation_id}".encode()).hexdigest()[:8]

@@ -189,3 +189,25 @@ def test_a_refused_address_is_refused_for_preflights_too(tmp_path: Path, echo_ba
     assert refused.status == 403 and refused.headers["Content-Type"] == "application/json"
     assert "Access-Control-Allow-Methods" not in refused.headers
     assert preflight(f"{nginx.url}/v1/pets", "GET").status == 204  # listPets has no IP rule
+
+
+@pytest.mark.live
+@requires_nginx
+def test_origins_are_canonical_and_preflights_list_only_the_policys_methods(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """Found by a hunt: an origin written with capitals or its default port never matched what
+    browsers send (lower case, no default port), and a preflight listed the path's methods of
+    operations without this CORS policy, which a browser then sends without a preflight of its
+    own (the preflight cache is per method)."""
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {"web": {"kind": "cors", "origins": ["https://App.Example.com:443", "http://LocalHost:80", "http://localhost:3000"]}}
+    api = {"operations": {"showPet": {"use": ["web"]}}}
+    bundle = build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api=api))
+    nginx = nginx_runner(bundle, port)
+    for origin in (APP, "http://localhost", "http://localhost:3000"):
+        r = preflight(f"{nginx.url}/v1/pets/7", "GET", origin=origin)
+        assert r.status == 204
+        assert r.headers["Access-Control-Allow-Origin"] == origin
+        assert r.headers["Access-Control-Allow-Methods"] == "GET, HEAD"  # not deletePet's DELETE
+        assert request("GET", f"{nginx.url}/v1/pets/7", headers={"Origin": origin}).headers["Access-Control-Allow-Origin"] == origin
+    assert preflight(f"{nginx.url}/v1/pets/7", "DELETE").status == 405  # deletePet has no CORS
