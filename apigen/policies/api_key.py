@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from apigen.policies import register
 from apigen.policies.auth import AuthKind
+from apigen.policies.auth_files import API_KEY_DEFAULT_HEADER
 from apigen.policies.keys import header_name_reason
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class ApiKey(AuthKind):
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
         super().check(policy, config, source, diags)
         if policy.config.get("in", "header") == "header":
-            reason = header_name_reason(str(policy.config.get("name", "X-API-Key")))
+            reason = header_name_reason(str(policy.config.get("name", API_KEY_DEFAULT_HEADER)))
             if reason:
                 diags.error(reason, source.pos(*policy.path, "name"))
 

@@ -29,6 +29,7 @@ from apigen.policies import UNMATCHED_OPERATION_ID, BundleFile, PolicyKind, jwt_
 from apigen.policies.auth_cache import AuthCacheHttp, plan_cache, requirement_ttl
 from apigen.policies.auth_checks import check_all, check_cache_listen, check_target
 from apigen.policies.auth_files import (
+    API_KEY_DEFAULT_HEADER,
     API_KEY_EXACT_REGEX,
     QUERY_VAR_PREFIX,
     api_key_map_text,
@@ -253,7 +254,7 @@ def credential_header(policy: PolicyDef) -> str | None:
     if policy.kind == "basic_auth":
         return "Authorization"
     if policy.kind == "api_key":
-        return cfg.get("name", "X-API-Key") if cfg.get("in", "header") == "header" else None
+        return cfg.get("name", API_KEY_DEFAULT_HEADER) if cfg.get("in", "header") == "header" else None
     if policy.kind == "jwt":
         token = cfg.get("token") or {"from": "bearer"}
         return {"bearer": "Authorization", "header": token.get("name")}.get(token.get("from", "bearer"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from apigen.policies.auth_files import API_KEY_DEFAULT_HEADER
 from apigen.targets import unavailable_reason
 
 if TYPE_CHECKING:
@@ -57,10 +58,19 @@ def scheme_mismatch(scheme: Any, policy: PolicyDef) -> str | None:
     kind = scheme.get("type")
     cfg = policy.config
     if kind == "apiKey":
-        if policy.kind != "api_key":
+        # A JWT in a header, query argument or cookie of its own is an apiKey scheme to
+        # OpenAPI, which has no type for it: a jwt policy reading the same place takes it.
+        token = cfg.get("token") or {} if policy.kind == "jwt" else {}
+        if policy.kind != "api_key" and token.get("from") not in ("header", "query", "cookie"):
             return f"is an apiKey, mapped to {policy.name!r}, a {policy.kind} policy"
         where, name = str(scheme.get("in", "")), str(scheme.get("name", ""))
-        mine, my_name = str(cfg.get("in", "header")), str(cfg.get("name", ""))
+        if policy.kind == "jwt":
+            mine, my_name = str(token["from"]), str(token.get("name", ""))
+        else:
+            # The policy's defaults count (found by a hunt: a policy with the default header was
+            # read as '' and reported as a mismatch).
+            mine = str(cfg.get("in", "header"))
+            my_name = str(cfg.get("name", API_KEY_DEFAULT_HEADER if mine == "header" else ""))
         same = my_name.lower() == name.lower() if where == "header" else my_name == name
         if where != mine or not same:
             return f"sends the key in {where} {name!r}, but policy {policy.name!r} reads {mine} {my_name!r}"

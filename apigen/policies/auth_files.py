@@ -19,6 +19,7 @@ _KEY = re.compile(r"[\x21-\x7e]{16,256}")
 # is byte for byte the key (a backreference: PCRE compares it case-sensitively). Keys and client
 # names hold no space, so a presented value with a space never matches.
 API_KEY_EXACT_REGEX = r"^(\S+) ([^ ]+) \1$"
+API_KEY_DEFAULT_HEADER = "X-API-Key"  # where an api_key policy reads the key unless told
 
 
 def var_slug(name: str) -> str:
@@ -36,7 +37,7 @@ def forward_headers(config: GatewayConfig) -> dict[str, int]:
 
 
 def source_variable(cfg: Any) -> str:
-    where, name = cfg.get("in", "header"), cfg.get("name", "X-API-Key")
+    where, name = cfg.get("in", "header"), cfg.get("name", API_KEY_DEFAULT_HEADER)
     if where == "header":
         return "http_" + var_slug(name)
     return (QUERY_VAR_PREFIX if where == "query" else "cookie_") + name
@@ -141,7 +142,7 @@ def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector)
             "variable": f"apigen_apikey_{var_slug(policy.name)}",
             "source": source_variable(cfg),
             "in": cfg.get("in", "header"),
-            "param": cfg.get("name", "X-API-Key"),
+            "param": cfg.get("name", API_KEY_DEFAULT_HEADER),
         }
     if policy.kind == "basic_auth":
         return {**base, "type": "basic"}

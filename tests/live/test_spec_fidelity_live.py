@@ -166,3 +166,42 @@ def test_a_scheme_mapped_to_a_policy_that_cannot_take_it_is_warned(tmp_path: Pat
     assert len(warnings) == 2, [str(d) for d in result.diagnostics]
     assert "sends the key in query 'api_key', but policy 'hk' reads header 'X-Key'" in warnings[1]
     assert "is http basic, mapped to 'j', a jwt policy (expected basic_auth)" in warnings[0]
+
+
+def test_security_scheme_mismatch_resolves_policy_defaults(tmp_path: Path) -> None:
+    """Found by a hunt: an api_key policy with the default header was read as '' (a false
+    mismatch against an `X-API-Key` scheme), and a JWT in a header of its own (an apiKey scheme
+    to OpenAPI) was reported as mapped to the wrong kind."""
+    schemes = {
+        "dflt": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+        "tok": {"type": "apiKey", "in": "header", "name": "X-Token"},
+        "ck": {"type": "apiKey", "in": "cookie", "name": "session"},
+        "wrong": {"type": "apiKey", "in": "header", "name": "X-Other"},
+    }
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "m", "version": "1"},
+        "security": [{name: []} for name in schemes],
+        "paths": {"/r": {"get": {"operationId": "r", "responses": OK}}},
+        "components": {"securitySchemes": schemes},
+    }
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    (tmp_path / "keys.txt").write_text(f"client-a: {KEY}\n")
+    (tmp_path / "jwt.key").write_text("0123456789abcdef0123456789abcdef")
+    hs = [{"secret": "jwt.key", "alg": "HS256"}]
+    policy = {
+        "gateway": {"listen": "127.0.0.1:8080"},
+        "upstreams": {"be": {"servers": [{"address": "127.0.0.1:9"}]}},
+        "policies": {
+            "k": {"kind": "api_key", "keys_file": "keys.txt"},
+            "jh": {"kind": "jwt", "keys": hs, "token": {"from": "header", "name": "X-Token"}},
+            "jc": {"kind": "jwt", "keys": hs, "token": {"from": "cookie", "name": "session"}},
+            "sec": {"kind": "openapi_security", "schemes": {"dflt": "k", "tok": "jh", "ck": "jc", "wrong": "jh"}},
+        },
+        "apis": [{"name": "m", "spec": "s.json", "upstream": "be", "use": ["sec"]}],
+    }
+    (tmp_path / "policy.json").write_text(json.dumps(policy))
+    result = compile_policy(tmp_path / "policy.json")
+    warnings = [str(d) for d in result.diagnostics if d.code == "security-scheme-mismatch"]
+    assert len(warnings) == 1, warnings
+    assert "sends the key in header 'X-Other', but policy 'jh' reads header 'X-Token'" in warnings[0]
