@@ -43,11 +43,11 @@ from apigen.plan.routing import (
 )
 from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
 from apigen.plan.tls_material import certificates_problem
-from apigen.policies import UNMATCHED_OPERATION_ID, registry
+from apigen.policies import UNMATCHED_OPERATION_ID, registry, size_bytes
 from apigen.policies.auth import AuthLocation, identity_headers
 from apigen.policies.claims import ClaimsWithoutJwt, record_claims_without_jwt, report_claims_without_jwt
 from apigen.policies.headers import CLIENT_HEADER
-from apigen.policies.keys import jwt_claim_sources, variable_name
+from apigen.policies.keys import api_client_sources, jwt_claim_sources, variable_name
 from apigen.render.quoting import Arg, bare, quote
 from apigen.targets import directive_available
 
@@ -423,6 +423,33 @@ def _claim_keys_without_auth_jwt(op: OperationPlan, missing: dict[tuple[str, tup
                 missing.setdefault((p.policy.name, at, src), []).append(f"{op.api}.{op.operation_id}")
 
 
+def _client_keys_without_api_key(op: OperationPlan, config: GatewayConfig, missing: dict[tuple[str, tuple, str], list[str]]) -> None:
+    """Record ``api_key_client`` keys of ``op``'s policies when no alternative of its
+    requirement has an API key: $apigen_client is empty for every request there (nginx does not
+    limit requests with an empty key), and where no operation has an API key the variable is
+    not even defined (found by a hunt: the build passed, nginx -t failed)."""
+    requirement = next((u.plan.requirement for u in op.policies if isinstance(u.plan, AuthLocation)), ())
+    if any(config.policies[s.policy].kind == "api_key" for alt in requirement for s in alt):
+        return
+    for p in op.effective.policies:
+        if p.policy.kind in _CLAIM_KEYED_KINDS:
+            for at, src in api_client_sources(p.policy.kind, p.policy.config):
+                missing.setdefault((p.policy.name, at, src), []).append(f"{op.api}.{op.operation_id}")
+
+
+def _report_client_keys(
+    missing: dict[tuple[str, tuple, str], list[str]], config: GatewayConfig, diags: Diagnostics, source: PolicySource
+) -> None:
+    for (name, at, src), ops in sorted(missing.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+        listed = ", ".join(ops[:5]) + (f" and {len(ops) - 5} more" if len(ops) > 5 else "")
+        diags.error(
+            f"key {src!r}: no API-key policy authenticates {listed}, so the client is empty for every request "
+            "there: all requests share one key (and a limit keyed on it alone counts nothing: nginx skips an empty key)",
+            source.pos(*config.policies[name].path, *at),
+            hint="attach an api_key policy to these operations, or key on something else (client_ip, a header)",
+        )
+
+
 def _report_claim_keys(
     missing: dict[tuple[str, tuple, str], list[str]], config: GatewayConfig, diags: Diagnostics, source: PolicySource
 ) -> None:
@@ -445,11 +472,7 @@ def _cleared_identity(uses: tuple[PolicyUse, ...], identity: tuple[str, ...]) ->
 
 def _size_bytes(size: str) -> float:
     """An nginx size ("512k", "10m", "1g"; "0" is no limit) in bytes."""
-    text = size.strip().lower()
-    if text == "0":
-        return float("inf")
-    unit = {"k": 1024, "m": 1024**2, "g": 1024**3}.get(text[-1:], 1)
-    return float(text[:-1] if text[-1:] in "kmg" else text) * unit
+    return float("inf") if size.strip() == "0" else float(size_bytes(size))
 
 
 def body_size_ceiling(config: GatewayConfig) -> str:
@@ -553,6 +576,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     api_plans = []
     claim_keys_missing: dict[tuple[str, tuple, str], list[str]] = {}
     claims_missing: ClaimsWithoutJwt = {}
+    client_keys_missing: dict[tuple[str, tuple, str], list[str]] = {}
     for api in config.apis:
         ops = []
         for op in api.operations:
@@ -564,6 +588,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             )
             if config.target.is_plus:
                 _claim_keys_without_auth_jwt(ops[-1], claim_keys_missing)
+            _client_keys_without_api_key(ops[-1], config, client_keys_missing)
             record_claims_without_jwt(ops[-1], config, claims_missing)
             if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
                 diags.error(
@@ -594,6 +619,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
 
     if claim_keys_missing and source is not None:
         _report_claim_keys(claim_keys_missing, config, diags, source)
+    if client_keys_missing and source is not None:
+        _report_client_keys(client_keys_missing, config, diags, source)
     if claims_missing and source is not None:
         report_claims_without_jwt(claims_missing, diags, source)
     dispatch = []

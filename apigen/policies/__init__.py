@@ -158,6 +158,21 @@ def duration(value: Any) -> str:
     return f"{value}s" if isinstance(value, int) else str(value)
 
 
+def size_bytes(value: Any) -> int:
+    """A policy-file size (``512k``, ``10m``, ``1g``, an integer of bytes) in bytes."""
+    text = str(value).strip().lower()
+    unit = {"k": 1024, "m": 1024**2, "g": 1024**3}.get(text[-1:], 1)
+    return int(text[:-1] if text[-1:] in "kmg" else text) * unit
+
+
+def size_without_g(value: Any) -> str:
+    """A policy-file size for a directive nginx parses with ``ngx_parse_size`` (buffer sizes,
+    shared-memory zones), which knows ``k`` and ``m`` only: ``1g`` failed ``nginx -t``, it is
+    ``1024m`` here. (Body limits and cache ``max_size`` are offsets, which take ``g``.)"""
+    text = str(value).strip()
+    return f"{int(text[:-1]) * 1024}m" if text[-1:] in "gG" else text
+
+
 registry: dict[str, PolicyKind] = {}
 
 

@@ -21,7 +21,7 @@ from urllib.parse import quote as url_quote
 
 from apigen.plan.forwarding import ClientFacts, client_facts
 from apigen.plan.paths import PathTemplate, join_base, pcre_escape
-from apigen.policies import BundleFile, PolicyKind, register
+from apigen.policies import BundleFile, PolicyKind, register, size_without_g
 from apigen.policies.auth import hidden_credential_headers, identity_headers
 from apigen.policies.errors import njs_error_body
 
@@ -176,7 +176,7 @@ class Aggregate(PolicyKind):
                     upstream=upstream,
                     read_timeout=timeout or upstream.timeouts.read,
                     connect_timeout=upstream.timeouts.connect,
-                    max_size=str(cfg.get("max_part_size", "1m")),
+                    max_size=size_without_g(cfg.get("max_part_size", "1m")),
                     keepalive=bool(upstream.keepalive),
                 )
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from apigen.policies import PolicyKind, duration, register, registry
+from apigen.policies import PolicyKind, duration, register, registry, size_bytes, size_without_g
 from apigen.policies.keys import invalid_source_reason, required_variable, target_source_reason, variable_name
 from apigen.policies.rate_limit import defined_variables, var_stem
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from apigen.plan.effective import EffectiveOperation
 
 CACHEABLE = ("GET", "HEAD")
+MIN_ZONE_BYTES = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ class Cache(PolicyKind):
     order = 60
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
+        if "zone_size" in policy.config and size_bytes(policy.config["zone_size"]) < MIN_ZONE_BYTES:
+            # nginx 1.22 (seen): keys_zone below two 4 KiB pages is "too small" at nginx -t.
+            diags.error(
+                f"zone_size {policy.config['zone_size']!r} is below nginx's smallest cache keys zone (8k); "
+                "1m holds about 8,000 keys",
+                source.pos(*policy.path, "zone_size"),
+            )
         have = defined_variables(config)
         for i, src in enumerate(policy.config.get("vary") or ()):
             reason = invalid_source_reason(src) or target_source_reason(src, config.target)
@@ -75,7 +83,7 @@ class Cache(PolicyKind):
             policy=policy.name,
             zone=stem,
             path=f"temp/cache_{policy.name}",
-            size=str(cfg.get("zone_size", "10m")),
+            size=size_without_g(cfg.get("zone_size", "10m")),
             max_size=str(cfg.get("max_size", "100m")),
             inactive=duration(cfg.get("inactive", "10m")),
         )

@@ -99,6 +99,15 @@ def required_variable(source: str, target: Target) -> str | None:
 def jwt_claim_sources(kind: str, config: dict) -> list[tuple[tuple[str | int, ...], str]]:
     """The ``jwt_claim:`` key sources of a limit, split or cache policy, with their data paths
     (``("key",)``, ``("key", 1)``, ``("vary", 0)``) under the policy."""
+    return [(at, v) for at, v in _key_sources_at(kind, config) if v.startswith("jwt_claim:")]
+
+
+def api_client_sources(kind: str, config: dict) -> list[tuple[tuple[str | int, ...], str]]:
+    """The ``api_key_client`` key sources of a limit, split or cache policy, with their paths."""
+    return [(at, v) for at, v in _key_sources_at(kind, config) if v == "api_key_client"]
+
+
+def _key_sources_at(kind: str, config: dict) -> list[tuple[tuple[str | int, ...], str]]:
     field = "vary" if kind == "cache" else "key"
     value = config.get(field)
     if isinstance(value, str):
@@ -107,4 +116,4 @@ def jwt_claim_sources(kind: str, config: dict) -> list[tuple[tuple[str | int, ..
         items = [((field, i), v) for i, v in enumerate(value)]
     else:
         items = []
-    return [(at, v) for at, v in items if isinstance(v, str) and v.startswith("jwt_claim:")]
+    return [(at, v) for at, v in items if isinstance(v, str)]

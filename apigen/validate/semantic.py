@@ -10,6 +10,8 @@ from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, Attachment, GatewayConfig, Operation
 from apigen.policies import registry
+from apigen.policies.rate_limit import defined_variables
+from apigen.validate.variables import unknown_variable, variables_in
 
 
 def select_operations(api: Api, selector: str) -> list[Operation]:
@@ -210,6 +212,20 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
                 "balance: $uri (and $document_uri) is the gateway's internal operation location when nginx proxies; hash on "
                 "$request_uri (the client's path and query) instead",
                 source.pos(*upstream.path, "balance"),
+            )
+        if method == "hash":
+            for name in variables_in(upstream.balance):
+                if unknown_variable(name, plus=config.target.is_plus, defined=defined_variables(config)):
+                    diags.error(
+                        f"balance: ${name} is not an nginx variable (nginx -t would refuse it)",
+                        source.pos(*upstream.path, "balance"),
+                        hint="hash on $request_uri, $remote_addr, $http_<header>, $cookie_<name> or $arg_<name>",
+                    )
+        if upstream.servers and all(server.backup for server in upstream.servers):
+            # nginx: `no servers in upstream` (backup servers only take over from primary ones).
+            diags.error(
+                "every server of this upstream is a backup: nginx needs at least one primary server",
+                source.pos(*upstream.path, "servers"),
             )
         if upstream.retries and upstream.retries.on == ("non_idempotent",):
             diags.error(

@@ -196,13 +196,11 @@ def test_delay_zero_queues_the_whole_burst(tmp_path: Path) -> None:
     assert {args[1:] for _, args in directives(bundle, "limit_req")} == {("burst=10",)}
 
 
-def test_client_exemptions_with_a_kind_that_provides_the_client(tmp_path: Path, monkeypatch) -> None:
-    # The API-key kind provides $apigen_client; stand in for it with a kind in use here.
-    from apigen.policies import registry
-
-    monkeypatch.setattr(registry["headers"], "provides", frozenset({"apigen_client"}), raising=False)
+def test_client_exemptions_with_a_kind_that_provides_the_client(tmp_path: Path) -> None:
+    keys = tmp_path / "api-keys.txt"
+    keys.write_text("ops: k-0123456789abcdef\n")
     policies = {
-        "ids": {"kind": "headers"},
+        "keys": {"kind": "api_key", "keys_file": str(keys)},
         "per-client": {
             "kind": "rate_limit",
             "rate": "10r/s",
@@ -210,8 +208,8 @@ def test_client_exemptions_with_a_kind_that_provides_the_client(tmp_path: Path, 
             "exempt": {"ips": ["10.0.0.0/8"], "clients": ["ops", "default"]},
         },
     }
-    policy = policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["ids", "per-client"]})
-    bundle = build(tmp_path, policy, nginx_t=False)  # no real kind defines $apigen_client here
+    policy = policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["keys", "per-client"]})
+    bundle = build(tmp_path, policy)
     text = (bundle / "api_gateway.conf").read_text()
     assert (
         'map $apigen_client $apigen_rl_per_client_exempt_client {\n    default "";\n    "\\\\default" "1";\n    "ops" "1";\n}'

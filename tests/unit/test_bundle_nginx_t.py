@@ -65,3 +65,24 @@ def test_many_route_maps_pass_nginx_t_without_warnings(tmp_path: Path) -> None:
     check = run_nginx_t(tmp_path / "out", nginx=nginx_binary() or "nginx")
     assert check.ok, check.output
     assert "[warn]" not in check.output, check.output
+
+
+@requires_nginx
+def test_sizes_in_gigabytes_pass_nginx_t(tmp_path: Path) -> None:
+    """Found by a hunt: `zone_size: 1g` and `max_part_size: 1g` reached directives nginx parses
+    with ngx_parse_size (k and m only) and failed `nginx -t`; they are written in m now, while
+    offsets (body limits, cache max_size) keep g."""
+    spec = openapi({"/a": ops("get", op_prefix="a_"), "/b": ops("get", op_prefix="b_")})
+    policy = simple_policy(use=["c", "b"], operations={"a_get": {"use": ["agg"]}})
+    policy["policies"] = {
+        "c": {"kind": "cache", "zone_size": "1g", "max_size": "2G"},
+        "b": {"kind": "body_limit", "max": "1g"},
+        "agg": {"kind": "aggregate", "max_part_size": "1G", "parts": [{"name": "b", "upstream": "u", "path": "/b"}]},
+    }
+    result = compile_case(tmp_path / "in", policy, {"openapi.json": spec}, render=True)
+    assert result.bundle is not None
+    write_atomic(result.bundle, tmp_path / "out")
+    text = "\n".join(p.read_text() for p in (tmp_path / "out").rglob("*.conf"))
+    assert "keys_zone=apigen_cache_c:1024m max_size=2G" in text and "subrequest_output_buffer_size 1024m;" in text
+    check = run_nginx_t(tmp_path / "out", nginx=nginx_binary() or "nginx")
+    assert check.ok, check.output
