@@ -49,6 +49,12 @@ class PartLocation:
     connect_timeout: str | None
     max_size: str
     keepalive: bool
+    # The upstream's own send timeout and retries, as its operation locations have them (found
+    # by a hunt: parts waited nginx's 60 s default and never tried the next server).
+    send_timeout: str | None = None
+    retries_on: tuple[str, ...] = ()
+    retries_tries: int | None = None
+    retries_timeout: str | None = None
 
     @property
     def strip_regex(self) -> str:
@@ -178,6 +184,10 @@ class Aggregate(PolicyKind):
                     connect_timeout=upstream.timeouts.connect,
                     max_size=size_without_g(cfg.get("max_part_size", "1m")),
                     keepalive=bool(upstream.keepalive),
+                    send_timeout=upstream.timeouts.send,
+                    retries_on=upstream.retries.on if upstream.retries else (),
+                    retries_tries=upstream.retries.tries if upstream.retries else None,
+                    retries_timeout=upstream.retries.timeout if upstream.retries else None,
                 )
             )
             query = []

@@ -241,3 +241,44 @@ def test_parts_do_not_receive_hidden_credentials(tmp_path, nginx_runner, three) 
         assert "x-key" not in part["headers"] and part["headers"]["x-apigen-client"] == "alice", name
     assert "x-key" not in request("GET", f"{nginx.url}/users/1", headers={"X-Key": "k-alice-0123456789"}).json()["headers"]
     assert request("GET", f"{nginx.url}/users/1/summary").status == 401
+
+
+def test_parts_use_the_upstreams_retries(tmp_path, nginx_runner, three) -> None:
+    """Found by a hunt: part locations had the upstream's read and connect timeouts but not its
+    retries (nor its send timeout), so a part failed where an operation would have tried the
+    next server."""
+    import http.server
+    import threading
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = free_port()
+        spec = policy(port, {n: b.address for n, b in three.items()})
+        spec["upstreams"]["orders"] = {
+            # The failing server first: round robin starts there for the first request.
+            "servers": [{"address": f"127.0.0.1:{server.server_address[1]}"}, {"address": three["orders"].address}],
+            "timeouts": {"read": "3s", "send": "4s"},
+            "retries": {"on": ["error", "timeout", "http_503"], "tries": 2},
+        }
+        bundle = build(tmp_path, spec, {"users.json": SPEC})
+        conf = next(p.read_text() for p in bundle.rglob("*.conf") if "Aggregate part" in p.read_text())
+        part = conf[conf.index("/_apigen/part/summary/orders/") :]
+        part = part[: part.index("\n    }")]
+        assert "proxy_next_upstream error timeout http_503;" in part and "proxy_send_timeout 4s;" in part
+        nginx = nginx_runner(bundle, port)
+        for _ in range(4):  # both servers come first in turn
+            r = request("GET", f"{nginx.url}/users/1/summary")
+            assert r.status == 200, r.text
+    finally:
+        server.shutdown()
+        server.server_close()
