@@ -33,6 +33,7 @@ from apigen.plan.effective import EffectiveOperation
 from apigen.plan.paths import join_base
 from apigen.plan.planner import Plan
 from apigen.plan.routing import Route
+from apigen.policies import COMPOSITE_REASON, registry
 from apigen.validate.semantic import select_operations
 
 # Sane upper bounds for proxy timeouts, in seconds. nginx documents that a connect timeout
@@ -247,6 +248,31 @@ def unused_policy(ctx: LintContext) -> Iterator[Diagnostic]:
             yield RULES["unused-policy"].finding(
                 f"policy {name!r} ({policy.kind}) is never used", ctx.source.pos(*policy.path, key=True)
             )
+
+
+@rule(
+    "inactive-on-composite",
+    Severity.WARNING,
+    "A policy that acts on the proxied request (cache, split, rewrite, websocket, request headers) is attached "
+    "to a composite operation, which answers from its aggregate parts and never proxies itself.",
+    "leave the policy off the composite operation (`skip:` it there), or attach it to the operations the parts call",
+)
+def inactive_on_composite(ctx: LintContext) -> Iterator[Diagnostic]:
+    found: dict[tuple[str, str], list[Operation]] = {}
+    apis: dict[str, Api] = {}
+    for api, eff in ctx.effective():
+        for p in eff.policies:
+            kind = registry.get(p.policy.kind)
+            if kind is not None and kind.inactive_reason(p.policy, eff) == COMPOSITE_REASON:
+                found.setdefault((api.name, p.policy.name), []).append(eff.op)
+                apis[api.name] = api
+    for (api_name, name), ops in sorted(found.items()):
+        api, policy = apis[api_name], ctx.config.policies[name]
+        att = ctx.own_attachment(api, ops[0]) if len(ops) == 1 else None
+        where = ctx.source.pos(*att.path, key=True) if att is not None else ctx.api_pos(api)
+        yield RULES["inactive-on-composite"].finding(
+            f"policy {name!r} ({policy.kind}) does nothing on {_listed(api, ops)}: {COMPOSITE_REASON}", where
+        )
 
 
 @rule(

@@ -66,6 +66,9 @@ class PolicyKind:
     # are rendered there too; a kind that only admits requests (authentication) may set this False
     # so it does not run twice.
     in_forward_location: ClassVar[bool] = True
+    # Does the kind act only on the request the operation proxies (cache, split, rewrite, ...)?
+    # Then it does nothing on a composite operation, which answers from its aggregate parts.
+    proxy_only: ClassVar[bool] = False
 
     @property
     def partial(self) -> str:
@@ -105,7 +108,7 @@ class PolicyKind:
     def inactive_reason(self, policy: PolicyDef, eff: EffectiveOperation) -> str | None:
         """Why the policy, although attached, does nothing on this operation (None: it acts).
         `routes` and `explain` list such policies apart instead of as applied."""
-        return None
+        return COMPOSITE_REASON if self.proxy_only and is_composite(eff) else None
 
     def request_headers_decided(self, plan: Any) -> frozenset[str]:
         """Lower-case names of the request headers this plan sends upstream (or removes) itself:
@@ -151,6 +154,14 @@ class PolicyKind:
     def load_modules(self, http_plan: Any) -> tuple[str, ...]:
         """Dynamic modules (``.so`` paths) the standalone nginx.conf must load for this kind."""
         return ()
+
+
+COMPOSITE_REASON = "the operation is composite: it answers from its aggregate parts and never proxies itself"
+
+
+def is_composite(eff: EffectiveOperation) -> bool:
+    """Whether an aggregate policy answers the operation (its own upstream is never called)."""
+    return any(p.policy.kind == "aggregate" for p in eff.policies)
 
 
 def duration(value: Any) -> str:

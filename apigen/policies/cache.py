@@ -49,6 +49,7 @@ class CacheUse:
 
 class Cache(PolicyKind):
     name = "cache"
+    proxy_only = True
     order = 60
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:
@@ -72,7 +73,7 @@ class Cache(PolicyKind):
                 )
 
     def inactive_reason(self, policy: PolicyDef, eff: EffectiveOperation) -> str | None:
-        return None if eff.op.method in CACHEABLE else "caches GET and HEAD only"
+        return super().inactive_reason(policy, eff) or (None if eff.op.method in CACHEABLE else "caches GET and HEAD only")
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         if eff.op.method not in CACHEABLE:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from apigen.diagnostics import Diagnostics
-from apigen.policies import PolicyKind, register
+from apigen.policies import COMPOSITE_REASON, PolicyKind, is_composite, register
 from apigen.render.quoting import MAX_TOKEN_BYTES, Arg, quote, token_bytes
 
 if TYPE_CHECKING:
@@ -210,6 +210,13 @@ class Headers(PolicyKind):
                 )
             )
         return out
+
+    def inactive_reason(self, policy: PolicyDef, eff: EffectiveOperation) -> str | None:
+        # Request headers go with the proxied request (a composite operation's parts send their
+        # own); response headers are added to a composite's answer too.
+        if is_composite(eff) and not any((policy.config.get("response") or {}).get(a) for a in ("set", "append", "hide")):
+            return COMPOSITE_REASON
+        return None
 
     def request_headers_decided(self, plan: Any) -> frozenset[str]:
         headers: HeadersPlan = plan

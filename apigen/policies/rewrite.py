@@ -80,6 +80,7 @@ def _ops_using(policy: PolicyDef, config: GatewayConfig) -> list[tuple[Api, Oper
 
 class Rewrite(PolicyKind):
     name = "rewrite"
+    proxy_only = True
     order = 30
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:

@@ -71,6 +71,7 @@ def _override_source(o: dict[str, Any]) -> str:
 
 
 class Split(PolicyKind):
+    proxy_only = True
     name = "split"
     # $apigen_variant: the chosen variant (an upstream name), for the access log.
     provides = frozenset({"apigen_variant"})

@@ -32,6 +32,7 @@ class WebsocketPlan:
 
 class Websocket(PolicyKind):
     name = "websocket"
+    proxy_only = True
     order = 60
 
     def check(self, policy: PolicyDef, config: GatewayConfig, source: PolicySource, diags: Diagnostics) -> None:

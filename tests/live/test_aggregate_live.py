@@ -251,7 +251,7 @@ def test_parts_use_the_upstreams_retries(tmp_path, nginx_runner, three) -> None:
     import threading
 
     class Unavailable(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             self.send_response(503)
             self.send_header("Content-Length", "0")
             self.end_headers()

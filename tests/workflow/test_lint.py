@@ -330,3 +330,24 @@ def test_a_policy_named_twice_is_linted_once(tmp_path: Path) -> None:
     once = run("lint", "--format", "json", "examples/petstore/policy.yaml", cache=tmp_path)
     twice = run("lint", "--format", "json", "examples/petstore/policy.yaml", "./examples/petstore/policy.yaml", cache=tmp_path)
     assert len(json.loads(twice.stdout)["findings"]) == len(json.loads(once.stdout)["findings"]) > 0
+
+
+def test_inactive_on_composite(tmp_path: Path) -> None:
+    """Found by a hunt: proxy-only policies on a composite operation were silently inactive."""
+    from tests.support.compile import openapi, ops, simple_policy, write_case
+
+    spec = openapi({"/a": ops("get", op_prefix="a_"), "/b": ops("get", op_prefix="b_")})
+    policy = simple_policy(use=["c", "req", "resp"], operations={"a_get": {"use": ["agg", "rw"]}})
+    policy["policies"] = {
+        "c": {"kind": "cache"},
+        "rw": {"kind": "rewrite", "replace_prefix": {"from": "/a", "to": "/x"}},
+        "req": {"kind": "headers", "request": {"set": {"X-A": "1"}}},
+        "resp": {"kind": "headers", "response": {"set": {"X-B": "1"}}},
+        "agg": {"kind": "aggregate", "parts": [{"name": "b", "upstream": "u", "path": "/b"}]},
+    }
+    ctx = _context(write_case(tmp_path, policy, {"openapi.json": spec}))
+    found = sorted(d.message for d in RULES["inactive-on-composite"].check(ctx))
+    assert [m.split(" does nothing")[0] for m in found] == [
+        "policy 'c' (cache)", "policy 'req' (headers)", "policy 'rw' (rewrite)"
+    ], found
+    assert all("GET /a: the operation is composite" in m for m in found)
