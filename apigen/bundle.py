@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,15 +56,26 @@ class Bundle:
         return h.hexdigest()
 
     def write_tree(self, root: Path) -> None:
-        """Write into an empty directory ``root`` (no atomicity: see :func:`write_atomic`)."""
-        for d in sorted(self.dirs):
-            (root / d).mkdir(parents=True, exist_ok=True)
+        """Write into an empty directory ``root`` (no atomicity: see :func:`write_atomic`).
+        Directories are 0755 and files 0644 (secrets 0600) whatever the umask: with umask 077
+        the include directories were 0700, unreadable to nginx workers running as another user
+        (found by a hunt)."""
+        for d in sorted({*self.dirs, *(str(Path(path).parent) for path in self.files)} - {"."}):
+            self._mkdirs(root, Path(d))
         for path, text in self:
             target = root / path
-            target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
             os.chmod(target, self.modes.get(path, 0o644))
+
+
+    @staticmethod
+    def _mkdirs(root: Path, relative: Path) -> None:
+        for part in reversed((relative, *relative.parents[:-1])):
+            target = root / part
+            if not target.is_dir():
+                target.mkdir()
+                os.chmod(target, 0o755)
 
 
 def check_replaceable(out_dir: Path) -> None:
@@ -125,26 +138,50 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
             _keep_secret_access(bundle, out_dir, tmp)
         if verify is not None:
             verify(tmp)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
-            old.rmdir()
-            os.rename(out_dir, old)
-            moved: list[str] = []
-            try:
-                _move_kept(old, tmp, moved)
-                os.rename(tmp, out_dir)
-            except BaseException:
-                for name in moved:  # give the previous bundle its directories back
-                    os.rename(tmp / name, old / name)
-                os.rename(old, out_dir)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out_dir)
+        with _signals_held():
+            _swap(tmp, out_dir, parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_empty(created)
         raise
+
+
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP while the renames run: a signal between two renames would
+    leave the output directory moved aside; it is delivered once the swap is complete."""
+    hold = hasattr(signal, "pthread_sigmask")
+    if hold:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        if hold:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_SIGNALS)
+
+
+def _swap(tmp: Path, out_dir: Path, parent: Path) -> None:
+    """Put the written ``tmp`` in ``out_dir``'s place, keeping the previous bundle's
+    ``KEPT_DIRS``; on failure the previous bundle is back in place."""
+    if not out_dir.exists():
+        os.rename(tmp, out_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
+    old.rmdir()
+    os.rename(out_dir, old)
+    moved: list[str] = []
+    try:
+        _move_kept(old, tmp, moved)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        for name in moved:  # give the previous bundle its directories back
+            os.rename(tmp / name, old / name)
+        os.rename(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _keep_secret_access(bundle: Bundle, old: Path, new: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -30,6 +31,16 @@ def _fail(exc: CompileError, quiet: bool = False) -> None:
     sys.exit(EXIT_INVALID)
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """SIGINT, SIGTERM, SIGHUP: leave as SystemExit(128 + N), which every cleanup on the way
+    out sees (the bundle writer removes its temporary directory; nothing partial is left), and
+    which no `except Exception` turns into an internal error. A SIGTERM killed the process at
+    once, leaving the temporary directory behind (found by a hunt)."""
+    signal.signal(signum, signal.SIG_IGN)  # a second signal must not interrupt the cleanup
+    click.echo(f"apigen: interrupted ({signal.Signals(signum).name})", err=True)
+    sys.exit(128 + signum)
+
+
 def _internal_error(exc: BaseException) -> None:
     from apigen.commands import internal_error
 
@@ -53,6 +64,8 @@ def main(ctx: click.Context) -> None:
     # openapi-schema-validator) are not messages about the input: output is diagnostics only.
     warnings.simplefilter("ignore", FutureWarning)
     warnings.simplefilter("ignore", DeprecationWarning)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
     if ctx.invoked_subcommand not in _NO_SPECS:
         from apigen.validate import prewarm
 

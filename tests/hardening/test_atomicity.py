@@ -182,6 +182,62 @@ def test_killed_while_writing(previous) -> None:
     assert "secrets/k.pem" not in tree(out)
 
 
+_SLOW_CLI = """
+import sys, time
+from apigen.bundle import Bundle
+from apigen.cli import main
+real = Bundle.write_tree
+def slow(self, root):
+    first = dict(list(self.files.items())[:1])
+    real(Bundle(first), root)
+    print("WRITING", flush=True)
+    time.sleep(60)
+Bundle.write_tree = slow
+main(["build", sys.argv[1], "-o", sys.argv[2]])
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_writing_cleans_up(previous, sig: signal.Signals) -> None:
+    """SIGINT, SIGTERM or SIGHUP in the middle of `apigen build`: the previous bundle stays, the
+    temporary directory is removed, the exit code is 128+N and no traceback is printed (found
+    by a hunt: SIGTERM left the temporary directory behind)."""
+    out, before = previous
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_CLI, str(PETSTORE), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "WRITING"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + sig, err
+    assert f"interrupted ({sig.name})" in err and "Traceback" not in err
+    assert tree(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+def test_bundle_directories_ignore_the_umask(tmp_path: Path) -> None:
+    """Found by a hunt: with umask 077 the include directories were 0700, unreadable to nginx
+    workers running as another user."""
+    old = os.umask(0o077)
+    try:
+        write_atomic(_new_bundle(), tmp_path / "out")
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777 for p in (tmp_path / "out").rglob("*")}
+    assert modes and all(m == 0o755 for p, m in modes.items() if (tmp_path / p).is_dir()), modes
+    assert all(m in (0o644, 0o600) for p, m in modes.items() if (tmp_path / p).is_file()), modes
+
+
 def _build_cli(out: Path) -> object:
     return CliRunner().invoke(cli.main, ["build", str(PETSTORE), "-o", str(out)])
 
