@@ -138,12 +138,31 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
             _keep_secret_access(bundle, out_dir, tmp)
         if verify is not None:
             verify(tmp)
-        with _signals_held():
+        with _directory_locked(parent), _signals_held():
+            check_replaceable(out_dir)  # again: another build may have swapped in meanwhile
             _swap(tmp, out_dir, parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_empty(created)
         raise
+
+
+@contextlib.contextmanager
+def _directory_locked(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``directory`` (the output's parent) for the swap: two builds
+    into one directory interleaved their renames, and one failed with the previous bundle moved
+    aside (found by a hunt). Locking the directory itself leaves no lock file behind."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}

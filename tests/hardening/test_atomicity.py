@@ -225,6 +225,42 @@ def test_a_signal_while_writing_cleans_up(previous, sig: signal.Signals) -> None
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
 
 
+def test_concurrent_builds_into_one_directory(previous, monkeypatch) -> None:
+    """Two builds into one directory reach the swap together: both succeed, one after the
+    other, and the result is one complete bundle with no temporary directory left (found by a
+    hunt: interleaved renames failed a build with the previous bundle moved aside). The window
+    between the two renames of a swap is widened so that, unserialized, they would interleave."""
+    import threading
+    import time
+
+    out, _ = previous
+    together = threading.Barrier(2)
+    real_move = bundle_module._move_kept
+
+    def slow_move(src: Path, dst: Path, moved: list[str]) -> None:
+        time.sleep(0.3)
+        real_move(src, dst, moved)
+
+    monkeypatch.setattr(bundle_module, "_move_kept", slow_move)
+    bundles = [_new_bundle(), _new_bundle()]
+    errors: list[BaseException] = []
+
+    def build(b: Bundle) -> None:
+        try:
+            write_atomic(b, out, verify=lambda _tmp: together.wait(timeout=10))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(b,)) for b in bundles]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert tree(out).keys() >= {"nginx.conf", "api_gateway.conf"}
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
 def test_bundle_directories_ignore_the_umask(tmp_path: Path) -> None:
     """Found by a hunt: with umask 077 the include directories were 0700, unreadable to nginx
     workers running as another user."""
