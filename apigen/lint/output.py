@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,13 @@ def format_json(policies: list[str], findings: list[Diagnostic], cached: bool) -
 
 
 def _artifact(file: str, root: Path) -> dict[str, str]:
+    """A relative reference under SRCROOT, percent-encoded as URI references must be (RFC 3986:
+    a space or `#` in a file name made an invalid URI, or one naming another file; found by a
+    hunt), else an absolute file URI."""
     path = Path(file)
     try:
-        return {"uri": path.resolve().relative_to(root.resolve()).as_posix(), "uriBaseId": "SRCROOT"}
+        relative = path.resolve().relative_to(root.resolve()).as_posix()
+        return {"uri": urllib.parse.quote(relative, safe="/"), "uriBaseId": "SRCROOT"}
     except (ValueError, OSError):
         return {"uri": path.resolve().as_uri()}
 
@@ -144,6 +149,9 @@ def format_sarif(findings: list[Diagnostic], root: Path | None = None) -> str:
                     }
                 },
                 "originalUriBaseIds": {"SRCROOT": {"uri": root.resolve().as_uri() + "/"}},
+                # apigen's columns count characters (code points), not SARIF's default UTF-16
+                # code units: a line with an astral character before the finding differs.
+                "columnKind": "unicodeCodePoints",
                 "results": results,
             }
         ],

@@ -351,3 +351,17 @@ def test_inactive_on_composite(tmp_path: Path) -> None:
         "policy 'c' (cache)", "policy 'req' (headers)", "policy 'rw' (rewrite)"
     ], found
     assert all("GET /a: the operation is composite" in m for m in found)
+
+
+def test_sarif_uris_are_percent_encoded(tmp_path: Path) -> None:
+    """Found by a hunt: a space or `#` in a path made the artifact URI invalid (or name another
+    file); SARIF locations are URI references, relative to SRCROOT here."""
+    odd = tmp_path / "my apis #1 é"
+    odd.mkdir()
+    policy = petstore_copy(odd)
+    _, sarif = run_json("lint", "--format", "sarif", policy, cache=tmp_path / "c", cwd=tmp_path)
+    check_sarif(sarif)
+    run = sarif["runs"][0]
+    assert run["columnKind"] == "unicodeCodePoints"
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"] for loc in r.get("locations", [])}
+    assert uris and all(u.startswith("my%20apis%20%231%20%C3%A9/petstore/") for u in uris), uris
