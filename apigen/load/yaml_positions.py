@@ -153,6 +153,8 @@ def load_yaml_with_positions(text: str, file: str) -> tuple[Any, PositionMap]:
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             problem = f"{exc.context}; {exc.problem}"
+        if "'\\t'" in problem:
+            problem += " (YAML indents with spaces only: replace the tab)"
         raise YamlLoadError(f"invalid YAML: {problem}", where) from None
     except YAMLError as exc:
         raise YamlLoadError(f"invalid YAML: {exc}", Position(file, 1, 1)) from None
