@@ -158,9 +158,13 @@ def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
             where = " > ".join(str(p) for p in path)
             found = _where(specs, located, getattr(error, "instance", None))
             doc_uri, located = found if found is not None else (specs.root_uri, located)
+            unknown = _unknown_key(message, getattr(error, "instance", None))
             diags.error(
                 f"invalid OpenAPI {version} document: {where + ': ' if where else ''}{message}",
-                locate(doc_uri, located, specs.display(doc_uri)),
+                # An unknown key is reported at the key, not at the mapping holding it (a hunt).
+                locate(doc_uri, (*located, unknown), specs.display(doc_uri), key=True)
+                if unknown is not None
+                else locate(doc_uri, located, specs.display(doc_uri)),
                 code="openapi",
             )
     except RecursionError:
@@ -250,6 +254,22 @@ _MESSAGE_PATHS = (
     (re.compile(r"^Operation ID '.*' for '(\w+)' in '(.*)' is not unique$"), ("operationId",)),
     (re.compile(r"^Path parameter '.*' for '(\w+)' operation in '(.*)' was not resolved$"), ()),
 )
+
+
+_UNKNOWN_KEY = (
+    re.compile(r"^'(.*)' does not match any of the regexes: "),  # patternProperties ('^x-')
+    re.compile(r"^Additional properties are not allowed \('(.*)' was unexpected\)"),
+    re.compile(r"^Unevaluated properties are not allowed \('(.*)' was unexpected\)"),
+)
+
+
+def _unknown_key(message: str, instance: Any) -> str | None:
+    """The one unexpected key a validator message names, when it is a key of ``instance``."""
+    for pattern in _UNKNOWN_KEY:
+        m = pattern.match(message)
+        if m and isinstance(instance, dict) and m.group(1) in instance:
+            return m.group(1)
+    return None
 
 
 def _path_from_message(message: str) -> tuple[str, ...]:
