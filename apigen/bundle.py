@@ -60,6 +60,7 @@ class Bundle:
         Directories are 0755 and files 0644 (secrets 0600) whatever the umask: with umask 077
         the include directories were 0700, unreadable to nginx workers running as another user
         (found by a hunt)."""
+        root.mkdir(parents=True, exist_ok=True)
         for d in sorted({*self.dirs, *(str(Path(path).parent) for path in self.files)} - {"."}):
             self._mkdirs(root, Path(d))
         for path, text in self:
