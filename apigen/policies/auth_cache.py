@@ -39,8 +39,6 @@ class CachedAuth:
     uri: str  # the auth_request location
     key: str  # proxy_cache_key (an nginx expression written here)
     upstream: str  # proxy_pass target
-    # (header, variable name): a token header the verifier gets as the key has it, its first copy
-    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,17 +91,6 @@ def key_variables(policy: Any, config: GatewayConfig) -> list[str]:
     return out
 
 
-def verifier_headers(policy: Any) -> list[tuple[str, str]]:
-    """A token header, repeated by the client, is one comma-joined value to the verifier but
-    only its first copy to the cache key ($http_<name>): the verifier gets that first copy, so
-    an entry is only ever made for what the key names (and the upstream gets no other, see
-    apigen/policies/auth.py)."""
-    token = policy.config.get("token") or {"from": "bearer"}
-    if token.get("from") != "header":
-        return []
-    return [(str(token["name"]), token_variable(policy).removeprefix("$"))]
-
-
 def requirement_ttl(config: GatewayConfig, policies: set[str]) -> int:
     """Seconds a success of a requirement using these policies may be cached (0: never)."""
     settings = [_settings(config.policies[n]) for n in sorted(policies)]
@@ -136,8 +123,9 @@ def plan_cache(config: GatewayConfig, requirements: dict[str, dict], njs_policie
         # keyed like `T` + `Bearer junk`, and a request the verifier refuses got the other's
         # cached success (found by a hunt).
         variables = "\n".join(dict.fromkeys(v for n in names for v in key_variables(config.policies[n], config)))
-        headers = tuple(dict.fromkeys(h for n in names for h in verifier_headers(config.policies[n])))
-        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation}\n{variables}", upstream_of(listen), headers))
+        # A repeated token header: the key's $http_<name> and the verifier (apigen_auth.js,
+        # firstHeader) both read its first copy, the only one the upstream gets (auth.py).
+        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation}\n{variables}", upstream_of(listen)))
     if not locations:
         return None
     return AuthCacheHttp(CACHE_PATH, CACHE_ZONE, f"{max(ttls)}s", tuple(sorted(listens)), tuple(locations))
