@@ -16,6 +16,13 @@ from apigen.plan.assets import Asset, AssetCollector
 from apigen.plan.effective import EffectiveOperation, resolve_operation
 from apigen.plan.error_headers import FallbackMap, merge_error_headers
 from apigen.plan.forwarding import ClientFacts, client_facts
+from apigen.plan.key_checks import (
+    Missing,
+    claim_keys_without_auth_jwt,
+    client_keys_without_api_key,
+    report_claim_keys,
+    report_client_keys,
+)
 from apigen.plan.observability import (
     NOT_UTF8,
     UTF8_ONLY,
@@ -47,7 +54,6 @@ from apigen.policies import UNMATCHED_OPERATION_ID, registry, size_bytes
 from apigen.policies.auth import AuthLocation, identity_headers
 from apigen.policies.claims import ClaimsWithoutJwt, record_claims_without_jwt, report_claims_without_jwt
 from apigen.policies.headers import CLIENT_HEADER
-from apigen.policies.keys import api_client_sources, jwt_claim_sources, variable_name
 from apigen.render.quoting import Arg, bare, quote
 from apigen.targets import directive_available
 
@@ -408,63 +414,6 @@ def _operation_plan(
     )
 
 
-_CLAIM_KEYED_KINDS = frozenset({"rate_limit", "conn_limit", "split", "cache"})
-
-
-def _claim_keys_without_auth_jwt(op: OperationPlan, missing: dict[tuple[str, tuple, str], list[str]]) -> None:
-    """Record ``jwt_claim:`` keys of ``op``'s policies when no auth_jwt authenticates it (NGINX
-    Plus): $jwt_claim_* is only set where auth_jwt runs, elsewhere every request has the same
-    (empty) key. Found by a hunt: a per-user rate limit was one bucket shared by every client."""
-    if any(isinstance(u.plan, AuthLocation) and u.plan.plus is not None for u in op.policies):
-        return
-    for p in op.effective.policies:
-        if p.policy.kind in _CLAIM_KEYED_KINDS:
-            for at, src in jwt_claim_sources(p.policy.kind, p.policy.config):
-                missing.setdefault((p.policy.name, at, src), []).append(f"{op.api}.{op.operation_id}")
-
-
-def _client_keys_without_api_key(op: OperationPlan, config: GatewayConfig, missing: dict[tuple[str, tuple, str], list[str]]) -> None:
-    """Record ``api_key_client`` keys of ``op``'s policies when no alternative of its
-    requirement has an API key: $apigen_client is empty for every request there (nginx does not
-    limit requests with an empty key), and where no operation has an API key the variable is
-    not even defined (found by a hunt: the build passed, nginx -t failed)."""
-    requirement = next((u.plan.requirement for u in op.policies if isinstance(u.plan, AuthLocation)), ())
-    if any(config.policies[s.policy].kind == "api_key" for alt in requirement for s in alt):
-        return
-    for p in op.effective.policies:
-        if p.policy.kind in _CLAIM_KEYED_KINDS:
-            for at, src in api_client_sources(p.policy.kind, p.policy.config):
-                missing.setdefault((p.policy.name, at, src), []).append(f"{op.api}.{op.operation_id}")
-
-
-def _report_client_keys(
-    missing: dict[tuple[str, tuple, str], list[str]], config: GatewayConfig, diags: Diagnostics, source: PolicySource
-) -> None:
-    for (name, at, src), ops in sorted(missing.items(), key=lambda item: (item[0][0], str(item[0][1]))):
-        listed = ", ".join(ops[:5]) + (f" and {len(ops) - 5} more" if len(ops) > 5 else "")
-        diags.error(
-            f"key {src!r}: no API-key policy authenticates {listed}, so the client is empty for every request "
-            "there: all requests share one key (and a limit keyed on it alone counts nothing: nginx skips an empty key)",
-            source.pos(*config.policies[name].path, *at),
-            hint="attach an api_key policy to these operations, or key on something else (client_ip, a header)",
-        )
-
-
-def _report_claim_keys(
-    missing: dict[tuple[str, tuple, str], list[str]], config: GatewayConfig, diags: Diagnostics, source: PolicySource
-) -> None:
-    for (name, at, src), ops in sorted(missing.items(), key=lambda item: (item[0][0], str(item[0][1]))):
-        listed = ", ".join(ops[:5]) + (f" and {len(ops) - 5} more" if len(ops) > 5 else "")
-        var = variable_name(src, config.target)
-        diags.error(
-            f"key {src!r}: ${var} is set only where NGINX Plus auth_jwt authenticates the request (a single jwt "
-            f"policy as the operation's whole requirement); {listed} {'is' if len(ops) == 1 else 'are'} not, so "
-            f"${var} is empty there and does not tell clients apart",
-            source.pos(*config.policies[name].path, *at),
-            hint="attach a jwt policy to these operations, or key on something else (client_ip, a header)",
-        )
-
-
 def _cleared_identity(uses: tuple[PolicyUse, ...], identity: tuple[str, ...]) -> tuple[str, ...]:
     forwarded = {h.lower() for u in uses if isinstance(u.plan, AuthLocation) for h, _ in u.plan.forward}
     return tuple(h for h in identity if h.lower() not in forwarded)
@@ -574,9 +523,9 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     body_ceiling = body_size_ceiling(config)
     identity = identity_headers(config)
     api_plans = []
-    claim_keys_missing: dict[tuple[str, tuple, str], list[str]] = {}
+    claim_keys_missing: Missing = {}
     claims_missing: ClaimsWithoutJwt = {}
-    client_keys_missing: dict[tuple[str, tuple, str], list[str]] = {}
+    client_keys_missing: Missing = {}
     for api in config.apis:
         ops = []
         for op in api.operations:
@@ -587,8 +536,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 _operation_plan(api, op, eff, config, internal[(api.name, op.operation_id)], strip_vars, body_ceiling, identity)
             )
             if config.target.is_plus:
-                _claim_keys_without_auth_jwt(ops[-1], claim_keys_missing)
-            _client_keys_without_api_key(ops[-1], config, client_keys_missing)
+                claim_keys_without_auth_jwt(ops[-1], claim_keys_missing)
+            client_keys_without_api_key(ops[-1], config, client_keys_missing)
             record_claims_without_jwt(ops[-1], config, claims_missing)
             if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
                 diags.error(
@@ -618,9 +567,9 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         )
 
     if claim_keys_missing and source is not None:
-        _report_claim_keys(claim_keys_missing, config, diags, source)
+        report_claim_keys(claim_keys_missing, config, diags, source)
     if client_keys_missing and source is not None:
-        _report_client_keys(client_keys_missing, config, diags, source)
+        report_client_keys(client_keys_missing, config, diags, source)
     if claims_missing and source is not None:
         report_claims_without_jwt(claims_missing, diags, source)
     dispatch = []
