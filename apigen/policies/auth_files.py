@@ -87,6 +87,12 @@ def cookie_dup_regex(name: str) -> str:
     return rf"(?i)(?:^|[;,])\s*{cookie}=.*[;,]\s*{cookie}="
 
 
+def single_cookie_regex(name: str) -> str:
+    """$http_cookie holding the cookie ``name`` (any case) at most once (NGINX Plus requires it)."""
+    cookie = re.escape(name)
+    return rf"(?i)^(?!(?:.*[;,])?\s*{cookie}=.*[;,]\s*{cookie}=)"
+
+
 def _token_source(cfg: Any, config: GatewayConfig) -> dict:
     token = cfg.get("token") or {"from": "bearer"}
     out = {"from": token.get("from", "bearer")}

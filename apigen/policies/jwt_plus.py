@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from apigen.plan.paths import exact_regex, pcre_escape
 from apigen.policies import jwt_keys
+from apigen.policies.auth_files import single_cookie_regex
 from apigen.targets import unavailable_reason
 
 if TYPE_CHECKING:
@@ -106,6 +107,11 @@ def plan_plus_jwt(
     if where != "bearer":
         name = token["name"]
         token_var = {"header": "http_" + name.replace("-", "_").lower(), "query": "arg_" + name, "cookie": "cookie_" + name}[where]
+    if where == "cookie":
+        # A token cookie sent twice is refused (401), as on OSS (auth_files.py): auth_jwt would
+        # verify the first, and the upstream would get both.
+        maps.append(PlusMap("$http_cookie", f"apigen_jwt_ck_{p}", ((single_cookie_regex(token["name"]), "1"),)))
+        require.append(f"apigen_jwt_ck_{p}")
     plan = PlusJwt(
         realm=str(cfg.get("realm", "api")),
         token=token_var,
