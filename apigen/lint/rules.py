@@ -466,8 +466,9 @@ _compiler_rule(
 _compiler_rule(
     "servers-override-ignored",
     Severity.WARNING,
-    "A path item or an operation of the OpenAPI document has its own `servers`: the gateway routes "
-    "every operation under the API's one base path (the document's first server, or base_path).",
+    "A path item or an operation of the OpenAPI document has `servers` of its own (other than the "
+    "document's): the gateway routes every operation under the API's one base path (the document's "
+    "first server, or base_path).",
     "serve those operations as another API of the policy (with its own base_path), or drop the override",
 )
 _compiler_rule(

@@ -248,6 +248,8 @@ def test_path_and_operation_servers_are_warned(tmp_path: Path) -> None:
         'openapi: 3.0.3\ninfo: {title: t, version: "1"}\nservers: [{url: /v1}]\npaths:\n'
         "  /a:\n    servers: [{url: /internal}]\n    get: {operationId: a, responses: {'200': {description: ok}}}\n"
         "  /b:\n    get:\n      operationId: b\n      servers: [{url: /r}]\n      responses: {'200': {description: ok}}\n"
+        # The document's own servers repeated (Twilio does it on every path) change nothing.
+        "  /c:\n    servers: [{url: /v1, description: same}]\n    get: {operationId: c, responses: {'200': {description: ok}}}\n"
     )
     summarise_spec(load_spec(tmp_path / "spec.yaml", tmp_path), "api", diags)
     assert [(d.code, str(d.position)) for d in diags.warnings] == [
