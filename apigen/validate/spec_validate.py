@@ -125,15 +125,19 @@ def _validate_referenced_path_items(specs: SpecSet, version: str, diags: Diagnos
         except (KeyError, ValueError):
             continue  # reported where the operations are read (apigen.model.openapi)
         base = pointer_to_path(pointer)
-        errors = sorted(_path_item_validator(version).iter_errors(target), key=lambda e: tuple(map(str, e.absolute_path)))
+        found = (e for top in _path_item_validator(version).iter_errors(target) for e in _explained(top))
+        errors = sorted(found, key=lambda e: tuple(map(str, e.absolute_path)))
         for error in errors[:MAX_ERRORS]:
             ok = False
             path = (*base, *error.absolute_path)
             message = str(error.message).split("\n\n", 1)[0].strip()
             where = " > ".join(str(p) for p in ("paths", key, *error.absolute_path))
+            unknown = _unknown_keys(error)
             diags.error(
                 f"invalid OpenAPI {version} document: {where}: {message}",
-                locate(uri, path, specs.display(uri)),
+                locate(uri, (*path, unknown[0]), specs.display(uri), key=True)
+                if unknown
+                else locate(uri, path, specs.display(uri)),
                 code="openapi",
             )
     return ok
@@ -144,29 +148,14 @@ def _validate(specs: SpecSet, version: str, diags: Diagnostics) -> bool:
     display = specs.display(specs.root_uri)
     count = 0
     try:
-        for error in validator.iter_errors():
+        for error in (e for top in validator.iter_errors() for e in _explained(top)):
             count += 1
             if count > MAX_ERRORS:
                 diags.error(
                     f"more than {MAX_ERRORS} OpenAPI errors; stopping here", locate(specs.root_uri, (), display)
                 )
                 break
-            path = tuple(getattr(error, "absolute_path", None) or getattr(error, "path", ()) or ())
-            # The validator appends the failing schema and instance after a blank line: drop them.
-            message = str(getattr(error, "message", error)).split("\n\n", 1)[0].strip()
-            located = path or _path_from_message(message)
-            where = " > ".join(str(p) for p in path)
-            found = _where(specs, located, getattr(error, "instance", None))
-            doc_uri, located = found if found is not None else (specs.root_uri, located)
-            unknown = _unknown_key(message, getattr(error, "instance", None))
-            diags.error(
-                f"invalid OpenAPI {version} document: {where + ': ' if where else ''}{message}",
-                # An unknown key is reported at the key, not at the mapping holding it (a hunt).
-                locate(doc_uri, (*located, unknown), specs.display(doc_uri), key=True)
-                if unknown is not None
-                else locate(doc_uri, located, specs.display(doc_uri)),
-                code="openapi",
-            )
+            _report(specs, version, error, diags)
     except RecursionError:
         cycle = _find_ref_cycle(specs)
         if cycle is not None:
@@ -256,20 +245,78 @@ _MESSAGE_PATHS = (
 )
 
 
-_UNKNOWN_KEY = (
-    re.compile(r"^'(.*)' does not match any of the regexes: "),  # patternProperties ('^x-')
-    re.compile(r"^Additional properties are not allowed \('(.*)' was unexpected\)"),
-    re.compile(r"^Unevaluated properties are not allowed \('(.*)' was unexpected\)"),
-)
+def _report(specs: SpecSet, version: str, error: Any, diags: Diagnostics) -> None:
+    path = tuple(getattr(error, "absolute_path", None) or getattr(error, "path", ()) or ())
+    # The validator appends the failing schema and instance after a blank line: drop them.
+    message = str(getattr(error, "message", error)).split("\n\n", 1)[0].strip()
+    located = path or _path_from_message(message)
+    where = " > ".join(str(p) for p in path)
+    found = _where(specs, located, getattr(error, "instance", None))
+    doc_uri, located = found if found is not None else (specs.root_uri, located)
+    unknown = _unknown_keys(error)
+    diags.error(
+        f"invalid OpenAPI {version} document: {where + ': ' if where else ''}{message}",
+        # An unknown key is reported at the key (the first one, in the file's order), not at
+        # the mapping holding it (found by hunts).
+        locate(doc_uri, (*located, unknown[0]), specs.display(doc_uri), key=True)
+        if unknown
+        else locate(doc_uri, located, specs.display(doc_uri)),
+        code="openapi",
+    )
 
 
-def _unknown_key(message: str, instance: Any) -> str | None:
-    """The one unexpected key a validator message names, when it is a key of ``instance``."""
-    for pattern in _UNKNOWN_KEY:
-        m = pattern.match(message)
-        if m and isinstance(instance, dict) and m.group(1) in instance:
-            return m.group(1)
-    return None
+# The keywords that refuse a key nothing else in the schema allows (an unknown field), and where
+# their message lists the keys: before "do(es) not match any of the regexes" (additionalProperties
+# beside patternProperties '^x-'), or inside "(... was/were unexpected)".
+_UNKNOWN_KEY_KEYWORDS = {"additionalProperties", "unevaluatedProperties"}
+_KEY_LIST = re.compile(r"^(.*) do(?:es)? not match any of the regexes: |\((.*) (?:was|were) unexpected\)", re.S)
+
+
+def _unknown_keys(error: Any) -> list[str]:
+    """The keys of the failing mapping that an unknown-key ``error`` names, in the mapping's
+    order (which is the file's); [] for any other error."""
+    instance = getattr(error, "instance", None)
+    if getattr(error, "validator", None) not in _UNKNOWN_KEY_KEYWORDS or not isinstance(instance, dict):
+        return []
+    m = _KEY_LIST.search(str(error.message))
+    if m is None:
+        return []
+    listed = m.group(1) if m.group(1) is not None else m.group(2)
+    # The validator writes each key with repr(): match the mapping's keys against that list.
+    return [k for k in instance if isinstance(k, str) and re.search(rf"(?:^|, ){re.escape(repr(k))}(?:,|$)", listed)]
+
+
+def _explained(error: Any) -> list[Any]:
+    """``error``, or for a oneOf/anyOf that no alternative matched, the unknown-key errors of the
+    alternative that only they fail (3.0's "Response or Reference": the Response alternative
+    fails on nothing but the unknown key). The validator reported such a key as "{...} is not
+    valid under any of the given schemas" at the mapping holding it, or at an ancestor."""
+    explanation = _only_unknown_keys(error)
+    return explanation if explanation else [error]
+
+
+def _only_unknown_keys(error: Any) -> list[Any] | None:
+    """The unknown-key errors that are the whole of ``error``, or None when something else fails."""
+    if _unknown_keys(error):
+        return [error]
+    context = getattr(error, "context", None)
+    if getattr(error, "validator", None) not in ("oneOf", "anyOf") or not context:
+        return None
+    branches: dict[Any, list[Any]] = {}
+    for sub in context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    best: list[Any] | None = None
+    for subs in branches.values():
+        found: list[Any] = []
+        for sub in subs:
+            part = _only_unknown_keys(sub)
+            if part is None:
+                break
+            found.extend(part)
+        else:
+            if best is None or len(found) < len(best):
+                best = found  # of several alternatives, the one with the fewest unknown keys
+    return best
 
 
 def _path_from_message(message: str) -> tuple[str, ...]:
