@@ -64,11 +64,18 @@ class Bundle:
         for d in sorted({*self.dirs, *(str(Path(path).parent) for path in self.files)} - {"."}):
             self._mkdirs(root, Path(d))
         for path, text in self:
-            target = root / path
-            with open(target, "w", encoding="utf-8", newline="\n") as fh:
+            mode = self.modes.get(path, 0o644)
+            # Created with its final mode (the umask can only narrow it), never wider: a secret
+            # opened 0666 & ~umask was readable by everyone until the chmod after its write.
+            fd = os.open(root / path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            try:
+                os.fchmod(fd, mode)  # and widened back to it past the umask (0644 under umask 077)
+                fh = open(fd, "w", encoding="utf-8", newline="\n")
+            except BaseException:
+                os.close(fd)
+                raise
+            with fh:
                 fh.write(text)
-            os.chmod(target, self.modes.get(path, 0o644))
-
 
     @staticmethod
     def _mkdirs(root: Path, relative: Path) -> None:
@@ -126,7 +133,11 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
     check_replaceable(out_dir)
     parent = out_dir.parent
     created = [p for p in (parent, *parent.parents) if not p.exists()]  # removed again on failure
-    parent.mkdir(parents=True, exist_ok=True)
+    for directory in reversed(created):
+        # 0755 like the bundle's own directories: with umask 077 nginx workers running as
+        # another user could not reach the bundle through a parent apigen made.
+        directory.mkdir(exist_ok=True)
+        os.chmod(directory, 0o755)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=parent))
     except BaseException:

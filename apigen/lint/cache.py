@@ -5,8 +5,10 @@ every input file with its sha256: the policy file, each OpenAPI document and eve
 ``$ref``s reach. A lookup re-hashes those files (milliseconds, even for megabyte specs) and
 returns the stored findings only when all digests still match.
 
-Location: ``$APIGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/apigen``, else ``~/.cache/apigen``.
-This module imports nothing from the compiler, so a hit costs a process start and a few reads.
+Location: ``$APIGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/apigen``, else ``~/.cache/apigen``; its
+``lint`` directory is private to the user (see :mod:`apigen.cache`: 0700, entries 0600, skipped
+when someone else could write to it). This module imports nothing from the compiler (apigen.cache
+only uses os), so a hit costs a process start and a few reads.
 """
 
 from __future__ import annotations
@@ -18,15 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from apigen.cache import cache_root, private_dir
+
 FORMAT = 1
 _PACKAGE = Path(__file__).resolve().parents[1]
-
-
-def cache_dir() -> Path:
-    if os.environ.get("APIGEN_CACHE_DIR"):
-        return Path(os.environ["APIGEN_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "apigen"
 
 
 def code_fingerprint() -> str:
@@ -51,12 +48,14 @@ def file_digest(path: Path) -> str | None:
 
 def _entry_path(policy: Path, variant: str) -> Path:
     key = hashlib.sha256(f"{policy.resolve()}\0{variant}\0{code_fingerprint()}".encode()).hexdigest()
-    return cache_dir() / "lint" / f"{key[:32]}.json"
+    return cache_root() / "lint" / f"{key[:32]}.json"
 
 
 def lookup(policy: Path, variant: str = "") -> Any | None:
     """The stored value for ``policy`` if no input changed since it was stored, else None."""
     entry = _entry_path(policy, variant)
+    if private_dir(entry.parent) is None:
+        return None  # someone else could have written the entry
     try:
         stored = json.loads(entry.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -76,8 +75,9 @@ def store(policy: Path, inputs: list[Path], value: Any, variant: str = "") -> No
             return  # an input vanished meanwhile: do not cache
         digests.append((str(path), digest))
     entry = _entry_path(policy, variant)
+    if private_dir(entry.parent) is None:
+        return
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".lint-", dir=entry.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"inputs": digests, "value": value}, fh)

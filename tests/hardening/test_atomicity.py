@@ -274,6 +274,47 @@ def test_bundle_directories_ignore_the_umask(tmp_path: Path) -> None:
     assert all(m in (0o644, 0o600) for p, m in modes.items() if (tmp_path / p).is_file()), modes
 
 
+def test_secrets_are_never_wider_than_0600_while_written(tmp_path: Path, monkeypatch) -> None:
+    """Found by a hunt: a secret was created 0666 & ~umask (0644 under umask 022, in a 0755
+    directory) and narrowed to 0600 only after its text was written: anyone could open it
+    meanwhile. Every file's mode is checked at the moment its mode is set."""
+    bundle = Bundle()
+    bundle.add("nginx.conf", "events {}\n")
+    bundle.add("secrets/k.pem", "-----BEGIN PRIVATE KEY-----\n", mode=0o600)
+    seen: dict[str, int] = {}
+    real_chmod, real_fchmod = os.chmod, os.fchmod
+
+    def chmod(path, mode, *a, **kw):
+        if Path(path).is_file():
+            seen[Path(path).name] = os.stat(path).st_mode & 0o777
+        return real_chmod(path, mode, *a, **kw)
+
+    def fchmod(fd, mode):
+        seen[os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[1]] = os.fstat(fd).st_mode & 0o777
+        return real_fchmod(fd, mode)
+
+    monkeypatch.setattr(bundle_module.os, "chmod", chmod)
+    monkeypatch.setattr(bundle_module.os, "fchmod", fchmod)
+    old = os.umask(0)
+    try:
+        write_atomic(bundle, tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert seen.get("k.pem") == 0o600, seen
+    assert (tmp_path / "out" / "secrets" / "k.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_parents_the_build_creates_are_0755_whatever_the_umask(tmp_path: Path) -> None:
+    """With umask 077 a parent directory that `-o a/b/out` made was 0700: nginx workers running
+    as another user could not reach the bundle below it."""
+    old = os.umask(0o077)
+    try:
+        write_atomic(_new_bundle(), tmp_path / "a" / "b" / "out")
+    finally:
+        os.umask(old)
+    assert [(tmp_path / p).stat().st_mode & 0o777 for p in ("a", "a/b")] == [0o755, 0o755]
+
+
 def _build_cli(out: Path) -> object:
     return CliRunner().invoke(cli.main, ["build", str(PETSTORE), "-o", str(out)])
 

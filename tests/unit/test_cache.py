@@ -82,3 +82,56 @@ def test_no_cache_env_turns_it_off(tmp_path: Path, counted: list[int], monkeypat
     assert _validate(tmp_path / "api.yaml")[0]
     assert _validate(tmp_path / "api.yaml")[0]
     assert len(counted) == 2
+
+
+@pytest.fixture
+def umask_000():
+    import os
+
+    old = os.umask(0)
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_cache_directories_and_files_are_private_whatever_the_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_000: None
+) -> None:
+    """Found by a hunt: the cache was made with the process umask (0777 under umask 0), and
+    Jinja2 loads compiled templates from it as code; a marker there skips validating a document."""
+    from apigen import cache
+    from apigen.lint import cache as lint_cache
+
+    root = tmp_path / "deep" / "cache"
+    monkeypatch.setenv("APIGEN_CACHE_DIR", str(root))
+    monkeypatch.delenv("APIGEN_NO_CACHE", raising=False)
+    cache.put_marker("validated-specs", "k")
+    policy = tmp_path / "p.yaml"
+    policy.write_text("x: 1\n")
+    lint_cache.store(policy, [], {"findings": []})
+    assert lint_cache.lookup(policy) == {"findings": []}
+    dirs = [root, root / "validated-specs", root / "lint", tmp_path / "deep"]
+    assert {d.name: _mode(d) for d in dirs} == {d.name: 0o700 for d in dirs}
+    files = [root / "validated-specs" / "k", *(root / "lint").iterdir()]
+    assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+
+
+def test_a_cache_directory_others_can_write_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apigen import cache
+    from apigen.lint import cache as lint_cache
+
+    root = tmp_path / "cache"
+    monkeypatch.setenv("APIGEN_CACHE_DIR", str(root))
+    monkeypatch.delenv("APIGEN_NO_CACHE", raising=False)
+    policy = tmp_path / "p.yaml"
+    policy.write_text("x: 1\n")
+    cache.put_marker("validated-specs", "k")
+    lint_cache.store(policy, [], {"findings": []})
+    for part in ("validated-specs", "lint"):
+        (root / part).chmod(0o777)  # anyone could have planted what is there
+    assert not cache.has_marker("validated-specs", "k")
+    assert cache.cache_dir("validated-specs") is None
+    assert lint_cache.lookup(policy) is None
