@@ -146,12 +146,12 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
     try:
         os.chmod(tmp, 0o755)
         bundle.write_tree(tmp)
-        if out_dir.is_dir():
-            _keep_secret_access(bundle, out_dir, tmp)
         if verify is not None:
             verify(tmp)
-        with _directory_locked(parent), _signals_held():
+        with _output_locked(out_dir), _signals_held():
             check_replaceable(out_dir)  # again: another build may have swapped in meanwhile
+            if out_dir.is_dir():
+                _keep_secret_access(bundle, out_dir, tmp)
             _swap(tmp, out_dir, parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -159,22 +159,62 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
         raise
 
 
+def lock_path(out_dir: Path) -> Path:
+    """The lock file of builds into ``out_dir``: beside it (inside, it would be part of the
+    bundle being swapped), hidden, and removed again by the build that held it."""
+    return out_dir.parent / f".{out_dir.name}.lock"
+
+
 @contextlib.contextmanager
-def _directory_locked(directory: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``directory`` (the output's parent) for the swap: two builds
-    into one directory interleaved their renames, and one failed with the previous bundle moved
-    aside (found by a hunt). Locking the directory itself leaves no lock file behind."""
+def _output_locked(out_dir: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on :func:`lock_path` for the swap: two builds into one directory
+    interleaved their renames, and one failed with the previous bundle moved aside (found by a
+    hunt). A lock file rather than the parent directory: flock on a directory opened read-only
+    fails on NFS (emulated with fcntl locks, which need a writable descriptor), and builds into
+    other directories of the same parent need not wait.
+
+    The holder unlinks the file before releasing it, so none is left behind; a waiter that then
+    gets the lock on the unlinked file sees that the path no longer names it and locks anew."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock
         yield
         return
-    fd = os.open(directory, os.O_RDONLY)
+    path = lock_path(out_dir)
+    while True:
+        fd = _open_lock(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _names(path, fd):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
         os.close(fd)  # releases the lock
+
+
+def _open_lock(path: Path) -> int:
+    flags = os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, os.O_RDWR | flags, 0o644)
+    except PermissionError:  # another user's lock file (a shared output directory)
+        return os.open(path, os.O_RDONLY | flags)
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether ``path`` is still the file open as ``fd``."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}

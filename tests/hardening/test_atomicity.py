@@ -261,6 +261,121 @@ def test_concurrent_builds_into_one_directory(previous, monkeypatch) -> None:
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
 
 
+_RACING_CLI = """
+import os, sys, time
+from pathlib import Path
+from apigen import bundle, verify_bundle
+from apigen.cli import main
+barrier = Path(sys.argv[3])
+
+def together(tmp):
+    # Both builds have written their bundle: they reach the swap at the same moment.
+    (barrier / str(os.getpid())).touch()
+    deadline = time.monotonic() + 30
+    while len(list(barrier.iterdir())) < int(sys.argv[4]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+real_move = bundle._move_kept
+def slow_move(src, dst, moved):
+    # Between moving the previous bundle aside and moving the new one in: wide enough that
+    # unserialized swaps interleave.
+    time.sleep(0.5)
+    real_move(src, dst, moved)
+
+verify_bundle.verify_written_bundle = lambda result: together
+bundle._move_kept = slow_move
+main(["build", sys.argv[1], "-o", sys.argv[2]])
+"""
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_concurrent_build_processes_leave_one_complete_bundle(previous, tmp_path: Path, n: int) -> None:
+    """``n`` `apigen build -o DIR` processes swap at the same moment: all succeed (the lock file
+    beside DIR serializes them; with three, two wait on a lock file the first one removes) and
+    DIR is one complete bundle, byte-for-byte what a build writes, with nothing else left
+    beside it (found by a hunt: interleaved renames failed one build with the previous bundle
+    moved aside)."""
+    out, _ = previous
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "APIGEN_NO_CACHE": "1"}
+    cmd = [sys.executable, "-c", _RACING_CLI, str(PETSTORE), str(out), str(barrier), str(n)]
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env) for _ in range(n)]
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * n, errs
+    assert len(list(barrier.iterdir())) == n, "the builds did not reach the swap together"
+    reference = tmp_path / "reference"
+    _new_bundle().write_tree(reference)
+    assert tree(out) == tree(reference)
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+def test_a_waiter_on_a_removed_lock_file_locks_anew(tmp_path: Path, monkeypatch) -> None:
+    """The holder removes the lock file before releasing it. B waits on that file; C comes after
+    the removal and locks a new file: when B gets the removed file's lock, it must see that the
+    path no longer names it and wait for C, not swap at the same time as C."""
+    import threading
+    import time
+
+    out = tmp_path / "out"
+    inside: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    a_in, c_in = threading.Event(), threading.Event()
+
+    def fake_swap(tmp: Path, out_dir: Path, parent: Path) -> None:
+        name = threading.current_thread().name
+        inside.append(name)
+        if len(inside) > 1:
+            overlaps.append(tuple(inside))
+        {"A": a_in, "C": c_in}.get(name, threading.Event()).set()
+        time.sleep(0.4 if name == "A" else 0.2)  # A: long enough for B to block on the lock
+        inside.remove(name)
+
+    real_unlink = os.unlink
+
+    def unlink(path, *a, **kw) -> None:
+        real_unlink(path, *a, **kw)
+        if threading.current_thread().name == "A":  # A has removed the file, still holds it
+            threads.append(threading.Thread(target=build, name="C"))
+            threads[-1].start()
+            assert c_in.wait(5)
+
+    def build() -> None:
+        b = Bundle()
+        b.add("nginx.conf", "events {}\n")
+        write_atomic(b, out)
+
+    monkeypatch.setattr(bundle_module, "_swap", fake_swap)
+    monkeypatch.setattr(bundle_module.os, "unlink", unlink)
+    threads = [threading.Thread(target=build, name="A")]
+    threads[0].start()
+    assert a_in.wait(10)
+    threads.append(threading.Thread(target=build, name="B"))
+    threads[-1].start()
+    for t in list(threads):
+        t.join(timeout=20)
+    for t in threads:
+        t.join(timeout=20)
+    assert len(threads) == 3 and not any(t.is_alive() for t in threads)
+    assert overlaps == []
+
+
+def test_the_lock_file_is_beside_the_output_directory(previous, monkeypatch) -> None:
+    out, _ = previous
+    seen: list[list[str]] = []
+    real_swap = bundle_module._swap
+
+    def swap(tmp: Path, out_dir: Path, parent: Path) -> None:
+        seen.append(sorted(p.name for p in parent.iterdir() if not p.name.startswith(f".{out.name}.new-")))
+        real_swap(tmp, out_dir, parent)
+
+    monkeypatch.setattr(bundle_module, "_swap", swap)
+    write_atomic(_new_bundle(), out)
+    assert seen == [[f".{out.name}.lock", out.name]]
+    assert not (out / f".{out.name}.lock").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]  # removed after the swap
+
+
 def test_bundle_directories_ignore_the_umask(tmp_path: Path) -> None:
     """Found by a hunt: with umask 077 the include directories were 0700, unreadable to nginx
     workers running as another user."""
