@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,43 @@ def _artifact(file: str, root: Path) -> dict[str, str]:
         return {"uri": path.resolve().as_uri()}
 
 
-def _location(file: str, line: int, col: int, root: Path) -> dict[str, Any]:
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class _Lines:
+    """The lines of the files findings point into, read once each (None: unreadable)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, list[str] | None] = {}
+
+    def line(self, file: str, number: int) -> str | None:
+        if file not in self._files:
+            try:
+                # surrogateescape: a byte that is not UTF-8 still counts as one character, as
+                # it did for the column apigen computed
+                text = Path(file).read_bytes().decode("utf-8", errors="surrogateescape")
+            except OSError:
+                self._files[file] = None
+            else:
+                self._files[file] = _LINE_BREAK.split(text.removeprefix("\ufeff"))
+        lines = self._files[file]
+        return lines[number - 1] if lines is not None and 0 < number <= len(lines) else None
+
+
+def utf16_column(line_text: str | None, col: int) -> int:
+    """apigen's 1-based column ``col`` (characters) as SARIF's default kind counts it: UTF-16
+    code units, two for each character outside the BMP before it (an emoji in a description)."""
+    if line_text is None or col <= 1:
+        return max(col, 1)
+    before = line_text[: col - 1]
+    units = len(before.encode("utf-16-le", errors="surrogatepass")) // 2
+    return units + (col - 1 - len(before)) + 1  # a column past the end of the line stays past it
+
+
+def _location(file: str, line: int, col: int, root: Path, lines: _Lines) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": _artifact(file, root)}
     if line > 0:
-        physical["region"] = {"startLine": line, "startColumn": max(col, 1)}
+        physical["region"] = {"startLine": line, "startColumn": utf16_column(lines.line(file, line), col)}
     return {"physicalLocation": physical}
 
 
@@ -113,6 +147,7 @@ def format_sarif(findings: list[Diagnostic], root: Path | None = None) -> str:
     """One run; artifact URIs relative to ``root`` (the working directory: the repository root in
     CI, which is what code scanning expects)."""
     root = root or Path(os.getcwd())
+    lines = _Lines()
     rules = sarif_rules()
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
@@ -129,10 +164,10 @@ def format_sarif(findings: list[Diagnostic], root: Path | None = None) -> str:
             "message": {"text": text},
         }
         if d.position is not None and d.position.file:
-            result["locations"] = [_location(d.position.file, d.position.line, d.position.col, root)]
+            result["locations"] = [_location(d.position.file, d.position.line, d.position.col, root, lines)]
         if d.related:
             result["relatedLocations"] = [
-                {"id": i, **_location(r.file, r.line, r.col, root), "message": {"text": "related location"}}
+                {"id": i, **_location(r.file, r.line, r.col, root, lines), "message": {"text": "related location"}}
                 for i, r in enumerate(d.related)
             ]
         results.append(result)
@@ -148,10 +183,11 @@ def format_sarif(findings: list[Diagnostic], root: Path | None = None) -> str:
                         "rules": rules,
                     }
                 },
-                "originalUriBaseIds": {"SRCROOT": {"uri": root.resolve().as_uri() + "/"}},
-                # apigen's columns count characters (code points), not SARIF's default UTF-16
-                # code units: a line with an astral character before the finding differs.
-                "columnKind": "unicodeCodePoints",
+                "originalUriBaseIds": {"SRCROOT": {"uri": root.resolve().as_uri().rstrip("/") + "/"}},
+                # SARIF's default, and the only kind code-scanning tools (GitHub's) read:
+                # declaring apigen's own unicodeCodePoints put the markers of a line with an
+                # emoji before the finding one column off there (found by a hunt).
+                "columnKind": "utf16CodeUnits",
                 "results": results,
             }
         ],

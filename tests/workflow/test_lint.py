@@ -362,6 +362,58 @@ def test_sarif_uris_are_percent_encoded(tmp_path: Path) -> None:
     _, sarif = run_json("lint", "--format", "sarif", policy, cache=tmp_path / "c", cwd=tmp_path)
     check_sarif(sarif)
     run = sarif["runs"][0]
-    assert run["columnKind"] == "unicodeCodePoints"
+    assert run["columnKind"] == "utf16CodeUnits"
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == tmp_path.resolve().as_uri() + "/"
+    assert all(loc["physicalLocation"]["artifactLocation"]["uriBaseId"] == "SRCROOT"
+               for r in run["results"] for loc in r.get("locations", []))
     uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"] for loc in r.get("locations", [])}
     assert uris and all(u.startswith("my%20apis%20%231%20%C3%A9/petstore/") for u in uris), uris
+
+
+SPEC_WITH_EMOJI = (
+    '{"openapi": "3.0.3", "info": {"title": "\U0001F600\U0001F600 pets", "version": "1"}, '
+    '"paths": {"/a": {"get": {"operationId": "a", "bogus": 1, "responses": {"200": {"description": "ok"}}}}}}\n'
+)
+
+
+def test_sarif_columns_are_utf16_code_units(tmp_path: Path) -> None:
+    """Found by a hunt: SARIF columns count UTF-16 code units (its default columnKind, the only
+    one GitHub code scanning reads); apigen counts characters, so two emoji before the finding
+    on its line put the marker two columns early. File names with a space, '#' and non-ASCII
+    are percent-encoded, relative to SRCROOT."""
+    case = tmp_path / "a b#é"
+    case.mkdir()
+    (case / "o #1.json").write_text(SPEC_WITH_EMOJI, encoding="utf-8")
+    head = 'target: {flavor: oss, version: "1.22"}\ngateway: {listen: 8080}\nupstreams: {main: {servers: [{address: 127.0.0.1:9001}]}}\napis:\n'
+    item = '  - {name: main, spec: "o #1.json", upstream: main, summary: "\U0001F600", y: 1}'
+    (case / "bad policy.yaml").write_text(head + item + "\n", encoding="utf-8")
+    (case / "policy.yaml").write_text(head + '  - {name: main, spec: "o #1.json", upstream: main}\n', encoding="utf-8")
+
+    def regions(policy: str) -> tuple[str, dict[str, dict]]:
+        text = run("lint", policy, cache=tmp_path / "c", cwd=tmp_path).stdout
+        _, sarif = run_json("lint", "--format", "sarif", policy, cache=tmp_path / "c", cwd=tmp_path)
+        check_sarif(sarif)
+        found = {
+            loc["physicalLocation"]["artifactLocation"]["uri"]: loc["physicalLocation"]["region"]
+            for r in sarif["runs"][0]["results"] for loc in r.get("locations", [])
+        }
+        return text, found
+
+    text, found = regions("a b#é/policy.yaml")
+    spec_col = SPEC_WITH_EMOJI.index('"bogus"') + 1  # characters
+    assert f"o #1.json:1:{spec_col}:" in text, text  # apigen's own output counts characters
+    assert found == {"a%20b%23%C3%A9/o%20%231.json": {"startLine": 1, "startColumn": spec_col + 2}}
+    # The unknown keys `summary` and `y` of the policy: `y` comes after one emoji on its line.
+    text, found = regions("a b#é/bad policy.yaml")
+    y_col = item.index(", y:") + 3  # characters
+    assert f"bad policy.yaml:5:{y_col}: error: apis/0: unknown key 'y'" in text, text
+    assert found == {"a%20b%23%C3%A9/bad%20policy.yaml": {"startLine": 5, "startColumn": y_col + 1}}
+
+
+def test_utf16_column() -> None:
+    from apigen.lint.output import utf16_column
+
+    assert utf16_column("ab: 1", 3) == 3
+    assert utf16_column("\U0001F600: é", 4) == 5  # the emoji is two units, é one
+    assert utf16_column("é", 5) == 5  # past the end of the line: as given
+    assert utf16_column(None, 7) == 7  # unreadable file: as given
