@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from apigen.diagnostics import Diagnostics, Position
-from apigen.load.yaml_positions import PositionMap, YamlLoadError, load_yaml_with_positions, read_text
+from apigen.load.yaml_positions import (
+    PositionMap,
+    YamlLoadError,
+    check_inner_bom,
+    load_yaml_with_positions,
+    read_text,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ def load_policy(path: Path, diags: Diagnostics, display: str | None = None) -> P
     display = display if display is not None else str(path)
     try:
         text = read_text(path, display)
+        check_inner_bom(text, display)
         data, positions = load_yaml_with_positions(text, display)
     except YamlLoadError as exc:
         diags.error(exc.message, exc.position)

@@ -25,6 +25,7 @@ from apigen.load.yaml_positions import (
     PositionMap,
     YamlLoadError,
     check_flow_depth,
+    describe_yaml_error,
     load_yaml_with_positions,
     read_text,
 )
@@ -141,9 +142,7 @@ def parse_document(text: str, display: str) -> Any:
     try:
         data = yaml.load(text, Loader=_SpecYamlLoader)
     except yaml.MarkedYAMLError as exc:  # libyaml knows where: no need to re-parse slowly
-        mark = exc.problem_mark or exc.context_mark
-        problem = "; ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
-        where = Position(display, mark.line + 1, mark.column + 1) if mark else Position(display, 1, 1)
+        problem, where = describe_yaml_error(exc, text, display)
         raise SpecLoadError(f"invalid YAML or JSON: {problem}", where) from None
     except yaml.YAMLError:
         # Re-parse with the position-keeping loader to get a precise message and location.

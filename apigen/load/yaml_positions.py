@@ -139,6 +139,54 @@ def _join_surrogates(text: str, path: DataPath, pos: PositionMap) -> str:
         raise YamlLoadError("invalid string: a lone UTF-16 surrogate escape", pos.at(path)) from None
 
 
+def describe_yaml_error(exc: Any, text: str, file: str) -> tuple[str, Position]:
+    """The message and position of a YAML parser's marked error (ruamel's or PyYAML's: the same
+    attributes), with what the parser's own words leave out: which kind of tab is refused, where
+    an unclosed bracket or quote opened, and that a policy or OpenAPI file is one document."""
+    mark, start = exc.problem_mark or exc.context_mark, exc.context_mark
+    where = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
+    problem = "; ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
+    if "'\\t'" in problem and mark is not None:
+        problem += _tab_advice(text, mark.index)
+    elif "found another document" in problem:
+        problem += (
+            " (a line `---` starts a second YAML document here: a policy file or OpenAPI document is a"
+            " single document; remove the line, or split the file)"
+        )
+    elif (
+        start is not None
+        and mark is not None
+        and start.line != mark.line
+        and (exc.context or "").startswith(("while parsing a flow", "while scanning a quoted"))
+    ):
+        opened = exc.context.split(" ", 2)[2]  # "a flow sequence", "a quoted scalar"
+        problem += f" ({opened} opened at {start.line + 1}:{start.column + 1} is not closed)"
+    return problem, where
+
+
+def _tab_advice(text: str, index: int) -> str:
+    line_start = text.rfind("\n", 0, index) + 1
+    if text[line_start:index].strip(" \t") == "":
+        return " (YAML indents with spaces only: replace the tab)"
+    # `key:<TAB>value`, `[a,<TAB>b]`: valid YAML 1.2, refused by the parser apigen uses.
+    return " (a tab between tokens: separate them with spaces; replace the tab)"
+
+
+def check_inner_bom(text: str, file: str) -> None:
+    """A byte-order mark (U+FEFF) at the start of a line other than the first: files joined with
+    `cat`, the second one saved with a BOM. It became part of the next key (an "unknown key
+    '\\ufeffgateway'" error). Policy files only: YAML allows the character in quoted scalars,
+    which an OpenAPI description may continue on a line of its own."""
+    index = text.find("\n\ufeff")
+    if index >= 0:
+        line = text.count("\n", 0, index) + 2
+        raise YamlLoadError(
+            "a byte-order mark (U+FEFF) at the start of this line: only the very start of a file may"
+            " have one (files joined together?); remove it",
+            Position(file, line, 1),
+        )
+
+
 def load_yaml_with_positions(text: str, file: str) -> tuple[Any, PositionMap]:
     """Parse YAML (or JSON) text; raise :class:`YamlLoadError` with a position on failure."""
     yaml = YAML(typ="rt")
@@ -148,13 +196,7 @@ def load_yaml_with_positions(text: str, file: str) -> tuple[Any, PositionMap]:
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            problem = f"{exc.context}; {exc.problem}"
-        if "'\\t'" in problem:
-            problem += " (YAML indents with spaces only: replace the tab)"
+        problem, where = describe_yaml_error(exc, text, file)
         raise YamlLoadError(f"invalid YAML: {problem}", where) from None
     except YAMLError as exc:
         raise YamlLoadError(f"invalid YAML: {exc}", Position(file, 1, 1)) from None

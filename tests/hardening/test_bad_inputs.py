@@ -128,7 +128,40 @@ def _tls_key_unreadable(d: Path) -> tuple[str, str]:
     return "policy.yaml:4:34", "cannot read k.pem"
 
 
+# Encodings and line ends an editor on another system writes (found by a hunt: checked that
+# line:col stay right with a BOM and CRLF line ends, which git could normalise in a committed case).
+def _bom_crlf(d: Path) -> tuple[str, str]:
+    policy = _valid_policy().replace("  listen: 8080\n", "  listen: 8080\n  bogus: 1\n")
+    (d / "policy.yaml").write_bytes(b"\xef\xbb\xbf" + policy.replace("\n", "\r\n").encode())
+    (d / "openapi.yaml").write_text(_valid_spec())
+    return "policy.yaml:4:3", "unknown key 'bogus'"
+
+
+def _crlf_unclosed_flow(d: Path) -> tuple[str, str]:
+    policy = _valid_policy().replace("  listen: 8080\n", "  listen: [8080\n")
+    (d / "policy.yaml").write_bytes(policy.replace("\n", "\r\n").encode())
+    return "policy.yaml:4:10", "(a flow sequence opened at 3:11 is not closed)"
+
+
+def _bom_inside(d: Path) -> tuple[str, str]:
+    policy = _valid_policy().replace("upstreams:\n", "\ufeffupstreams:\n")  # `cat a.yaml b.yaml`
+    (d / "policy.yaml").write_text(policy, encoding="utf-8")
+    (d / "openapi.yaml").write_text(_valid_spec())
+    return "policy.yaml:4:1", "a byte-order mark (U+FEFF) at the start of this line"
+
+
+def _spec_bom_crlf(d: Path) -> tuple[str, str]:
+    (d / "policy.yaml").write_text(_valid_policy())
+    spec = _valid_spec().replace("info:", "bogus: 1\ninfo:")
+    (d / "openapi.yaml").write_bytes(b"\xef\xbb\xbf" + spec.replace("\n", "\r\n").encode())
+    return "openapi.yaml:2:1", "'bogus' does not match any of the regexes"
+
+
 GENERATED_CASES: dict[str, Callable[[Path], tuple[str, str]]] = {
+    "policy-bom-crlf": _bom_crlf,
+    "policy-crlf-unclosed-flow": _crlf_unclosed_flow,
+    "policy-bom-inside": _bom_inside,
+    "spec-bom-crlf": _spec_bom_crlf,
     "policy-missing": _policy_missing,
     "policy-binary": _policy_binary,
     "spec-binary": _spec_binary,
