@@ -113,7 +113,7 @@ def resolve(plan: Plan, method: str, url: str) -> Resolution:
 def _guarded(plan: Plan, res: Resolution) -> None:
     """Unknown paths and methods of an API whose policies guard them (authentication, IP rules)
     go to its unmatched location, which runs those policies before answering 404/405."""
-    api = res.route.api if res.route is not None else _group_api(plan, res.uri)
+    api = (res.route.api if res.route is not None else _group_api(plan, res.uri)) or plan.root_api
     unmatched = plan.unmatched_for(api) if api else None
     if unmatched is None:
         return

@@ -220,7 +220,17 @@ class Plan:
     tls_client_ca: str | None = None  # bundle path of the CA that verifies client certificates
 
     def unmatched_for(self, api_name: str | None) -> UnmatchedPlan | None:
+        """The guarded 404/405 of an API; for the groups no API owns (``api_name`` None), of the
+        one API served at ``/``, which every unknown path belongs to (an API at `/` answered an
+        unknown top-level path 404 before its authentication; found by a hunt)."""
+        api_name = api_name or self.root_api
         return next((a.unmatched for a in self.apis if a.name == api_name), None)
+
+    @property
+    def root_api(self) -> str | None:
+        """The API served at ``/`` (when one is): every path no other API has is one of its."""
+        at_root = [a.name for a in self.apis if not (a.base_path or "").strip("/")]
+        return at_root[0] if len(at_root) == 1 else None
 
     @property
     def unmatched_dispatch(self) -> tuple[MapEntry, ...]:
