@@ -215,8 +215,9 @@ def _gateway_server(bundle: Path, locations: str) -> str:
     head = text.split("\nserver {", 1)[0]
     listen = re.search(r"\n    listen [^;]+;", text)
     assert listen
-    # api_maps.conf reads $apigen_route: nginx wants it declared by some `set`, never reached here.
-    declare = "    location = /_apigen/declare {\n        set $apigen_route \"\";\n        return 404;\n    }\n"
+    # api_maps.conf reads $apigen_route and $apigen_path_ambiguous: nginx wants them declared by
+    # some `set` (the gateway's server block sets the latter), never reached here.
+    declare = "    location = /_apigen/declare {\n        set $apigen_route \"\";\n        set $apigen_path_ambiguous \"\";\n        return 404;\n    }\n"
     return f"{head}\nserver {{{listen.group(0)}\n    include \"api_json_errors.conf\";\n{declare}{locations}\n}}\n"
 
 
@@ -224,7 +225,7 @@ def _drop_route_maps(bundle: Path) -> None:
     """The baseline routes nothing: without the route maps (each map is a variable every request
     allocates a slot for), so it is the cost of a plain single-location nginx."""
     maps = bundle / "api_maps.conf"
-    text = re.sub(r"\nmap (?:\$uri|\"\$apigen_split\$apigen_s\d+\") \$apigen_(?:rg[\d_f]+|split) \{\n.*?\n\}", "", maps.read_text(), flags=re.S)
+    text = re.sub(r"\nmap (?:\$uri|\"\$apigen_s\d+\") \$apigen_(?:rg[\d_f]+|s\d+) \{\n.*?\n\}", "", maps.read_text(), flags=re.S)
     maps.write_text(text)
 
 
@@ -515,22 +516,11 @@ def main() -> int:
         be.start()
         if args.cpus:
             be.pin(args.cpus[1])
-        corpus = {Path(n).stem.split("_")[0].split("-")[0]: CORPUS / n for n in BIG_SPECS}
-        if "corpus" in sections:
-            d = workdir / "corpus"
-            d.mkdir()
-            routing_section("corpus: twilio + box + discord behind one server", d, corpus, be.port, args)
-        if "scale" in sections:
-            for n in [int(s) for s in args.sizes.split(",") if s]:
-                d = workdir / f"synthetic{n}"
-                d.mkdir()
-                spec = d / "spec.json"
-                spec.write_text(json.dumps(generate(n)))
-                routing_section(f"scale: synthetic {n} operations", d, {"synthetic": spec}, be.port, args)
+        run_sections(workdir, sections, args, lambda title, d, specs: routing_section(title, d, specs, be.port, args))
         if "policies" in sections:
             d = workdir / "policies"
             d.mkdir()
-            policies_section(d, corpus, be.port, args)
+            policies_section(d, corpus_specs(), be.port, args)
     finally:
         be.stop()
         if args.keep:
@@ -538,6 +528,26 @@ def main() -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def corpus_specs() -> dict[str, Path]:
+    return {Path(n).stem.split("_")[0].split("-")[0]: CORPUS / n for n in BIG_SPECS}
+
+
+def run_sections(workdir: Path, sections: set[str], args: argparse.Namespace, run: Callable[[str, Path, dict[str, Path]], None]) -> None:
+    """The corpus section and one per synthetic size, each in its own directory of ``workdir``:
+    ``run(title, directory, {api name: spec})``."""
+    if "corpus" in sections:
+        d = workdir / "corpus"
+        d.mkdir()
+        run("corpus: twilio + box + discord behind one server", d, corpus_specs())
+    if "scale" in sections:
+        for n in [int(s) for s in args.sizes.split(",") if s]:
+            d = workdir / f"synthetic{n}"
+            d.mkdir()
+            spec = d / "spec.json"
+            spec.write_text(json.dumps(generate(n)))
+            run(f"scale: synthetic {n} operations", d, {"synthetic": spec})
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from apigen.plan.observability import (
 )
 from apigen.plan.paths import PathTemplate, join_base, raw_path_regex
 from apigen.plan.routing import (
+    AMBIGUOUS_PATH_CHARS,
     AMBIGUOUS_PATH_REGEX,
     AMBIGUOUS_PATH_SOURCE,
     AMBIGUOUS_PATH_TARGET,
@@ -45,7 +46,8 @@ from apigen.plan.routing import (
     build_route_table,
     not_found_route,
     route_maps,
-    split_regex,
+    segment_regex,
+    segment_var,
     split_segments,
 )
 from apigen.plan.tls import TlsPlan, UpstreamTlsPlan, plan_tls, plan_upstream_tls
@@ -194,7 +196,7 @@ class Plan:
     apis: tuple[ApiPlan, ...]
     root_groups: tuple[RouteGroup, ...]  # groups no API owns (always `/`)
     route_maps: tuple[RouteMap, ...]  # templated routes: a map per prefix group and node
-    split_regex: str | None  # the regex that splits URLs into segments for the hash maps
+    segment_maps: tuple[tuple[str, str], ...]  # (variable, regex capturing it): the segments the hash maps look up
     not_found: tuple[MapEntry, ...]  # not-found route id -> its 404 location
     variables_hash_max_size: int | None  # set when the route maps outgrow nginx's default
     dispatch: tuple[MapEntry, ...]
@@ -255,6 +257,7 @@ class Plan:
     client_max_body_size: str = "1m"  # of the http level: body_size_ceiling
     # Raw paths that do not read as the normalised URI: 400 (see routing.AMBIGUOUS_PATH_REGEX).
     ambiguous_path_regex: str = AMBIGUOUS_PATH_REGEX
+    ambiguous_path_chars: str = AMBIGUOUS_PATH_CHARS  # what makes a raw path equal to $uri ambiguous
     ambiguous_path_source: str = AMBIGUOUS_PATH_SOURCE
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
     answer_maps: tuple[AnswerHeaderMap, ...] = ()  # headers error answers repeat (plan/answers.py)
@@ -664,7 +667,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         apis=tuple(api_plans),
         root_groups=tuple(g for g in table.groups if g.api is None),
         route_maps=maps,
-        split_regex=split_regex(split_segments(table.groups)) if split_segments(table.groups) else None,
+        segment_maps=tuple((segment_var(n), segment_regex(n)) for n in split_segments(table.groups)),
         not_found=tuple(not_found),
         # Every map is a variable: with nginx's default variables hash (1024, buckets of 64
         # bytes) nginx -t warns "could not build optimal variables_hash" from ~100 route maps on.

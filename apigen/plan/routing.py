@@ -60,8 +60,8 @@ class SegmentNode:
     """The routes of a group (or node) that can match URLs whose segment ``segment`` of the
     parent is ``key``: a segment trie whose edges are hash lookups.
 
-    The parent's map looks the URL's segment up (``map "$apigen_split$apigen_s<n>"``: one regex
-    splits the URL once per request, see ``SPLIT_VAR``); a hit continues in the node's map, a
+    The parent's map looks the URL's segment up (``map "$apigen_s<n>"``, a per-request cached
+    capture of segment ``n``, see ``segment_regex``); a hit continues in the node's map, a
     miss in the parent's ``flat`` routes. nginx's map keys compare ignoring ASCII case, so a node
     holds every route that can match a URL whose segment equals ``key`` in any ASCII case
     (literals that differ only in case share one node); the route regexes, tried in order and
@@ -451,6 +451,10 @@ def _common_text(a: Segment, b: Segment) -> str | None:
 # Factored by first character: a "/" (several in every path) tries one branch, not five.
 AMBIGUOUS_PATH_REGEX = r"(?i)[;#\\]|%(?:2[d-f]|3[0-9]|[46][1-9a-f]|5[0-9acf]|7[0-9a])|/(?:/|\.{1,2}(?:%3b[^/]*)?(?:/|$))"
 AMBIGUOUS_PATH_SOURCE = "apigen_log_path"
+# The part of the check a raw path that reads exactly as ``$uri`` can still fail (nginx keeps
+# these in $uri; every other match of the full regex is something nginx decodes, merges or
+# resolves, so $uri differs). The server block runs the full regex only where the two differ.
+AMBIGUOUS_PATH_CHARS = r"[;#\\]"
 AMBIGUOUS_PATH_TARGET = RESERVED_PREFIX + "/400"
 _AMBIGUOUS = re.compile(AMBIGUOUS_PATH_REGEX)
 
@@ -469,18 +473,21 @@ def not_found_route(api: str | None, guarded: bool) -> str:
     return f"{NOT_FOUND_ROUTE} {api}" if guarded and api else NOT_FOUND_ROUTE
 
 
-# One regex splits the URL into segments, once per request (the variable is cached): segment
-# ``n`` with its trailing "/" when more follow lands in ``$apigen_s<n>``, read by the maps that
-# look segments up. Reading ``$apigen_split`` (always "") first is what runs the regex.
-SPLIT_VAR = "apigen_split"
+# The hash maps look up URL segment ``n`` (with its trailing "/" when more follow) in
+# ``$apigen_s<n>``: a map on ``$uri`` per segment a lookup needs, evaluated once per request and
+# only when a lookup reads it. One regex per segment, not one capturing every segment: a PCRE
+# interpreter run costs ~700 instructions however short the pattern, but every capture group
+# adds a backtracking frame, and the seven-segment split cost 3,900 instructions a URL against
+# 1,600 for a single segment's (callgrind, benchmarks/README.md).
 
 
 def segment_var(n: int) -> str:
     return f"apigen_s{n}"
 
 
-def split_regex(segments: int) -> str:
-    return "^/" + "".join(f"(?P<{segment_var(n)}>[^/]*/?)" for n in range(1, segments + 1))
+def segment_regex(n: int) -> str:
+    """Captures (``$1``) segment ``n`` of a URL, with its "/" when more segments follow."""
+    return "^/" + "[^/]*/" * (n - 1) + "([^/]*/?)"
 
 
 @dataclass(frozen=True)
@@ -500,9 +507,8 @@ class RouteMap:
 
     @property
     def source(self) -> str:
-        """The source expression of a hash map: the split variable first (always "") so that
-        the split regex has run when the segment variable is read."""
-        return f"${SPLIT_VAR}${self.segment_var}"
+        """The source expression of a hash map: its segment's variable."""
+        return f"${self.segment_var}"
 
 
 def route_maps(groups: Iterable[RouteGroup], captures: frozenset[str], not_found: dict[str | None, str]) -> tuple[RouteMap, ...]:
@@ -528,10 +534,16 @@ def route_maps(groups: Iterable[RouteGroup], captures: frozenset[str], not_found
     return tuple(out)
 
 
-def split_segments(groups: Iterable[RouteGroup]) -> int:
-    """How many URL segments the hash maps look up (0: no split needed)."""
+def split_segments(groups: Iterable[RouteGroup]) -> tuple[int, ...]:
+    """The URL segments the hash maps look up (1-based, ascending; empty: no split needed)."""
+    used: set[int] = set()
 
-    def deepest(nodes: tuple[SegmentNode, ...], segment: int) -> int:
-        return max([segment, *(deepest(n.nodes, n.segment) for n in nodes)])
+    def walk(nodes: tuple[SegmentNode, ...], segment: int) -> None:
+        if nodes:
+            used.add(segment)
+        for n in nodes:
+            walk(n.nodes, n.segment)
 
-    return max((deepest(g.nodes, g.segment) for g in groups), default=0)
+    for g in groups:
+        walk(g.nodes, g.segment)
+    return tuple(sorted(used))

@@ -104,7 +104,9 @@ def test_authenticated_requests_keep_their_operation(tmp_path, echo_backend, ngi
     while path.read_bytes().count(b"\n") < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     entries = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(e["api"], e["operation"], e["status"]) for e in entries] == [("things", "getThing", 200), ("things", "getThing", 401)]
+    # In either order: the 200 is logged once its upstream exchange ends, which on a loaded
+    # machine can come after the 401 (answered without the upstream) was logged.
+    assert sorted((e["api"], e["operation"], e["status"]) for e in entries) == [("things", "getThing", 200), ("things", "getThing", 401)]
     assert "uninitialized" not in nginx.error_log()
 
 

@@ -23,7 +23,7 @@ from apigen.plan.routing import (
     SegmentNode,
     ascii_lower,
     nest_threshold,
-    split_regex,
+    segment_regex,
     split_segments,
 )
 
@@ -68,13 +68,17 @@ def _plan(tmp_path: Path, specs: dict[str, Path]):
     return compile_policy(tmp_path / "policy.json", render=False).plan
 
 
-def nginx_pick(group: RouteGroup, url: str, segments: int) -> Route | None:
-    split = re.match(split_regex(segments), url)
-    assert split is not None
+def segment_value(url: str, n: int, segments: tuple[int, ...]) -> str:
+    """$apigen_s<n> as nginx computes it: the segment map's capture, "" when its regex fails."""
+    assert n in segments, f"segment {n} is looked up but has no map"
+    m = re.match(segment_regex(n), url)
+    return m.group(1) if m else ""
 
+
+def nginx_pick(group: RouteGroup, url: str, segments: tuple[int, ...]) -> Route | None:
     def walk(nodes: tuple[SegmentNode, ...], flat: tuple[Route, ...], segment: int) -> Route | None:
         if nodes:
-            looked_up = ascii_lower(split.group(segment))
+            looked_up = ascii_lower(segment_value(url, segment, segments))
             for node in nodes:
                 if node.key == looked_up:
                     return walk(node.nodes, node.flat, node.segment)  # no fallback to the list

@@ -1,0 +1,165 @@
+"""Routing cost in instructions: the gateway's nginx under callgrind, per request, deterministic.
+
+    python benchmarks/callgrind_routing.py [--sections corpus,scale] [--sizes 1000] [--passes 2]
+                                           [--compare-ref REF] [--functions 12]
+
+wrk's requests/s on this shared 2-core VM move by several points between runs of the same
+bundle (benchmarks/README.md), too much to attribute a change of 1-3 %. callgrind counts the
+instructions nginx executes, which do not depend on the machine's load: the same bundle and URL
+list give the same count. Each variant (the single-location baseline, the generated bundle, the
+what-if variants of bench_routing.py, and optionally the bundle an earlier commit builds) runs as
+one nginx process (`master_process off`) under `valgrind --tool=callgrind`, instrumentation off;
+every URL of the list is sent once to warm it up, then instrumentation is switched on
+(`callgrind_control -i on`) for ``--passes`` passes over the list (one keep-alive connection,
+requests in the list's order) and the total is divided by the requests sent.
+
+Instructions are not time: cache misses are not counted, and `rep stos` (glibc's memset of large
+blocks, e.g. the per-request variable slots) counts once per byte. The `functions` table shows
+where the difference to the baseline goes, so such effects can be read off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bench_routing as br
+from _common import machine, print_table
+from _nginx import NGINX, backend, free_port, wait_port
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def send(port: int, urls: list[str], passes: int) -> int:
+    """Every URL ``passes`` times over one keep-alive connection; returns the non-200 answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    bad = 0
+    for _ in range(passes):
+        for line in urls:
+            method, path = line.split(" ", 1)
+            conn.request(method, path, body=b"" if method in BODY_METHODS else None)
+            resp = conn.getresponse()
+            resp.read()
+            bad += resp.status != 200
+    conn.close()
+    return bad
+
+
+def profile(prefix: Path, port: int, urls: list[str], passes: int, out: Path) -> tuple[float, int]:
+    """(instructions per request, non-200 answers) of the nginx in ``prefix`` serving ``urls``."""
+    cmd = [
+        "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--instr-atstart=no",
+        NGINX, "-p", f"{prefix}/", "-c", "nginx.conf", "-g", "daemon off; master_process off;",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=(out.parent / (out.name + ".stderr")).open("wb"))
+    try:
+        wait_port(port, 120)
+        send(port, urls, 1)  # warm: every location, map and regex touched once
+        subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
+        bad = send(port, urls, passes)
+        subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(120)
+    return sum(functions(out).values()) / (len(urls) * passes), bad
+
+
+def functions(out: Path) -> dict[str, int]:
+    """Instructions by function (inclusive of nothing: self cost), from callgrind_annotate."""
+    text = subprocess.run(["callgrind_annotate", "--threshold=100", str(out)], capture_output=True, text=True, check=True).stdout
+    costs: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*([\d,]+) \([\s\d.]+%\)\s+(\S.*)", line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        name = m.group(2).split(":", 1)[1] if m.group(2).startswith("???:") else m.group(2).rsplit(":", 1)[-1]
+        name = re.sub(r"'\d+", "", name).split(" [")[0]
+        costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", ""))
+    return costs
+
+
+def section(title: str, workdir: Path, specs: dict[str, Path], backend_port: int, args: argparse.Namespace) -> None:
+    port = free_port()
+    bundle, plan = br.build(workdir, "apigen", br._policy(specs, f"127.0.0.1:{port}", backend_port))
+    urls = [u for u in br.url_list(plan)]
+    variants: list[tuple[str, Path, int]] = [("apigen", bundle, port)]
+    changes: list[tuple[str, Callable[[Path], None]]] = [
+        ("single location", lambda d: br.variant_single(d, plan, rewrite=False)),
+        ("single + rewrite", lambda d: br.variant_single(d, plan, rewrite=True)),
+        ("what-if: locations only", lambda d: br.variant_locations_only(d, plan)),
+    ]
+    for name, change in changes:
+        p = free_port()
+        variants.append((name, br.clone(bundle, name.replace(" ", "_").replace("+", "plus").replace(":", ""), p, change), p))
+    if args.compare_ref:
+        p = free_port()
+        ref_dir = workdir / "ref"
+        ref_dir.mkdir()
+        variants.append((f"apigen @ {args.compare_ref}", br.build_at_ref(ref_dir, args.compare_ref, br._policy(specs, f"127.0.0.1:{p}", backend_port)), p))
+    order = ["single location", "single + rewrite", "apigen", *([f"apigen @ {args.compare_ref}"] if args.compare_ref else []), "what-if: locations only"]
+    by_name = {name: (prefix, p) for name, prefix, p in variants}
+    results: dict[str, tuple[float, int]] = {}
+    outs: dict[str, Path] = {}
+    for name in order:
+        prefix, p = by_name[name]
+        outs[name] = workdir / f"callgrind.{name.replace(' ', '_').replace('@', 'at').replace(':', '')}.out"
+        results[name] = profile(prefix, p, urls, args.passes, outs[name])
+    base = results["single location"][0]
+    print(f"\n### {title}\n\n{len(urls)} URLs x {args.passes} passes, instructions per request (callgrind)\n")
+    print_table(
+        ["variant", "instructions/req", "vs single location", "instruction ratio", "non-200"],
+        [[n, f"{results[n][0]:.0f}", f"+{results[n][0] - base:.0f}", f"{base / results[n][0]:.1%}", results[n][1]] for n in order],
+    )
+    if args.functions:
+        n_req = len(urls) * args.passes
+        single, gen = functions(outs["single location"]), functions(outs["apigen"])
+        rows = sorted(set(single) | set(gen), key=lambda k: -(gen.get(k, 0) - single.get(k, 0)))[: args.functions]
+        print(f"\nWhere `apigen` spends more than `single location` (instructions per request, top {args.functions}):\n")
+        print_table(
+            ["function", "single location", "apigen", "difference"],
+            [[f"`{k}`", f"{single.get(k, 0) / n_req:.0f}", f"{gen.get(k, 0) / n_req:.0f}", f"{(gen.get(k, 0) - single.get(k, 0)) / n_req:+.0f}"] for k in rows],
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sections", default="corpus", help="corpus,scale")
+    ap.add_argument("--sizes", default="1000", help="synthetic operation counts for the scale section")
+    ap.add_argument("--passes", type=int, default=2, help="passes over the URL list while counting")
+    ap.add_argument("--compare-ref", help="also count the bundle the code of this git ref builds (same policy)")
+    ap.add_argument("--functions", type=int, default=12, help="rows of the per-function difference (0: none)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (callgrind outputs)")
+    args = ap.parse_args()
+    for tool in ("valgrind", "callgrind_control", "callgrind_annotate"):
+        if not shutil.which(tool):
+            print(f"{tool} not found (apt-get install valgrind)", file=sys.stderr)
+            return 2
+    print(f"machine: {machine()}; nginx under callgrind, one process, PCRE as configured (JIT off)")
+    workdir = Path(tempfile.mkdtemp(prefix="apigen-callgrind-"))
+    workdir.chmod(0o755)
+    be = backend(workdir)
+    try:
+        be.start()
+        br.run_sections(workdir, set(args.sections.split(",")), args, lambda title, d, specs: section(title, d, specs, be.port, args))
+    finally:
+        be.stop()
+        if args.keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
