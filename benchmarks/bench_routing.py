@@ -27,6 +27,7 @@ machine is shared: compare the ratios, not the absolute figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -36,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -509,11 +510,7 @@ def main() -> int:
     sections = set(args.sections.split(","))
     pinned = f"; gateway on CPU {sorted(args.cpus[0])}, wrk and backend on {sorted(args.cpus[1])}" if args.cpus else "; unpinned"
     print(f"machine: {machine()}; wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} interleaved rounds, medians{pinned}")
-    workdir = Path(tempfile.mkdtemp(prefix="apigen-bench-routing-"))
-    workdir.chmod(0o755)  # nginx workers (`nobody` under root) write the JWT cache in the prefix
-    be = backend(workdir)
-    try:
-        be.start()
+    with work_and_backend("apigen-bench-routing-", args.keep) as (workdir, be):
         if args.cpus:
             be.pin(args.cpus[1])
         run_sections(workdir, sections, args, lambda title, d, specs: routing_section(title, d, specs, be.port, args))
@@ -521,13 +518,25 @@ def main() -> int:
             d = workdir / "policies"
             d.mkdir()
             policies_section(d, corpus_specs(), be.port, args)
+    return 0
+
+
+@contextlib.contextmanager
+def work_and_backend(prefix: str, keep: bool) -> Iterator[tuple[Path, Nginx]]:
+    """A work directory and the backend nginx running in it; both gone afterwards (unless
+    ``keep``: the directory stays, for the configurations and outputs)."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    workdir.chmod(0o755)  # nginx workers (`nobody` under root) write the JWT cache in the prefix
+    be = backend(workdir)
+    try:
+        be.start()
+        yield workdir, be
     finally:
         be.stop()
-        if args.keep:
+        if keep:
             print(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    return 0
 
 
 def corpus_specs() -> dict[str, Path]:

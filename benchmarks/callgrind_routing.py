@@ -27,7 +27,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_routing as br
 from _common import machine, print_table
-from _nginx import NGINX, backend, free_port, wait_port
+from _nginx import NGINX, free_port, wait_port
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -146,18 +145,8 @@ def main() -> int:
             print(f"{tool} not found (apt-get install valgrind)", file=sys.stderr)
             return 2
     print(f"machine: {machine()}; nginx under callgrind, one process, PCRE as configured (JIT off)")
-    workdir = Path(tempfile.mkdtemp(prefix="apigen-callgrind-"))
-    workdir.chmod(0o755)
-    be = backend(workdir)
-    try:
-        be.start()
+    with br.work_and_backend("apigen-callgrind-", args.keep) as (workdir, be):
         br.run_sections(workdir, set(args.sections.split(",")), args, lambda title, d, specs: section(title, d, specs, be.port, args))
-    finally:
-        be.stop()
-        if args.keep:
-            print(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
