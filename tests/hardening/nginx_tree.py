@@ -38,6 +38,9 @@ _KEYED_BLOCKS = {"map", "split_clients", "geo"}  # entries: a literal key, then 
 # Route-map variables are numbered in the order of their keys, and a hostile key sorts elsewhere
 # than the placeholder: the numbers are apigen's, never input, so any one matches any other.
 _ROUTE_MAP_VAR = re.compile(r"apigen_rg[0-9_]*[0-9f]")
+# Route regexes skip the literal prefix their location matched as a byte count, which follows the
+# length of the value: apigen's number, never input text.
+_PREFIX_SKIP = re.compile(r"\(\?s:\.\{[0-9]+\}\)")
 
 
 def nginx_decode(arg: str) -> str:
@@ -88,6 +91,7 @@ def arg_matches(
     if map_key:
         b, h = _map_key(b), _map_key(h)
     b, h = _ROUTE_MAP_VAR.sub("apigen_rg#", b), _ROUTE_MAP_VAR.sub("apigen_rg#", h)
+    b, h = _PREFIX_SKIP.sub("(?s:.{#})", b), _PREFIX_SKIP.sub("(?s:.{#})", h)
     pairs = [c if isinstance(c, tuple) else (placeholder, c) for c in candidates]
     present = [(p, v) for p, v in pairs if p in b]
     if not present:

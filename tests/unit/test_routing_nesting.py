@@ -23,6 +23,7 @@ from apigen.plan.routing import (
     SegmentNode,
     ascii_lower,
     nest_threshold,
+    prefix_skipping_regex,
     segment_regex,
     split_segments,
 )
@@ -45,6 +46,8 @@ TRICKY_PATHS = [
     "/w/{x}/Calls", "/w/{x}/calls", "/w/{x}/CALLS/{y}", "/w/{x}/calls/{y}", "/w/{x}/ca lls", '/w/{x}/qu"ote',
     "/w/{x}/default", "/w/{x}/~tilde", "/w/{x}/\u00e9t\u00e9", "/w/{x}/\u00c9T\u00c9", "/w/{x}/{y}.JSON", "/w/{x}/hostnames/{y}",
     "/w/{x}/back\\slash", "/w/{x}/dollar$x", "/w/{x}/semi;colon", "/w/{x}/brace{{}}", "/w/{x}/dot.json",
+    # A non-ASCII prefix: the regexes skip it as a byte count (PCRE without UTF), not characters.
+    "/\u00e9t\u00e9/{x}", "/\u00e9t\u00e9/{x}/b", "/\u00e9t\u00e9/n/{x}",
 ]
 
 
@@ -112,8 +115,14 @@ def _check(plan) -> int:
     for group in plan.routes.groups:
         if group.nodes:
             nested += 1
+        # The map's regexes skip what the prefix location matched: on every URL the location can
+        # see, each matches exactly where the route's full regex does (bytes, like PCRE).
+        skipping = [(r, re.compile(prefix_skipping_regex(r.template, group.prefix, False).encode("utf-8", "surrogateescape"))) for r in group.routes]
         for url in _urls(group):
             assert nginx_pick(group, url, segments) == flat_pick(group, url), url
+            raw = url.encode("utf-8", "surrogateescape")
+            for r, rx in skipping:
+                assert bool(rx.match(raw)) == bool(r.template.compiled.match(url)), (r.route_id, url)
         if group.nodes:
             # Splitting is what keeps the scan short: no list longer than the threshold is left
             # unless its routes share no literal to split on.
