@@ -69,8 +69,8 @@ def profile(prefix: Path, port: int, urls: list[str], passes: int, out: Path) ->
         bad = send(port, urls, passes)
         subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
     finally:
-        proc.send_signal(signal.SIGQUIT)
-        proc.wait(120)
+        proc.send_signal(signal.SIGTERM)  # callgrind writes its profile when nginx exits
+        proc.wait(600)
     return sum(functions(out).values()) / (len(urls) * passes), bad
 
 
