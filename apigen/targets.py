@@ -193,6 +193,11 @@ class Target:
         return f"{'NGINX Plus' if self.is_plus else 'nginx'} {self.version_str}"
 
 
+def at_least(target: Target, since: tuple[int, ...]) -> bool:
+    """Is the target's nginx ``since`` (major, minor, patch) or newer? Empty: always."""
+    return not since or tuple(target.version) + (0,) * (3 - len(target.version)) >= since
+
+
 @cache
 def directive_table() -> dict[str, Any]:
     """The shipped directive table (parsed once per process)."""

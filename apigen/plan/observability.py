@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 from apigen.model.types import GatewayConfig, Listen
-from apigen.targets import Target, unavailable_reason
+from apigen.targets import at_least, unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,6 @@ class TracingPlan:
     trace: str  # argument of otel_trace: on | off | $otel_parent_sampled
 
 
-def _version_ok(target: Target, since: tuple[int, ...]) -> bool:
-    return not since or tuple(target.version) + (0,) * (3 - len(target.version)) >= since
-
-
 def _safe(variable: str) -> str:
     return "apigen_log_" + variable.removeprefix("apigen_")
 
@@ -114,7 +110,7 @@ def _safe(variable: str) -> str:
 def log_format(config: GatewayConfig, provided: frozenset[str], tracing: bool) -> str:
     items = []
     for f in LOG_FIELDS:
-        available = (f.variable in provided) if f.provided_by_kind else _version_ok(config.target, f.since)
+        available = (f.variable in provided) if f.provided_by_kind else at_least(config.target, f.since)
         if not available:
             items.append(f'"{f.name}":null')
         elif f.numeric:

@@ -64,6 +64,13 @@ class LimitZone:
 
 
 @dataclass(frozen=True)
+class LimitHttp:
+    zones: tuple[LimitZone, ...]
+    conn_retry_after_var: str  # conn_limit: the Retry-After of its rejections (see ConnLimit)
+    conn_retry_after: int
+
+
+@dataclass(frozen=True)
 class RateLimitUse:
     zone: LimitZone
     burst: int | None
@@ -167,7 +174,7 @@ class _Limits(PolicyKind):
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
         zones = {u.zone.zone: u.zone for u in instances}
-        return tuple(zones[name] for name in sorted(zones))
+        return LimitHttp(tuple(zones[name] for name in sorted(zones)), CONN_RETRY_AFTER_VAR, CONN_RETRY_AFTER_SECONDS)
 
     def combine(self, plans: list[Any]) -> list[Any]:
         """Per-location directives (``*_dry_run``, ``*_status``) may appear once: the first
@@ -201,8 +208,19 @@ class RateLimit(_Limits):
         )
 
 
+# A concurrency limit's rejection says to retry after a second: a slot frees as soon as any
+# request of the key ends, so there is no wait to compute. The value is non-empty only when
+# limit_conn rejected this request ($limit_conn_status: nginx 1.17.6, older than any target),
+# so where a rate limit applies too, its own Retry-After answers its rejections.
+CONN_RETRY_AFTER_VAR = "apigen_conn_retry_after"
+CONN_RETRY_AFTER_SECONDS = 1
+
+
 class ConnLimit(_Limits):
     name = "conn_limit"
+
+    def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
+        return [(status, "Retry-After", CONN_RETRY_AFTER_VAR) for status in (429, 503)]
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         cfg = policy.config
@@ -217,4 +235,4 @@ class ConnLimit(_Limits):
 register(RateLimit())
 register(ConnLimit())
 
-__all__ = ["API_CLIENT_VAR", "ConnLimitUse", "LimitZone", "RateLimitUse", "retry_after", "zone_size"]
+__all__ = ["API_CLIENT_VAR", "ConnLimitUse", "LimitHttp", "LimitZone", "RateLimitUse", "retry_after", "zone_size"]

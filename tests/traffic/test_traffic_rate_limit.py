@@ -175,16 +175,48 @@ def test_per_second_rate_and_connection_limit(tmp_path: Path, echo_backend, ngin
             if r.status == 503:
                 break
         assert (r.status, r.json()["status"]) == (503, 503)
+        assert r.headers["Retry-After"] == "1"  # a slot frees when any request ends
         assert slow.result().status == 200
     assert request("GET", f"{nginx.url}/v1/pets/3").status == 200
 
 
+@pytest.mark.live
+@requires_nginx
+def test_each_limit_answers_its_own_retry_after(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """One operation under a rate limit (Retry-After 60 s) and a concurrency limit, both 429: the
+    concurrency rejection says 1 s (the rate limit's value is set in the location whichever
+    limit rejects; $limit_conn_status tells which one did), the rate rejection says 60."""
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {
+        "minute": {"kind": "rate_limit", "rate": "1r/m", "burst": 2, "delay": "nodelay"},
+        "one-at-a-time": {"kind": "conn_limit", "max": 1},
+    }
+    api = {"operations": {"showPet": {"use": ["minute", "one-at-a-time"]}}}
+    nginx = nginx_runner(build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api=api)), port)
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(request, "GET", f"{nginx.url}/v1/pets/1?__sleep=1.5", timeout=10)
+        for _ in range(50):  # until the slow request is in flight: the next one hits limit_conn
+            time.sleep(0.02)
+            r = request("GET", f"{nginx.url}/v1/pets/2")
+            if r.status == 429:
+                break
+        assert (r.status, r.headers["Retry-After"]) == (429, "1")
+        assert slow.result().status == 200
+    # Burst 2 at 1r/m: within a few more requests the rate limit refuses, with its own wait.
+    answers = [request("GET", f"{nginx.url}/v1/pets/3") for _ in range(4)]
+    refused = [(r.status, r.headers.get("Retry-After")) for r in answers if r.status != 200]
+    assert refused and set(refused) == {(429, "60")}, [r.status for r in answers]
+
+
 def test_conn_limit_alone_builds(tmp_path: Path) -> None:
-    # Retry-After on 429 comes from rate limits only: a bundle with just limit_conn must not
-    # reference their variable.
+    # A bundle with just limit_conn names no rate limit's variable: its Retry-After comes from
+    # $limit_conn_status.
     policies = {"c": {"kind": "conn_limit", "max": 5}}
     bundle = build(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api={"use": ["c"]}))
-    assert "Retry-After" not in (bundle / "api_json_errors.conf").read_text()
+    errors = (bundle / "api_json_errors.conf").read_text()
+    assert "apigen_retry_after" not in errors
+    assert 'add_header "Retry-After" $apigen_conn_retry_after always;' in errors
     assert {args for _, args in directives(bundle, "limit_conn_status")} == {("429",)}
 
 
