@@ -33,7 +33,7 @@ def _op_literal(entry: OperationEntry) -> str:
     params = "".join(
         "            {"
         f"in: {js(p.location)}, name: {js(p.name)}, required: {js(p.required)}, scalar: {js(p.scalar)}, "
-        f"array: {js(p.array)}, sep: {js(p.separator)}, prefix: {js(p.prefix)}, check: {p.function}"
+        f"array: {js(p.array)}, sep: {js(p.separator)}, prefix: {js(p.prefix)}, empty: {js(p.allow_empty)}, check: {p.function}"
         "},\n"
         for p in r.params
     )
@@ -141,6 +141,12 @@ function pathValues(op, rawPath, e) {
 }
 function checkParam(prm, texts, e) {
     var p = "/" + prm.in + "/" + esc(prm.name);
+    // OpenAPI's allowEmptyValue (query parameters): `?q=` or `?q` is accepted as it is when
+    // true, refused when false (the default); other locations check an empty value as any other.
+    if (prm.empty !== null && texts.length === 1 && texts[0] === "") {
+        if (!prm.empty) add(e, p, "empty value (allowEmptyValue is false)");
+        return;
+    }
     if (prm.prefix) {  // style: label path values start with "."
         if (texts[0].slice(0, prm.prefix.length) !== prm.prefix) { add(e, p, "expected " + prm.prefix + " before the value (style label)"); return; }
         texts = [texts[0].slice(prm.prefix.length)];

@@ -33,6 +33,10 @@ class ParamRule:
     separator: str | None  # None: one array item per repeated query key (exploded form)
     function: str  # compiled schema function
     prefix: str = ""  # before the value: "." for a `style: label` path parameter
+    # Query (and Swagger 2.0 formData) parameters: is an empty value (`?q=`, `?q`) accepted as
+    # such, unchecked (``allowEmptyValue: true``), or refused (the default, false)? None: other
+    # locations, where an empty value is checked like any other.
+    allow_empty: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,8 @@ class RulesBuilder:
                     return None
                 separator = None if (explode and param.location == "query") else SEPARATORS[style]
         function = self.compiler.compile(param.schema, uri, where)
-        return ParamRule(param.location, param.name, param.required, scalar, array, separator, function, "." if label else "")
+        allow_empty = bool(param.raw.get("allowEmptyValue", False)) if param.location == "query" else None
+        return ParamRule(param.location, param.name, param.required, scalar, array, separator, function, "." if label else "", allow_empty)
 
     def _body(self, api: Api, op: Operation, op_pointer: str, body_param: Any) -> BodyRule | None:
         specs = api.specs
