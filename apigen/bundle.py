@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -67,14 +67,12 @@ class Bundle:
             mode = self.modes.get(path, 0o644)
             # Created with its final mode (the umask can only narrow it), never wider: a secret
             # opened 0666 & ~umask was readable by everyone until the chmod after its write.
-            fd = os.open(root / path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            try:
-                os.fchmod(fd, mode)  # and widened back to it past the umask (0644 under umask 077)
-                fh = open(fd, "w", encoding="utf-8", newline="\n")
-            except BaseException:
-                os.close(fd)
-                raise
-            with fh:
+            # The file object owns the descriptor from the start: closing a raw descriptor when
+            # `open` was interrupted (a signal's SystemExit inside it, after its FileIO had taken
+            # and closed the descriptor) raised EBADF, and the build ended "cannot write the
+            # bundle: Bad file descriptor", exit 1, instead of 128+N (seen once in CI).
+            with open(root / path, "x", encoding="utf-8", newline="\n", opener=_opener(mode)) as fh:
+                os.fchmod(fh.fileno(), mode)  # and widened back to it past the umask (0644 under umask 077)
                 fh.write(text)
 
     @staticmethod
@@ -84,6 +82,13 @@ class Bundle:
             if not target.is_dir():
                 target.mkdir()
                 os.chmod(target, 0o755)
+
+
+def _opener(mode: int) -> Callable[[str, int], int]:
+    def opener(path: str, flags: int) -> int:
+        return os.open(path, flags, mode)
+
+    return opener
 
 
 def check_replaceable(out_dir: Path) -> None:

@@ -131,3 +131,27 @@ import apigen.cli
 """
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=_env(), timeout=60)
     assert done.stdout.strip() == "True", done.stderr
+
+
+def test_an_interrupted_open_stays_an_interrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen once in CI: SIGINT's SystemExit raised inside `open` (its FileIO had taken the
+    descriptor and closed it on the way out), then apigen closed the raw descriptor again: EBADF
+    replaced the interrupt, and the build said "cannot write the bundle: Bad file descriptor",
+    exit 1. The file object owns the descriptor now; the interrupt comes through as it was."""
+    import builtins
+
+    from apigen import bundle as bundle_module
+    from apigen.bundle import Bundle
+
+    real_open = builtins.open
+
+    def interrupted_open(*args, **kwargs):
+        real_open(*args, **kwargs).close()  # the descriptor was taken and closed...
+        raise SystemExit(128 + signal.SIGINT)  # ...when the signal's handler ran
+
+    b = Bundle()
+    b.add("nginx.conf", "events {}\n")
+    monkeypatch.setattr(bundle_module, "open", interrupted_open, raising=False)
+    with pytest.raises(SystemExit) as exc:
+        b.write_tree(tmp_path / "out")
+    assert exc.value.code == 128 + signal.SIGINT

@@ -61,7 +61,7 @@ def test_writer_failing_midway(previous, monkeypatch, exc) -> None:
     calls = {"n": 0}
 
     def failing_open(path, mode="r", *a, **kw):  # the third file written fails
-        if "w" in mode:
+        if "w" in mode or "x" in mode:
             calls["n"] += 1
             if calls["n"] == 3:
                 raise exc
