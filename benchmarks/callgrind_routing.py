@@ -91,7 +91,7 @@ def functions(out: Path) -> dict[str, int]:
 def section(title: str, workdir: Path, specs: dict[str, Path], backend_port: int, args: argparse.Namespace) -> None:
     port = free_port()
     bundle, plan = br.build(workdir, "apigen", br._policy(specs, f"127.0.0.1:{port}", backend_port))
-    urls = [u for u in br.url_list(plan)]
+    urls = br.url_list(plan)
     variants: list[tuple[str, Path, int]] = [("apigen", bundle, port)]
     changes: list[tuple[str, Callable[[Path], None]]] = [
         ("single location", lambda d: br.variant_single(d, plan, rewrite=False)),

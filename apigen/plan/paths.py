@@ -136,8 +136,14 @@ class PathTemplate:
         captured as ``apigen_p<n>``: named captures survive the ``rewrite ... last`` to the
         operation's location as variables (numbered ones are reset by it), so the operation can
         build an upstream path from them (see the ``rewrite`` policy kind)."""
+        return "^/" + self.tail_regex(0, named_captures)
+
+    def tail_regex(self, skip: int, named_captures: bool = False) -> str:
+        """The regex of the segments from index ``skip`` on, to the end (no leading "/"); the
+        skipped segments must be literal, so parameter ``n`` keeps its capture name."""
+        assert all(s.is_literal for s in self.segments[:skip]), "only literal segments can be skipped"
         names = [capture_variable(i) for i in range(1, len(self.param_names) + 1)] if named_captures else None
-        return "^/" + "/".join(s.regex(names) for s in self.segments) + "$"
+        return "/".join(s.regex(names) for s in self.segments[skip:]) + "$"
 
     @cached_property
     def compiled(self) -> re.Pattern[str]:

@@ -548,7 +548,7 @@ def prefix_skipping_regex(template: PathTemplate, prefix: str, named_captures: b
     if k == 0:
         return template.regex(named_captures)
     skipped = len(("/" + "".join(s.literal_text + "/" for s in segs[:k])).encode("utf-8", "surrogateescape"))
-    return f"^(?s:.{{{skipped}}})" + template.regex(named_captures).removeprefix("^/").split("/", k)[k]
+    return f"^(?s:.{{{skipped}}})" + template.tail_regex(k, named_captures)
 
 
 def split_segments(groups: Iterable[RouteGroup]) -> tuple[int, ...]:

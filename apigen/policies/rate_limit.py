@@ -66,8 +66,8 @@ class LimitZone:
 @dataclass(frozen=True)
 class LimitHttp:
     zones: tuple[LimitZone, ...]
-    conn_retry_after_var: str  # conn_limit: the Retry-After of its rejections (see ConnLimit)
-    conn_retry_after: int
+    conn_retry_after_var: str = ""  # conn_limit: the Retry-After of its rejections (see ConnLimit)
+    conn_retry_after: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class _Limits(PolicyKind):
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
         zones = {u.zone.zone: u.zone for u in instances}
-        return LimitHttp(tuple(zones[name] for name in sorted(zones)), CONN_RETRY_AFTER_VAR, CONN_RETRY_AFTER_SECONDS)
+        return LimitHttp(tuple(zones[name] for name in sorted(zones)))
 
     def combine(self, plans: list[Any]) -> list[Any]:
         """Per-location directives (``*_dry_run``, ``*_status``) may appear once: the first
@@ -219,8 +219,11 @@ CONN_RETRY_AFTER_SECONDS = 1
 class ConnLimit(_Limits):
     name = "conn_limit"
 
+    def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
+        return replace(super().plan_http(instances, config, assets), conn_retry_after_var=CONN_RETRY_AFTER_VAR, conn_retry_after=CONN_RETRY_AFTER_SECONDS)
+
     def error_headers(self, http_plan: Any) -> list[tuple[int, str, str]]:
-        return [(status, "Retry-After", CONN_RETRY_AFTER_VAR) for status in (429, 503)]
+        return [(status, "Retry-After", http_plan.conn_retry_after_var) for status in (429, 503)]
 
     def plan_location(self, policy: PolicyDef, eff: EffectiveOperation, api: Api, config: GatewayConfig) -> Any:
         cfg = policy.config

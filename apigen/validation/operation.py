@@ -33,9 +33,9 @@ class ParamRule:
     separator: str | None  # None: one array item per repeated query key (exploded form)
     function: str  # compiled schema function
     prefix: str = ""  # before the value: "." for a `style: label` path parameter
-    # Query (and Swagger 2.0 formData) parameters: is an empty value (`?q=`, `?q`) accepted as
-    # such, unchecked (``allowEmptyValue: true``), or refused (the default, false)? None: other
-    # locations, where an empty value is checked like any other.
+    # Query parameters: is an empty value (`?q=`, `?q`) accepted as such, unchecked
+    # (``allowEmptyValue: true``), or refused (the default, false)? None: other locations, where
+    # an empty value is checked like any other (Swagger 2.0 form fields are not parameters here).
     allow_empty: bool | None = None
 
 
