@@ -212,7 +212,14 @@ def test_each_limit_answers_its_own_retry_after(tmp_path: Path, echo_backend, ng
     # Burst 60 at 1r/m: within 62 more requests the rate limit refuses, with its own wait.
     answers = [request("GET", f"{nginx.url}/v1/pets/3") for _ in range(62)]
     refused = [(r.status, r.headers.get("Retry-After")) for r in answers if r.status != 200]
-    assert refused and set(refused) == {(429, "60")}, [r.status for r in answers]
+    assert (429, "60") in refused and set(refused) <= {(429, "60"), (429, "1")}, refused
+    # nginx frees a connection slot when the previous request is finalised, which on a loaded
+    # machine can come just after its client has the answer: an occasional sequential request then
+    # meets limit_conn. Each such refusal must be one nginx logged as limit_conn's, never the rate's.
+    conn_logged = sum(
+        "limiting connections" in line and "GET /v1/pets/3 " in line for line in nginx.error_log().splitlines()
+    )
+    assert refused.count((429, "1")) == conn_logged, nginx.error_log()
 
 
 def test_conn_limit_alone_builds(tmp_path: Path) -> None:
