@@ -491,6 +491,18 @@ def segment_regex(n: int) -> str:
 
 
 @dataclass(frozen=True)
+class CapturedRoute:
+    """A map value naming one of several sibling routes by the literal segment the URL has:
+    ``before`` + the regex's capture ``$1`` + ``after`` (see ``merge_siblings``)."""
+
+    before: str
+    after: str  # empty, or starts with "/": nothing can extend the one-digit ``$1``
+
+    def route_id(self, captured: str) -> str:
+        return self.before + captured + self.after
+
+
+@dataclass(frozen=True)
 class RouteMap:
     """A ``map`` that names the templated route a URL under a prefix matches.
 
@@ -503,7 +515,8 @@ class RouteMap:
     var: str
     segment_var: str  # hash maps: the variable of the segment looked up ("": a regex map on $uri)
     default: tuple[str, bool]  # (route id or map variable, is variable)
-    entries: tuple[tuple[str, str, bool], ...]  # (regex or key, route id or map variable, is variable)
+    # (regex or key, route id or map variable or captured route id, is variable)
+    entries: tuple[tuple[str, str | CapturedRoute, bool], ...]
 
     @property
     def source(self) -> str:
@@ -516,7 +529,7 @@ def route_maps(groups: Iterable[RouteGroup], captures: frozenset[str], not_found
     out: list[RouteMap] = []
 
     def emit(var: str, nodes: tuple[SegmentNode, ...], flat: tuple[Route, ...], segment: int, missing: str, prefix: str) -> None:
-        routes = tuple((prefix_skipping_regex(r.template, prefix, r.route_id in captures), r.route_id, False) for r in flat)
+        routes = tuple((regex, value, False) for regex, value in merge_siblings(flat, prefix, captures))
         if not nodes:
             out.append(RouteMap(var, "", (missing, False), routes))
             return
@@ -534,21 +547,87 @@ def route_maps(groups: Iterable[RouteGroup], captures: frozenset[str], not_found
     return tuple(out)
 
 
+def _skipped_segments(template: PathTemplate, prefix: str) -> int:
+    """How many leading segments of ``template`` the location of ``prefix`` already matched
+    (literal, equal to the prefix's), leaving at least one."""
+    segs = template.segments
+    held = prefix.strip("/").split("/") if prefix != "/" else []
+    k = 0
+    while k < len(held) and k < len(segs) - 1 and segs[k].is_literal and segs[k].literal_text == held[k]:
+        k += 1
+    return k
+
+
+def _skip_regex(template: PathTemplate, k: int) -> str:
+    if k == 0:
+        return "^/"
+    skipped = len(("/" + "".join(s.literal_text + "/" for s in template.segments[:k])).encode("utf-8", "surrogateescape"))
+    return f"^(?s:.{{{skipped}}})"
+
+
 def prefix_skipping_regex(template: PathTemplate, prefix: str, named_captures: bool) -> str:
     """The route's regex for a map evaluated only in the location of ``prefix`` (``^~``, which
     nginx matched byte for byte, case included): the leading literal segments the prefix holds
     are skipped as a byte count, ``^(?s:.{n})``, instead of compared character by character
     (PCRE's interpreter: ~15 instructions a literal character, a skip a few for all of them).
     At least one segment is left to match, so a URL that is only the prefix still fails."""
-    segs = template.segments
-    held = prefix.strip("/").split("/") if prefix != "/" else []
-    k = 0
-    while k < len(held) and k < len(segs) - 1 and segs[k].is_literal and segs[k].literal_text == held[k]:
-        k += 1
-    if k == 0:
-        return template.regex(named_captures)
-    skipped = len(("/" + "".join(s.literal_text + "/" for s in segs[:k])).encode("utf-8", "surrogateescape"))
-    return f"^(?s:.{{{skipped}}})" + template.tail_regex(k, named_captures)
+    k = _skipped_segments(template, prefix)
+    return _skip_regex(template, k) + template.tail_regex(k, named_captures)
+
+
+# A merged regex stays well inside nginx's token limit (MAX_TOKEN_BYTES, once quoted).
+_MAX_MERGED_BYTES = 2000
+
+
+def _sibling_key(route: Route, d: int, captures: frozenset[str]) -> tuple[str, ...] | None:
+    """What ``route`` must share with a sibling to be merged at segment ``d``: every other
+    segment's shape (equal shapes have equal regexes). None: ``route`` cannot be merged there."""
+    segs = route.template.segments
+    if route.route_id in captures or route.route_id != route.template.shape:
+        return None  # named captures number parameters from 1; a " [n]" id is no shape
+    if d >= len(segs) or not (segs[d].is_literal and segs[d].literal_text):
+        return None
+    return tuple(s.shape if i != d else "" for i, s in enumerate(segs))
+
+
+def merge_siblings(flat: tuple[Route, ...], prefix: str, captures: frozenset[str]) -> list[tuple[str, str | CapturedRoute]]:
+    """The (regex, value) entries of a route list, tried in order: consecutive routes that
+    differ only in one literal segment (``/a/{}/approve``, ``/a/{}/clone``) share one regex
+    with that segment as an alternation, ``(approve|clone)``, whose capture rebuilds the route
+    id. The literals are whole, different segments, so at most one route of a run matches a
+    URL, and the run keeps its place in the list: the first match is the one the unmerged list
+    gives. Each regex tried costs a PCRE call (~700 instructions) whatever it holds."""
+    out: list[tuple[str, str | CapturedRoute]] = []
+    i = 0
+    while i < len(flat):
+        route = flat[i]
+        best_d, best_end = -1, i + 1
+        k = _skipped_segments(route.template, prefix)
+        for d in range(k, len(route.template.segments)):
+            key = _sibling_key(route, d, captures)
+            if key is None:
+                continue
+            end, size = i + 1, len(route.template.segments[d].literal_text)
+            while end < len(flat) and _sibling_key(flat[end], d, captures) == key:
+                size += len(flat[end].template.segments[d].literal_text) + 4  # escapes, "|"
+                if size > _MAX_MERGED_BYTES or _skipped_segments(flat[end].template, prefix) != k:
+                    break
+                end += 1
+            if end > best_end:
+                best_d, best_end = d, end
+        if best_d < 0:
+            out.append((prefix_skipping_regex(route.template, prefix, route.route_id in captures), route.route_id))
+            i += 1
+            continue
+        run = flat[i:best_end]
+        segs = route.template.segments
+        alternation = "(" + "|".join(r.template.segments[best_d].regex() for r in run) + ")"
+        tail = [alternation if n == best_d else s.regex() for n, s in enumerate(segs)][k:]
+        shapes = [s.shape for s in segs]
+        value = CapturedRoute("/" + "".join(s + "/" for s in shapes[:best_d]), "".join("/" + s for s in shapes[best_d + 1 :]))
+        out.append((_skip_regex(route.template, k) + "/".join(tail) + "$", value))
+        i = best_end
+    return out
 
 
 def split_segments(groups: Iterable[RouteGroup]) -> tuple[int, ...]:

@@ -77,6 +77,15 @@ def quote(value: object, *, variables: bool = False) -> Arg:
     return Arg('"' + _escape(text, variables=variables) + '"')
 
 
+def quote_with_capture(before: str, after: str) -> Arg:
+    """A ``map`` value: ``before``, the entry regex's first capture, then ``after``, the texts
+    taken literally (dollars neutralised). ``after`` is empty or starts with "/", so nothing
+    follows ``$1`` that nginx could read as part of the reference."""
+    if after and not after.startswith("/"):
+        raise UnquotableError(f"text after a capture must start with '/': {after!r}")
+    return Arg('"' + _escape(before, variables=True) + "$1" + _escape(after, variables=True) + '"')
+
+
 def token_bytes(value: str, *, variables: bool = False) -> int:
     """The size of ``value`` once quoted, to check it against :data:`MAX_TOKEN_BYTES`."""
     return len(_escape(value.replace("\x00", ""), variables=variables).encode("utf-8", "surrogatepass")) + 2

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from apigen.bundle import Bundle
 from apigen.cache import cache_dir
 from apigen.plan.planner import Plan
-from apigen.render.quoting import Arg, bare, expr, map_key, map_regex_key, quote
+from apigen.render.quoting import Arg, bare, expr, map_key, map_regex_key, quote, quote_with_capture
 from apigen.resources import templates_dir
 
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -72,6 +72,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         q=lambda v: quote(v),
         qv=lambda v: quote(v, variables=True),
+        captured=lambda v: quote_with_capture(v.before, v.after),  # routing.CapturedRoute
         mapkey=map_key,
         mapregex=map_regex_key,
         bare=lambda v: bare(str(v)),

@@ -17,7 +17,9 @@ import pytest
 from apigen.pipeline import compile_policy
 from apigen.plan.routing import (
     NEST_ABOVE,
+    NOT_FOUND_ROUTE,
     ROUTES_PER_NEST_STEP,
+    CapturedRoute,
     Route,
     RouteGroup,
     SegmentNode,
@@ -48,6 +50,17 @@ TRICKY_PATHS = [
     "/w/{x}/back\\slash", "/w/{x}/dollar$x", "/w/{x}/semi;colon", "/w/{x}/brace{{}}", "/w/{x}/dot.json",
     # A non-ASCII prefix: the regexes skip it as a byte count (PCRE without UTF), not characters.
     "/\u00e9t\u00e9/{x}", "/\u00e9t\u00e9/{x}/b", "/\u00e9t\u00e9/n/{x}",
+]
+
+# Siblings that differ in one literal segment share a regex (routing.merge_siblings): literals
+# that need escaping in PCRE or quoting in nginx, a dollar (the map value is evaluated: only $1
+# may be a reference), non-ASCII, case variants (one gets a " [2]" id: not merged), a merge in
+# the middle of the path, and a sibling run broken by a route with a parameter there.
+SIBLING_PATHS = [
+    "/m/{x}/dollar$x", '/m/{x}/qu"ote', "/m/{x}/back\\slash", "/m/{x}/\u00e9t\u00e9", "/m/{x}/ca lls",
+    "/m/{x}/x.json", "/m/{x}/(paren)|bar", "/m/{x}/100%",
+    "/n/{x}/Calls/{y}", "/n/{x}/calls/{y}", "/n/{x}/a$1/{y}", "/n/{x}/b/{y}", "/n/{x}/{y}/{z}", "/n/{x}/c/{y}/d",
+    "/d$1/{x}/a", "/d$1/{x}/b",
 ]
 
 
@@ -90,6 +103,38 @@ def nginx_pick(group: RouteGroup, url: str, segments: tuple[int, ...]) -> Route 
     return walk(group.nodes, group.flat_routes, group.segment)
 
 
+def map_pick(plan, group: RouteGroup, url: str) -> str:
+    """The route id nginx gets from the group's maps as rendered (plan.route_maps): regex entries
+    on the URL's bytes in order (PCRE without UTF), ``$1`` put into captured ids, hash maps on a
+    segment variable ignoring ASCII case, a variable value evaluating that map."""
+    maps = {m.var: m for m in plan.route_maps}
+    segment_rx = {var: re.compile(rx.encode()) for var, rx in plan.segment_maps}
+    raw = url.encode("utf-8", "surrogateescape")
+
+    def value(v: str | CapturedRoute, is_var: bool, m: re.Match[bytes] | None) -> str:
+        if is_var:
+            return evaluate(maps[v])
+        if isinstance(v, CapturedRoute):
+            assert m is not None and m.re.groups == 1, "a captured id needs exactly one capture"
+            return v.route_id(m.group(1).decode("utf-8", "surrogateescape"))
+        return v
+
+    def evaluate(rm) -> str:
+        if rm.segment_var:
+            found = segment_rx[rm.segment_var].match(raw)
+            looked_up = ascii_lower(found.group(1).decode("utf-8", "surrogateescape")) if found else ""
+            for key, v, is_var in rm.entries:
+                if key == looked_up:
+                    return value(v, is_var, None)
+        else:
+            for regex, v, is_var in rm.entries:
+                if found := re.match(regex.encode("utf-8", "surrogateescape"), raw):
+                    return value(v, is_var, found)
+        return value(rm.default[0], rm.default[1], None)
+
+    return evaluate(maps[group.var])
+
+
 def flat_pick(group: RouteGroup, url: str) -> Route | None:
     return next((r for r in group.routes if r.template.compiled.match(url)), None)
 
@@ -119,7 +164,11 @@ def _check(plan) -> int:
         # see, each matches exactly where the route's full regex does (bytes, like PCRE).
         skipping = [(r, re.compile(prefix_skipping_regex(r.template, group.prefix, False).encode("utf-8", "surrogateescape"))) for r in group.routes]
         for url in _urls(group):
-            assert nginx_pick(group, url, segments) == flat_pick(group, url), url
+            want = flat_pick(group, url)
+            assert nginx_pick(group, url, segments) == want, url
+            if group.routes:
+                got = map_pick(plan, group, url)
+                assert got == want.route_id if want else got.startswith(NOT_FOUND_ROUTE), (url, got)
             raw = url.encode("utf-8", "surrogateescape")
             for r, rx in skipping:
                 assert bool(rx.match(raw)) == bool(r.template.compiled.match(url)), (r.route_id, url)
@@ -150,6 +199,26 @@ def test_corpus_routes_as_the_flat_list(tmp_path: Path) -> None:
     assert _check(plan) >= 1
     twilio = next(g for g in plan.routes.groups if g.prefix == "/2010-04-01/Accounts/")
     assert len(twilio.routes) > 100 and twilio.nodes
+
+
+def test_sibling_routes_share_one_regex(tmp_path: Path) -> None:
+    (tmp_path / "spec.json").write_text(json.dumps(_spec(SIBLING_PATHS)))
+    plan = _plan(tmp_path, {"t": tmp_path / "spec.json"})
+    _check(plan)
+    captured = {
+        m.var: [v for _, v, _ in m.entries if isinstance(v, CapturedRoute)] for m in plan.route_maps
+    }
+    groups = {g.prefix: g for g in plan.routes.groups}
+    # All eight /m/ siblings in one regex, whose capture rebuilds each id.
+    (m_value,) = captured[groups["/m/"].var]
+    assert (m_value.before, m_value.after) == ("/m/{}/", "")
+    assert len(next(m for m in plan.route_maps if m.var == groups["/m/"].var).entries) == 1
+    # /n/: the middle-segment siblings merge, except the " [2]" case variant.
+    assert [(v.before, v.after) for v in captured[groups["/n/"].var]] == [("/n/{}/", "/{}")]
+    ids = {r.route_id for r in groups["/n/"].routes}
+    assert "/n/{}/calls/{} [2]" in ids or "/n/{}/Calls/{} [2]" in ids
+    # A dollar outside the capture: the value's text is escaped, $1 stays the reference.
+    assert [(v.before, v.after) for v in captured[groups["/d$1/"].var]] == [("/d$1/{}/", "")]
 
 
 def test_short_groups_stay_flat(tmp_path: Path) -> None:
