@@ -5,8 +5,9 @@ Layout (cost independent of the number of operations where nginx allows it):
 * concrete paths become exact locations (``location = /v1/pets``): a tree lookup, no regex;
 * templated paths are grouped under their literal prefix (``location ^~ /v1/pets/``), whose
   ``map`` (api_maps.conf) names the route: anchored regexes tried most specific first (OpenAPI
-  precedence); long lists are split by a literal segment looked up by hash (``SegmentNode``), so a
-  request tries a couple of regexes however many routes the group has;
+  precedence), consecutive siblings sharing one (``merge_siblings``); long lists are split by a
+  literal segment looked up by hash (``SegmentNode``), so a request tries at most one short
+  list's regexes however many routes the group has;
 * each API's base path, and ``/``, are prefix locations too, so an unknown path gets a 404 scoped
   to its API.
 
@@ -226,16 +227,21 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
     return RouteTable(tuple(routes), exact, tuple(groups))
 
 
-# A map trying more regexes than this in a row is split by a literal segment its routes share
-# (each regex is a PCRE call per request that reaches it; a split is one hash lookup, but each map
-# is a variable, and nginx allocates and zeroes every indexed variable's slot for every request:
-# ~0.8 ns each, measured at 2,000 maps).
-NEST_ABOVE = 8
+# A route list longer than this is split by a literal segment its routes share. Each regex is a
+# PCRE call for the requests that reach it (consecutive siblings share one: merge_siblings), a
+# split is a hash lookup, but every map is a variable, and nginx gives every indexed variable a
+# 16-byte slot that each request allocates and zeroes: past 4 KiB (about 255 variables) that is
+# a malloc and a memset of the whole array per request. Measured with merged siblings
+# (callgrind, wrk; benchmarks/README.md, eleventh session): corpus 61,900 instructions a request
+# splitting above 8 routes (272 maps), 59,400 above 32, 55,800 above 48 (87 maps), 56,100 above
+# 64; wrk 81.5 % -> 91.5 % of the single location from 8 to 48. 1,000 synthetic operations:
+# 63,200 / 58,500 / 59,300 above 8 / 32 / 48.
+NEST_ABOVE = 48
 # A split saves regexes only for the requests that reach its list, while the maps it adds cost
 # every request: with traffic spread over N templated routes, a list pays for its split when it
-# is longer than about N / ROUTES_PER_NEST_STEP (measured, PCRE without JIT: the 10,000-operation
-# benchmark spec, ~5,000 templated routes, is best splitting lists above 24-64 routes, and the
-# 1,000-operation one, ~500 routes, above 8-16; benchmarks/README.md).
+# is longer than about N / ROUTES_PER_NEST_STEP (measured before siblings were merged: the
+# 10,000-operation benchmark spec, ~5,000 templated routes, was best splitting lists above 24-64
+# routes; with merged siblings it is best above 49, the largest list it has).
 ROUTES_PER_NEST_STEP = 150
 
 

@@ -24,6 +24,7 @@ from apigen.model.openapi import base_path_problem, normalise_base_path
 from apigen.plan.assets import safe_file_name
 from apigen.plan.paths import _PARAM, pcre_escape, raw_path_regex
 from apigen.plan.planner import slug
+from apigen.plan.routing import NEST_ABOVE
 from apigen.validate.policy_schema import policy_schema
 from tests.support.workspace import write_tls_file
 
@@ -98,7 +99,7 @@ def _hashed_spec_path(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
     """``/items/{id}/VALUE`` among enough siblings that the group's map is split by hashed
     segments and VALUE becomes a hash key of its own (ASCII-lowercased, see SegmentNode)."""
     param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    for n in range(10):
+    for n in range(NEST_ABOVE + 1):  # with VALUE, a list longer than the split threshold
         op = {"operationId": f"sibling{n}", "responses": {"200": {"description": "ok"}}}
         spec["paths"][f"/items/{{id}}/sibling{n}"] = {"parameters": param, "get": op}
     _spec_path("/items/{id}/VALUE")(policy, spec, value, ws)

@@ -16,10 +16,11 @@ import pytest
 
 from apigen.bundle import write_atomic
 from apigen.pipeline import compile_policy
+from apigen.plan import routing
 from apigen.plan.routing import path_is_ambiguous
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
-from tests.unit.test_routing_nesting import CORPUS, SIBLING_PATHS, TRICKY_PATHS, _spec, _urls, flat_pick
+from tests.unit.test_routing_nesting import CORPUS, SIBLING_PATHS, SMALL_SPLIT, TRICKY_PATHS, _spec, _urls, flat_pick
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -87,7 +88,8 @@ def _check_all(plan, port: int, max_urls: int, nested_only: bool = True) -> int:
 
 @pytest.mark.live
 @requires_nginx
-def test_nested_locations_route_like_the_flat_list(tmp_path: Path, echo_backend, nginx_runner) -> None:
+def test_nested_locations_route_like_the_flat_list(tmp_path: Path, echo_backend, nginx_runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routing, "NEST_ABOVE", SMALL_SPLIT)  # split these groups' short lists too
     backend = echo_backend("be")
     port = free_port()
     (tmp_path / "tricky.json").write_text(json.dumps(_spec(TRICKY_PATHS)))
