@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -158,10 +159,13 @@ def test_per_second_rate_and_connection_limit(tmp_path: Path, echo_backend, ngin
         build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api=api)), port
     )
 
-    # 2r/s, burst 5: a tight loop gets about B+1 = 6 through (a 7th if the loop spans 500ms).
+    # 2r/s, burst 5: a tight loop gets B+1 = 6 through, plus one for every 500 ms it spans
+    # (a loaded machine can stretch the loop past a second).
+    started = time.monotonic()
     results = [request("GET", f"{nginx.url}/v1/pets") for _ in range(20)]
+    spanned = time.monotonic() - started
     accepted = sum(r.status == 200 for r in results)
-    assert 6 <= accepted <= 7, [r.status for r in results]
+    assert 6 <= accepted <= 6 + math.ceil(spanned * 2), ([r.status for r in results], spanned)
     rejected = [r for r in results if r.status != 200]
     assert {r.status for r in rejected} == {429}
     assert {r.headers["Retry-After"] for r in rejected} == {"1"}
