@@ -232,6 +232,32 @@ def test_sibling_routes_share_one_regex(tmp_path: Path) -> None:
     assert [(v.before, v.after) for v in captured[groups["/d$1/"].var]] == [("/d$1/{}/", "")]
 
 
+def test_a_route_with_named_captures_keeps_its_own_regex(tmp_path: Path) -> None:
+    """A rewrite template reads the route's parameters as named captures ($apigen_p1): that
+    route is never merged (the alternation's $1 would be its parameter)."""
+    paths = ["/c/{id}/a", "/c/{id}/b", "/c/{id}/x"]
+    (tmp_path / "spec.json").write_text(json.dumps(_spec(paths)))
+    policy = {
+        "gateway": {"listen": "127.0.0.1:8080"},
+        "upstreams": {"be": {"servers": [{"address": "127.0.0.1:9"}]}},
+        "policies": {"inner": {"kind": "rewrite", "template": "/internal/{id}"}},
+        "apis": [{"name": "t", "spec": str(tmp_path / "spec.json"), "upstream": "be", "operations": {"op1": {"use": ["inner"]}}}],
+    }
+    (tmp_path / "policy.json").write_text(json.dumps(policy))
+    plan = compile_policy(tmp_path / "policy.json", render=False).plan
+    _check(plan)
+    group = next(g for g in plan.routes.groups if g.prefix == "/c/")
+    (route_map,) = (m for m in plan.route_maps if m.var == group.var)
+    assert [v for _, v, _ in route_map.entries] == ["/c/{}/a", "/c/{}/b", "/c/{}/x"]
+    assert "(?P<apigen_p1>" in route_map.entries[1][0]
+    # Without the rewrite the three share one regex.
+    policy["apis"][0].pop("operations")
+    (tmp_path / "policy.json").write_text(json.dumps(policy))
+    plan = compile_policy(tmp_path / "policy.json", render=False).plan
+    (route_map,) = (m for m in plan.route_maps if m.var == group.var)
+    assert [v for _, v, _ in route_map.entries] == [CapturedRoute("/c/{}/", "")]
+
+
 def test_short_groups_stay_flat(tmp_path: Path) -> None:
     paths = [f"/p/{{x}}/c{i}/{{y}}" for i in range(NEST_ABOVE)]
     (tmp_path / "spec.json").write_text(json.dumps(_spec(paths)))
