@@ -111,6 +111,10 @@ def _op_position(api: Api, op: Operation, config_file: str) -> Position:
 
 
 def _too_long(template: PathTemplate) -> bool:
+    # Quoting and escaping make at most 16 bytes of a character (a "$" in a `set`), and a
+    # parameter's regex is shorter than 16 bytes a character of its "{name}": short paths fit.
+    if len(template.text) * 16 + 8 <= MAX_TOKEN_BYTES:
+        return False
     # The forms a path takes in the config: exact location, regex location, `set` of its shape.
     forms = ((template.text, False), (template.regex(), False), (template.shape, True))
     return any(token_bytes(text, variables=v) > MAX_TOKEN_BYTES for text, v in forms)
@@ -585,15 +589,20 @@ def prefix_skipping_regex(template: PathTemplate, prefix: str, named_captures: b
 _MAX_MERGED_BYTES = 2000
 
 
-def _sibling_key(route: Route, d: int, captures: frozenset[str]) -> tuple[str, ...] | None:
-    """What ``route`` must share with a sibling to be merged at segment ``d``: every other
-    segment's shape (equal shapes have equal regexes). None: ``route`` cannot be merged there."""
-    segs = route.template.segments
-    if route.route_id in captures or route.route_id != route.template.shape:
-        return None  # named captures number parameters from 1; a " [n]" id is no shape
-    if d >= len(segs) or not (segs[d].is_literal and segs[d].literal_text):
+def _mergeable(route: Route, captures: frozenset[str]) -> bool:
+    # Named captures number parameters from 1 (the alternation would be $1); a " [n]" id is no shape.
+    return route.route_id not in captures and route.route_id == route.template.shape
+
+
+def _sibling_segment(a: tuple[str, ...], b: tuple[str, ...], literal: tuple[bool, ...]) -> int | None:
+    """The one segment where the segment shapes ``a`` and ``b`` differ, when it is literal text
+    in both (``literal``: ``a``'s segments that are non-empty literal text); else None."""
+    if len(a) != len(b):
         return None
-    return tuple(s.shape if i != d else "" for i, s in enumerate(segs))
+    differ = [n for n, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(differ) != 1 or not literal[differ[0]] or "{}" in b[differ[0]] or not b[differ[0]]:
+        return None
+    return differ[0]
 
 
 def merge_siblings(flat: tuple[Route, ...], prefix: str, captures: frozenset[str]) -> list[tuple[str, str | CapturedRoute]]:
@@ -603,36 +612,36 @@ def merge_siblings(flat: tuple[Route, ...], prefix: str, captures: frozenset[str
     id. The literals are whole, different segments, so at most one route of a run matches a
     URL, and the run keeps its place in the list: the first match is the one the unmerged list
     gives. Each regex tried costs a PCRE call (~700 instructions) whatever it holds."""
+    shapes = [tuple(s.shape for s in r.template.segments) for r in flat]
     out: list[tuple[str, str | CapturedRoute]] = []
     i = 0
     while i < len(flat):
         route = flat[i]
-        best_d, best_end = -1, i + 1
+        segs = route.template.segments
         k = _skipped_segments(route.template, prefix)
-        for d in range(k, len(route.template.segments)):
-            key = _sibling_key(route, d, captures)
-            if key is None:
-                continue
-            end, size = i + 1, len(route.template.segments[d].literal_text)
-            while end < len(flat) and _sibling_key(flat[end], d, captures) == key:
+        literal = tuple(s.is_literal and bool(s.literal_text) for s in segs)
+        d = None
+        end = i + 1
+        if _mergeable(route, captures) and end < len(flat) and _mergeable(flat[end], captures):
+            d = _sibling_segment(shapes[i], shapes[end], literal)
+        if d is not None and d >= k:
+            size = len(segs[d].literal_text)
+            while end < len(flat) and _mergeable(flat[end], captures) and _sibling_segment(shapes[i], shapes[end], literal) == d:
                 size += len(flat[end].template.segments[d].literal_text) + 4  # escapes, "|"
                 if size > _MAX_MERGED_BYTES or _skipped_segments(flat[end].template, prefix) != k:
                     break
                 end += 1
-            if end > best_end:
-                best_d, best_end = d, end
-        if best_d < 0:
+        if end == i + 1:
             out.append((prefix_skipping_regex(route.template, prefix, route.route_id in captures), route.route_id))
             i += 1
             continue
-        run = flat[i:best_end]
-        segs = route.template.segments
-        alternation = "(" + "|".join(r.template.segments[best_d].regex() for r in run) + ")"
-        tail = [alternation if n == best_d else s.regex() for n, s in enumerate(segs)][k:]
-        shapes = [s.shape for s in segs]
-        value = CapturedRoute("/" + "".join(s + "/" for s in shapes[:best_d]), "".join("/" + s for s in shapes[best_d + 1 :]))
+        assert d is not None
+        run = flat[i:end]
+        alternation = "(" + "|".join(r.template.segments[d].regex() for r in run) + ")"
+        tail = [alternation if n == d else s.regex() for n, s in enumerate(segs)][k:]
+        value = CapturedRoute("/" + "".join(s + "/" for s in shapes[i][:d]), "".join("/" + s for s in shapes[i][d + 1 :]))
         out.append((_skip_regex(route.template, k) + "/".join(tail) + "$", value))
-        i = best_end
+        i = end
     return out
 
 

@@ -155,3 +155,25 @@ def test_an_interrupted_open_stays_an_interrupt(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(SystemExit) as exc:
         b.write_tree(tmp_path / "out")
     assert exc.value.code == 128 + signal.SIGINT
+
+
+def test_a_signal_right_after_the_temporary_directory_is_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen under load: the signal's SystemExit came inside tempfile.mkdtemp, after its mkdir and
+    before it returned, so the build did not know the directory and left it behind (and the
+    next run of the signal tests, seeing it, signalled a process too early). The name is chosen
+    before the directory is made now."""
+    from apigen.bundle import Bundle, write_atomic
+
+    real_mkdir = os.mkdir
+
+    def interrupted_mkdir(path, *args, **kwargs):
+        real_mkdir(path, *args, **kwargs)
+        if ".new-" in os.fspath(path):
+            raise SystemExit(128 + signal.SIGTERM)  # the handler ran as mkdir returned
+
+    b = Bundle()
+    b.add("nginx.conf", "events {}\n")
+    monkeypatch.setattr(os, "mkdir", interrupted_mkdir)
+    with pytest.raises(SystemExit):
+        write_atomic(b, tmp_path / "place" / "out")
+    assert not (tmp_path / "place").exists(), sorted(p.name for p in (tmp_path / "place").iterdir())
