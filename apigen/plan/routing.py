@@ -585,8 +585,9 @@ def prefix_skipping_regex(template: PathTemplate, prefix: str, named_captures: b
     return _skip_regex(template, k) + template.tail_regex(k, named_captures)
 
 
-# A merged regex stays well inside nginx's token limit (MAX_TOKEN_BYTES, once quoted).
-_MAX_MERGED_BYTES = 2000
+# A merged regex stays inside nginx's token limit once quoted (map_regex_key: "~" and the
+# regex), with room to spare.
+_MAX_MERGED_BYTES = MAX_TOKEN_BYTES - 100
 
 
 def _mergeable(route: Route, captures: frozenset[str]) -> bool:
@@ -625,9 +626,10 @@ def merge_siblings(flat: tuple[Route, ...], prefix: str, captures: frozenset[str
         if _mergeable(route, captures) and end < len(flat) and _mergeable(flat[end], captures):
             d = _sibling_segment(shapes[i], shapes[end], literal)
         if d is not None and d >= k:
-            size = len(segs[d].literal_text)
+            # Quoted size: the first route's regex, "()", then each sibling's literal and a "|".
+            size = token_bytes("~" + prefix_skipping_regex(route.template, prefix, False)) + 2
             while end < len(flat) and _mergeable(flat[end], captures) and _sibling_segment(shapes[i], shapes[end], literal) == d:
-                size += len(flat[end].template.segments[d].literal_text) + 4  # escapes, "|"
+                size += token_bytes(flat[end].template.segments[d].regex()) - 2 + 1
                 if size > _MAX_MERGED_BYTES or _skipped_segments(flat[end].template, prefix) != k:
                     break
                 end += 1

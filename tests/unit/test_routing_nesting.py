@@ -31,6 +31,7 @@ from apigen.plan.routing import (
     segment_regex,
     split_segments,
 )
+from apigen.render.quoting import MAX_TOKEN_BYTES, token_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -230,6 +231,19 @@ def test_sibling_routes_share_one_regex(tmp_path: Path) -> None:
     assert "/n/{}/calls/{} [2]" in ids or "/n/{}/Calls/{} [2]" in ids
     # A dollar outside the capture: the value's text is escaped, $1 stays the reference.
     assert [(v.before, v.after) for v in captured[groups["/d$1/"].var]] == [("/d$1/{}/", "")]
+
+
+def test_merged_regexes_fit_nginx_tokens(tmp_path: Path) -> None:
+    """Literals that quoting and PCRE escaping make four times longer ('"' is \\\" in the
+    token): a run is cut where its regex would pass nginx's token limit."""
+    paths = [f"/q/{{x}}/{i:02d}" + '"' * 300 for i in range(20)]
+    (tmp_path / "spec.json").write_text(json.dumps(_spec(paths)))
+    plan = _plan(tmp_path, {"t": tmp_path / "spec.json"})
+    _check(plan)
+    group = next(g for g in plan.routes.groups if g.prefix == "/q/")
+    (route_map,) = (m for m in plan.route_maps if m.var == group.var)
+    sizes = [token_bytes("~" + regex) for regex, _, _ in route_map.entries]
+    assert 1 < len(sizes) < 20 and max(sizes) <= MAX_TOKEN_BYTES, sizes
 
 
 def test_a_route_with_named_captures_keeps_its_own_regex(tmp_path: Path) -> None:
