@@ -233,13 +233,14 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
 
 # A route list longer than this is split by a literal segment its routes share. Each regex is a
 # PCRE call for the requests that reach it (consecutive siblings share one: merge_siblings), a
-# split is a hash lookup, but every map is a variable, and nginx gives every indexed variable a
-# 16-byte slot that each request allocates and zeroes: past 4 KiB (about 255 variables) that is
-# a malloc and a memset of the whole array per request. Measured with merged siblings
-# (callgrind, wrk; benchmarks/README.md, eleventh session): corpus 61,900 instructions a request
-# splitting above 8 routes (272 maps), 59,400 above 32, 55,800 above 48 (87 maps), 56,100 above
-# 64; wrk 81.5 % -> 91.5 % of the single location from 8 to 48. 1,000 synthetic operations:
-# 63,200 / 58,500 / 59,300 above 8 / 32 / 48.
+# split is a hash lookup, but every map is a variable, and every request pays for every indexed
+# variable: nginx zeroes a 16-byte slot for each, and ngx_http_script_run (proxy_pass with
+# variables) loops over all of them. Instructions a request with merged siblings (callgrind,
+# benchmarks/README.md, eleventh session), splitting above 8 / 16 / 32 / 48 / 64 routes:
+# corpus 61,900 / 60,600 / 59,400 / 55,800 / 56,100 (272 maps at 8, 87 at 48); without the
+# slot memset, which valgrind overcounts, 56,500 at 8 and 55,100 at 48. 1,000 synthetic
+# operations: 63,200 / 58,500 / 58,500 / 59,300 (8 to 48). wrk cannot tell these apart on the
+# benchmark VM (same-run differences of 0 to 10 points between runs).
 NEST_ABOVE = 48
 # A split saves regexes only for the requests that reach its list, while the maps it adds cost
 # every request: with traffic spread over N templated routes, a list pays for its split when it
