@@ -138,12 +138,16 @@ class PathTemplate:
         build an upstream path from them (see the ``rewrite`` policy kind)."""
         return "^/" + self.tail_regex(0, named_captures)
 
-    def tail_regex(self, skip: int, named_captures: bool = False) -> str:
+    def tail_regex(self, skip: int, named_captures: bool = False, replaced: tuple[int, str] | None = None) -> str:
         """The regex of the segments from index ``skip`` on, to the end (no leading "/"); the
-        skipped segments must be literal, so parameter ``n`` keeps its capture name."""
+        skipped segments must be literal, so parameter ``n`` keeps its capture name.
+        ``replaced``: (index, regex) of a segment matched by that regex instead."""
         assert all(s.is_literal for s in self.segments[:skip]), "only literal segments can be skipped"
         names = [capture_variable(i) for i in range(1, len(self.param_names) + 1)] if named_captures else None
-        return "/".join(s.regex(names) for s in self.segments[skip:]) + "$"
+        parts = [s.regex(names) for s in self.segments]
+        if replaced is not None:
+            parts[replaced[0]] = replaced[1]
+        return "/".join(parts[skip:]) + "$"
 
     @cached_property
     def compiled(self) -> re.Pattern[str]:

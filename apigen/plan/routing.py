@@ -641,9 +641,8 @@ def merge_siblings(flat: tuple[Route, ...], prefix: str, captures: frozenset[str
         assert d is not None
         run = flat[i:end]
         alternation = "(" + "|".join(r.template.segments[d].regex() for r in run) + ")"
-        tail = [alternation if n == d else s.regex() for n, s in enumerate(segs)][k:]
         value = CapturedRoute("/" + "".join(s + "/" for s in shapes[i][:d]), "".join("/" + s for s in shapes[i][d + 1 :]))
-        out.append((_skip_regex(route.template, k) + "/".join(tail) + "$", value))
+        out.append((_skip_regex(route.template, k) + route.template.tail_regex(k, replaced=(d, alternation)), value))
         i = end
     return out
 

@@ -1,7 +1,7 @@
 """Render a :class:`Plan` into a :class:`Bundle` with Jinja2.
 
 Templates only loop and branch. Every value they print must come out of a quoting filter
-(``q``, ``qv``, ``mapkey``, ``mapregex``, ``bare``, ``var``, ``comment``) or be the output of a macro:
+(``q``, ``qv``, ``mapkey``, ``mapregex``, ``route_value``, ``bare``, ``var``, ``comment``) or be the output of a macro:
 ``finalize`` rejects anything else, so a template cannot paste user input into the configuration
 by accident. (Autoescape is on only so that macro output arrives as ``Markup`` and can be told
 apart from a plain string; nothing is ever HTML-escaped because nothing unmarked gets through.)
@@ -19,6 +19,7 @@ from markupsafe import Markup
 from apigen.bundle import Bundle
 from apigen.cache import cache_dir
 from apigen.plan.planner import Plan
+from apigen.plan.routing import CapturedRoute
 from apigen.render.quoting import Arg, bare, expr, map_key, map_regex_key, quote, quote_with_capture
 from apigen.resources import templates_dir
 
@@ -56,6 +57,13 @@ def _comment(text: str) -> Arg:
     return Arg(text if len(text) <= 120 else text[:117] + "...")
 
 
+def _route_value(value: str | CapturedRoute) -> Arg:
+    """A route map's value: a route id, or a sibling's id rebuilt from the regex's capture."""
+    if isinstance(value, CapturedRoute):
+        return quote_with_capture(value.before, value.after)
+    return quote(value, variables=True)
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     compiled = cache_dir("jinja2")  # compiled templates: skips re-parsing them on every run
@@ -72,7 +80,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         q=lambda v: quote(v),
         qv=lambda v: quote(v, variables=True),
-        captured=lambda v: quote_with_capture(v.before, v.after),  # routing.CapturedRoute
+        route_value=_route_value,
         mapkey=map_key,
         mapregex=map_regex_key,
         bare=lambda v: bare(str(v)),
