@@ -459,8 +459,12 @@ def _common_text(a: Segment, b: Segment) -> str | None:
 # And a percent-encoded letter, digit, "-", "." or "_" (RFC 3986's unreserved characters, which
 # no encoder escapes; "~" aside, which Java's URLEncoder does): /users/m%65 was the public
 # /users/me for the gateway and /users/{uid} for a router matching the raw path (a hunt).
+# And a percent-encoded control character (%00-%1F, %7F): PCRE and Python read "$" as "at the
+# end or before a final newline", so /users/me%0A was the public /users/{id} for the
+# gateway (its parameter holds the newline) and /users/me for a backend router anchored with "$"
+# (Starlette, for one); no client sends a control character in a path on purpose (twelfth session).
 # Factored by first character: a "/" (several in every path) tries one branch, not five.
-AMBIGUOUS_PATH_REGEX = r"(?i)[;#\\]|%(?:2[d-f]|3[0-9]|[46][1-9a-f]|5[0-9acf]|7[0-9a])|/(?:/|\.{1,2}(?:%3b[^/]*)?(?:/|$))"
+AMBIGUOUS_PATH_REGEX = r"(?i)[;#\\]|%(?:[01][0-9a-f]|2[d-f]|3[0-9]|[46][1-9a-f]|5[0-9acf]|7[0-9af])|/(?:/|\.{1,2}(?:%3b[^/]*)?(?:/|$))"
 AMBIGUOUS_PATH_SOURCE = "apigen_log_path"
 # The part of the check a raw path that reads exactly as ``$uri`` can still fail (nginx keeps
 # these in $uri; every other match of the full regex is something nginx decodes, merges or

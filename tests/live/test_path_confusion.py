@@ -47,6 +47,12 @@ AMBIGUOUS = [
     "/v1/items/a%2Eb",
     "/v1/it%65ms/42",
     "/v1/items/%34%32",
+    # Twelfth session: an encoded control character. "$" in PCRE and Python also matches before a
+    # final newline: /v1/items/42%0A would be getItem for the gateway and could be the literal
+    # /v1/items/42 for a backend router anchored with "$".
+    "/v1/items/42%0A",
+    "/v1/items/a%09b",
+    "/v1/items/a%7Fb",
 ]
 CANONICAL = [
     ("/v1/items", "main.listItems"),
@@ -152,7 +158,7 @@ def test_the_check_is_plain_nginx_maps(tmp_path: Path) -> None:
 
 # Pieces of raw path segments: what nginx decodes, merges or resolves, what it keeps, and
 # look-alikes of both.
-_PIECES = ["a", "", ".", "..", "...", ".a", "%2e", "%2E%2e", "%2F", "%41", "%20", "%7E", "%3B", "%25", ";x", "a;", "\\", "~", "%5c", "a.b", "..%3b", "-_"]
+_PIECES = ["a", "", ".", "..", "...", ".a", "%2e", "%2E%2e", "%2F", "%41", "%20", "%7E", "%3B", "%25", ";x", "a;", "\\", "~", "%5c", "a.b", "..%3b", "-_", "%0A", "%7f"]
 
 
 def test_the_fast_path_answers_as_the_full_check(gateway) -> None:

@@ -14,6 +14,7 @@ from apigen.plan.routing import AMBIGUOUS_PATH_REGEX, path_is_ambiguous
 PIECES = [
     "/", "//", ".", "..", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "\\", "a", "b1", ";x", "%3bx", "%3B", "#", "%",
     "%20", "?", "=", "&", "-", "...", "%41", "%7a", "%7A", "%7e", "%5f", "%2d", "%39", "%40", "%5b", "%60", "%7b",
+    "%0a", "%0A", "%0d", "%09", "%1f", "%1F", "%00", "%7f", "%7F", "%80", "%21",
 ]
 UNRESERVED_BUT_TILDE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
 
@@ -26,6 +27,8 @@ def _oracle(uri: str) -> bool:
         return True
     escapes = re.findall(r"%([0-9a-fA-F]{2})", path)
     if any(chr(int(h, 16)) in UNRESERVED_BUT_TILDE for h in escapes):
+        return True
+    if any(int(h, 16) < 0x20 or int(h, 16) == 0x7F for h in escapes):  # control characters
         return True
     for segment in path.split("/")[1:]:
         if segment.lower().split("%3b", 1)[0].replace("%2e", ".") in (".", ".."):
@@ -56,6 +59,9 @@ def test_the_regex_is_the_rule() -> None:
         # Hunts: servlet ";params", a raw "#", and a rewritten (decoded) "..%3B".
         ("/users/me;x", True), ("/public#/secret", True), ("/v1/pets/..%3B", True), ("/v1/pets/..%3bx/y", True),
         ("/v1/pets/a%3Bb", False), ("/v1/pets/.%3b", True),
+        # Twelfth session: an encoded control character ("$" matches before a final newline).
+        ("/users/me%0A", True), ("/users/me%0a", True), ("/v1/a%09b", True), ("/v1/a%00", True), ("/v1/a%7Fb", True),
+        ("/v1/a%1Fb", True), ("/v1/a%20b", False), ("/v1/a%80b", False),
     ],
 )
 def test_characteristic_uris(uri: str, ambiguous: bool) -> None:
