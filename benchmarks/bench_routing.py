@@ -344,18 +344,26 @@ def wrk(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connectio
     }
 
 
-def measure(variants: list[tuple[str, Nginx, Path, list[str]]], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def measure(variants: list[tuple[str, Nginx, Path, list[str]]], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     runs: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in variants}
     for _ in range(args.rounds):
         for name, ngx, url_file, headers in variants:
             runs[name].append(wrk(ngx, url_file, headers, args.duration, args.connections, args.cpus[1] if args.cpus else None))
     return {
-        name: {key: median([r[key] for r in rs]) for key in ("rps", "p50_ms", "p99_ms", "cpu_us")} | {"bad": sum(r["bad"] for r in rs)}
+        name: {key: median([r[key] for r in rs]) for key in ("rps", "p50_ms", "p99_ms", "cpu_us")}
+        | {"bad": sum(r["bad"] for r in rs), "cpu_rounds": [r["cpu_us"] for r in rs]}
         for name, rs in runs.items()
     }
 
 
-def report(title: str, results: dict[str, dict[str, float]], baseline: str, extra: dict[str, dict[str, object]] | None = None) -> None:
+def paired_ratio(base_rounds: list[float], rounds: list[float]) -> str:
+    """The CPU capacity ratio round by round (each round's baseline run is next in time to the
+    variant's, so a neighbour's load that drifts over minutes cancels out): median (lowest-highest)."""
+    ratios = sorted(b / v for b, v in zip(base_rounds, rounds, strict=True))
+    return f"{median(ratios):.1%} ({ratios[0]:.0%}-{ratios[-1]:.0%})"
+
+
+def report(title: str, results: dict[str, dict[str, Any]], baseline: str, extra: dict[str, dict[str, object]] | None = None) -> None:
     base = results[baseline]
     print(f"\n### {title}\n")
     extra_cols = sorted({k for v in (extra or {}).values() for k in v})
@@ -368,6 +376,7 @@ def report(title: str, results: dict[str, dict[str, float]], baseline: str, extr
                 f"{r['rps'] / base['rps']:.1%}",
                 f"{r['cpu_us']:.1f}",
                 f"{base['cpu_us'] / r['cpu_us']:.1%}",
+                paired_ratio(base["cpu_rounds"], r["cpu_rounds"]),
                 f"{r['p50_ms']:.2f}",
                 f"{r['p99_ms']:.2f}",
                 f"{r['p99_ms'] / base['p99_ms']:.2f}",
@@ -376,7 +385,7 @@ def report(title: str, results: dict[str, dict[str, float]], baseline: str, extr
             + [(extra or {}).get(name, {}).get(c, "") for c in extra_cols]
         )
     print_table(
-        ["variant", "req/s", "req/s ratio", "worker CPU µs/req", "CPU capacity ratio", "p50 ms", "p99 ms", "p99 ratio", "errors", *extra_cols],
+        ["variant", "req/s", "req/s ratio", "worker CPU µs/req", "CPU capacity ratio", "paired, by round", "p50 ms", "p99 ms", "p99 ratio", "errors", *extra_cols],
         rows,
     )
 
