@@ -48,8 +48,8 @@ AMBIGUOUS = [
     "/v1/it%65ms/42",
     "/v1/items/%34%32",
     # Twelfth session: an encoded control character. "$" in PCRE and Python also matches before a
-    # final newline: /v1/items/42%0A would be getItem for the gateway and could be the literal
-    # /v1/items/42 for a backend router anchored with "$".
+    # final newline: /users/me%0A is the public /users/{id} for the gateway (the parameter holds
+    # the newline) and the literal /users/me for a backend router whose patterns end in "$".
     "/v1/items/42%0A",
     "/v1/items/a%09b",
     "/v1/items/a%7Fb",
