@@ -138,7 +138,7 @@ def test_a_cached_token_is_rejected_after_its_exp(gateway, keys) -> None:
     # Valid for 4-5 s (exp is whole seconds), so both requests pass on a loaded machine too; then
     # wait until exp is past by the same margin as before, whenever the requests finished.
     exp = int(time.time()) + 5
-    tok = jwt.encode({"sub": "erin", "exp": exp}, keys.rsa, "RS256")
+    tok = token(keys, sub="erin", exp=exp)
     assert get(gateway, "/plain", tok).status == 200
     assert get(gateway, "/plain", tok).status == 200
     time.sleep(max(0.0, exp - time.time()) + 1.2)
