@@ -9,8 +9,14 @@ Every gateway runs one nginx worker; the backend is a separate nginx with one wo
 round-robin over every routed operation (one URL per method and path, HEAD/TRACE left out),
 in a shuffled order. Variants, each its own nginx started from a copy of the same bundle:
 
-* `single location`: the baseline, `location /` with the directives of an operation location;
-* `single + rewrite`: the baseline behind `rewrite ^ <internal> last` (what the rewrite costs);
+* `single location`: the baseline, `location /` with the directives of an operation location
+  and `proxy_pass http://<upstream>;` (no URI part: the client's URI is sent as it came, as a
+  plain single-location nginx does);
+* `single, $request_uri`: the same with the operation location's `proxy_pass
+  http://<upstream>$request_uri;` (what the variables cost: the URL is built and parsed per
+  request);
+* `single + rewrite`: the baseline behind `rewrite ^ <internal> last` (what the rewrite costs,
+  with the `$request_uri` it then needs);
 * `apigen`: the generated bundle as is;
 * `apigen, groups not nested`: the same with every prefix group's map one flat list of regexes
   (no split by hashed URL segments);
@@ -204,11 +210,16 @@ def url_list(plan: Any, seed: int = 7) -> list[str]:
     return urls
 
 
-def _op_body(api_text: str) -> str:
-    """The directives of the first operation location, minus `internal;` (the baseline's body)."""
+def _op_body(api_text: str, request_uri: bool) -> str:
+    """The directives of the first operation location, minus `internal;` (the baseline's body).
+    Without ``request_uri``, proxy_pass has no URI part: a request that was never rewritten is
+    sent on with its URI as the client sent it, which is how a plain single-location nginx
+    proxies. The operation location names ``$request_uri`` because the route location rewrote
+    the URI to its own; variables in proxy_pass cost a URL built and parsed per request."""
     m = re.search(r"\n    location = \S+ \{\n(.*?)\n    \}\n", api_text.split(OP_MARKER, 1)[1], re.S)
     assert m, "no operation location found"
-    return "\n".join(line for line in m.group(1).splitlines() if line.strip() != "internal;")
+    body = "\n".join(line for line in m.group(1).splitlines() if line.strip() != "internal;")
+    return body if request_uri else re.sub(r"(proxy_pass \S+?)\$request_uri;", r"\1;", body)
 
 
 def _gateway_server(bundle: Path, locations: str) -> str:
@@ -230,10 +241,10 @@ def _drop_route_maps(bundle: Path) -> None:
     maps.write_text(text)
 
 
-def variant_single(bundle: Path, plan: Any, rewrite: bool) -> None:
+def variant_single(bundle: Path, plan: Any, rewrite: bool, request_uri: bool = False) -> None:
     _drop_route_maps(bundle)
     api_file = bundle / plan.apis[0].file
-    body = _op_body(api_file.read_text())
+    body = _op_body(api_file.read_text(), request_uri=rewrite or request_uri)
     if rewrite:
         locations = (
             "    location / {\n        rewrite ^ /_apigen/op/bench last;\n    }\n"
@@ -287,6 +298,11 @@ def variant_locations_only_no_maps(bundle: Path, plan: Any) -> None:
     indexed variable per request)."""
     variant_locations_only(bundle, plan)
     _drop_route_maps(bundle)
+
+
+def dir_name(variant: str) -> str:
+    """A variant's directory name: "single, $request_uri" -> "single_request_uri"."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", variant.replace("+", "plus")).strip("_")
 
 
 def clone(bundle: Path, name: str, port: int, change: Callable[[Path], None]) -> Path:
@@ -402,6 +418,7 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
     ports = {"apigen": port}
     for name, change in [
         ("single location", lambda d: variant_single(d, plan, rewrite=False)),
+        ("single, $request_uri", lambda d: variant_single(d, plan, rewrite=False, request_uri=True)),
         ("single + rewrite", lambda d: variant_single(d, plan, rewrite=True)),
         *([("naive regex", lambda d: variant_naive(d, plan))] if naive else []),
         *(
@@ -414,12 +431,12 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
         ),
     ]:
         ports[name] = free_port()
-        prefixes[name] = clone(bundle, name.replace(" ", "_").replace("+", "plus"), ports[name], change)
+        prefixes[name] = clone(bundle, dir_name(name), ports[name], change)
     ports["apigen, groups not nested"] = free_port()
     flat_dir = workdir / "flat"
     flat_dir.mkdir()
     prefixes["apigen, groups not nested"], _ = build(flat_dir, "flat", _policy(specs, f"127.0.0.1:{ports['apigen, groups not nested']}", backend_port), nest=False)
-    order = ["single location", "single + rewrite", "apigen", "apigen, groups not nested", *(["naive regex"] if naive else [])]
+    order = ["single location", "single, $request_uri", "single + rewrite", "apigen", "apigen, groups not nested", *(["naive regex"] if naive else [])]
     if args.compare_ref:  # the bundle an earlier commit makes, to attribute a change (same run)
         name = f"apigen @ {args.compare_ref}"
         ports[name] = free_port()

@@ -108,24 +108,25 @@ def section(title: str, workdir: Path, specs: dict[str, Path], backend_port: int
     variants: list[tuple[str, Path, int]] = [("apigen", bundle, port)]
     changes: list[tuple[str, Callable[[Path], None]]] = [
         ("single location", lambda d: br.variant_single(d, plan, rewrite=False)),
+        ("single, $request_uri", lambda d: br.variant_single(d, plan, rewrite=False, request_uri=True)),
         ("single + rewrite", lambda d: br.variant_single(d, plan, rewrite=True)),
         ("what-if: locations only", lambda d: br.variant_locations_only(d, plan)),
     ]
     for name, change in changes:
         p = free_port()
-        variants.append((name, br.clone(bundle, name.replace(" ", "_").replace("+", "plus").replace(":", ""), p, change), p))
+        variants.append((name, br.clone(bundle, br.dir_name(name), p, change), p))
     if args.compare_ref:
         p = free_port()
         ref_dir = workdir / "ref"
         ref_dir.mkdir()
         variants.append((f"apigen @ {args.compare_ref}", br.build_at_ref(ref_dir, args.compare_ref, br._policy(specs, f"127.0.0.1:{p}", backend_port)), p))
-    order = ["single location", "single + rewrite", "apigen", *([f"apigen @ {args.compare_ref}"] if args.compare_ref else []), "what-if: locations only"]
+    order = ["single location", "single, $request_uri", "single + rewrite", "apigen", *([f"apigen @ {args.compare_ref}"] if args.compare_ref else []), "what-if: locations only"]
     by_name = {name: (prefix, p) for name, prefix, p in variants}
     results: dict[str, tuple[float, int]] = {}
     outs: dict[str, Path] = {}
     for name in order:
         prefix, p = by_name[name]
-        outs[name] = workdir / f"callgrind.{name.replace(' ', '_').replace('@', 'at').replace(':', '')}.out"
+        outs[name] = workdir / f"callgrind.{br.dir_name(name.replace('@', 'at'))}.out"
         results[name] = profile(prefix, p, urls, args.passes, outs[name])
     base = results["single location"][0]
     print(f"\n### {title}\n\n{len(urls)} URLs x {args.passes} passes, instructions per request (callgrind)\n")
