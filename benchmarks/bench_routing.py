@@ -3,6 +3,7 @@ single `location /` proxying to the same backend, all measured in the same run.
 
     python benchmarks/bench_routing.py [--duration 5] [--rounds 3] [--connections 32]
                                        [--sections corpus,scale,policies] [--sizes 1000,10000]
+                                       [--compare-ref REF] [--control]
 
 Every gateway runs one nginx worker; the backend is a separate nginx with one worker answering
 `return 200` (never the bottleneck); wrk (one thread) drives it over loopback, requests spread
@@ -22,6 +23,8 @@ in a shuffled order. Variants, each its own nginx started from a copy of the sam
   (no split by hashed URL segments);
 * `naive regex`: every path one top-level regex location, most specific first (what the
   grouped layout avoids);
+* `apigen, identical copy` (`--control`): the same files again, measured last in each round:
+  how far apart one configuration reads in this run;
 * `what-if: ...`: hand edits of the bundle that isolate where the rest of the cost is (the
   route locations without evaluating any route or dispatch map; the same without the route maps
   in the configuration at all).
@@ -444,6 +447,11 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
         ref_dir.mkdir()
         prefixes[name] = build_at_ref(ref_dir, args.compare_ref, _policy(specs, f"127.0.0.1:{ports[name]}", backend_port))
         order.insert(order.index("apigen") + 1, name)
+    if args.control:  # the same files: what the noise of this run is (benchmarks/README.md)
+        name = "apigen, identical copy"
+        ports[name] = free_port()
+        prefixes[name] = clone(bundle, dir_name(name), ports[name], lambda d: None)
+        order.append(name)
     if args.what_if:
         order += ["what-if: locations only", "what-if: locations only, no route maps"]
     servers = {name: Nginx(prefixes[name], ports[name]) for name in order}
@@ -528,6 +536,11 @@ def main() -> int:
     ap.add_argument("--light-connections", type=int, default=1, help="also measure latency with this many connections (0: skip)")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="let the gateway share CPUs with wrk and the backend")
     ap.add_argument("--compare-ref", help="also measure the bundle the code of this git ref builds (same policy, same run)")
+    ap.add_argument(
+        "--control",
+        action="store_true",
+        help="also measure an identical copy of the apigen bundle: how far apart the same configuration reads in this run",
+    )
     args = ap.parse_args()
     args.cpus = cpu_split() if args.pin else None
     if not shutil.which("wrk"):
