@@ -62,6 +62,7 @@ from gen_spec import generate
 from apigen.bundle import write_atomic
 from apigen.pipeline import compile_policy
 from apigen.plan import routing
+from apigen.plan.planner import slug
 from apigen.render.quoting import quote
 
 HERE = Path(__file__).resolve().parent
@@ -222,7 +223,11 @@ def _op_body(api_text: str, request_uri: bool) -> str:
     m = re.search(r"\n    location = \S+ \{\n(.*?)\n    \}\n", api_text.split(OP_MARKER, 1)[1], re.S)
     assert m, "no operation location found"
     body = "\n".join(line for line in m.group(1).splitlines() if line.strip() != "internal;")
-    return body if request_uri else re.sub(r"(proxy_pass \S+?)\$request_uri;", r"\1;", body)
+    if request_uri:
+        return body
+    plain, n = re.subn(r"(proxy_pass \S+?)\$request_uri;", r"\1;", body)
+    assert n == 1, "the operation location no longer proxies $request_uri: the baseline would not be plain"
+    return plain
 
 
 def _gateway_server(bundle: Path, locations: str) -> str:
@@ -305,7 +310,7 @@ def variant_locations_only_no_maps(bundle: Path, plan: Any) -> None:
 
 def dir_name(variant: str) -> str:
     """A variant's directory name: "single, $request_uri" -> "single_request_uri"."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", variant.replace("+", "plus")).strip("_")
+    return slug(variant.replace("+", "plus"))
 
 
 def clone(bundle: Path, name: str, port: int, change: Callable[[Path], None]) -> Path:
