@@ -157,16 +157,36 @@ def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector)
     return None
 
 
+# How clients spell a key in a query argument: nginx compares $arg_* as sent, still
+# percent-encoded, and client libraries encode differently. The characters each one leaves as
+# they are (letters and digits always): RFC 3986's unreserved set (Python's quote, Go, curl),
+# JavaScript's encodeURIComponent, Java's URLEncoder. All of them write hex digits in upper case.
+QUERY_KEEPS = ("-._~", "-._~!'()*", "-._*")
+
+
+def query_spellings(key: str) -> list[str]:
+    """The key as sent, then each distinct percent-encoded spelling a client library makes."""
+    out = [key]
+    for keep in QUERY_KEEPS:
+        spelt = "".join(c if c.isascii() and (c.isalnum() or c in keep) else f"%{ord(c):02X}" for c in key)
+        if spelt not in out:
+            out.append(spelt)
+    return out
+
+
 def api_key_map_text(policy: PolicyDef, text: str, assets: AssetCollector) -> str | None:
     """``key "client key";`` lines for a ``map`` include, from a key file of ``client: key``
     lines. nginx looks map keys up ignoring case, so the value carries the key itself and the
     next map (``API_KEY_EXACT_REGEX``) keeps only a byte-exact match; keys that differ only in
-    case cannot be told apart by the lookup and are refused."""
+    case cannot be told apart by the lookup and are refused. A key read from a query argument
+    is also listed in the spellings client libraries percent-encode it to (``query_spellings``),
+    each its own exact match."""
     from apigen.render.quoting import map_key, quote
 
     where = assets.source.pos(*policy.path, "keys_file")
+    in_query = policy.config.get("in") == "query"
     lines: list[str] = []
-    seen: dict[str, tuple[int, str]] = {}  # key, ASCII case folded -> (line, key)
+    seen: dict[str, tuple[int, str]] = {}  # spelling, ASCII case folded -> (line, key)
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -180,16 +200,20 @@ def api_key_map_text(policy: PolicyDef, text: str, assets: AssetCollector) -> st
                 where,
             )
             return None
-        folded = key.lower()  # keys are ASCII (_KEY): what nginx's lookup folds
-        if folded in seen:
-            line, other = seen[folded]
-            what = "duplicate key" if other == key else (
-                f"key differs from the key of line {line} only in letter case, which nginx's lookup ignores"
-            )
-            assets.diags.error(f"{policy.config['keys_file']} line {number}: {what}", where)
-            return None
-        seen[folded] = (number, key)
-        lines.append(f"{map_key(key)} {quote(client + ' ' + key, variables=True)};")
+        for spelling in query_spellings(key) if in_query else [key]:
+            folded = spelling.lower()  # keys are ASCII (_KEY): what nginx's lookup folds
+            if folded in seen:
+                other_line, other = seen[folded]
+                if other == key:
+                    what = "duplicate key"
+                elif spelling == key and other.lower() == folded:
+                    what = f"key differs from the key of line {other_line} only in letter case, which nginx's lookup ignores"
+                else:
+                    what = f"key reads, percent-encoded in a query argument, as the key of line {other_line}"
+                assets.diags.error(f"{policy.config['keys_file']} line {number}: {what}", where)
+                return None
+            seen[folded] = (number, key)
+            lines.append(f"{map_key(spelling)} {quote(client + ' ' + spelling, variables=True)};")
     if not lines:
         assets.diags.error(f"{policy.config['keys_file']} holds no keys", where)
         return None

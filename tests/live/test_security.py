@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.live, requires_nginx]
 
 HS_SECRET = b"0123456789abcdef0123456789abcdef-hs"
 API_KEY = "k-1234567890abcdef"
+# A key with characters client libraries percent-encode in a query argument (base64 and more).
+B64_KEY = "b64+key/with==pad~*!"
 ISSUER, AUDIENCE = "https://issuer.test/", "gateway-tests"
 
 SPEC = {
@@ -111,7 +113,7 @@ def write_inputs(tmp_path: Path, keys: Keys, port: int, upstream: str, extra_gat
     (tmp_path / "ps.pem").write_bytes(Keys.public_pem(keys.ps))
     es_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(keys.ec.public_key()))
     (tmp_path / "es.jwks").write_text(json.dumps({"keys": [{**es_jwk, "alg": "ES256"}]}))
-    (tmp_path / "keys.txt").write_text(f"# demo\nbatch-client: {API_KEY}\n")
+    (tmp_path / "keys.txt").write_text(f"# demo\nbatch-client: {API_KEY}\nb64-client: {B64_KEY}\n")
     sha = base64.b64encode(hashlib.sha1(b"s3cret").digest()).decode()
     (tmp_path / "htpasswd").write_text(f"bob:{{SHA}}{sha}\n")
     # Some JWT policies go through the verification cache: every check below must hold either way.
@@ -318,6 +320,26 @@ def test_api_keys_and_basic(gateway) -> None:
     assert echoed(get(gateway, f"/api/qkey?x=1&api_key={API_KEY}"))["x-client-name"] == "batch-client"
     assert get(gateway, "/api/qkey?api_key=k-unknown-0000000000").status == 401
     assert get(gateway, "/api/qkey", X_API_Key=API_KEY).status == 401
+
+
+def test_query_keys_match_as_client_libraries_percent_encode_them(gateway) -> None:
+    """nginx compares $arg_api_key as sent: the key file's key matches raw and in the spellings
+    of Python/Go (RFC 3986), JavaScript and Java, which all write upper-case hex."""
+    from urllib.parse import quote
+
+    for spelt in (
+        B64_KEY,  # as sent by hand: "+", "/", "=", "~", "*", "!" are all legal in a query
+        quote(B64_KEY, safe=""),  # b64%2Bkey%2Fwith%3D%3Dpad~%2A%21
+        "b64%2Bkey%2Fwith%3D%3Dpad~*!",  # encodeURIComponent
+        "b64%2Bkey%2Fwith%3D%3Dpad%7E*%21",  # java.net.URLEncoder
+    ):
+        assert echoed(get(gateway, f"/api/qkey?api_key={spelt}"))["x-client-name"] == "b64-client", spelt
+    # Lower-case hex is another byte string to nginx's comparison: refused, like any other key.
+    assert get(gateway, "/api/qkey?api_key=b64%2bkey%2fwith%3d%3dpad~*!").status == 401
+    assert get(gateway, f"/api/qkey?api_key={quote(B64_KEY, safe='')}x").status == 401
+    # A header carries the key as it is: only the raw key.
+    assert echoed(get(gateway, "/api/key", X_API_Key=B64_KEY))["x-client"] == "b64-client"
+    assert_json_error(get(gateway, "/api/key", X_API_Key=quote(B64_KEY, safe="")), 401)
     good = "Basic " + base64.b64encode(b"bob:s3cret").decode()
     bad = "Basic " + base64.b64encode(b"bob:wrong").decode()
     assert get(gateway, "/api/basic", Authorization=good).status == 200

@@ -294,3 +294,54 @@ def test_unprotected_api_keeps_plain_404(tmp_path: Path) -> None:
     bundle = compile_policy(path).bundle
     assert "/_apigen/unmatched" not in "".join(bundle.files.values())
     assert "return 404;" in bundle.files["api_gateway.conf"] + bundle.files["api_conf.d/t.conf"]
+
+
+# --- API keys in a query argument: the spellings clients percent-encode them to ---------------
+
+
+def test_query_spellings_follow_the_client_libraries() -> None:
+    from urllib.parse import quote
+
+    from apigen.policies.auth_files import query_spellings
+
+    key = "Ab0+/=~*!'()-._x"
+    spellings = query_spellings(key)
+    assert spellings[0] == key
+    assert quote(key, safe="") in spellings  # Python (RFC 3986 unreserved kept)
+    assert "Ab0%2B%2F%3D~*!'()-._x" in spellings  # JavaScript's encodeURIComponent
+    assert "Ab0%2B%2F%3D%7E*%21%27%28%29-._x" in spellings  # Java's URLEncoder
+    assert len(spellings) == len(set(spellings)) == 4
+    assert query_spellings("k-1234567890abcdef") == ["k-1234567890abcdef"]  # nothing to encode
+
+
+def _query_key_case(tmp_path: Path, keys: str, where: str = "query") -> Path:
+    spec = dict(SPEC, paths={k: v for k, v in SPEC["paths"].items() if k != "/c"})
+    policies = {**BASE, "keys": {"kind": "api_key", "keys_file": "keys.txt", "in": where, "name": "api_key" if where == "query" else "X-Key"}}
+    path = write_case(tmp_path, policies, api_use=("keys",))
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    (tmp_path / "keys.txt").write_text(keys)
+    return path
+
+
+def test_query_keys_are_mapped_in_each_spelling_and_header_keys_are_not(tmp_path: Path) -> None:
+    key = "base64+key/with==padding"
+    compiled = compile_policy(_query_key_case(tmp_path, f"b64: {key}\n"))
+    assert compiled.bundle is not None
+    (text,) = [text for name, text in compiled.bundle.files.items() if "apikeys-" in name]
+    assert '"b64 base64+key/with==padding"' in text
+    assert '"b64 base64%2Bkey%2Fwith%3D%3Dpadding"' in text
+    assert len(text.splitlines()) == 2  # the three libraries agree on this key
+
+    header = tmp_path / "header"
+    header.mkdir()
+    compiled = compile_policy(_query_key_case(header, f"b64: {key}\n", where="header"))
+    assert compiled.bundle is not None
+    (text,) = [text for name, text in compiled.bundle.files.items() if "apikeys-" in name]
+    assert len(text.splitlines()) == 1
+
+
+def test_query_keys_that_read_alike_once_encoded_are_refused(tmp_path: Path) -> None:
+    path = _query_key_case(tmp_path, "a: base64+key/with==padding\nb: base64%2Bkey%2Fwith%3D%3Dpadding\n")
+    errors = errors_of(path)
+    assert any("keys.txt line 2: key reads, percent-encoded in a query argument, as the key of line 1" in e for e in errors), errors
+    assert not any("base64" in e for e in errors), "a key leaked into a message"
