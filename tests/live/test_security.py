@@ -320,6 +320,13 @@ def test_api_keys_and_basic(gateway) -> None:
     assert echoed(get(gateway, f"/api/qkey?x=1&api_key={API_KEY}"))["x-client-name"] == "batch-client"
     assert get(gateway, "/api/qkey?api_key=k-unknown-0000000000").status == 401
     assert get(gateway, "/api/qkey", X_API_Key=API_KEY).status == 401
+    good = "Basic " + base64.b64encode(b"bob:s3cret").decode()
+    bad = "Basic " + base64.b64encode(b"bob:wrong").decode()
+    assert get(gateway, "/api/basic", Authorization=good).status == 200
+    resp = get(gateway, "/api/basic", Authorization=bad)
+    assert_json_error(resp, 401)
+    assert resp.headers["WWW-Authenticate"].startswith("Basic")
+    assert_json_error(get(gateway, "/api/basic"), 401)
 
 
 def test_query_keys_match_as_client_libraries_percent_encode_them(gateway) -> None:
@@ -340,13 +347,6 @@ def test_query_keys_match_as_client_libraries_percent_encode_them(gateway) -> No
     # A header carries the key as it is: only the raw key.
     assert echoed(get(gateway, "/api/key", X_API_Key=B64_KEY))["x-client"] == "b64-client"
     assert_json_error(get(gateway, "/api/key", X_API_Key=quote(B64_KEY, safe="")), 401)
-    good = "Basic " + base64.b64encode(b"bob:s3cret").decode()
-    bad = "Basic " + base64.b64encode(b"bob:wrong").decode()
-    assert get(gateway, "/api/basic", Authorization=good).status == 200
-    resp = get(gateway, "/api/basic", Authorization=bad)
-    assert_json_error(resp, 401)
-    assert resp.headers["WWW-Authenticate"].startswith("Basic")
-    assert_json_error(get(gateway, "/api/basic"), 401)
 
 
 def test_token_from_cookie_header_query_and_claim_rules(gateway, keys) -> None:
