@@ -218,7 +218,7 @@ def location_phases(payload: dict[str, Any], internal_uri: str) -> dict[str, lis
     from apigen.diff.semantic import fmt_args
     from apigen.verify.parse import iter_directives
 
-    label = f"location = {internal_uri}"
+    label = f"location {internal_uri}"
     phases: dict[str, list[str]] = {}
     for ref in iter_directives(payload):
         if ref.context and ref.context[-1] == label:

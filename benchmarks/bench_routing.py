@@ -13,9 +13,9 @@ in a shuffled order. Variants, each its own nginx started from a copy of the sam
 * `single location`: the baseline, `location /` with the directives of an operation location
   and `proxy_pass http://<upstream>;` (no URI part: the client's URI is sent as it came, as a
   plain single-location nginx does);
-* `single, $request_uri`: the same with the operation location's `proxy_pass
-  http://<upstream>$request_uri;` (what the variables cost: the URL is built and parsed per
-  request);
+* `single, $request_uri`: the same with `proxy_pass http://<upstream>$request_uri;` (what the
+  variables cost: the URL is built and parsed per request; operation locations proxied so until
+  the fourteenth session, when they became named locations that keep the client's URI);
 * `single + rewrite`: the baseline behind `rewrite ^ <internal> last` (what the rewrite costs,
   with the `$request_uri` it then needs);
 * `apigen`: the generated bundle as is;
@@ -215,19 +215,19 @@ def url_list(plan: Any, seed: int = 7) -> list[str]:
 
 
 def _op_body(api_text: str, request_uri: bool) -> str:
-    """The directives of the first operation location, minus `internal;` (the baseline's body).
-    Without ``request_uri``, proxy_pass has no URI part: a request that was never rewritten is
-    sent on with its URI as the client sent it, which is how a plain single-location nginx
-    proxies. The operation location names ``$request_uri`` because the route location rewrote
-    the URI to its own; variables in proxy_pass cost a URL built and parsed per request."""
-    m = re.search(r"\n    location = \S+ \{\n(.*?)\n    \}\n", api_text.split(OP_MARKER, 1)[1], re.S)
+    """The directives of the first operation location (the baseline's body). Its proxy_pass has
+    no URI part: the named operation location keeps the client's URI, which nginx sends on as it
+    came, as a plain single-location nginx does. With ``request_uri``, proxy_pass names
+    ``$request_uri`` as a location reached by `rewrite` must (the URI is then the location's own):
+    variables in proxy_pass cost a URL built and parsed per request."""
+    m = re.search(r'\n    location "?@apigen_op/[^"\s]*"? \{\n(.*?)\n    \}\n', api_text.split(OP_MARKER, 1)[1], re.S)
     assert m, "no operation location found"
-    body = "\n".join(line for line in m.group(1).splitlines() if line.strip() != "internal;")
-    if request_uri:
+    body = m.group(1)
+    if not request_uri:
         return body
-    plain, n = re.subn(r"(proxy_pass \S+?)\$request_uri;", r"\1;", body)
-    assert n == 1, "the operation location no longer proxies $request_uri: the baseline would not be plain"
-    return plain
+    with_uri, n = re.subn(r"(proxy_pass [^;$]+);", r"\1$request_uri;", body)
+    assert n == 1, "the operation location's proxy_pass is not the plain one this baseline extends"
+    return with_uri
 
 
 def _gateway_server(bundle: Path, locations: str) -> str:
@@ -274,7 +274,8 @@ def variant_naive(bundle: Path, plan: Any) -> None:
         for r in routes:
             lines.append(f"    location ~ {quote(r.template.regex())} {{")
             lines.append(f"        set $apigen_route {quote(r.route_id)};")
-            lines.append("        rewrite ^ $apigen_target last;")
+            lines.append("        recursive_error_pages on;")
+            lines.append("        return 418;")  # on to $apigen_target, as the generated layout does
             lines.append("    }")
         f = bundle / api.file
         ops = f.read_text().split(OP_MARKER, 1)[1]
@@ -288,14 +289,14 @@ def _edit_api_files(bundle: Path, edit: Callable[[str], str]) -> None:
 
 def variant_locations_only(bundle: Path, plan: Any) -> None:
     """What-if: the route locations as generated, but every one names the same route and jumps
-    to the same operation: the location tree, `set` and `rewrite` without evaluating any route
+    to the same operation: the location tree, `set` and the jump without evaluating any route
     map or the dispatch map (every request is proxied the same way)."""
     first = plan.apis[0].locations[0].op.internal_uri
     route = quote(plan.routes.routes[0].route_id)
     _edit_api_files(
         bundle,
         lambda t: re.sub(r"set \$apigen_route \$apigen_rg\w+;", f"set $apigen_route {route};", t).replace(
-            "rewrite ^ $apigen_target last;", f"rewrite ^ {first} last;"
+            "return 418;", f"error_page 418 = {quote(first)};\n        return 418;"
         ),
     )
 

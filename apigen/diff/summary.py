@@ -12,7 +12,7 @@ from typing import Any
 from apigen.diff.semantic import BlockView, Change, Context
 
 DISPATCH_TARGET = "$apigen_target"
-OP_PREFIX = "location = /_apigen/op/"
+OP_PREFIX = "location @apigen_op/"
 
 
 def dispatch_routes(views: dict[Context, BlockView]) -> dict[str, str]:
@@ -68,7 +68,7 @@ def summarise(
     for c in changes:
         for label in (*c.context, c.directive):
             if label.startswith(OP_PREFIX):
-                op = label.removeprefix("location = ")
+                op = label.removeprefix("location ")
                 touched.setdefault(op, set()).add(c.directive if c.directive != label else c.change)
                 break
     summary["operations_changed"] = {op: sorted(d) for op, d in sorted(touched.items())}
@@ -159,7 +159,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if "policies_changed" not in summary or not summary["policies_changed"]:
         by_directives: dict[tuple[str, ...], list[str]] = {}
         for op, directives in summary["operations_changed"].items():
-            by_directives.setdefault(tuple(directives), []).append(op.removeprefix("/_apigen/op/"))
+            by_directives.setdefault(tuple(directives), []).append(op.removeprefix(OP_PREFIX.removeprefix("location ")))
         for directives, ops in by_directives.items():
             who = f"operation {ops[0]}" if len(ops) == 1 else f"{len(ops)} operations ({', '.join(ops)})"
             lines.append(f"~ {who}: {', '.join(directives)}")

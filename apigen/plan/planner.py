@@ -59,9 +59,13 @@ from apigen.policies.headers import CLIENT_HEADER
 from apigen.render.quoting import Arg, bare, quote
 from apigen.targets import directive_available
 
-INTERNAL_OP_PREFIX = "/_apigen/op/"
-METHOD_NOT_ALLOWED_URI = "/_apigen/405"
-NOT_FOUND_URI = "/_apigen/404"
+# Where the dispatch map sends a request ($apigen_target): named locations, reached from the route
+# location by `return 418` and the server's `error_page 418 = $apigen_target` (api_json_errors.conf).
+# A named location keeps the client's URI, so operations proxy it as sent (`proxy_pass http://up;`
+# sends the request line's URI) and nothing runs the server-level path checks again.
+INTERNAL_OP_PREFIX = "@apigen_op/"
+METHOD_NOT_ALLOWED_URI = "@apigen_405"
+NOT_FOUND_URI = "@apigen_404"
 
 # Every status nginx itself can produce for an API client gets a JSON body.
 # A malformed or too long request line, or a client that never sends one: nginx answers these
@@ -108,7 +112,9 @@ class OperationPlan:
     path: str
     internal_uri: str
     upstream: str
-    upstream_uri: str  # variable appended to http://<upstream>; "" for none ($uri is sent)
+    # Variable appended to http://<upstream>; "" for none: nginx sends the client's URI as it came
+    # (the named operation location keeps it), or the rewritten $uri after a `rewrite`.
+    upstream_uri: str
     upstream_var: str | None  # variable naming the upstream (a split), else `upstream` is used
     timeouts: Timeouts
     retries_on: tuple[str, ...]
@@ -176,6 +182,7 @@ class UnmatchedPlan:
     uri_404: str
     uri_405: str
     policies: tuple[PolicyUse, ...]
+    route_id: str  # the API's not-found route: its prefix locations without routes dispatch it
 
 
 @dataclass(frozen=True)
@@ -260,6 +267,8 @@ class Plan:
     ambiguous_path_chars: str = AMBIGUOUS_PATH_CHARS  # what makes a raw path equal to $uri ambiguous
     ambiguous_path_source: str = AMBIGUOUS_PATH_SOURCE
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
+    method_not_allowed_target: str = METHOD_NOT_ALLOWED_URI
+    not_found_target: str = NOT_FOUND_URI
     answer_maps: tuple[AnswerHeaderMap, ...] = ()  # headers error answers repeat (plan/answers.py)
 
     @property
@@ -270,6 +279,25 @@ class Plan:
         headers (found by a hunt). Where error answers carry such headers, the route locations
         leave the check to the operation's location (its own limit, or the gateway's)."""
         return "0" if self.answer_maps else None
+
+    def body_check(self, op: OperationPlan) -> str | None:
+        """The variable that says a request's Content-Length is over the operation's limit, where
+        that limit is below the one its route location checked. nginx compares Content-Length
+        with ``client_max_body_size`` only when it looks a location up, and the jump to the
+        named operation location looks nothing up (chunked and HTTP/2 bodies are still counted
+        against the operation's limit as they are read)."""
+        route = self.route_body_limit or self.client_max_body_size
+        own = op.body_size or self.client_max_body_size
+        if _size_bytes(own) >= _size_bytes(route):
+            return None
+        return f"apigen_body_over_{size_bytes(own)}"
+
+    @property
+    def body_checks(self) -> tuple[tuple[str, str], ...]:
+        """(variable, regex on $content_length) of every ``body_check`` in use."""
+        names = {v for a in self.apis for o in a.operations if (v := self.body_check(o))}
+        sizes = sorted(int(v.rsplit("_", 1)[1]) for v in names)
+        return tuple((f"apigen_body_over_{n}", greater_than_regex(n)) for n in sizes)
     # The header aggregate parts receive the client's identity in: every operation location sets
     # it too (the verified client, or nothing), so a client cannot send it to the same upstreams.
     client_header: str | None = None
@@ -379,7 +407,7 @@ def _operation_plan(
     timeouts = eff.timeouts
     if websocket:
         timeouts = Timeouts(timeouts.connect, websocket, timeouts.send or websocket)
-    upstream_uri = strip_vars.get(api.name, "request_uri")
+    upstream_uri = strip_vars.get(api.name, "")
     upstream_var = None
     for use in uses:
         kind = registry[use.kind]
@@ -435,6 +463,18 @@ def _cleared_identity(uses: tuple[PolicyUse, ...], identity: tuple[str, ...]) ->
 def _size_bytes(size: str) -> float:
     """An nginx size ("512k", "10m", "1g"; "0" is no limit) in bytes."""
     return float("inf") if size.strip() == "0" else float(size_bytes(size))
+
+
+def greater_than_regex(n: int) -> str:
+    """A regex matching the decimal numbers above ``n`` (leading zeros allowed, as nginx parses
+    Content-Length): more digits, or the same digits up to one that is larger."""
+    digits = str(n)
+    alternatives = [rf"[1-9]\d{{{len(digits)},}}"]
+    for i, d in enumerate(digits):
+        if d != "9":
+            rest = len(digits) - i - 1
+            alternatives.append(digits[:i] + f"[{int(d) + 1}-9]" + (rf"\d{{{rest}}}" if rest else ""))
+    return "^0*(?:" + "|".join(alternatives) + ")$"
 
 
 def body_size_ceiling(config: GatewayConfig) -> str:
@@ -517,7 +557,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
             utls = plan_upstream_tls(u, assets, source, diags)
             if utls is not None:
                 upstream_tls[u.name] = utls
-    # Internal location of each operation: /_apigen/op/<api>/<operationId>, made unique.
+    # Internal location of each operation: @apigen_op/<api>/<operationId>, made unique.
     internal: dict[tuple[str, str], str] = {}
     used: set[str] = set()
     for api in config.apis:
@@ -726,5 +766,5 @@ def _unmatched_plan(api: Api, config: GatewayConfig, diags: Diagnostics, source:
     )
     if not uses:
         return None
-    base = f"/_apigen/unmatched/{slug(api.name)}"
-    return UnmatchedPlan(f"{base}/404", f"{base}/405", uses)
+    base = f"@apigen_unmatched/{slug(api.name)}"
+    return UnmatchedPlan(f"{base}/404", f"{base}/405", uses, not_found_route(api.name, True))

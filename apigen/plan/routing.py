@@ -470,7 +470,7 @@ AMBIGUOUS_PATH_SOURCE = "apigen_log_path"
 # these in $uri; every other match of the full regex is something nginx decodes, merges or
 # resolves, so $uri differs). The server block runs the full regex only where the two differ.
 AMBIGUOUS_PATH_CHARS = r"[;#\\]"
-AMBIGUOUS_PATH_TARGET = RESERVED_PREFIX + "/400"
+AMBIGUOUS_PATH_TARGET = "@apigen_400"  # a named location, like every dispatch target (planner.py)
 _AMBIGUOUS = re.compile(AMBIGUOUS_PATH_REGEX)
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from apigen.plan.assets import AssetCollector
     from apigen.plan.effective import EffectiveOperation
 
-PREFLIGHT_PREFIX = "/_apigen/preflight/"
+PREFLIGHT_PREFIX = "@apigen_preflight/"  # named: a dispatch target (planner.INTERNAL_OP_PREFIX)
 DEFAULT_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
 
 

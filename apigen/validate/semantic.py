@@ -205,14 +205,6 @@ def check_semantics(config: GatewayConfig, source: PolicySource, diags: Diagnost
     _check_name_collisions(config, source, diags)
     for upstream in config.upstreams.values():
         method = upstream.balance.split(" ", 1)[0]
-        if method == "hash" and re.search(r"\$(?:document_)?uri\b", upstream.balance):
-            # Operations proxy from their internal location, so $uri is /_apigen/op/...: every
-            # request of an operation went to one server (found by a hunt).
-            diags.error(
-                "balance: $uri (and $document_uri) is the gateway's internal operation location when nginx proxies; hash on "
-                "$request_uri (the client's path and query) instead",
-                source.pos(*upstream.path, "balance"),
-            )
         if method == "hash":
             for name in variables_in(upstream.balance):
                 if unknown_variable(name, plus=config.target.is_plus, defined=defined_variables(config)):

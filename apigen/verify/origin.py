@@ -1,7 +1,7 @@
 """Map a place in a generated bundle back to the policy-file line that produced it.
 
 The bundle's structure says where each block comes from: ``upstream NAME`` from
-``upstreams.NAME``, an operation's internal location ``/_apigen/op/<api>/<operationId>`` from the
+``upstreams.NAME``, an operation's internal location ``@apigen_op/<api>/<operationId>`` from the
 API (or the operation's own ``operations:`` entry), the server block from ``gateway``.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from apigen.diagnostics import Position
 from apigen.verify.parse import DirectiveRef, iter_directives
 
-OP_LOCATION = "location = /_apigen/op/"
+OP_LOCATION = "location @apigen_op/"
 
 
 def directive_at(payload: dict[str, Any], file: str, line: int) -> DirectiveRef | None:
@@ -33,7 +33,7 @@ def policy_position(ref: DirectiveRef, plan: Any, source: Any) -> Position | Non
             if name in plan.config.upstreams:
                 return source.pos("upstreams", name, key=True)
         if label.startswith(OP_LOCATION):
-            uri = label.removeprefix("location = ")
+            uri = label.removeprefix("location ")
             for api_plan in plan.apis:
                 for op in api_plan.operations:
                     if op.internal_uri != uri:

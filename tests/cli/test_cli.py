@@ -219,7 +219,7 @@ def test_routes_text_and_json() -> None:
         "upstream": "pets",
     }
     # Operations whose locations would be identical share one (see _share_locations).
-    assert rows[0]["internal_location"] == "/_apigen/op/pets/listPets"
+    assert rows[0]["internal_location"] == "@apigen_op/pets/listPets"
     assert [(p["name"], p["kind"], p["level"]) for p in rows[0]["policies"]] == [("no-server-header", "headers", "api")]
     assert {r["operation"] for r in rows} >= {"getPetPhoto", "listMyPets", "deletePet"}
 

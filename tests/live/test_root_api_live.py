@@ -42,4 +42,4 @@ def test_unknown_paths_of_an_api_at_root_are_authenticated_first(tmp_path, echo_
         assert request("GET", f"{nginx.url}{path}", headers={"X-API-Key": KEY}).status == 404, path
     assert request("GET", f"{nginx.url}/items/1", headers={"X-API-Key": KEY}).status == 200
     plan = compile_policy(tmp_path / "in" / "policy.yaml", render=False).plan
-    assert resolve(plan, "GET", "/nothing").location == "/_apigen/unmatched/main/404"
+    assert resolve(plan, "GET", "/nothing").location == "@apigen_unmatched/main/404"

@@ -197,7 +197,7 @@ def _with_directive_in_show_pet(bundle, directive: str):
     conf = bundle / "api_conf.d" / "pets.conf"
     text = conf.read_text()
     uri, _ = operation_location(text, "pets", "showPetById")
-    marker = f'location = "{uri}" {{\n        internal;\n'
+    marker = f'location "{uri}" {{\n'
     assert marker in text
     return conf, text.replace(marker, f"{marker}        {directive}\n", 1)
 

@@ -7,10 +7,10 @@ import re
 
 
 def operation_location(conf: str, api: str, operation_id: str) -> tuple[str, str]:
-    """(internal URI, body) of the location serving ``api.operation_id``."""
+    """(named location, body) of the location serving ``api.operation_id``."""
     m = re.search(
         rf"    # [^\n]*\({re.escape(api)}\.{re.escape(operation_id)}\)\n(?:    # [^\n]*\n)*"
-        r'    location = "([^"]+)" \{\n(.*?)\n    \}\n',
+        r'    location "(@[^"]+)" \{\n(.*?)\n    \}\n',
         conf,
         re.S,
     )

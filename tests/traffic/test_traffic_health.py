@@ -147,3 +147,18 @@ def test_hanging_backends_give_json_504_within_timeouts(tmp_path: Path, echo_bac
     r = request("GET", f"{nginx.url}/v1/pets?__sleep=10", timeout=6)
     assert (r.status, r.json()["status"]) == (504, 504)
     assert nginx.error_log().count("upstream timed out") == 2  # exactly `tries` attempts
+
+
+@pytest.mark.live
+@requires_nginx
+def test_hash_balancing_on_uri_sees_the_client_path(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """Operation locations are named locations, which keep the client's URI: `hash $uri` spreads
+    an operation's paths over the servers and keeps each path on one (with URI locations for the
+    operations, $uri was the operation's internal location and every request went to one server)."""
+    a, b = echo_backend("a"), echo_backend("b")
+    port = free_port()
+    policy = policy_for(port, {"main": [a.address, b.address]}, upstream_main={"balance": "hash $uri consistent"})
+    nginx = nginx_runner(build(tmp_path, policy), port)
+    first = {i: request("GET", f"{nginx.url}/v1/pets/{i}").json()["backend"] for i in range(40)}
+    assert set(first.values()) == {"a", "b"}
+    assert all(request("GET", f"{nginx.url}/v1/pets/{i}").json()["backend"] == first[i] for i in range(40))

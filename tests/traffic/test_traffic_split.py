@@ -50,8 +50,8 @@ def test_split_config_and_chained_overrides(tmp_path: Path) -> None:
         in text
     )
     ops = (bundle / "api_conf.d/pets.conf").read_text()
-    locations = ops.count('location = "/_apigen/op/')
-    assert locations >= 1 and ops.count("proxy_pass http://$apigen_split_canary$request_uri;") == locations
+    locations = ops.count('location "@apigen_op/')
+    assert locations >= 1 and ops.count("proxy_pass http://$apigen_split_canary;") == locations
 
 
 def test_split_validation(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_internal_locations_are_unique(tmp_path: Path) -> None:
     }
     plan = compile_case(tmp_path, policy, {"s.json": spec}).plan
     uris = sorted(o.internal_uri for o in plan.apis[0].operations)
-    assert uris == ["/_apigen/op/x/get_pets", "/_apigen/op/x/get_pets_2"]
+    assert uris == ["@apigen_op/x/get_pets", "@apigen_op/x/get_pets_2"]
 
 
 def test_names_that_key_maps_are_unique_ignoring_case(tmp_path) -> None:

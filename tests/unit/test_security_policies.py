@@ -219,7 +219,7 @@ def test_schema_rejects_unknown_fields(tmp_path: Path) -> None:
 def test_protected_locations_never_answer_with_return(tmp_path: Path) -> None:
     compiled = compile_policy(EXAMPLE)
     api_conf = compiled.bundle.files["api_conf.d/inventory.conf"]
-    blocks = api_conf.split("location = ")
+    blocks = api_conf.split("    location ")
     protected = [b for b in blocks if "auth_request" in b]
     assert len(protected) >= 5
     for block in protected:
@@ -282,17 +282,17 @@ def test_direct_use_and_operation_skip(tmp_path: Path) -> None:
     policy["apis"][0]["operations"] = {"getB": {"skip": ["jwt"]}}
     path.write_text(json.dumps(policy))
     conf = compile_policy(path).bundle.files["api_conf.d/t.conf"]
-    blocks = {b.split('"')[1]: b.split("\n    }")[0] for b in conf.split("location = ")[1:]}
+    blocks = {b.split('"')[1]: b.split("\n    }")[0] for b in conf.split("    location ")[1:]}
     assert "auth_request" in operation_location(conf, "t", "getA")[1]
     assert "auth_request" in operation_location(conf, "t", "getC")[1]
     assert "auth_request" not in operation_location(conf, "t", "getB")[1]
-    assert "auth_request" in blocks["/_apigen/unmatched/t/404"] and "try_files" in blocks["/_apigen/unmatched/t/405"]
+    assert "auth_request" in blocks["@apigen_unmatched/t/404"] and "try_files" in blocks["@apigen_unmatched/t/405"]
 
 
 def test_unprotected_api_keeps_plain_404(tmp_path: Path) -> None:
     path = write_case(tmp_path, {"h": {"kind": "headers", "response": {"hide": ["Server"]}}}, api_use=("h",))
     bundle = compile_policy(path).bundle
-    assert "/_apigen/unmatched" not in "".join(bundle.files.values())
+    assert "@apigen_unmatched" not in "".join(bundle.files.values())
     assert "return 404;" in bundle.files["api_gateway.conf"] + bundle.files["api_conf.d/t.conf"]
 
 

@@ -23,16 +23,16 @@ def _uris(tmp_path: Path, **api: object) -> dict[str, str]:
 
 
 def test_identical_operations_share_the_location_of_the_first_by_path_and_method(tmp_path: Path) -> None:
-    assert set(_uris(tmp_path / "a").values()) == {"/_apigen/op/x/get"}
+    assert set(_uris(tmp_path / "a").values()) == {"@apigen_op/x/get"}
     # Not the first by name: "a_get" sorts first, but its path last.
     one_more = openapi({**SPEC["paths"], "/zebras": ops("get", op_prefix="a_")})
     plan = compile_case(tmp_path / "b", _policy(), {"s.json": one_more}).plan
-    assert {o.internal_uri for o in plan.apis[0].operations} == {"/_apigen/op/x/get"}
+    assert {o.internal_uri for o in plan.apis[0].operations} == {"@apigen_op/x/get"}
     # Not the first in document order: /cats comes last but sorts first (a reordered spec
     # renamed shared locations, and `apigen diff` said operations were added and removed).
     cats_last = openapi({**SPEC["paths"], "/cats": ops("get", op_prefix="cat_")})
     plan = compile_case(tmp_path / "c", _policy(), {"s.json": cats_last}).plan
-    assert {o.internal_uri for o in plan.apis[0].operations} == {"/_apigen/op/x/cat_get"}
+    assert {o.internal_uri for o in plan.apis[0].operations} == {"@apigen_op/x/cat_get"}
 
 
 def test_a_different_setting_gets_its_own_location(tmp_path: Path) -> None:
@@ -40,9 +40,9 @@ def test_a_different_setting_gets_its_own_location(tmp_path: Path) -> None:
         tmp_path,
         operations={"post": {"timeouts": {"read": "60s"}}, "one_delete": {"upstream": "v"}},
     )
-    assert uris["get"] == uris["one_get"] == "/_apigen/op/x/get"
-    assert uris["post"] == "/_apigen/op/x/post"
-    assert uris["one_delete"] == "/_apigen/op/x/one_delete"
+    assert uris["get"] == uris["one_get"] == "@apigen_op/x/get"
+    assert uris["post"] == "@apigen_op/x/post"
+    assert uris["one_delete"] == "@apigen_op/x/one_delete"
 
 
 def test_operation_names_come_from_maps_on_route_and_method(tmp_path: Path) -> None:
@@ -56,12 +56,12 @@ def test_operation_names_come_from_maps_on_route_and_method(tmp_path: Path) -> N
     api_conf = compiled.bundle.files["api_conf.d/x.conf"]
     assert "set $apigen_operation" not in api_conf
     # One location, its comment naming every operation it serves.
-    assert api_conf.count('location = "/_apigen/op/') == 1
+    assert api_conf.count('location "@apigen_op/') == 1
     assert len(re.findall(r"# (GET|POST|DELETE) /pets\S* \(x\.\w+\)", api_conf)) == 4
 
 
 def _location_bodies(text: str) -> list[str]:
-    return re.findall(r'location = "/_apigen/op/[^"]*" \{\n(.*?)\n    \}', text, re.S)
+    return re.findall(r'location "@apigen_op/[^"]*" \{\n(.*?)\n    \}', text, re.S)
 
 
 def test_no_two_operation_locations_render_alike(tmp_path: Path) -> None:

@@ -36,13 +36,13 @@ def test_explain_reaches_operation_with_policies_in_phase_order() -> None:
     assert (doc["api"], doc["operation"]) == ("pets", "showPetById")
     assert doc["location"].startswith("^~ /v1/pets/ > $apigen_rg") and doc["location"].endswith(" ~ ^/v1/pets/[^/]+$")
     # Shared with the operations whose location renders the same; named by the first of them.
-    assert doc["internal_location"] == "/_apigen/op/pets/listPets"
+    assert doc["internal_location"] == "@apigen_op/pets/listPets"
     assert [p["name"] for p in doc["policies"]] == ["no-server-header"]
     assert doc["policies"][0]["origin"]["line"] == 33  # `use: [no-server-header]` of the API
     phases = list(doc["phases"])
     # No rewrite phase: the location no longer `set`s the operation (it comes from a map).
     assert phases == ["content", "response"]
-    assert doc["phases"]["content"][-1] == "proxy_pass http://pets$request_uri"
+    assert doc["phases"]["content"][-1] == "proxy_pass http://pets"
     assert "proxy_hide_header Server" in doc["phases"]["response"]
 
 
@@ -170,8 +170,8 @@ def test_explain_agrees_with_nginx_on_hosts_guarded_apis_and_preflights() -> Non
     assert (res.status, res.location) == (444, "(default server)")
     assert resolve(petstore, "GET", "http://API.Example.com./v1/pets").status == 200  # names ignore case, final dot
     secured = compile_policy(PETSTORE.parent / "secured" / "policy.yaml").plan
-    for method, url, status, where in (("GET", "/inventory/nothing", 404, "/_apigen/unmatched/inventory/404"),
-                                       ("DELETE", "/inventory/items", 405, "/_apigen/unmatched/inventory/405")):
+    for method, url, status, where in (("GET", "/inventory/nothing", 404, "@apigen_unmatched/inventory/404"),
+                                       ("DELETE", "/inventory/items", 405, "@apigen_unmatched/inventory/405")):
         res = resolve(secured, method, url)
         assert (res.status, res.location) == (status, where)
         assert any("401/403" in n for n in res.notes)
