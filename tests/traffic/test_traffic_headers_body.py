@@ -62,6 +62,11 @@ def test_headers_and_body_limit(tmp_path: Path, echo_backend, nginx_runner) -> N
     assert r.status == 405  # no PUT in this spec: the method check comes first
     r = request("DELETE", f"{nginx.url}/v1/pets/1", body="x" * 2000)
     assert (r.status, r.json()["status"], r.headers["Content-Type"]) == (413, 413, "application/json")
+    # The same body chunked (no Content-Length to compare up front): counted as it is read.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"DELETE /v1/pets/1 HTTP/1.1\r\nHost: api.example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     + b"7d0\r\n" + b"x" * 2000 + b"\r\n0\r\n\r\n")
+        assert sock.recv(1024).startswith(b"HTTP/1.1 413 ")
     r = request("POST", f"{nginx.url}/v1/pets", body="x" * 2000)
     assert r.status == 200 and r.json()["body"] == "x" * 2000
     # Response headers with `always` survive an error answer; without it they do not.
