@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from apigen.diff.semantic import BlockView, Change, Context
+from apigen.plan.planner import INTERNAL_OP_PREFIX
 
 DISPATCH_TARGET = "$apigen_target"
-OP_PREFIX = "location @apigen_op/"
+OP_PREFIX = "location " + INTERNAL_OP_PREFIX
 
 
 def dispatch_routes(views: dict[Context, BlockView]) -> dict[str, str]:
@@ -159,7 +160,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if "policies_changed" not in summary or not summary["policies_changed"]:
         by_directives: dict[tuple[str, ...], list[str]] = {}
         for op, directives in summary["operations_changed"].items():
-            by_directives.setdefault(tuple(directives), []).append(op.removeprefix(OP_PREFIX.removeprefix("location ")))
+            by_directives.setdefault(tuple(directives), []).append(op.removeprefix(INTERNAL_OP_PREFIX))
         for directives, ops in by_directives.items():
             who = f"operation {ops[0]}" if len(ops) == 1 else f"{len(ops)} operations ({', '.join(ops)})"
             lines.append(f"~ {who}: {', '.join(directives)}")

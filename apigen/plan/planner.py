@@ -280,24 +280,26 @@ class Plan:
         leave the check to the operation's location (its own limit, or the gateway's)."""
         return "0" if self.answer_maps else None
 
-    def body_check(self, op: OperationPlan) -> str | None:
-        """The variable that says a request's Content-Length is over the operation's limit, where
-        that limit is below the one its route location checked. nginx compares Content-Length
-        with ``client_max_body_size`` only when it looks a location up, and the jump to the
-        named operation location looks nothing up (chunked and HTTP/2 bodies are still counted
-        against the operation's limit as they are read)."""
+    def _checked_body_limit(self, op: OperationPlan) -> int | None:
+        """The operation's body limit in bytes, where it is below the one its route location
+        checked. nginx compares Content-Length with ``client_max_body_size`` only when it looks
+        a location up, and the jump to the named operation location looks nothing up (chunked
+        and HTTP/2 bodies are still counted against the operation's limit as they are read)."""
         route = self.route_body_limit or self.client_max_body_size
         own = op.body_size or self.client_max_body_size
-        if _size_bytes(own) >= _size_bytes(route):
-            return None
-        return f"apigen_body_over_{size_bytes(own)}"
+        return None if _size_bytes(own) >= _size_bytes(route) else size_bytes(own)
+
+    def body_check(self, op: OperationPlan) -> str | None:
+        """The variable that says a request's Content-Length is over the operation's limit
+        (``_checked_body_limit``), or None where the route location's check covers it."""
+        limit = self._checked_body_limit(op)
+        return None if limit is None else _body_over_variable(limit)
 
     @property
     def body_checks(self) -> tuple[tuple[str, str], ...]:
         """(variable, regex on $content_length) of every ``body_check`` in use."""
-        names = {v for a in self.apis for o in a.operations if (v := self.body_check(o))}
-        sizes = sorted(int(v.rsplit("_", 1)[1]) for v in names)
-        return tuple((f"apigen_body_over_{n}", greater_than_regex(n)) for n in sizes)
+        limits = {n for a in self.apis for o in a.operations if (n := self._checked_body_limit(o)) is not None}
+        return tuple((_body_over_variable(n), greater_than_regex(n)) for n in sorted(limits))
     # The header aggregate parts receive the client's identity in: every operation location sets
     # it too (the verified client, or nothing), so a client cannot send it to the same upstreams.
     client_header: str | None = None
@@ -463,6 +465,10 @@ def _cleared_identity(uses: tuple[PolicyUse, ...], identity: tuple[str, ...]) ->
 def _size_bytes(size: str) -> float:
     """An nginx size ("512k", "10m", "1g"; "0" is no limit) in bytes."""
     return float("inf") if size.strip() == "0" else float(size_bytes(size))
+
+
+def _body_over_variable(limit: int) -> str:
+    return f"apigen_body_over_{limit}"
 
 
 def greater_than_regex(n: int) -> str:

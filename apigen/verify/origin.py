@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from apigen.diagnostics import Position
+from apigen.plan.planner import INTERNAL_OP_PREFIX
 from apigen.verify.parse import DirectiveRef, iter_directives
 
-OP_LOCATION = "location @apigen_op/"
+OP_LOCATION = "location " + INTERNAL_OP_PREFIX
 
 
 def directive_at(payload: dict[str, Any], file: str, line: int) -> DirectiveRef | None:
