@@ -264,7 +264,6 @@ class Plan:
     client_max_body_size: str = "1m"  # of the http level: body_size_ceiling
     # Raw paths that do not read as the normalised URI: 400 (see routing.AMBIGUOUS_PATH_REGEX).
     ambiguous_path_regex: str = AMBIGUOUS_PATH_REGEX
-    ambiguous_path_chars: str = AMBIGUOUS_PATH_CHARS  # what makes a raw path equal to $uri ambiguous
     ambiguous_path_source: str = AMBIGUOUS_PATH_SOURCE
     ambiguous_path_target: str = AMBIGUOUS_PATH_TARGET
     method_not_allowed_target: str = METHOD_NOT_ALLOWED_URI
@@ -308,10 +307,12 @@ class Plan:
     def include(self, relative: str) -> str:
         return f"{self.include_dir.rstrip('/')}/{relative}" if self.include_dir else relative
 
-    # The default access log's path field (api_maps.conf): escape=json copies bytes >= 0x80 as
-    # they are, so a path that is not UTF-8 made the line invalid JSON (found by a hunt). Only
-    # paths with such a byte are checked against the UTF-8 regex.
-    high_byte_regex = "~[\\x80-\\xff]"
+    # One scan of the raw path (api_maps.conf) for the bytes two checks need: >= 0x80 for the
+    # default access log's path field (escape=json copies them as they are, so a path that is not
+    # UTF-8 made the line invalid JSON; found by a hunt), which only such paths check against the
+    # UTF-8 regex; and ";", "#" and "\", which make a raw path that reads as $uri ambiguous
+    # (the server block runs the full check for them).
+    odd_byte_regex = "~[\\x80-\\xff" + AMBIGUOUS_PATH_CHARS + "]"
     utf8_regex = "~" + UTF8_ONLY
     not_utf8 = NOT_UTF8
 

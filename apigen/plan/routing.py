@@ -468,8 +468,10 @@ AMBIGUOUS_PATH_REGEX = r"(?i)[;#\\]|%(?:[01][0-9a-f]|2[d-f]|3[0-9]|[46][1-9a-f]|
 AMBIGUOUS_PATH_SOURCE = "apigen_log_path"
 # The part of the check a raw path that reads exactly as ``$uri`` can still fail (nginx keeps
 # these in $uri; every other match of the full regex is something nginx decodes, merges or
-# resolves, so $uri differs). The server block runs the full regex only where the two differ.
-AMBIGUOUS_PATH_CHARS = r"[;#\\]"
+# resolves, so $uri differs). The server block runs the full regex only where the two differ or
+# the raw path holds one of these characters (the contents of a character class: one scan,
+# planner's odd_byte_regex, also finds the bytes the access log needs to check).
+AMBIGUOUS_PATH_CHARS = r";#\\"
 AMBIGUOUS_PATH_TARGET = "@apigen_400"  # a named location, like every dispatch target (planner.py)
 _AMBIGUOUS = re.compile(AMBIGUOUS_PATH_REGEX)
 
