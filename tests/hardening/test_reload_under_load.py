@@ -7,7 +7,11 @@ answers after the reload (and did not before), and:
 * keep-alive connections: nginx's graceful shutdown closes each old worker's idle keep-alive
   connections, and a request the client sends at that instant meets a reset (wrk counts a read
   error). HTTP/1.1 clients retry such requests (RFC 9112, 9.3.1); nginx never saw them, so nothing
-  was half-done. The bound checked: at most one such error per connection, still zero non-2xx.
+  was half-done. The bound checked: at most one such error per connection and old worker, still
+  zero non-2xx. Per old worker, because the old workers get the signal one after the other: a
+  connection one of them closed can reconnect to another that still accepts, which then closes
+  it as well once it is told to stop (seen in CI: 9 errors over 8 connections with 2 workers).
+  Each worker closes its listening sockets before its idle connections, so once per worker.
 
 Rate-limit accuracy under concurrency belongs to the rate-limit kind (branch `traffic`): see
 docs/security.md, "Left for the rate-limit kind", for the test to add there.
@@ -40,13 +44,14 @@ pytestmark = [
 HOST = "api.example.com"
 WRK_SECONDS = 4
 CONNECTIONS = 8
+WORKERS = 2
 
 
 def _build(tmp: Path, name: str, port: int, backend: str, extra_route: bool) -> Path:
     policy, spec = base_inputs()
     policy["gateway"]["listen"] = f"127.0.0.1:{port}"
     del policy["gateway"]["tls"]
-    policy["gateway"]["worker_processes"] = 2
+    policy["gateway"]["worker_processes"] = WORKERS
     policy["upstreams"]["main"]["servers"][0]["address"] = backend
     policy["upstreams"]["main"]["keepalive"] = 16
     if extra_route:
@@ -101,7 +106,7 @@ def test_reload_with_a_new_route_loses_no_request(tmp_path, echo_backend, nginx_
     assert wrk.returncode == 0, out
     counts = _wrk_counts(out)
     assert counts["requests"] > 100, out
-    assert counts["socket_errors"] <= (CONNECTIONS if keepalive else 0), out
+    assert counts["socket_errors"] <= (CONNECTIONS * WORKERS if keepalive else 0), out
     assert counts["non_2xx"] == 0, out
 
     r = request("GET", f"{url}/v1/items/7/tags", headers={"Host": HOST})
