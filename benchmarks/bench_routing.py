@@ -535,6 +535,30 @@ def policies_section(workdir: Path, specs: dict[str, Path], backend_port: int, a
         for s in started:
             s.stop()
     report("policies (corpus routes, every operation)", results, "no policy")
+    rsa_verify_bound(results["no policy"]["cpu_us"], args.cpus[0] if args.cpus else None)
+
+
+def rsa_verify_bound(base_cpu_us: float, cpus: set[int] | None) -> None:
+    """What uncached RS256 could reach at best: OpenSSL's RSA-2048 signature check alone (no key
+    import, no token parsing, no njs), on the gateway's CPU, against the worker CPU a request costs
+    without a policy in this run. A gateway that checks a signature per request pays at least both."""
+    if not shutil.which("openssl"):
+        print("\nRSA-2048 bound: skipped (no openssl command)")
+        return
+    pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
+    # `openssl speed` divides by CPU user time unless told -elapsed.
+    out = subprocess.run([*pin, "openssl", "speed", "-seconds", "3", "rsa2048"], capture_output=True, text=True, check=True).stdout
+    m = re.search(r"^rsa 2048 bits\s+\S+s\s+\S+s\s+\S+\s+([\d.]+)\s*$", out, re.M)
+    if not m:
+        print("\nRSA-2048 bound: `openssl speed` printed no verify/s line")
+        return
+    verify_us = 1e6 / float(m[1])
+    print(
+        f"\nRSA-2048 bound: one signature check (`openssl speed rsa2048`, same CPU) takes {verify_us:.1f} µs; "
+        f"the no-policy worker {base_cpu_us:.1f} µs a request. Uncached RS256 can reach at most "
+        f"{base_cpu_us:.1f} / ({base_cpu_us:.1f} + {verify_us:.1f}) = {base_cpu_us / (base_cpu_us + verify_us):.1%} "
+        "of the no-policy throughput, whatever verifies it."
+    )
 
 
 def main() -> int:
