@@ -353,12 +353,12 @@ def check_routes(port: int, urls: list[str], headers: list[str], sample: int | N
     return bad
 
 
-def wrk(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connections: int, cpus: set[int] | None = None) -> dict[str, float]:
+def _wrk_cmd(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connections: int, cpus: set[int] | None) -> list[str]:
     pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
-    cmd = [*pin, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{ngx.port}", "--", str(url_file), *headers]
-    cpu = ngx.worker_cpu_seconds()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    cpu = ngx.worker_cpu_seconds() - cpu
+    return [*pin, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{ngx.port}", "--", str(url_file), *headers]
+
+
+def _wrk_figures(out: str, cpu_seconds: float) -> dict[str, float]:
     line = next(ln for ln in out.splitlines() if ln.startswith("WRKJSON "))
     data = json.loads(line.split(" ", 1)[1])
     return {
@@ -366,11 +366,61 @@ def wrk(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connectio
         "p50_ms": data["p50_us"] / 1000,
         "p99_ms": data["p99_us"] / 1000,
         "bad": data["socket_errors"] + data["non_2xx"],
-        "cpu_us": cpu / max(1, data["requests"]) * 1e6,
+        "cpu_us": cpu_seconds / max(1, data["requests"]) * 1e6,
     }
 
 
+def wrk(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connections: int, cpus: set[int] | None = None) -> dict[str, float]:
+    cpu = ngx.worker_cpu_seconds()
+    out = subprocess.run(_wrk_cmd(ngx, url_file, headers, duration, connections, cpus), capture_output=True, text=True, check=True).stdout
+    return _wrk_figures(out, ngx.worker_cpu_seconds() - cpu)
+
+
+def wrk_pair(pair: list[tuple[Nginx, Path, list[str]]], duration: int, connections: int, cpus: set[int] | None) -> list[dict[str, float]]:
+    """One wrk per gateway, all at once: the gateways share their core for the same seconds, so
+    a neighbour's load on the VM falls on both alike (each worker's CPU from schedstat)."""
+    before = [ngx.worker_cpu_ns() for ngx, _f, _h in pair]
+    procs = [
+        subprocess.Popen(_wrk_cmd(ngx, url_file, headers, duration, connections, cpus), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for ngx, url_file, headers in pair
+    ]
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args, out, err)
+        outs.append(out)
+    return [_wrk_figures(out, (ngx.worker_cpu_ns() - b) / 1e9) for out, b, (ngx, _f, _h) in zip(outs, before, pair, strict=True)]
+
+
+def measure_simultaneous(variants: list[tuple[str, Nginx, Path, list[str]]], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Each variant against the baseline (the first variant) at the same time on the gateway's
+    core, round after round (each round in its own order); a variant's row carries the baseline's
+    figures from its own pairs (``base_*``), which its ratios are taken against."""
+    (base_name, base_ngx, base_file, base_headers), others = variants[0], variants[1:]
+    runs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {name: [] for name, *_ in others}
+    for n in range(args.rounds):
+        order = list(others)
+        if args.shuffle:
+            random.Random(n).shuffle(order)
+        for name, ngx, url_file, headers in order:
+            base, run = wrk_pair([(base_ngx, base_file, base_headers), (ngx, url_file, headers)], args.duration, args.connections, args.cpus[1] if args.cpus else None)
+            runs[name].append((base, run))
+    keys = ("rps", "p50_ms", "p99_ms", "cpu_us")
+    results: dict[str, dict[str, Any]] = {}
+    all_base = [b for pairs in runs.values() for b, _r in pairs]
+    results[base_name] = {k: median([b[k] for b in all_base]) for k in keys} | {"bad": sum(b["bad"] for b in all_base), "cpu_rounds": [b["cpu_us"] for b in all_base]}
+    results[base_name] |= {f"base_{k}": results[base_name][k] for k in keys} | {"base_cpu_rounds": results[base_name]["cpu_rounds"]}
+    for name, pairs in runs.items():
+        results[name] = {k: median([r[k] for _b, r in pairs]) for k in keys} | {"bad": sum(r["bad"] for _b, r in pairs), "cpu_rounds": [r["cpu_us"] for _b, r in pairs]}
+        results[name] |= {f"base_{k}": median([b[k] for b, _r in pairs]) for k in keys} | {"base_cpu_rounds": [b["cpu_us"] for b, _r in pairs]}
+    return results
+
+
 def measure(variants: list[tuple[str, Nginx, Path, list[str]]], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every variant's figures, medians over ``args.rounds``; the first variant is the baseline."""
+    if getattr(args, "simultaneous", False):
+        return measure_simultaneous(variants, args)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in variants}
     for n in range(args.rounds):
         # Each round in its own order (seeded, so a rerun repeats it): with one fixed order an
@@ -401,17 +451,19 @@ def report(title: str, results: dict[str, dict[str, Any]], baseline: str, extra:
     extra_cols = sorted({k for v in (extra or {}).values() for k in v})
     rows = []
     for name, r in results.items():
+        # Measured simultaneously (--simultaneous), a row holds the baseline of its own pairs.
+        b_rps, b_cpu, b_p99 = (r.get(f"base_{k}", base[k]) for k in ("rps", "cpu_us", "p99_ms"))
         rows.append(
             [
                 name,
                 f"{r['rps']:.0f}",
-                f"{r['rps'] / base['rps']:.1%}",
+                f"{r['rps'] / b_rps:.1%}",
                 f"{r['cpu_us']:.1f}",
-                f"{base['cpu_us'] / r['cpu_us']:.1%}",
-                paired_ratio(base["cpu_rounds"], r["cpu_rounds"]),
+                f"{b_cpu / r['cpu_us']:.1%}",
+                paired_ratio(r.get("base_cpu_rounds", base["cpu_rounds"]), r["cpu_rounds"]),
                 f"{r['p50_ms']:.2f}",
                 f"{r['p99_ms']:.2f}",
-                f"{r['p99_ms'] / base['p99_ms']:.2f}",
+                f"{r['p99_ms'] / b_p99:.2f}",
                 int(r["bad"]),
             ]
             + [(extra or {}).get(name, {}).get(c, "") for c in extra_cols]
@@ -579,6 +631,11 @@ def main() -> int:
         help="also measure an identical copy of the apigen bundle: how far apart the same configuration reads in this run",
     )
     ap.add_argument("--fixed-order", dest="shuffle", action="store_false", help="run the variants in the same order every round")
+    ap.add_argument(
+        "--simultaneous",
+        action="store_true",
+        help="measure each variant at the same time as the baseline, both on the gateway's core: a neighbour's load falls on both",
+    )
     args = ap.parse_args()
     args.cpus = cpu_split() if args.pin else None
     if not shutil.which("wrk"):
