@@ -240,7 +240,8 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
 # corpus 61,900 / 60,600 / 59,400 / 55,800 / 56,100 (272 maps at 8, 87 at 48); without the
 # slot memset, which valgrind overcounts, 56,500 at 8 and 55,100 at 48. 1,000 synthetic
 # operations: 63,200 / 58,500 / 58,500 / 59,300 (8 to 48). wrk cannot tell these apart on the
-# benchmark VM (same-run differences of 0 to 10 points between runs).
+# benchmark VM (same-run differences of 0 to 10 points between runs). 10,000 operations, without
+# the memset (sixteenth session): 55,100 / 54,500 / 54,700 / 55,400 at 48 / 24 / 12 / 6.
 NEST_ABOVE = 48
 # A split saves regexes only for the requests that reach its list, while the maps it adds cost
 # every request: with traffic spread over N templated routes, a list pays for its split when it
