@@ -53,8 +53,11 @@ def test_json_access_log_and_stub_status(tmp_path, echo_backend, nginx_runner) -
         time.sleep(0.02)
     lines = path.read_bytes().decode("utf-8").splitlines()  # strict: a non-UTF-8 byte fails
     assert len(lines) == 4, lines  # stub_status requests are not logged
-    entries = [json.loads(line) for line in lines]
-    first, second, third, fourth = entries
+    # By path, not by line: each worker writes its own lines, so a request answered later can be
+    # logged first (CI saw /stub_status's 404 before /nowhere's).
+    by_uri = {entry["uri"]: entry for entry in map(json.loads, lines)}
+    assert sorted(by_uri) == ["/nowhere", "/stub_status", "/things", "/things/7"], lines
+    first, second, third, fourth = (by_uri[u] for u in ("/things/7", "/things", "/nowhere", "/stub_status"))
     assert first["request_id"] == "rid-1"
     # Absent headers are logged empty, not as "(not UTF-8)" (an empty value skips map regexes).
     assert (first["user_agent"], first["tenant"]) == ("", "")
