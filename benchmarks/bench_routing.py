@@ -3,7 +3,7 @@ single `location /` proxying to the same backend, all measured in the same run.
 
     python benchmarks/bench_routing.py [--duration 5] [--rounds 3] [--connections 32]
                                        [--sections corpus,scale,policies] [--sizes 1000,10000]
-                                       [--compare-ref REF] [--control]
+                                       [--compare-ref REF] [--control] [--simultaneous]
 
 Every gateway runs one nginx worker; the backend is a separate nginx with one worker answering
 `return 200` (never the bottleneck); wrk (one thread) drives it over loopback, requests spread
@@ -23,15 +23,17 @@ in a shuffled order. Variants, each its own nginx started from a copy of the sam
   (no split by hashed URL segments);
 * `naive regex`: every path one top-level regex location, most specific first (what the
   grouped layout avoids);
-* `apigen, identical copy` (`--control`): the same files again, measured last in each round:
-  how far apart one configuration reads in this run;
+* `apigen, identical copy` (`--control`): the same files again: how far apart one configuration
+  reads in this run;
 * `what-if: ...`: hand edits of the bundle that isolate where the rest of the cost is (the
   route locations without evaluating any route or dispatch map; the same without the route maps
   in the configuration at all).
 
 Rounds are interleaved (each round runs every variant once, in its own seeded random order;
 `--fixed-order` for the same order every round) and medians reported, because the machine is
-shared: compare the ratios, not the absolute figures.
+shared: compare the ratios, not the absolute figures. With `--simultaneous` each variant runs at
+the same time as the baseline, both on the gateway's core (one wrk each), so a neighbour's load
+on the VM falls on both: its ratios repeat within a few points where sequential rounds do not.
 """
 
 from __future__ import annotations
