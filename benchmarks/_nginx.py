@@ -131,6 +131,11 @@ def cpu_split() -> tuple[set[int], set[int]] | None:
     return {cpus[-1]}, set(cpus[:-1])
 
 
+def taskset(cpus: set[int] | None) -> list[str]:
+    """The command prefix that runs a command on ``cpus`` only (nothing for None)."""
+    return ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
+
+
 BACKEND_CONF = """worker_processes 1;
 pid logs/nginx.pid;
 error_log logs/error.log warn;

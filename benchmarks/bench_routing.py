@@ -59,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import BIG_SPECS, CORPUS, machine, median, print_table
-from _nginx import Nginx, backend, cpu_split, free_port
+from _nginx import Nginx, backend, cpu_split, free_port, taskset
 from gen_spec import generate
 
 from apigen.bundle import write_atomic
@@ -356,8 +356,7 @@ def check_routes(port: int, urls: list[str], headers: list[str], sample: int | N
 
 
 def _wrk_cmd(ngx: Nginx, url_file: Path, headers: list[str], duration: int, connections: int, cpus: set[int] | None) -> list[str]:
-    pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
-    return [*pin, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{ngx.port}", "--", str(url_file), *headers]
+    return [*taskset(cpus), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{ngx.port}", "--", str(url_file), *headers]
 
 
 def _wrk_figures(out: str, cpu_seconds: float) -> dict[str, float]:
@@ -408,15 +407,18 @@ def measure_simultaneous(variants: list[tuple[str, Nginx, Path, list[str]]], arg
         for name, ngx, url_file, headers in order:
             base, run = wrk_pair([(base_ngx, base_file, base_headers), (ngx, url_file, headers)], args.duration, args.connections, args.cpus[1] if args.cpus else None)
             runs[name].append((base, run))
-    keys = ("rps", "p50_ms", "p99_ms", "cpu_us")
-    results: dict[str, dict[str, Any]] = {}
-    all_base = [b for pairs in runs.values() for b, _r in pairs]
-    results[base_name] = {k: median([b[k] for b in all_base]) for k in keys} | {"bad": sum(b["bad"] for b in all_base), "cpu_rounds": [b["cpu_us"] for b in all_base]}
-    results[base_name] |= {f"base_{k}": results[base_name][k] for k in keys} | {"base_cpu_rounds": results[base_name]["cpu_rounds"]}
+    base_all = _summary([b for pairs in runs.values() for b, _r in pairs])
+    results: dict[str, dict[str, Any]] = {base_name: base_all | {f"base_{k}": v for k, v in base_all.items()}}
     for name, pairs in runs.items():
-        results[name] = {k: median([r[k] for _b, r in pairs]) for k in keys} | {"bad": sum(r["bad"] for _b, r in pairs), "cpu_rounds": [r["cpu_us"] for _b, r in pairs]}
-        results[name] |= {f"base_{k}": median([b[k] for b, _r in pairs]) for k in keys} | {"base_cpu_rounds": [b["cpu_us"] for b, _r in pairs]}
+        base = _summary([b for b, _r in pairs])
+        results[name] = _summary([r for _b, r in pairs]) | {f"base_{k}": v for k, v in base.items()}
     return results
+
+
+def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
+    """Medians of a variant's runs, its errors summed, and its CPU a request run by run."""
+    medians = {key: median([r[key] for r in runs]) for key in ("rps", "p50_ms", "p99_ms", "cpu_us")}
+    return medians | {"bad": sum(r["bad"] for r in runs), "cpu_rounds": [r["cpu_us"] for r in runs]}
 
 
 def measure(variants: list[tuple[str, Nginx, Path, list[str]]], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -433,11 +435,7 @@ def measure(variants: list[tuple[str, Nginx, Path, list[str]]], args: argparse.N
             random.Random(n).shuffle(order)
         for name, ngx, url_file, headers in order:
             runs[name].append(wrk(ngx, url_file, headers, args.duration, args.connections, args.cpus[1] if args.cpus else None))
-    return {
-        name: {key: median([r[key] for r in rs]) for key in ("rps", "p50_ms", "p99_ms", "cpu_us")}
-        | {"bad": sum(r["bad"] for r in rs), "cpu_rounds": [r["cpu_us"] for r in rs]}
-        for name, rs in runs.items()
-    }
+    return {name: _summary(rs) for name, rs in runs.items()}
 
 
 def paired_ratio(base_rounds: list[float], rounds: list[float]) -> str:
@@ -599,9 +597,8 @@ def rsa_verify_bound(base_cpu_us: float, cpus: set[int] | None) -> None:
     if not shutil.which("openssl"):
         print("\nRSA-2048 bound: skipped (no openssl command)")
         return
-    pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
     # `openssl speed` divides by CPU user time unless told -elapsed.
-    out = subprocess.run([*pin, "openssl", "speed", "-seconds", "3", "rsa2048"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([*taskset(cpus), "openssl", "speed", "-seconds", "3", "rsa2048"], capture_output=True, text=True, check=True).stdout
     m = re.search(r"^rsa 2048 bits\s+\S+s\s+\S+s\s+\S+\s+([\d.]+)\s*$", out, re.M)
     if not m:
         print("\nRSA-2048 bound: `openssl speed` printed no verify/s line")
