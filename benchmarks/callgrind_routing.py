@@ -1,7 +1,7 @@
 """Routing cost in instructions: the gateway's nginx under callgrind, per request, deterministic.
 
-    python benchmarks/callgrind_routing.py [--sections corpus,scale] [--sizes 1000] [--passes 2]
-                                           [--compare-ref REF] [--functions 12]
+    python benchmarks/callgrind_routing.py [--sections corpus,scale,policies] [--sizes 1000] [--passes 2]
+                                           [--compare-ref REF] [--functions 12] [--policy-urls 150]
 
 wrk's requests/s on this shared 2-core VM move by several points between runs of the same
 bundle (benchmarks/README.md), too much to attribute a change of 1-3 %. callgrind counts the
@@ -12,6 +12,12 @@ one nginx process (`master_process off`) under `valgrind --tool=callgrind`, inst
 every URL of the list is sent once to warm it up, then instrumentation is switched on
 (`callgrind_control -i on`) for ``--passes`` passes over the list (one keep-alive connection,
 requests in the list's order) and the total is divided by the requests sent.
+
+The ``policies`` section counts the policy variants of bench_routing.py the same way (every
+corpus operation behind each policy, the same requests with the variant's headers, e.g. a JWT)
+against the bundle without a policy, and splits the cryptography out of the authentication
+variants: OpenSSL's key decoding (``d2i_PUBKEY``, which njs runs on every `importKey`), the
+signature check and the HMAC, inclusive of what they call.
 
 Instructions are not time: cache misses are not counted, and `rep stos` (glibc's memset of large
 blocks, e.g. the per-request variable slots) counts once per byte. The `functions` table shows
@@ -40,14 +46,16 @@ from _nginx import NGINX, free_port, wait_port
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-def send(port: int, urls: list[str], passes: int) -> int:
-    """Every URL ``passes`` times over one keep-alive connection; returns the non-200 answers."""
+def send(port: int, urls: list[str], passes: int, headers: list[str] = ()) -> int:
+    """Every URL ``passes`` times over one keep-alive connection, with ``headers`` ("Name: value");
+    returns the non-200 answers."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    fields = dict(h.split(": ", 1) for h in headers)
     bad = 0
     for _ in range(passes):
         for line in urls:
             method, path = line.split(" ", 1)
-            conn.request(method, path, body=b"" if method in BODY_METHODS else None)
+            conn.request(method, path, body=b"" if method in BODY_METHODS else None, headers=fields)
             resp = conn.getresponse()
             resp.read()
             bad += resp.status != 200
@@ -69,7 +77,7 @@ def stop(proc: subprocess.Popen) -> None:
     raise RuntimeError("nginx under callgrind did not stop on SIGTERM")
 
 
-def profile(prefix: Path, port: int, urls: list[str], passes: int, out: Path) -> tuple[float, int]:
+def profile(prefix: Path, port: int, urls: list[str], passes: int, out: Path, headers: list[str] = ()) -> tuple[float, int]:
     """(instructions per request, non-200 answers) of the nginx in ``prefix`` serving ``urls``."""
     cmd = [
         "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--instr-atstart=no",
@@ -78,25 +86,30 @@ def profile(prefix: Path, port: int, urls: list[str], passes: int, out: Path) ->
     proc = subprocess.Popen(cmd, stderr=(out.parent / (out.name + ".stderr")).open("wb"))
     try:
         wait_port(port, 120)
-        send(port, urls, 1)  # warm: every location, map and regex touched once
+        send(port, urls, 1, headers)  # warm: every location, map and regex touched once
         subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
-        bad = send(port, urls, passes)
+        bad = send(port, urls, passes, headers)
         subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
     finally:
         stop(proc)
     return sum(functions(out).values()) / (len(urls) * passes), bad
 
 
-def functions(out: Path) -> dict[str, int]:
-    """Instructions by function (inclusive of nothing: self cost), from callgrind_annotate."""
-    text = subprocess.run(["callgrind_annotate", "--threshold=100", str(out)], capture_output=True, text=True, check=True).stdout
+def functions(out: Path, inclusive: bool = False) -> dict[str, int]:
+    """Instructions by function from callgrind_annotate: self cost (recursion levels summed), or
+    with ``inclusive`` the cost of the calls at the outermost level, callees included."""
+    cmd = ["callgrind_annotate", "--threshold=100", *(["--inclusive=yes"] if inclusive else []), str(out)]
+    text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     costs: dict[str, int] = {}
     for line in text.splitlines():
         m = re.match(r"\s*([\d,]+) \([\s\d.]+%\)\s+(\S.*)", line)
         if not m or "PROGRAM TOTALS" in line:
             continue
         name = m.group(2).split(":", 1)[1] if m.group(2).startswith("???:") else m.group(2).rsplit(":", 1)[-1]
-        name = re.sub(r"'\d+", "", name).split(" [")[0]
+        name = name.split(" [")[0]
+        if inclusive and re.search(r"'\d+$", name):
+            continue  # a recursion level inside the outermost call, already counted there
+        name = re.sub(r"'\d+", "", name)
         costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", ""))
     return costs
 
@@ -145,14 +158,52 @@ def section(title: str, workdir: Path, specs: dict[str, Path], backend_port: int
         )
 
 
+# Where an authentication variant's cryptography goes (inclusive, callees counted): njs imports
+# the key on every verification (no state between requests before njs 0.8), and OpenSSL 3.0
+# builds its decoder chains on every import (openssl/openssl#15199; cached from 3.2, #21426).
+CRYPTO_FUNCTIONS = (("key decoding (d2i_PUBKEY)", "d2i_PUBKEY"), ("RSA check (EVP_PKEY_verify)", "EVP_PKEY_verify"), ("HMAC", "HMAC"))
+
+
+def policies_section(workdir: Path, backend_port: int, args: argparse.Namespace) -> None:
+    """The policy variants of bench_routing.py (every corpus operation behind the policy) against
+    the same routes without one, on an evenly spaced sample of ``--policy-urls`` requests."""
+    from apigen.policies import registry
+
+    specs = br.corpus_specs()
+    port = free_port()
+    bundle, plan = br.build(workdir, "nopolicy", br._policy(specs, f"127.0.0.1:{port}", backend_port))
+    urls = br.url_list(plan)
+    urls = urls[:: max(1, len(urls) // args.policy_urls)][: args.policy_urls]
+    variants: list[tuple[str, Path, int, list[str]]] = [("no policy", bundle, port, [])]
+    for v in br.POLICY_VARIANTS:
+        if v.kind not in registry:
+            continue
+        p = free_port()
+        vb, _ = br.build(workdir, re.sub(r"\W+", "_", v.label), br._policy(specs, f"127.0.0.1:{p}", backend_port, {"bench": v.policy(workdir)}))
+        variants.append((v.label, vb, p, v.headers(workdir)))
+    rows = []
+    base = 0.0
+    for name, prefix, p, headers in variants:
+        out = workdir / f"callgrind.{br.dir_name(name)}.out"
+        ir, bad = profile(prefix, p, urls, args.passes, out, headers)
+        base = base or ir
+        n_req = len(urls) * args.passes
+        incl = functions(out, inclusive=True)
+        crypto = [incl.get(fn, 0) / n_req for _label, fn in CRYPTO_FUNCTIONS]
+        rows.append([name, f"{ir:.0f}", f"+{ir - base:.0f}", f"{base / ir:.1%}", *(f"{c:.0f}" if c else "" for c in crypto), bad])
+    print(f"\n### policies (corpus routes, every operation)\n\n{len(urls)} URLs x {args.passes} passes, instructions per request (callgrind)\n")
+    print_table(["variant", "instructions/req", "vs no policy", "instruction ratio", *(label for label, _fn in CRYPTO_FUNCTIONS), "non-200"], rows)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sections", default="corpus", help="corpus,scale")
+    ap.add_argument("--sections", default="corpus", help="corpus,scale,policies")
     ap.add_argument("--sizes", default="1000", help="synthetic operation counts for the scale section")
     ap.add_argument("--passes", type=int, default=2, help="passes over the URL list while counting")
     ap.add_argument("--compare-ref", help="also count the bundle the code of this git ref builds (same policy)")
     ap.add_argument("--functions", type=int, default=12, help="rows of the per-function difference (0: none)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (callgrind outputs)")
+    ap.add_argument("--policy-urls", type=int, default=150, help="requests of the policies section (a sample of the corpus URLs)")
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "callgrind_annotate"):
         if not shutil.which(tool):
@@ -160,7 +211,12 @@ def main() -> int:
             return 2
     print(f"machine: {machine()}; nginx under callgrind, one process, PCRE as configured (JIT off)")
     with br.work_and_backend("apigen-callgrind-", args.keep) as (workdir, be):
-        br.run_sections(workdir, set(args.sections.split(",")), args, lambda title, d, specs: section(title, d, specs, be.port, args))
+        sections = set(args.sections.split(","))
+        br.run_sections(workdir, sections, args, lambda title, d, specs: section(title, d, specs, be.port, args))
+        if "policies" in sections:
+            d = workdir / "policies"
+            d.mkdir()
+            policies_section(d, be.port, args)
     return 0
 
 
