@@ -252,6 +252,37 @@ def test_cache_notices_a_changed_key_file(tmp_path: Path) -> None:
     assert run_json("lint", "--format", "json", policy, cache=cache)[0] == 0
 
 
+def _jwt_findings(policy: Path, cache: Path) -> list[dict]:
+    code, doc = run_json("lint", "--format", "json", policy, cache=cache)
+    assert code == 0, doc
+    return [f for f in doc["findings"] if f["rule"] == "jwt-verified-every-request"]
+
+
+def test_public_key_jwt_without_cache_is_an_info_on_oss_only(tmp_path: Path) -> None:
+    """An RS256 policy with no `cache` on OSS: one info at the policy's name. Not reported once
+    it has a cache, for an HMAC key, or on Plus (auth_jwt)."""
+    shutil.copytree(REPO / "examples" / "secured", tmp_path / "secured")
+    policy, cache = tmp_path / "secured" / "policy.yaml", tmp_path / "c"
+    [finding] = _jwt_findings(policy, cache)
+    assert finding["severity"] == "info" and (finding["line"], finding["column"]) == (20, 3)  # `  issuer-jwt:`
+    assert finding["message"] == "policy 'issuer-jwt' (jwt, RS256) checks a public-key signature in njs on every request: no `cache`"
+    assert "cache: {listen:" in finding["hint"]
+    edit(policy, "    leeway: 30\n", "    leeway: 30\n    cache: {listen: \"127.0.0.1:8099\", ttl: 30}\n")
+    assert _jwt_findings(policy, cache) == []
+    edit(policy, "ttl: 30}", "ttl: 0}")  # ttl 0 turns the cache off
+    assert len(_jwt_findings(policy, cache)) == 1
+    edit(policy, "target: {flavor: oss,", "target: {flavor: plus,")
+    assert _jwt_findings(policy, cache) == []
+
+
+def test_hmac_jwt_is_not_reported(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples" / "secured", tmp_path / "secured")
+    policy = tmp_path / "secured" / "policy.yaml"
+    (policy.parent / "keys" / "hs.key").write_text("x" * 32)
+    edit(policy, "{pem: keys/issuer-public.pem, alg: RS256}", "{secret: keys/hs.key, alg: HS256}")
+    assert _jwt_findings(policy, tmp_path / "c") == []
+
+
 def test_the_secured_example_is_not_reported_open() -> None:
     """openapi_security enforces the document's security, basic_auth is an authentication kind:
     neither may be reported as leaving operations open."""
