@@ -203,8 +203,10 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
     # `location =` or `^~` name is cut in the tree and never matches (found by a hunt: concrete
     # paths of 256 bytes and more answered 404). Such paths are matched by a group's map instead,
     # under a prefix short enough.
-    exact = tuple(r for r in routes if r.is_exact and _fits_location(r.template.text))
-    templated = sorted((r for r in routes if r not in exact), key=lambda r: r.template.sort_key())
+    is_exact = [r.is_exact and _fits_location(r.template.text) for r in routes]
+    exact = tuple(r for r, e in zip(routes, is_exact, strict=True) if e)
+    # One pass, not `r not in exact`: that compared routes field by field, O(n^2) (2 s at 10,000).
+    templated = sorted((r for r, e in zip(routes, is_exact, strict=True) if not e), key=lambda r: r.template.sort_key())
 
     base_prefixes = {api.name: _cap_prefix(api.base_path.rstrip("/") + "/") for api in config.apis}
     prefixes = sorted({"/"} | set(base_prefixes.values()) | {group_prefix(r) for r in templated})
