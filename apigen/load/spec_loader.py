@@ -180,6 +180,9 @@ class SpecSet:
     documents: dict[str, Any] = field(default_factory=dict)
     absolute_display: bool = False  # the policy names the spec by an absolute path: show those
     message_prefix: str = ""  # the policy file's directory as the user named it ("" or "dir/")
+    # The documents a successful load_referenced() walked: a second call (the validation cache's
+    # key, after the build's own) does not walk every node again (0.7 s at 10,000 operations).
+    _referenced: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def root(self) -> Any:
@@ -244,6 +247,8 @@ class SpecSet:
         and each ``$ref`` to anything but a local file is an error at its place, and False is
         returned: the OpenAPI validator read such documents with a loader of its own (duplicates
         allowed, no size limit) and fetched http(s) ``$ref``s from the network (found by a hunt)."""
+        if self._referenced and self.documents.keys() <= self._referenced:
+            return True  # every document walked, and nothing failed: nothing to report either
         ok = True
         todo = list(self.documents)
         done: set[str] = set()
@@ -296,6 +301,8 @@ class SpecSet:
                     )
                     continue
                 todo.append(target)
+        if ok:
+            self._referenced = frozenset(done)
         return ok
 
     def _at_ref(self, diags: Diagnostics | None, uri: str, path: tuple, message: str, code: str = "openapi") -> None:
