@@ -18,6 +18,7 @@ import crossplane
 from apigen.diagnostics import Diagnostic, Position, Severity
 
 from .crossplane_table import extend_crossplane_directives
+from .fast_lex import crossplane_tokens
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def parse_bundle(bundle_dir: Path, main: str = "nginx.conf") -> ParseResult:
 
     from apigen.verify.localize import checkable
 
-    with checkable(bundle, main) as parsed_dir:  # include_dir paths point into the copy
+    # crossplane's parser and checks, with a faster tokenizer that yields its lexer's tokens.
+    with checkable(bundle, main) as parsed_dir, crossplane_tokens():  # include_dir paths point into the copy
         payload: dict[str, Any] = crossplane.parse(
             str(parsed_dir / main), check_ctx=True, check_args=True, strict=False, catch_errors=True
         )
