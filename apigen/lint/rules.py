@@ -287,7 +287,7 @@ def jwt_verified_every_request(ctx: LintContext) -> Iterator[Diagnostic]:
         if policy.kind != "jwt" or name not in used:
             continue
         cache = policy.config.get("cache")
-        if isinstance(cache, dict) and cache.get("ttl", 30) != 0:
+        if isinstance(cache, dict) and cache.get("ttl") != 0:  # `ttl: 0` turns the cache off
             continue
         token = policy.config.get("token") or {}
         if isinstance(token, dict) and token.get("from") == "query":
