@@ -552,15 +552,11 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
     report(title, results, "single location", extra)
 
 
-def policies_section(workdir: Path, specs: dict[str, Path], backend_port: int, args: argparse.Namespace) -> None:
+def policy_bundles(workdir: Path, specs: dict[str, Path], backend_port: int) -> Iterator[tuple[str, Path, int, list[str]]]:
+    """(label, bundle, port, request headers) of each POLICY_VARIANTS entry this branch can build;
+    the others are reported and left out."""
     from apigen.policies import registry
 
-    base_port = free_port()
-    bundle, plan = build(workdir, "nopolicy", _policy(specs, f"127.0.0.1:{base_port}", backend_port))
-    urls = url_list(plan)
-    url_file = workdir / "urls.txt"
-    url_file.write_text("\n".join(urls) + "\n")
-    variants: list[tuple[str, Nginx, Path, list[str]]] = [("no policy", Nginx(bundle, base_port), url_file, [])]
     for v in POLICY_VARIANTS:
         if v.kind not in registry:
             print(f"\nSKIPPED {v.label}: policy kind {v.kind!r} is not available on this branch")
@@ -571,7 +567,18 @@ def policies_section(workdir: Path, specs: dict[str, Path], backend_port: int, a
         except Exception as exc:  # a variant whose policy keys drifted from the kind's schema
             print(f"\nFAILED {v.label}: the benchmark's policy for kind {v.kind!r} does not build: {exc}")
             continue
-        variants.append((v.label, Nginx(vb, port), url_file, v.headers(workdir)))
+        yield v.label, vb, port, v.headers(workdir)
+
+
+def policies_section(workdir: Path, specs: dict[str, Path], backend_port: int, args: argparse.Namespace) -> None:
+    base_port = free_port()
+    bundle, plan = build(workdir, "nopolicy", _policy(specs, f"127.0.0.1:{base_port}", backend_port))
+    urls = url_list(plan)
+    url_file = workdir / "urls.txt"
+    url_file.write_text("\n".join(urls) + "\n")
+    variants: list[tuple[str, Nginx, Path, list[str]]] = [("no policy", Nginx(bundle, base_port), url_file, [])]
+    for label, vb, port, headers in policy_bundles(workdir, specs, backend_port):
+        variants.append((label, Nginx(vb, port), url_file, headers))
     started = []
     try:
         for _name, ngx, _f, _h in variants:

@@ -167,20 +167,12 @@ CRYPTO_FUNCTIONS = (("key decoding (d2i_PUBKEY)", "d2i_PUBKEY"), ("RSA check (EV
 def policies_section(workdir: Path, backend_port: int, args: argparse.Namespace) -> None:
     """The policy variants of bench_routing.py (every corpus operation behind the policy) against
     the same routes without one, on an evenly spaced sample of ``--policy-urls`` requests."""
-    from apigen.policies import registry
-
     specs = br.corpus_specs()
     port = free_port()
     bundle, plan = br.build(workdir, "nopolicy", br._policy(specs, f"127.0.0.1:{port}", backend_port))
     urls = br.url_list(plan)
     urls = urls[:: max(1, len(urls) // args.policy_urls)][: args.policy_urls]
-    variants: list[tuple[str, Path, int, list[str]]] = [("no policy", bundle, port, [])]
-    for v in br.POLICY_VARIANTS:
-        if v.kind not in registry:
-            continue
-        p = free_port()
-        vb, _ = br.build(workdir, re.sub(r"\W+", "_", v.label), br._policy(specs, f"127.0.0.1:{p}", backend_port, {"bench": v.policy(workdir)}))
-        variants.append((v.label, vb, p, v.headers(workdir)))
+    variants = [("no policy", bundle, port, []), *br.policy_bundles(workdir, specs, backend_port)]
     rows = []
     base = 0.0
     for name, prefix, p, headers in variants:

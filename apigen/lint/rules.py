@@ -34,6 +34,7 @@ from apigen.plan.paths import join_base
 from apigen.plan.planner import Plan
 from apigen.plan.routing import Route
 from apigen.policies import COMPOSITE_REASON, registry
+from apigen.policies.jwt_keys import EC_ALGS, RSA_ALGS
 from apigen.validate.semantic import select_operations
 
 # Sane upper bounds for proxy timeouts, in seconds. nginx documents that a connect timeout
@@ -264,7 +265,7 @@ def _public_key_algorithms(keys: Any) -> list[str]:
         if not isinstance(key, dict):
             continue
         alg = str(key.get("alg") or "")
-        if alg[:2] in ("RS", "PS", "ES") or (not alg and "pem" in key):
+        if alg in RSA_ALGS or alg in EC_ALGS or (not alg and "pem" in key):
             found.add(alg or "PEM key")
     return sorted(found)
 

@@ -205,7 +205,7 @@ def build_route_table(config: GatewayConfig, diags: Diagnostics, source_pos=None
     # under a prefix short enough.
     is_exact = [r.is_exact and _fits_location(r.template.text) for r in routes]
     exact = tuple(r for r, e in zip(routes, is_exact, strict=True) if e)
-    # One pass, not `r not in exact`: that compared routes field by field, O(n^2) (2 s at 10,000).
+    # One pass, not `r not in exact`: that compared routes field by field, O(n^2) (0.7 s at 10,000).
     templated = sorted((r for r, e in zip(routes, is_exact, strict=True) if not e), key=lambda r: r.template.sort_key())
 
     base_prefixes = {api.name: _cap_prefix(api.base_path.rstrip("/") + "/") for api in config.apis}

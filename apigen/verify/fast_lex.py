@@ -6,8 +6,8 @@ crossplane's lexer walks a file a character at a time through three generators: 
 writes, and hands every file it cannot vouch for to crossplane's own lexer: one whose meaning
 depends on the lexer's corner cases (a comment ending in an escaped newline, ``${`` in a bare
 word, a quote never closed, no newline at the end, a directive with a lexer of its own such as
-``content_by_lua_block``). tests/unit/test_fast_lex.py compares the two on every bundle the
-tests build and on random text. crossplane's parser, context and argument checks are unchanged:
+``content_by_lua_block``). tests/unit/test_fast_lex.py compares the two on every golden bundle
+and on random text. crossplane's parser, context and argument checks are unchanged:
 only its tokenizer is replaced, while :func:`crossplane_tokens` is in effect.
 """
 
