@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from apigen import interrupt
+
 SECRET_MODE = 0o600
 
 # The first line of every generated configuration file (templates/_header.j2): how a directory
@@ -155,6 +157,7 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
         if verify is not None:
             verify(tmp)
         with _output_locked(out_dir), _signals_held():
+            interrupt.check()  # a signal whose SystemExit was dropped: the output stays as it was
             check_replaceable(out_dir)  # again: another build may have swapped in meanwhile
             if out_dir.is_dir():
                 _keep_secret_access(bundle, out_dir, tmp)

@@ -6,6 +6,8 @@ import os
 import signal
 import sys
 
+from apigen import interrupt
+
 # Before the imports below (~40 ms, click most of it): a SIGTERM in that window killed the
 # command outright (no 128+N, no message), and a SIGINT printed a KeyboardInterrupt traceback.
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -17,12 +19,14 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     which no `except Exception` turns into an internal error. A SIGTERM killed the process at
     once, leaving the temporary directory behind (found by a hunt)."""
     signal.signal(signum, signal.SIG_IGN)  # a second signal must not interrupt the cleanup
+    interrupt.record(128 + signum)  # raised again if this SystemExit is dropped (see there)
     sys.stderr.write(f"apigen: interrupted ({signal.Signals(signum).name})\n")
     sys.stderr.flush()
     sys.exit(128 + signum)
 
 
 def _install_signal_handlers() -> None:
+    interrupt.install()
     for sig in _INTERRUPTS:
         signal.signal(sig, _exit_on_signal)
 
