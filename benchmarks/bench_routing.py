@@ -25,9 +25,11 @@ in a shuffled order. Variants, each its own nginx started from a copy of the sam
   grouped layout avoids);
 * `apigen, identical copy` (`--control`): the same files again: how far apart one configuration
   reads in this run;
-* `what-if: ...`: hand edits of the bundle that isolate where the rest of the cost is (the
-  route locations without evaluating any route or dispatch map; the same without the route maps
-  in the configuration at all).
+* `what-if: ...`: hand edits of the bundle that isolate where the rest of the cost is (`no
+  route regex`: everything but the route regexes, the dispatch map and the jump included, a
+  lower bound for any layout with a route location, a method dispatch and a jump; `locations
+  only`: the route locations without evaluating any route or dispatch map; the same without the
+  route maps in the configuration at all).
 
 Rounds are interleaved (each round runs every variant once, in its own seeded random order;
 `--fixed-order` for the same order every round) and medians reported, because the machine is
@@ -304,6 +306,26 @@ def variant_locations_only(bundle: Path, plan: Any) -> None:
     )
 
 
+def variant_no_route_regex(bundle: Path, plan: Any) -> None:
+    """What-if: everything `apigen` does but the route regexes, i.e. a lower bound for any layout
+    that keeps the route location, the method dispatch and the jump. Exact locations are as
+    generated (their route is a constant already); a prefix location names one synthetic route
+    instead of reading its route map, as long as the templated routes' ids are on average, which
+    the dispatch map sends to the first operation location for every method. So the request pays
+    the location tree, `set`, the dispatch map with a key of the usual length and the jump, and
+    no PCRE call beyond the single location's."""
+    first = plan.apis[0].locations[0].op.internal_uri
+    exact = {r.route_id for r in plan.routes.exact}
+    templated = [r.route_id for r, m, _op in plan.routes.operations() if m not in SKIP_METHODS and r.route_id not in exact]
+    route = "/" + "x" * (round(sum(map(len, templated)) / len(templated)) - 1)
+    _edit_api_files(bundle, lambda t: re.sub(r"set \$apigen_route \$apigen_rg\w+;", f"set $apigen_route {quote(route)};", t))
+    maps = bundle / "api_maps.conf"
+    entries = "".join(f"    {quote(f'{route} {m}')} {quote(first)};\n" for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"))
+    text, n = re.subn(r'(\nmap "\$apigen_path_ambiguous\$apigen_route \$request_method" \$apigen_target \{\n)', lambda m: m.group(1) + entries, maps.read_text())
+    assert n == 1, "the dispatch map is not where this variant expects it"
+    maps.write_text(text)
+
+
 def variant_locations_only_no_maps(bundle: Path, plan: Any) -> None:
     """What-if: the same without the route maps in the configuration at all: what their
     variables cost a request that never reads them (nginx allocates and zeroes a slot for every
@@ -491,6 +513,7 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
         *([("naive regex", lambda d: variant_naive(d, plan))] if naive else []),
         *(
             [
+                ("what-if: no route regex", lambda d: variant_no_route_regex(d, plan)),
                 ("what-if: locations only", lambda d: variant_locations_only(d, plan)),
                 ("what-if: locations only, no route maps", lambda d: variant_locations_only_no_maps(d, plan)),
             ]
@@ -518,7 +541,7 @@ def routing_section(title: str, workdir: Path, specs: dict[str, Path], backend_p
         prefixes[name] = clone(bundle, dir_name(name), ports[name], lambda d: None)
         order.append(name)
     if args.what_if:
-        order += ["what-if: locations only", "what-if: locations only, no route maps"]
+        order += ["what-if: no route regex", "what-if: locations only", "what-if: locations only, no route maps"]
     servers = {name: Nginx(prefixes[name], ports[name]) for name in order}
     extra: dict[str, dict[str, object]] = {}
     for name in order:

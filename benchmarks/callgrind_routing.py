@@ -123,6 +123,7 @@ def section(title: str, workdir: Path, specs: dict[str, Path], backend_port: int
         ("single location", lambda d: br.variant_single(d, plan, rewrite=False)),
         ("single, $request_uri", lambda d: br.variant_single(d, plan, rewrite=False, request_uri=True)),
         ("single + rewrite", lambda d: br.variant_single(d, plan, rewrite=True)),
+        ("what-if: no route regex", lambda d: br.variant_no_route_regex(d, plan)),
         ("what-if: locations only", lambda d: br.variant_locations_only(d, plan)),
     ]
     for name, change in changes:
@@ -133,7 +134,7 @@ def section(title: str, workdir: Path, specs: dict[str, Path], backend_port: int
         ref_dir = workdir / "ref"
         ref_dir.mkdir()
         variants.append((f"apigen @ {args.compare_ref}", br.build_at_ref(ref_dir, args.compare_ref, br._policy(specs, f"127.0.0.1:{p}", backend_port)), p))
-    order = ["single location", "single, $request_uri", "single + rewrite", "apigen", *([f"apigen @ {args.compare_ref}"] if args.compare_ref else []), "what-if: locations only"]
+    order = ["single location", "single, $request_uri", "single + rewrite", "apigen", *([f"apigen @ {args.compare_ref}"] if args.compare_ref else []), "what-if: no route regex", "what-if: locations only"]
     by_name = {name: (prefix, p) for name, prefix, p in variants}
     results: dict[str, tuple[float, int]] = {}
     outs: dict[str, Path] = {}
