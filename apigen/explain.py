@@ -98,6 +98,12 @@ def resolve(plan: Plan, method: str, url: str) -> Resolution:
             "the raw path does not read as the normalised one nginx routes on (an encoded slash, a dot "
             "or empty segment, a raw `;` or `#`): 400 before any operation"
         )
+    if res.status == 200 and res.route is not None and _rewrite_ambiguous(plan, res.route, method, uri):
+        res.status, res.operation = 400, None
+        res.notes.append(
+            "a parameter the operation's rewrite sends upstream holds a `;` (sent as %3B): nginx would "
+            "send it raw in the rewritten path, so the gateway answers 400 before any operation"
+        )
     if res.status in (404, 405):
         _guarded(plan, res)
     if method == "OPTIONS" and res.status == 405 and res.route is not None:
@@ -108,6 +114,13 @@ def resolve(plan: Plan, method: str, url: str) -> Resolution:
                 "204 by the operation's preflight location, after its limits; a plain OPTIONS gets 405"
             )
     return res
+
+
+def _rewrite_ambiguous(plan: Plan, route: Route, method: str, uri: str) -> bool:
+    """Does a parameter a rewrite sends upstream decoded hold a ";" ($apigen_rewrite_ambiguous)?"""
+    params = dict(plan.rewrite_checks).get(f"{route.route_id} {method}")
+    m = re.match(route.template.regex(named_captures=True), uri) if params is not None else None
+    return m is not None and any(";" in (m.group(v) or "") for v in re.findall(r"apigen_p\d+", str(params)))
 
 
 def _guarded(plan: Plan, res: Resolution) -> None:

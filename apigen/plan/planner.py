@@ -269,6 +269,13 @@ class Plan:
     method_not_allowed_target: str = METHOD_NOT_ALLOWED_URI
     not_found_target: str = NOT_FOUND_URI
     answer_maps: tuple[AnswerHeaderMap, ...] = ()  # headers error answers repeat (plan/answers.py)
+    # "<route> <method>" -> the decoded parameters a rewrite sends upstream (a ";" in them: 400)
+    rewrite_checks: tuple[tuple[str, Arg], ...] = ()
+
+    @property
+    def rewrite_check_routes(self) -> frozenset[str]:
+        """Route ids with an operation in ``rewrite_checks``: their group locations add the check."""
+        return frozenset(key.rsplit(" ", 1)[0] for key, _ in self.rewrite_checks)
 
     @property
     def route_body_limit(self) -> str | None:
@@ -660,6 +667,17 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     not_found_ids |= {api.name: not_found_route(api.name, api.name in guarded_404) for api in config.apis}
     not_found = [MapEntry(NOT_FOUND_ROUTE, NOT_FOUND_URI)]
     not_found += [MapEntry(not_found_ids[name], uri) for name, uri in sorted(guarded_404.items())]
+    # Rewritten operations whose upstream path holds decoded parameters: "<route> <method>" ->
+    # those parameters, joined by "/" (never in a parameter): a ";" in them makes the path
+    # ambiguous (api_maps.conf, $apigen_rewrite_ambiguous).
+    rewrite_checks = []
+    for route in table.routes:
+        for method, op in route.operations:
+            o = op_plans.get((op.api, op.operation_id))
+            used = [v for u in (o.policies if o else ()) for v in registry[u.kind].decoded_path_captures(u.plan)]
+            if used:
+                value = Arg('"' + "/".join("${" + v + "}" for v in dict.fromkeys(used)) + '"')
+                rewrite_checks.append((f"{route.route_id} {method}", value))
     capture_routes = frozenset(
         route.route_id
         for route in table.routes
@@ -724,6 +742,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         allow=tuple(allow),
         preflight=tuple(preflight),
         capture_routes=capture_routes,
+        rewrite_checks=tuple(rewrite_checks),
         map_hash_bucket_size=max(128, _next_pow2(2 * (longest + 16))),
         map_hash_max_size=max(4096, _next_pow2(len(dispatch) * 4)),
         error_statuses=tuple(sorted(ERROR_STATUSES.items())),

@@ -138,6 +138,12 @@ class PolicyKind:
         """Must the operation's route regex capture path parameters by name (``apigen_p<n>``)?"""
         return False
 
+    def decoded_path_captures(self, plan: Any) -> tuple[str, ...]:
+        """The path captures (``apigen_p<n>``) this operation sends upstream decoded, in a path
+        nginx re-escapes without ``;``: a ``%3B`` in them would reach the upstream as a raw
+        ``;`` (servlet path parameters), so the gateway answers 400 for it (planner)."""
+        return ()
+
     def preflight_uri(self, plan: Any) -> str | None:
         """The internal location answering CORS preflights for this operation, or None."""
         return None

@@ -314,14 +314,15 @@ def plan_auth_location(eff: EffectiveOperation, api: Api, config: GatewayConfig,
         header = credential_header(policy)
         if policy.config.get("hide_credentials") and header and header.lower() not in {h.lower() for h in forward}:
             forward[header] = ""
-    # A JWT header sent twice: the verifier and the cache key read its first copy; the upstream
-    # gets that copy only, never a second one it might read instead (found by a hunt: a verified
-    # token went upstream with a forged one).
+    # A JWT or API-key header sent twice: the verifier, the key lookup and the cache key read its
+    # first copy; the upstream gets that copy only, never a second one it might read instead
+    # (found by hunts: a verified token, then a known API key, went upstream with a forged one).
     for name in sorted(in_req):
         policy = config.policies[name]
         token = policy.config.get("token") or {}
         header = credential_header(policy)
-        if policy.kind == "jwt" and token.get("from") == "header" and header and header.lower() not in {h.lower() for h in forward}:
+        single = (policy.kind == "jwt" and token.get("from") == "header") or policy.kind == "api_key"
+        if single and header and header.lower() not in {h.lower() for h in forward}:
             forward[header] = "http_" + var_slug(header)
     plus = None
     plus_maps: tuple[PlusMap, ...] = ()

@@ -67,12 +67,16 @@ COOKIE_DUP_PREFIX = "apigen_ckdup_"
 
 
 def token_cookies(config: GatewayConfig) -> list[str]:
-    """Lower-cased names of the cookies a JWT policy reads its token from, sorted."""
+    """Lower-cased names of the cookies a JWT policy reads its token from, or an API-key policy
+    its key (the same hunt found a repeated API-key cookie passed, its second copy unverified),
+    sorted."""
     names = set()
     for policy in config.policies.values():
         token = policy.config.get("token") or {} if policy.kind == "jwt" else {}
         if token.get("from") == "cookie":
             names.add(str(token["name"]).lower())
+        if policy.kind == "api_key" and policy.config.get("in") == "cookie":
+            names.add(str(policy.config["name"]).lower())
     return sorted(names)
 
 
@@ -142,7 +146,7 @@ def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector)
             "forward": [[c, f"X-Apigen-Fwd-{numbers[h.lower()]}"] for c, h in sorted((cfg.get("forward_claims") or {}).items())],
         }
     if policy.kind == "api_key":
-        return {
+        out = {
             **base,
             "type": "api_key",
             "variable": f"apigen_apikey_{var_slug(policy.name)}",
@@ -150,6 +154,9 @@ def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector)
             "in": cfg.get("in", "header"),
             "param": cfg.get("name", API_KEY_DEFAULT_HEADER),
         }
+        if out["in"] == "cookie":
+            out["dup"] = cookie_dup_variable(config, out["param"])
+        return out
     if policy.kind == "basic_auth":
         return {**base, "type": "basic"}
     if policy.kind == "mtls":

@@ -96,6 +96,26 @@ def test_generated_request_id_is_shared(tmp_path, nginx_runner, three) -> None:
     assert len(r.headers["X-Request-ID"]) == 32
 
 
+def test_a_semicolon_in_a_part_path_parameter_is_refused(tmp_path, nginx_runner, three) -> None:
+    """Found by a hunt: nginx re-escapes a part's path without ";", so /users/me%3Bx/summary
+    sent the part /users/me;x, which servlet containers read as /users/me. A parameter that
+    only fills a part's query keeps its %3B there."""
+    parts = [
+        {"name": "profile", "upstream": "users", "path": "/users/{id}"},
+        {"name": "orders", "upstream": "orders", "path": "/orders", "query": {"user": "{id}"}},
+    ]
+    nginx = start(tmp_path, nginx_runner, three, parts=parts)
+    for raw in ("me%3Bx", "%3B", "a%3bb"):
+        r = request("GET", f"{nginx.url}/users/{raw}/summary")
+        assert r.status == 400 and r.json()["error"] == "Bad Request", (raw, r.text)
+    body = request("GET", f"{nginx.url}/users/a%20b%2Bc/summary").json()
+    assert body["profile"]["uri"] == "/users/a%20b+c"
+    assert body["orders"]["uri"] == "/orders?user=a%20b%2Bc"
+    only_query = [{"name": "orders", "upstream": "orders", "path": "/orders", "query": {"user": "{id}"}}]
+    nginx = start(tmp_path / "q", nginx_runner, three, parts=only_query)
+    assert request("GET", f"{nginx.url}/users/me%3Bx/summary").json()["orders"]["uri"] == "/orders?user=me%3Bx"
+
+
 def test_merge_top_level(tmp_path, nginx_runner, three) -> None:
     parts = [
         {"name": "a", "upstream": "users", "path": "/a/{id}"},

@@ -111,3 +111,65 @@ def test_a_prefix_matching_no_operation_is_warned(tmp_path: Path) -> None:
     warnings = [d for d in compile_policy(tmp_path / "policy.json").diagnostics.items if "replace_prefix" in d.message]
     assert len(warnings) == 1 and "matches none of the 5 operation(s)" in warnings[0].message
     assert warnings[0].hint == "paths as the gateway sees them include the base path, e.g. /v1/pets"
+
+
+@pytest.mark.live
+@requires_nginx
+def test_a_semicolon_in_a_rewritten_parameter_is_refused(tmp_path: Path, echo_backend, nginx_runner) -> None:
+    """Found by a hunt: nginx re-escapes a rewritten path without ";", so /v1/users/me%3Bx (the
+    public getUser for the gateway) reached the upstream as /internal/users/me;x, which servlet
+    containers read as /internal/users/me, the path of the protected getMe. A raw ";" was refused
+    already; a parameter a rewrite sends upstream decoded now may not hold one either."""
+    from apigen.explain import resolve
+    from apigen.pipeline import compile_policy
+    from tests.support.compose import build as compose_build
+    from tests.support.compose import openapi
+
+    backend = echo_backend("semi")
+    port = free_port()
+    spec = openapi(
+        {
+            "/users/me": {"get": "getMe"},
+            "/users/{id}": {"get": "getUser", "delete": "deleteUser"},
+            "/owners/{ownerId}/pets/{petId}": {"get": "ownerPet"},
+        }
+    )
+    policy = {
+        "gateway": {"listen": f"127.0.0.1:{port}"},
+        "upstreams": {"u": {"servers": [{"address": backend.address}]}},
+        "policies": {
+            "moved": {"kind": "rewrite", "replace_prefix": {"from": "/v1/users", "to": "/internal/users"}},
+            "pet": {"kind": "rewrite", "template": "/pets/{petId}"},
+        },
+        "apis": [
+            {
+                "name": "u",
+                "spec": "u.json",
+                "base_path": "/v1",
+                "upstream": "u",
+                "operations": {"getMe": {"use": ["moved"]}, "getUser": {"use": ["moved"]}, "ownerPet": {"use": ["pet"]}},
+            }
+        ],
+    }
+    bundle = compose_build(tmp_path, policy, {"u.json": spec})
+    nginx = nginx_runner(bundle, port)
+    plan = compile_policy(tmp_path / "in" / "policy.yaml").plan
+    assert plan is not None
+
+    def answer(method: str, path: str) -> tuple[int, str]:
+        r = request(method, f"{nginx.url}{path}")
+        assert resolve(plan, method, f"http://api.example.com{path}").status == r.status, (method, path)
+        return r.status, r.json()["uri"] if r.status == 200 else r.json()["error"]
+
+    assert answer("GET", "/v1/users/me") == (200, "/internal/users/me")
+    assert answer("GET", "/v1/users/a%20b") == (200, "/internal/users/a%20b")
+    for path in ("/v1/users/me%3Bx", "/v1/users/me%3b", "/v1/users/%3B", "/v1/owners/1/pets/2%3Bx"):
+        for method in ("GET", "HEAD"):
+            r = request(method, f"{nginx.url}{path}")
+            assert r.status == 400, (method, path, r.status, r.text)
+            assert resolve(plan, method, f"http://api.example.com{path}").status == 400
+        assert request("GET", f"{nginx.url}{path}").json()["error"] == "Bad Request"
+    # Operations without a rewrite forward the raw path: their %3B stays %3B.
+    assert answer("DELETE", "/v1/users/a%3Bb") == (200, "/v1/users/a%3Bb")
+    # A parameter the rewrite does not send may hold one.
+    assert answer("GET", "/v1/owners/a%3Bb/pets/2") == (200, "/pets/2")

@@ -205,6 +205,11 @@ async function checkScheme(r, pol) {
         return {status: res.present ? 'invalid' : 'absent'};
     }
     if (pol.type === 'api_key') {
+        if (pol.dup && r.variables[pol.dup] === '1') {
+            // $cookie_<name> is the first copy; the upstream would get both (see auth_files.py).
+            r.log('apigen: API key rejected (' + pol.name + '): key cookie sent more than once');
+            return {status: 'invalid'};
+        }
         if (r.variables[pol.variable]) {
             return {status: 'ok'};
         }
