@@ -18,6 +18,7 @@ from apigen.load.yaml_positions import YamlLoadError
 from apigen.model.openapi import (
     SpecSummary,
     base_path_problem,
+    base_path_warning,
     control_character,
     normalise_base_path,
     spec_version,
@@ -321,9 +322,15 @@ def build_config(
             digests.append((specset.input_name(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
         base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
         path = ("apis", index)
-        bad = base_path_problem(base) if "base_path" in api else None
+        bad = base_path_problem(base, api["base_path"]) if "base_path" in api else None
         if bad:
             diags.error(f"base_path {base!r} {bad}", source.pos(*path, "base_path"))
+        elif "base_path" in api and base_path_warning(api["base_path"]):
+            diags.warning(
+                f"base_path {api['base_path']!r} {base_path_warning(api['base_path'])}",
+                source.pos(*path, "base_path"),
+                code="unroutable-path",
+            )
         added, added_attachments = _added_operations(source, api, path, summary.operations, diags)
         if not summary.operations and not added:
             diags.warning(
