@@ -152,6 +152,20 @@ _ENCODED_BRACE = re.compile(r"%7[BbDd]")
 _ENCODED_SEPARATOR = re.compile(r"%2[Ff]|%5[Cc]")
 
 
+def path_problem(path_key: str) -> str | None:
+    """Why a path (a spec's, or one of add_operations) cannot be routed at all, or None."""
+    if _ENCODED_BRACE.search(path_key):
+        # Decoded, `%7Bid%7D` would read as the template `{id}` and match any segment.
+        return "has an encoded brace (%7B/%7D): a literal brace cannot be routed"
+    # A raw backslash too: the gateway answers it 400 like %5C (it built silently; found by a hunt).
+    if _ENCODED_SEPARATOR.search(path_key.split("#", 1)[0]) or "\\" in path_key.split("#", 1)[0]:
+        return (
+            "has a backslash or an encoded slash (%2F/%5C): nginx decodes it into a separator, and the "
+            "gateway answers such requests 400; it cannot be routed"
+        )
+    return None
+
+
 def unroutable_reason(path_key: str) -> str | None:
     """Why nginx never routes a request to the spec path ``path_key``, or None: it compares the
     normalised URI (no query, dot segments resolved, slashes merged)."""
@@ -222,19 +236,9 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
         if bad:
             diags.error(f"path {path_key!r} has a {bad}", locate(specs.root_uri, item_path, root_display, key=True))
             continue
-        if _ENCODED_BRACE.search(str(path_key)):
-            # Decoded, `%7Bid%7D` would read as the template `{id}` and match any segment.
-            diags.error(
-                f"path {path_key!r} has an encoded brace (%7B/%7D): a literal brace cannot be routed",
-                locate(specs.root_uri, item_path, root_display, key=True),
-            )
-            continue
-        if _ENCODED_SEPARATOR.search(str(path_key).split("#", 1)[0]):
-            diags.error(
-                f"path {path_key!r} has an encoded slash or backslash (%2F/%5C): nginx decodes it into a "
-                "separator, and the gateway answers such requests 400; it cannot be routed",
-                locate(specs.root_uri, item_path, root_display, key=True),
-            )
+        bad = path_problem(str(path_key))
+        if bad:
+            diags.error(f"path {path_key!r} {bad}", locate(specs.root_uri, item_path, root_display, key=True))
             continue
         unroutable = unroutable_reason(str(path_key))
         if unroutable:

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
-from apigen.model.openapi import base_path_problem, normalise_base_path
+from apigen.model.openapi import base_path_problem, normalise_base_path, path_problem
 from apigen.plan.assets import safe_file_name
 from apigen.plan.paths import _PARAM, pcre_escape, raw_path_regex
 from apigen.plan.planner import slug
@@ -198,6 +198,8 @@ def _route_path(value: str) -> str:
 
 def _path_accepts(value: str) -> bool | None:
     if not no_control(value) or not no_control(unquote(value)):
+        return False
+    if path_problem(value):  # an encoded brace or separator, a backslash: cannot be routed
         return False
     # openapi-spec-validator parses path templates and rejects some unbalanced braces itself.
     return None if "{" in value or "}" in value else True
