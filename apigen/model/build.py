@@ -21,8 +21,10 @@ from apigen.model.openapi import (
     base_path_warning,
     control_character,
     normalise_base_path,
+    path_problem,
     spec_version,
     summarise_spec,
+    unroutable_reason,
 )
 from apigen.model.types import (
     AccessLogSettings,
@@ -213,6 +215,19 @@ def _added_operations(
         if bad:
             diags.error(f"add_operations: path {data['path']!r} has a {bad}", source.pos(*where, "path"))
             continue
+        # The spec paths' other checks too: `/x%7By%7D` was the template /x{y} (any /x...), and
+        # `/x%2Fy` was served as /x/y while /x%2Fy got 400 (found by a hunt).
+        bad = path_problem(data["path"])
+        if bad:
+            diags.error(f"add_operations: path {data['path']!r} {bad}", source.pos(*where, "path"))
+            continue
+        unroutable = unroutable_reason(data["path"])
+        if unroutable:
+            diags.warning(
+                f"add_operations: path {data['path']!r} is never matched: {unroutable}",
+                source.pos(*where, "path"),
+                code="unroutable-path",
+            )
         params = tuple(Parameter(name, "path", True) for name in re.findall(r"\{([^{}/]+)\}", data["path"]))
         ops.append(
             Operation(
