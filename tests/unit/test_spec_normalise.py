@@ -599,3 +599,17 @@ def test_base_paths_the_gateway_answers_400_are_refused_or_warned(tmp_path: Path
     assert [d.code for d in result.diagnostics.warnings] == ["unroutable-path"]
     # Encoded, `;` is what nginx routes on: served, no warning.
     assert not compile_case(tmp_path / "w", simple_policy(base_path="/api%3Bv=1"), {"openapi.json": openapi({"/a": ops("get")})}).diagnostics.warnings
+
+
+@pytest.mark.parametrize("version", ["2.0", "3.0.3", "3.1.0"])
+def test_extensions_of_the_paths_object_are_valid_whatever_their_value(
+    tmp_path: Path, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a hunt: openapi-spec-validator read every key of `paths` as a path item, so a
+    valid `x-note: 1` there was "the validator failed ('x-note')" at 1:1, and an extension
+    holding a `get` key was checked as an operation."""
+    monkeypatch.setenv("APIGEN_NO_CACHE", "1")  # the validator runs, not a marker of an earlier pass
+    paths = {"/a": ops("get"), "x-note": 1, "x-empty": None, "x-group": {"get": {"nonsense": True}}}
+    doc = {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": paths} if version == "2.0" else openapi(paths, version)
+    result = compile_case(tmp_path, simple_policy(), {"openapi.json": doc})
+    assert [o.operation_id for o in result.config.apis[0].operations] == ["get"]
