@@ -62,7 +62,9 @@ def _print_diagnostics(items: list[Diagnostic], quiet: bool = False) -> None:
 def _fail(exc: CompileError, quiet: bool = False) -> None:
     items = exc.diagnostics.sorted()
     _print_diagnostics(items, quiet)
-    n = len(exc.diagnostics.errors)
+    # The errors printed: sorted() drops repeats (a spec two APIs name is validated for each),
+    # which were counted too ("apigen: 4 errors" under two lines; found by a hunt).
+    n = sum(d.severity is Severity.ERROR for d in items)
     click.echo(f"apigen: {n} error{'s' if n != 1 else ''}", err=True)
     sys.exit(EXIT_INVALID)
 

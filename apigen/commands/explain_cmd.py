@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import click
 
 from apigen.console import colour_enabled, data, style
+from apigen.diagnostics import one_line
 
 EXIT_NOT_ROUTED = 1
 
@@ -78,14 +79,20 @@ def _print_text(doc: dict[str, Any], colour: bool) -> None:
     def row(label: str, value: str) -> None:
         data(f"  {style(label.ljust(10), colour, bold=True)} {value}")
 
-    data(f"{doc['method']} {doc['uri']}")
-    row("location", doc["location"])
+    # The URI is percent-decoded: `/a%1b[2J` must not reach the terminal as an escape sequence
+    # (found by a hunt); the JSON output escapes it anyway.
+    data(one_line(f"{doc['method']} {doc['uri']}"))
+    row("location", one_line(doc["location"]))
     if doc["status"] == 444:
         row("result", "444: connection closed (unknown host)")
     elif doc["status"] == 400:
         row("result", "400 Bad Request (JSON error from the gateway)")
     elif doc["status"] == 404:
         row("result", "404 Not Found (JSON error from the gateway)")
+    elif doc["status"] == 405 and doc["route"] is None:
+        # TRACE and CONNECT: nginx answers before routing, with no Allow (printed "route None"
+        # and an empty "Allow: " before; found by a hunt). The note says why.
+        row("result", "405 Method Not Allowed")
     elif doc["status"] == 405:
         row("route", doc["route"])
         row("result", f"405 Method Not Allowed; Allow: {doc['allow']}")

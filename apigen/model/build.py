@@ -18,10 +18,13 @@ from apigen.load.yaml_positions import YamlLoadError
 from apigen.model.openapi import (
     SpecSummary,
     base_path_problem,
+    base_path_warning,
     control_character,
     normalise_base_path,
+    path_problem,
     spec_version,
     summarise_spec,
+    unroutable_reason,
 )
 from apigen.model.types import (
     AccessLogSettings,
@@ -212,6 +215,19 @@ def _added_operations(
         if bad:
             diags.error(f"add_operations: path {data['path']!r} has a {bad}", source.pos(*where, "path"))
             continue
+        # The spec paths' other checks too: `/x%7By%7D` was the template /x{y} (any /x...), and
+        # `/x%2Fy` was served as /x/y while /x%2Fy got 400 (found by a hunt).
+        bad = path_problem(data["path"])
+        if bad:
+            diags.error(f"add_operations: path {data['path']!r} {bad}", source.pos(*where, "path"))
+            continue
+        unroutable = unroutable_reason(data["path"])
+        if unroutable:
+            diags.warning(
+                f"add_operations: path {data['path']!r} is never matched: {unroutable}",
+                source.pos(*where, "path"),
+                code="unroutable-path",
+            )
         params = tuple(Parameter(name, "path", True) for name in re.findall(r"\{([^{}/]+)\}", data["path"]))
         ops.append(
             Operation(
@@ -321,9 +337,15 @@ def build_config(
             digests.append((specset.input_name(uri), hashlib.sha256(file.read_bytes()).hexdigest()))
         base = normalise_base_path(api["base_path"]) if "base_path" in api else summary.base_path
         path = ("apis", index)
-        bad = base_path_problem(base) if "base_path" in api else None
+        bad = base_path_problem(base, api["base_path"]) if "base_path" in api else None
         if bad:
             diags.error(f"base_path {base!r} {bad}", source.pos(*path, "base_path"))
+        elif "base_path" in api and base_path_warning(api["base_path"]):
+            diags.warning(
+                f"base_path {api['base_path']!r} {base_path_warning(api['base_path'])}",
+                source.pos(*path, "base_path"),
+                code="unroutable-path",
+            )
         added, added_attachments = _added_operations(source, api, path, summary.operations, diags)
         if not summary.operations and not added:
             diags.warning(

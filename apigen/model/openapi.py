@@ -51,12 +51,21 @@ def normalise_base_path(path: str) -> str:
     return "/" + path.strip("/") if path.strip("/") else ""
 
 
-def base_path_problem(path: str) -> str | None:
+def base_path_problem(path: str, raw: str = "") -> str | None:
     """Why a (normalised) base path cannot be routed, or None: nginx resolves dot segments and
-    merges slashes before routing, so `/./v1` or `/api//v2` would never match."""
+    merges slashes before routing, so `/./v1` or `/api//v2` would never match. ``raw`` is the
+    base path as written, before percent-decoding."""
     bad = control_character(path)
     if bad:
         return f"has a {bad}"
+    if _ENCODED_SEPARATOR.search(raw) or "\\" in path:
+        # Decoded, `/a%2Fb` became the two segments `/a/b`, and `%5C` a backslash, which the
+        # gateway answers 400 raw or encoded: the API's URLs as written got the gateway's 400
+        # (every one of them for a backslash), without a word (found by a hunt).
+        return (
+            f"is written {raw!r}, with a backslash or an encoded slash (%2F/%5C): nginx decodes it into "
+            "a separator, and the gateway answers such requests 400; it cannot be routed"
+        )
     if "{" in path or "}" in path:
         # Decoded, `%7Btenant%7D` read as a template parameter: the API answered under any first
         # segment (found by a hunt). Server variables are replaced before this.
@@ -78,9 +87,19 @@ def _unnormalised(segments: list[str]) -> str | None:
     return None
 
 
+def base_path_warning(raw: str) -> str | None:
+    """Why a base path's URLs as written are not routed although the API is reachable, or None:
+    a raw `;` gets the gateway's 400, `%3B` is served (as for a spec path, a warning)."""
+    if ";" in raw:
+        return "has a raw `;`: the gateway answers a raw `;` in a path 400 (docs/security.md); clients must send it as %3B"
+    return None
+
+
 def _server_base_path(doc: Mapping[str, Any], version: str) -> str:
+    """The base path of the document as written (not decoded): basePath, or the path of the
+    first server's URL with its variables' defaults."""
     if version == "2.0":
-        return normalise_base_path(str(doc.get("basePath") or ""))
+        return str(doc.get("basePath") or "")
     servers = doc.get("servers") or []
     if not servers or not isinstance(servers[0], dict):
         return ""
@@ -92,7 +111,7 @@ def _server_base_path(doc: Mapping[str, Any], version: str) -> str:
         lambda m: str((variables.get(m.group(1)) or {}).get("default", "")),
         url,
     )
-    return normalise_base_path(url_path(url))
+    return url_path(url)
 
 
 def url_path(url: str) -> str:
@@ -131,6 +150,20 @@ _ENCODED_BRACE = re.compile(r"%7[BbDd]")
 # An encoded slash or backslash in a literal segment: decoded, it splits the segment in two (the
 # documented URL got the gateway's 400, an undeclared one was served; found by a hunt).
 _ENCODED_SEPARATOR = re.compile(r"%2[Ff]|%5[Cc]")
+
+
+def path_problem(path_key: str) -> str | None:
+    """Why a path (a spec's, or one of add_operations) cannot be routed at all, or None."""
+    if _ENCODED_BRACE.search(path_key):
+        # Decoded, `%7Bid%7D` would read as the template `{id}` and match any segment.
+        return "has an encoded brace (%7B/%7D): a literal brace cannot be routed"
+    # A raw backslash too: the gateway answers it 400 like %5C (it built silently; found by a hunt).
+    if _ENCODED_SEPARATOR.search(path_key.split("#", 1)[0]) or "\\" in path_key.split("#", 1)[0]:
+        return (
+            "has a backslash or an encoded slash (%2F/%5C): nginx decodes it into a separator, and the "
+            "gateway answers such requests 400; it cannot be routed"
+        )
+    return None
 
 
 def unroutable_reason(path_key: str) -> str | None:
@@ -203,19 +236,9 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
         if bad:
             diags.error(f"path {path_key!r} has a {bad}", locate(specs.root_uri, item_path, root_display, key=True))
             continue
-        if _ENCODED_BRACE.search(str(path_key)):
-            # Decoded, `%7Bid%7D` would read as the template `{id}` and match any segment.
-            diags.error(
-                f"path {path_key!r} has an encoded brace (%7B/%7D): a literal brace cannot be routed",
-                locate(specs.root_uri, item_path, root_display, key=True),
-            )
-            continue
-        if _ENCODED_SEPARATOR.search(str(path_key).split("#", 1)[0]):
-            diags.error(
-                f"path {path_key!r} has an encoded slash or backslash (%2F/%5C): nginx decodes it into a "
-                "separator, and the gateway answers such requests 400; it cannot be routed",
-                locate(specs.root_uri, item_path, root_display, key=True),
-            )
+        bad = path_problem(str(path_key))
+        if bad:
+            diags.error(f"path {path_key!r} {bad}", locate(specs.root_uri, item_path, root_display, key=True))
             continue
         unroutable = unroutable_reason(str(path_key))
         if unroutable:
@@ -341,7 +364,8 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
     if document_security is None:
         diags.error("security must be a list of requirements (`- scheme: [scopes]`)", locate(specs.root_uri, ("security",), root_display))
         return None
-    base_path = _server_base_path(doc, version)
+    raw_base_path = _server_base_path(doc, version)
+    base_path = normalise_base_path(raw_base_path)
     servers = doc.get("servers") if version != "2.0" and not base_path_given else None
     if isinstance(servers, list) and servers and isinstance(servers[0], dict):
         defined = servers[0].get("variables") or {}
@@ -353,15 +377,23 @@ def summarise_spec(specs: SpecSet, api_name: str, diags: Diagnostics, base_path_
                     hint="define it with a default, or set base_path on the API in the policy",
                     code="undefined-server-variable",
                 )
-    bad = None if base_path_given else base_path_problem(base_path)
+    bad = None if base_path_given else base_path_problem(base_path, raw_base_path)
+    where = ("basePath",) if version == "2.0" else ("servers", 0, "url")
     if bad:
-        where = ("basePath",) if version == "2.0" else ("servers", 0, "url")
         diags.error(
             f"base path {base_path!r} {bad}",
             locate(specs.root_uri, where, root_display),
             hint="set base_path on the API in the policy to override the document's",
         )
         return None
+    unrouted = None if base_path_given else base_path_warning(raw_base_path)
+    if unrouted:
+        diags.warning(
+            f"base path {raw_base_path!r} {unrouted}",
+            locate(specs.root_uri, where, root_display),
+            hint="set base_path on the API in the policy to override the document's",
+            code="unroutable-path",
+        )
     return SpecSummary(
         version=version,
         base_path=base_path,

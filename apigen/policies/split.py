@@ -81,9 +81,11 @@ class Split(PolicyKind):
         cfg = policy.config
         weights: dict[str, float] = cfg.get("weights") or {}
         total = sum(weights.values())
+        # 12 significant digits, the precision of the checks below: `:g` (6) printed 99.99999 as
+        # "weight 100 ... has more than two decimals" (found by a hunt).
         if abs(total - 100) > 1e-9:
             diags.error(
-                f"split weights add up to {total:g}, not 100",
+                f"split weights add up to {total:.12g}, not 100",
                 source.pos(*policy.path, "weights"),
                 hint="blue-green: {blue: 100, green: 0}; canary: {stable: 95, canary: 5}",
             )
@@ -93,7 +95,7 @@ class Split(PolicyKind):
             elif abs(weight * 100 - round(weight * 100)) > 1e-6:
                 # split_clients takes percentages with two decimals: 0.001 would become 0%.
                 diags.error(
-                    f"weight {weight:g} of {name!r} has more than two decimals (nginx's split_clients "
+                    f"weight {weight:.12g} of {name!r} has more than two decimals (nginx's split_clients "
                     "takes percentages to 0.01)",
                     source.pos(*policy.path, "weights", name),
                 )

@@ -97,8 +97,27 @@ def plain_validator_class(version: str) -> Any:
     _lenient_regex_format()
     if version not in _LOCAL:
         base = {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}[version]
-        _LOCAL[version] = type(f"Local{base.__name__}", (base,), {"resolver_handlers": LOCAL_DOCUMENTS})
+        keywords = {**base.keyword_validators, "paths": _paths_validator_class()}
+        _LOCAL[version] = type(
+            f"Local{base.__name__}", (base,), {"resolver_handlers": LOCAL_DOCUMENTS, "keyword_validators": keywords}
+        )
     return _LOCAL[version]
+
+
+def _paths_validator_class() -> Any:
+    """openapi-spec-validator's Paths check without the Paths Object's extensions: it read every
+    key as a path item, so a valid `x-note: 1` there made it raise (reported as "the validator
+    failed ('x-note')" at 1:1), and an `x-...` mapping with a `get` key was checked as an
+    operation (found by a hunt). The schema check still covers the extensions (any value)."""
+    from openapi_spec_validator.validation.keywords import PathsValidator
+
+    class _PathsWithoutExtensions(PathsValidator):  # type: ignore[misc]
+        def __call__(self, paths: Any) -> Iterator[Any]:
+            for url, path_item in paths.items():
+                if not str(url).startswith("x-"):
+                    yield from self.path_validator(url, path_item)
+
+    return _PathsWithoutExtensions
 
 
 _LOCAL: dict[str, Any] = {}

@@ -147,6 +147,24 @@ def test_spec_errors_are_named_from_where_the_policy_was_named(tmp_path: Path) -
     assert len(proc.stderr.splitlines()) == 2  # the message, then the count
 
 
+def test_the_error_count_is_the_number_of_errors_printed(tmp_path: Path) -> None:
+    # A spec two APIs name is validated for each: its error was printed once, counted twice
+    # ("apigen: 3 errors" under two lines; found by a hunt).
+    (tmp_path / "policy.yaml").write_text(
+        "upstreams: {u: {servers: [{address: '127.0.0.1:1'}]}}\napis:\n"
+        "  - {name: a, spec: spec.yaml, upstream: u, base_path: /a}\n"
+        "  - {name: b, spec: spec.yaml, upstream: u, base_path: /b}\n"
+        "  - {name: c, spec: spec.yaml, upstream: nope, base_path: /c}\n"
+    )
+    (tmp_path / "spec.yaml").write_text("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get: {}\n")
+    for command in (["validate"], ["build", "-o", str(tmp_path / "out")]):
+        proc = apigen(*command, "policy.yaml", cwd=tmp_path)
+        assert proc.returncode == 1
+        errors = [line for line in proc.stderr.splitlines() if ": error: " in line]
+        assert len(errors) == 2, proc.stderr
+        assert proc.stderr.splitlines()[-1] == "apigen: 2 errors", proc.stderr
+
+
 def test_build_writes_the_golden_bundle(tmp_path: Path) -> None:
     proc = apigen("build", PETSTORE, "-o", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr

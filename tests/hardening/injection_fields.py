@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
-from apigen.model.openapi import base_path_problem, normalise_base_path
+from apigen.model.openapi import base_path_problem, normalise_base_path, path_problem
 from apigen.plan.assets import safe_file_name
 from apigen.plan.paths import _PARAM, pcre_escape, raw_path_regex
 from apigen.plan.planner import slug
@@ -114,7 +114,8 @@ def _server_url(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
     spec["servers"] = [{"url": "/" + value}]
 
 
-def _server_url_intended(value: str) -> str:
+def _server_url_path(value: str) -> str:
+    """The base path as written (not decoded)."""
     # Server variables ({x}) take their (missing) defaults; the query part is dropped.
     url = re.sub(r"\{([^}]*)\}", "", "/" + value)
     # `//host/x` is scheme-relative: the path is what follows the host (model/openapi.py), and
@@ -122,8 +123,11 @@ def _server_url_intended(value: str) -> str:
     if url.startswith("//"):
         host_and_path = url[2:]
         url = "/" + host_and_path.split("/", 1)[1] if "/" in host_and_path else ""
-    path = url.split("?")[0].split("#")[0]
-    return normalise_base_path(path).lstrip("/")
+    return url.split("?")[0].split("#")[0]
+
+
+def _server_url_intended(value: str) -> str:
+    return normalise_base_path(_server_url_path(value)).lstrip("/")
 
 
 def _policy_base_path(policy: Policy, spec: Spec, value: str, ws: Path) -> None:
@@ -195,6 +199,8 @@ def _route_path(value: str) -> str:
 def _path_accepts(value: str) -> bool | None:
     if not no_control(value) or not no_control(unquote(value)):
         return False
+    if path_problem(value):  # an encoded brace or separator, a backslash: cannot be routed
+        return False
     # openapi-spec-validator parses path templates and rejects some unbalanced braces itself.
     return None if "{" in value or "}" in value else True
 
@@ -239,7 +245,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "spec.servers.url",
         _server_url,
-        accepts=lambda v: base_path_problem(normalise_base_path("/" + _server_url_intended(v))) is None,
+        accepts=lambda v: base_path_problem(normalise_base_path(_server_url_path(v)), _server_url_path(v)) is None,
         transforms=(identity, pcre_escape),
         intended=_server_url_intended,
         usable=lambda v: 0 < len(_server_url_intended(v).encode()) < 200
@@ -250,7 +256,7 @@ FIELDS: tuple[Field, ...] = (
         "policy.apis.base_path",
         _policy_base_path,
         # Decoded like spec paths; dot or empty segments (also encoded) are refused.
-        accepts=lambda v: _BASE_PATH("/" + v) and base_path_problem(normalise_base_path("/" + v)) is None,
+        accepts=lambda v: _BASE_PATH("/" + v) and base_path_problem(normalise_base_path("/" + v), "/" + v) is None,
         transforms=(identity, pcre_escape, raw_path_regex),
         intended=lambda v: normalise_base_path("/" + v).lstrip("/"),
         # Short enough that the base prefix and the routes stay within nginx's 255-byte location

@@ -99,3 +99,23 @@ def test_added_operations_are_checked_and_located_like_spec_paths(tmp_path: Path
     (tmp_path / "policy.yaml").write_text(head + '      sp: {method: GET, path: "/a%20b"}\n')
     plan = compile_policy(tmp_path / "policy.yaml", render=False).plan
     assert resolve(plan, "GET", "/a%20b").operation.operation_id == "sp"
+
+
+def test_added_operation_paths_get_the_spec_paths_checks(tmp_path: Path) -> None:
+    """Found by a hunt: add_operations paths were checked for control characters only. Decoded,
+    `/x%7By%7D` was the template /x{y} and answered any /x...; `/x%2Fy` was served as /x/y
+    while /x%2Fy got the gateway's 400; unroutable ones were not warned."""
+    from apigen.diagnostics import CompileError
+    from apigen.pipeline import compile_policy
+
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    head = "upstreams:\n  u: {servers: [{address: 127.0.0.1:9001}]}\napis:\n  - name: a\n    spec: spec.yaml\n    upstream: u\n    add_operations:\n"
+    for path, message in (("/x%7By%7D", "has an encoded brace"), ("/x%2Fy", "has a backslash or an encoded slash")):
+        (tmp_path / "policy.yaml").write_text(head + f'      sp: {{method: GET, path: "{path}"}}\n')
+        with pytest.raises(CompileError) as info:
+            compile_policy(tmp_path / "policy.yaml", render=False, display="policy.yaml")
+        (err,) = info.value.diagnostics.errors
+        assert str(err.position) == "policy.yaml:8:31" and err.message.startswith(f"add_operations: path {path!r} {message}")
+    (tmp_path / "policy.yaml").write_text(head + '      sp: {method: GET, path: "/x//y"}\n')
+    (warning,) = compile_policy(tmp_path / "policy.yaml", render=False, display="policy.yaml").diagnostics.warnings
+    assert warning.code == "unroutable-path" and str(warning.position) == "policy.yaml:8:31"

@@ -66,6 +66,8 @@ def test_split_validation(tmp_path: Path) -> None:
         # split_clients takes two decimals: 0.001 % would be rendered 0 % (never served).
         "p": {"kind": "split", "weights": {"stable": 99.999, "canary": 0.001}},
         "q": {"kind": "split", "weights": {"stable": 87.5, "canary": 12.5}},
+        # Named as written, not rounded to six digits ("weight 100", "add up to 100, not 100").
+        "r": {"kind": "split", "weights": {"stable": 99.99999, "canary": 0.0000001}},
     }
     errors = "\n".join(
         compile_errors(
@@ -78,6 +80,9 @@ def test_split_validation(tmp_path: Path) -> None:
     assert "weight 99.999 of 'stable' has more than two decimals" in errors
     assert "weight 0.001 of 'canary' has more than two decimals" in errors
     assert "12.5" not in errors and "87.5" not in errors
+    assert "weight 99.99999 of 'stable' has more than two decimals" in errors
+    assert "weight 1e-07 of 'canary' has more than two decimals" in errors
+    assert "split weights add up to 99.9999901, not 100" in errors
 
 
 @pytest.mark.live

@@ -8,7 +8,7 @@ import pytest
 
 from apigen.bundle import write_atomic
 from apigen.verify import parse_bundle, run_nginx_t
-from tests.support.compile import compile_case, openapi, ops, simple_policy
+from tests.support.compile import compile_case, errors_of, openapi, ops, simple_policy
 from tests.support.corpus import corpus_file
 from tests.support.nginx import nginx_binary, requires_nginx
 
@@ -90,3 +90,26 @@ def test_sizes_in_gigabytes_pass_nginx_t(tmp_path: Path) -> None:
     assert "keys_zone=apigen_cache_c:1024m max_size=2G" in text and "subrequest_output_buffer_size 1024m;" in text
     check = run_nginx_t(tmp_path / "out", nginx=nginx_binary() or "nginx")
     assert check.ok, check.output
+
+
+@requires_nginx
+def test_largest_accepted_integers_pass_nginx_t(tmp_path: Path) -> None:
+    """Found by a hunt: max_fails, max_conns and sizes in bytes had no maximum, and nginx refuses
+    numbers past 2^63-1 ("invalid parameter max_fails=100000000000000000000"); the schema stops
+    there now (tests/bad_inputs/integer-above-nginx-max), and the largest value still passes."""
+    top = 2**63 - 1
+    policy = simple_policy(use=["b"])
+    policy["gateway"] = {"client_max_body_size": top}
+    policy["upstreams"]["u"] = {
+        "servers": [{"address": "127.0.0.1:9001", "max_fails": top, "max_conns": top}],
+        "passive_health": {"max_fails": top},
+    }
+    policy["policies"] = {"b": {"kind": "body_limit", "max": top}}
+    result = compile_case(tmp_path / "in", policy, {"openapi.json": openapi({"/a": ops("get")})}, render=True)
+    assert result.bundle is not None
+    write_atomic(result.bundle, tmp_path / "out")
+    check = run_nginx_t(tmp_path / "out", nginx=nginx_binary() or "nginx")
+    assert check.ok, check.output
+    policy["upstreams"]["u"]["passive_health"]["max_fails"] = top + 1
+    (err,) = errors_of(tmp_path / "in2", policy, {"openapi.json": openapi({"/a": ops("get")})})
+    assert err.message == "upstreams/u/passive_health/max_fails: 9223372036854775808 is greater than the maximum of 9223372036854775807"

@@ -206,3 +206,24 @@ apis:
         "upstreams/u/timeouts/read: '10 s' is not allowed here (must match ^[0-9]{1,9}(ms|s|m|h|d)?$)",
         "upstreams/u/timeouts/connect: -1 is less than the minimum of 0",
     ]
+
+
+def test_a_policy_without_a_kind_or_not_a_mapping_is_one_error(tmp_path: Path) -> None:
+    # The kind dispatch (`if: {properties: {kind: {const: X}}}`) held for every kind when `kind`
+    # was missing or the policy was no mapping, so every kind's `then` applied: 15 errors for a
+    # missing kind ("'htpasswd' is required", "unknown key 'response'", ...), and a list policy
+    # led with "... is valid under each of {'required': ['template']}, ..." (found by a hunt).
+    policy = """\
+upstreams:
+  u: {servers: [{address: "127.0.0.1:1"}]}
+policies:
+  nokind: {response: {hide: [Server]}}
+  alist: [kind, headers]
+apis:
+  - {name: a, spec: openapi.json, upstream: u, use: [nokind, alist]}
+"""
+    errors = errors_of(tmp_path, policy, {"openapi.json": SPEC})
+    assert formatted(errors) == [
+        "policy.yaml:4:11: error: policies/nokind: 'kind' is required [schema]",
+        "policy.yaml:5:10: error: policies/alist: expected object, got list ['kind', 'headers'] [schema]",
+    ]

@@ -9,7 +9,7 @@ import pytest
 from apigen.diagnostics import Diagnostics
 from apigen.load.spec_loader import load_spec, locate, parse_document
 from apigen.model.openapi import normalise_base_path, summarise_spec
-from tests.support.compile import compile_case, errors_of, openapi, simple_policy
+from tests.support.compile import compile_case, errors_of, openapi, ops, simple_policy
 
 SWAGGER2 = """\
 swagger: "2.0"
@@ -575,3 +575,41 @@ def test_a_malformed_security_is_never_no_requirement() -> None:
     assert _security([{"key": []}, {}]) == ({"key": ()}, {})
     for bad in ({"key": []}, "key", [{"key": None}], ["key"], [{"key": "scope"}]):
         assert _security(bad) is None, bad
+
+
+def test_base_paths_the_gateway_answers_400_are_refused_or_warned(tmp_path: Path) -> None:
+    """Found by a hunt: a base path is percent-decoded like a spec path, but its encoded `/` or
+    `\\` was not refused as a spec path's is: `/a%2Fb` was served as `/a/b` (the URLs as written
+    got the path-confusion check's 400), and a backslash, raw or encoded, made every route of the
+    API answer 400. A raw `;` is warned, as in a spec path (clients must send %3B)."""
+    for written in ("/a%2Fb", "/a%5cb", "/x%2F"):
+        (err,) = errors_of(tmp_path / "p", simple_policy(base_path=written), {"openapi.json": openapi({"/a": ops("get")})})
+        assert str(err.position) == "policy.yaml:16:20", err.format()  # the base_path value
+        assert f"is written {written!r}, with a backslash or an encoded slash" in err.message
+    for url in ("https://x.example/a%2Fb", "https://x.example/a\\b", "/{v}"):
+        doc = openapi({"/a": ops("get")}, servers=[{"url": url, "variables": {"v": {"default": "a%5Cb"}}}])
+        (err,) = errors_of(tmp_path / "s", simple_policy(), {"openapi.json": doc})
+        assert "with a backslash or an encoded slash" in err.message and err.position.file == "openapi.json"
+    doc = openapi({"/a": ops("get")}, servers=[{"url": "/api;v=1"}])
+    result = compile_case(tmp_path / "w", simple_policy(), {"openapi.json": doc})
+    assert [(d.code, d.message.split(":")[0]) for d in result.diagnostics.warnings] == [
+        ("unroutable-path", "base path '/api;v=1' has a raw `;`")
+    ]
+    result = compile_case(tmp_path / "w", simple_policy(base_path="/api;v=1"), {"openapi.json": openapi({"/a": ops("get")})})
+    assert [d.code for d in result.diagnostics.warnings] == ["unroutable-path"]
+    # Encoded, `;` is what nginx routes on: served, no warning.
+    assert not compile_case(tmp_path / "w", simple_policy(base_path="/api%3Bv=1"), {"openapi.json": openapi({"/a": ops("get")})}).diagnostics.warnings
+
+
+@pytest.mark.parametrize("version", ["2.0", "3.0.3", "3.1.0"])
+def test_extensions_of_the_paths_object_are_valid_whatever_their_value(
+    tmp_path: Path, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a hunt: openapi-spec-validator read every key of `paths` as a path item, so a
+    valid `x-note: 1` there was "the validator failed ('x-note')" at 1:1, and an extension
+    holding a `get` key was checked as an operation."""
+    monkeypatch.setenv("APIGEN_NO_CACHE", "1")  # the validator runs, not a marker of an earlier pass
+    paths = {"/a": ops("get"), "x-note": 1, "x-empty": None, "x-group": {"get": {"nonsense": True}}}
+    doc = {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": paths} if version == "2.0" else openapi(paths, version)
+    result = compile_case(tmp_path, simple_policy(), {"openapi.json": doc})
+    assert [o.operation_id for o in result.config.apis[0].operations] == ["get"]

@@ -178,3 +178,17 @@ def test_explain_agrees_with_nginx_on_hosts_guarded_apis_and_preflights() -> Non
     traffic = compile_policy(PETSTORE.parent / "traffic" / "policy.yaml").plan
     res = resolve(traffic, "OPTIONS", "/v1/pets/1")
     assert res.status == 405 and any("preflight" in n and "PUT, DELETE" in n for n in res.notes)
+
+
+def test_explain_text_of_trace_and_of_decoded_control_characters() -> None:
+    """Found by a hunt: TRACE (answered by nginx before routing) printed "route None" and an
+    empty "Allow: "; a percent-encoded control character reached the terminal decoded (`%1b` an
+    escape sequence)."""
+    proc = run("explain", "TRACE", "/v1/pets", "-p", "examples/petstore/policy.yaml")
+    assert proc.returncode == 1
+    assert "None" not in proc.stdout and "Allow:" not in proc.stdout, proc.stdout
+    assert "405 Method Not Allowed\n" in proc.stdout
+    proc = run("explain", "GET", "/v1/pets/%1b[2J%00", "-p", "examples/petstore/policy.yaml")
+    assert proc.returncode == 1
+    assert "\x1b" not in proc.stdout and "\x00" not in proc.stdout
+    assert proc.stdout.startswith("GET /v1/pets/\\x1b[2J\\x00\n"), proc.stdout
