@@ -157,10 +157,9 @@ def path_problem(path_key: str) -> str | None:
     if _ENCODED_BRACE.search(path_key):
         # Decoded, `%7Bid%7D` would read as the template `{id}` and match any segment.
         return "has an encoded brace (%7B/%7D): a literal brace cannot be routed"
-    # A raw backslash too: the gateway answers it 400 like %5C (it built silently; found by a hunt).
-    if _ENCODED_SEPARATOR.search(path_key.split("#", 1)[0]) or "\\" in path_key.split("#", 1)[0]:
+    if _ENCODED_SEPARATOR.search(path_key.split("#", 1)[0]):
         return (
-            "has a backslash or an encoded slash (%2F/%5C): nginx decodes it into a separator, and the "
+            "has an encoded slash or backslash (%2F/%5C): nginx decodes it into a separator, and the "
             "gateway answers such requests 400; it cannot be routed"
         )
     return None
@@ -176,6 +175,9 @@ def unroutable_reason(path_key: str) -> str | None:
         # The path-confusion check refuses a raw ";" (servlet path parameters; a review noticed
         # such paths had become unreachable without a word).
         return "the gateway answers a raw `;` in a path 400 (docs/security.md); clients must send it as %3B"
+    if "\\" in path_key:
+        # Refused like `;` (some servers read it as `/`); such a path built without a word (a hunt).
+        return "the gateway answers a backslash in a path 400 (docs/security.md)"
     segments = unquote(path_key).split("/")[1:]
     if segments and segments[-1] == "":
         segments.pop()  # a trailing slash: a path of its own, not an empty segment

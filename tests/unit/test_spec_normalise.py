@@ -288,6 +288,22 @@ def test_refs_in_example_data_are_data_and_semicolons_are_warned(tmp_path: Path)
     assert warned == [("unroutable-path", "path '/a;v2' is never matched"), ("unroutable-path", "path parameter 'id' of GET /cars/{id} has style matrix (`;id=...`)")]
 
 
+def test_a_backslash_in_a_spec_path_is_warned_and_the_rest_builds(tmp_path: Path) -> None:
+    """A raw backslash in a path is refused 400 by the path-confusion check, like `;`: the path is
+    warned as unroutable (it built without a word; found by a hunt) and the API's other paths
+    build. An encoded one (%5C) stays an error: nginx decodes it into the routed URI."""
+    (tmp_path / "spec.yaml").write_text(
+        'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths:\n'
+        "  /files:\n    get: {operationId: files, responses: {'200': {description: ok}}}\n"
+        "  /files/a\\b:\n    get: {operationId: back, responses: {'200': {description: ok}}}\n"
+    )
+    result = compile_case(tmp_path, simple_policy("spec.yaml"))
+    warned = [d.message.split(":")[0] for d in result.diagnostics.warnings if d.code == "unroutable-path"]
+    assert warned == ["path '/files/a\\\\b' is never matched"]
+    assert "backslash in a path 400" in result.diagnostics.warnings[0].message
+    assert any(r.template.text == "/files" for r in result.plan.routes.routes)
+
+
 def test_spec_outside_the_policy_folder_is_named_relatively(tmp_path: Path) -> None:
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "api.json").write_text(
