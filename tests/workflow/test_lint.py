@@ -334,6 +334,47 @@ def test_cache_notices_a_created_tls_file(tmp_path: Path) -> None:
     assert doc["cached"] is False and not [f for f in doc["findings"] if f["severity"] == "error"], doc
 
 
+def test_cache_notices_a_retargeted_symbolic_link(tmp_path: Path) -> None:
+    """Found by a hunt: inputs were stored resolved, so `ln -sfn other.yaml openapi.yaml` (a
+    spec, a $ref'd directory, a key file) left every stored digest matching and lint printed the
+    old target's findings from the cache."""
+    policy, cache = petstore_copy(tmp_path), tmp_path / "c"
+    spec = policy.parent / "openapi.yaml"
+    spec.rename(policy.parent / "a.yaml")
+    text = (policy.parent / "a.yaml").read_text()
+    start, end = text.index("    delete:\n      operationId: deletePet"), text.index("  /pets/{petId}/photos")
+    (policy.parent / "b.yaml").write_text(text[:start] + text[end:])  # no DELETE /v1/pets/{petId}
+    spec.symlink_to("a.yaml")
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+    spec.unlink()
+    spec.symlink_to("b.yaml")
+    code, doc = run_json("lint", "--format", "json", policy, cache=cache)
+    assert doc["cached"] is False and doc == run_json("lint", "--no-cache", "--format", "json", policy)[1]
+    assert not any("DELETE /v1/pets/{petId}" in f["message"] for f in doc["findings"]), doc
+    # A directory on the way to a $ref'd file: schemas/pet.yaml.
+    schemas = policy.parent / "schemas"
+    shutil.copytree(schemas, policy.parent / "schemas-b")
+    schemas.rename(policy.parent / "schemas-a")
+    schemas.symlink_to("schemas-a")
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is True
+    schemas.unlink()
+    schemas.symlink_to("schemas-b")
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+    # A file a policy reads.
+    shutil.copytree(REPO / "examples" / "secured", tmp_path / "secured")
+    secured = tmp_path / "secured" / "policy.yaml"
+    keys = secured.parent / "keys" / "api-keys.txt"
+    keys.rename(keys.with_name("good.txt"))
+    keys.with_name("bad.txt").write_text("not a key line\n")
+    keys.symlink_to("good.txt")
+    assert run_json("lint", "--format", "json", secured, cache=cache)[0] == 0
+    keys.unlink()
+    keys.symlink_to("bad.txt")
+    code, doc = run_json("lint", "--format", "json", secured, cache=cache)
+    assert code == 1 and doc["cached"] is False, doc
+
+
 @pytest.mark.parametrize("apis", ["5", "true", "1.5"])
 def test_a_scalar_apis_is_reported_not_a_crash(tmp_path: Path, apis: str) -> None:
     """`apis: 5` made lint fail with an internal error (exit 3), with or without its cache;
