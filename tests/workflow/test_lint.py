@@ -164,6 +164,20 @@ def test_split_rule_tolerates_kinds_the_compiler_may_not_have_yet() -> None:
     assert list(RULES["split-same-upstream"].check(ctx)) == []
 
 
+def test_split_overrides_to_one_upstream_are_not_variants(tmp_path: Path) -> None:
+    """Found by a hunt: a header and a cookie that both pin requests to the canary were reported
+    as "two variants use upstream 'canary'" (the only `upstream:` keys of a split are its
+    overrides; its variants are the keys of `weights`, which cannot repeat)."""
+    shutil.copytree(REPO / "examples" / "traffic", tmp_path / "traffic")
+    shutil.copytree(PETSTORE, tmp_path / "petstore")
+    policy = tmp_path / "traffic" / "policy.yaml"
+    edit(policy, "      - {cookie: canary, value: never, upstream: stable}\n",
+         "      - {cookie: canary, value: always, upstream: canary}\n"
+         "      - {cookie: canary, value: never, upstream: stable}\n")
+    code, doc = run_json("lint", "--no-cache", "--format", "json", policy)
+    assert code == 0 and "split-same-upstream" not in rules_of(doc), doc
+
+
 def test_auth_and_rate_limit_kinds_are_matched_by_name() -> None:
     ctx = _context(PET_POLICY)
     from apigen.plan.effective import EffectivePolicy
