@@ -70,7 +70,22 @@ def _host_served(plan: Plan, host: str) -> bool:
     return False
 
 
+# A request target nginx's request-line parser takes: a path (origin form) or an absolute URL.
+_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# Bytes the parser refuses anywhere in the target: whitespace ends it, control characters are
+# errors (each 400 from a live nginx 1.22).
+_RAW_REFUSED = re.compile(r"[\x00-\x20\x7f]")
+
+
 def resolve(plan: Plan, method: str, url: str) -> Resolution:
+    if not (url.startswith("/") or _ABSOLUTE_URL.match(url)) or _RAW_REFUSED.search(url):
+        # Found by a hunt: `explain GET v1/pets` (or `api.example.com/v1/pets`, `*`, a raw space
+        # or tab) predicted the gateway's 404 or an operation; nginx answers 400 before routing.
+        return Resolution(
+            method, url, 400, "(none)",
+            notes=["nginx refuses this request target (400): send a path starting with `/` or a full "
+                   "http:// URL, with spaces and control characters percent-encoded"],
+        )
     uri = normalise_uri(url)
     host = urlsplit(url).hostname if "://" in url else None
     if host and plan.reject_unknown_hosts and not _host_served(plan, host):

@@ -122,11 +122,21 @@ def _diff(policy: Path, against_dir: Path | None, against_ref: str | None, view:
                 data(f"  {'+' if state == 'added' else '-' if state == 'removed' else '~'} file {f} {state}")
         if view in ("unified", "all") and text_diff:
             data("".join(_colour_line(line, colour) + "\n" for line in text_diff.splitlines()).rstrip("\n"))
-        message(
-            f"{policy}: {len(changes)} directive change{'s' if len(changes) != 1 else ''}"
-            f" against {against_ref or against_dir}" if changed else f"{policy}: no change against {against_ref or against_dir}"
-        )
+        message(f"{policy}: {_count_line(changes, opaque, summary) if changed else 'no change'} against {against_ref or against_dir}")
     sys.exit(EXIT_CHANGED if changed else 0)
+
+
+def _count_line(changes: list, opaque: list[str], summary: dict) -> str:
+    """What changed, counted: a change that is only in a file nginx does not parse (a JWT issuer
+    or key in the njs configuration, an API-key list) said "0 directive changes" (found by a hunt)."""
+    parts = []
+    if changes or not (opaque or "include_dir" in summary):
+        parts.append(f"{len(changes)} directive change{'s' if len(changes) != 1 else ''}")
+    if opaque:
+        parts.append(f"{len(opaque)} other file{'s' if len(opaque) != 1 else ''} changed")
+    if "include_dir" in summary:
+        parts.append("include_dir moved")
+    return ", ".join(parts)
 
 
 def _colour_line(line: str, colour: bool) -> str:

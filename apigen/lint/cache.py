@@ -5,6 +5,11 @@ every input file with its sha256: the policy file, each OpenAPI document and eve
 ``$ref``s reach. A lookup re-hashes those files (milliseconds, even for megabyte specs) and
 returns the stored findings only when all digests still match.
 
+Inputs are kept as the compiler names them (``spec: openapi.yaml`` beside the policy), with the
+file that name resolved to: a symbolic link on the way that now points elsewhere (a spec, a
+``$ref``'d directory, a key file switched by ``ln -sfn``) is a change even when the old target is
+untouched (found by a hunt: the old target's findings came back from the cache).
+
 Location: ``$APIGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/apigen``, else ``~/.cache/apigen``; its
 ``lint`` directory is private to the user (see :mod:`apigen.cache`: 0700, entries 0600, skipped
 when someone else could write to it). This module imports nothing from the compiler (apigen.cache
@@ -22,7 +27,7 @@ from typing import Any
 
 from apigen.cache import cache_root, private_dir
 
-FORMAT = 1
+FORMAT = 2  # 2: inputs are [name, resolved file, digest]
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -60,20 +65,25 @@ def lookup(policy: Path, variant: str = "") -> Any | None:
         stored = json.loads(entry.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    for path, digest in stored.get("inputs", []):
-        if file_digest(Path(path)) != digest:
-            return None
+    try:
+        for name, resolved, digest in stored.get("inputs", []):
+            if os.path.realpath(name) != resolved or file_digest(Path(resolved)) != digest:
+                return None
+    except (TypeError, ValueError):  # not an entry this version wrote
+        return None
     return stored.get("value")
 
 
 def store(policy: Path, inputs: list[Path], value: Any, variant: str = "") -> None:
-    """Remember ``value`` for ``policy`` and its ``inputs``; failures to write are ignored."""
+    """Remember ``value`` for ``policy`` and its ``inputs`` (paths as the compiler opened them,
+    symbolic links not resolved); failures to write are ignored."""
     digests = []
-    for path in sorted({p.resolve() for p in [policy, *inputs]}):
-        digest = file_digest(path)
+    for name in sorted({os.path.abspath(p) for p in [policy, *inputs]}):
+        resolved = os.path.realpath(name)
+        digest = file_digest(Path(resolved))
         if digest is None:
             return  # an input vanished meanwhile: do not cache
-        digests.append((str(path), digest))
+        digests.append((name, resolved, digest))
     entry = _entry_path(policy, variant)
     if private_dir(entry.parent) is None:
         return

@@ -412,7 +412,11 @@ def split_same_upstream(ctx: LintContext) -> Iterator[Diagnostic]:
         if policy.kind not in SPLIT_KINDS:
             continue
         seen: dict[str, tuple[Hashable, ...]] = {}
-        for path, upstream in _upstream_refs(dict(policy.config), policy.path):
+        # Overrides are not variants: each pins some requests to one, and a header and a cookie
+        # that both force the canary is the usual setup (found by a hunt: it was reported as
+        # "two variants use upstream 'canary'", with a hint to remove the split).
+        variants = {k: v for k, v in policy.config.items() if k != "overrides"}
+        for path, upstream in _upstream_refs(variants, policy.path):
             if upstream in seen:
                 yield RULES["split-same-upstream"].finding(
                     f"split {name!r}: two variants use upstream {upstream!r}",

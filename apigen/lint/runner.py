@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin
@@ -46,7 +47,6 @@ def _lint_uncached(policy: Path, display: str) -> tuple[list[Diagnostic], list[P
     from apigen.diagnostics import CompileError
     from apigen.lint.rules import RULES, LintContext
     from apigen.lint.settings import read_settings
-    from apigen.load.spec_loader import uri_path
     from apigen.pipeline import compile_policy
 
     try:
@@ -64,7 +64,8 @@ def _lint_uncached(policy: Path, display: str) -> tuple[list[Diagnostic], list[P
     findings = settings.apply(findings, display)
     inputs = [policy, *compiled.plan.asset_inputs]  # key files, certificates, htpasswd, ...
     for api in compiled.config.apis:
-        inputs += spec_files(uri_path(api.spec_uri))
+        # As the compiler named it (symbolic links kept: the cache notices one retargeted).
+        inputs += spec_files(source.base_dir / api.spec_file)
     return findings, inputs
 
 
@@ -95,7 +96,7 @@ def _inputs_of_broken(policy: Path) -> list[Path] | None:
     for api in apis if isinstance(apis, list) else []:
         spec = api.get("spec") if isinstance(api, dict) else None
         if isinstance(spec, str):
-            path = (policy.resolve().parent / spec).resolve()
+            path = policy.resolve().parent / spec
             if not path.is_file():
                 return None
             inputs += spec_files(path)
@@ -103,12 +104,18 @@ def _inputs_of_broken(policy: Path) -> list[Path] | None:
 
 
 def spec_files(root: Path) -> list[Path]:
-    """``root`` and every file its ``$ref``s reach (transitively)."""
+    """``root`` and every file its ``$ref``s reach (transitively), as the loader reaches them:
+    from the file ``root`` resolves to, ``$ref``s joined as written. ``root`` is listed as named
+    too (a symbolic link retargeted is a change)."""
     from apigen.load.spec_loader import file_refs, parse_document, uri_path
     from apigen.load.yaml_positions import YamlLoadError, read_text
 
+    named = Path(os.path.abspath(root))
     seen: dict[str, Path] = {}
-    todo = [root.resolve().as_uri()]
+    try:
+        todo = [named.resolve().as_uri()]
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return [named]
     while todo:
         uri = todo.pop()
         if uri in seen:
@@ -123,6 +130,4 @@ def spec_files(root: Path) -> list[Path]:
             target, _ = urldefrag(urljoin(uri, ref))
             if target.startswith("file://") and target not in seen:
                 todo.append(target)
-    return sorted(seen.values())
-
-
+    return sorted({named, *seen.values()})

@@ -259,3 +259,16 @@ def test_reordered_spec_paths_are_no_change(built: tuple[Path, Path]) -> None:
     unified = run("diff", policy, "--against", bundle, "--view", "unified").stdout
     changed = [line for line in unified.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
     assert changed and all("openapi.yaml sha256:" in line for line in changed)
+
+
+def test_a_change_outside_the_nginx_configuration_is_counted(tmp_path: Path) -> None:
+    """Found by a hunt: a new JWT issuer changes only the njs configuration; the diff listed the
+    file and exited 1, but its last line said "0 directive changes"."""
+    shutil.copytree(REPO / "examples" / "secured", tmp_path / "secured")
+    policy, bundle = tmp_path / "secured" / "policy.yaml", tmp_path / "deployed"
+    assert run("build", policy, "-o", bundle).returncode == 0
+    edit(policy, "issuer: https://auth.example.com/", "issuer: https://auth2.example.com/")
+    proc = run("diff", policy, "--against", bundle)
+    assert proc.returncode == 1
+    assert "~ file njs/apigen_auth_config.js changed" in proc.stdout
+    assert proc.stderr.strip() == f"{policy}: 1 other file changed against {bundle}", proc.stderr

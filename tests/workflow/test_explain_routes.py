@@ -57,6 +57,26 @@ def test_explain_405_and_404() -> None:
     assert code == 1 and doc["status"] == 404
 
 
+@pytest.mark.parametrize(
+    "url", ["v1/pets", "api.example.com/v1/pets", "*", "", "/v1/pets/1 2", "/v1/pets/1\t2", "/v1/pets/1\x7f",
+            "v1/pets?next=http://api.example.com/v1/pets"],
+)
+def test_a_target_nginx_refuses_is_400_not_a_route(url: str) -> None:
+    """Found by a hunt (each sent to a live nginx 1.22: 400): a path without its leading `/` (or a
+    URL without its scheme) was predicted as the gateway's 404, a raw space or control character
+    as the operation."""
+    petstore = compile_policy(PETSTORE / "policy.yaml", render=False).plan
+    res = resolve(petstore, "GET", url)
+    assert (res.status, res.operation, res.location) == (400, None, "(none)"), res
+    assert resolve(petstore, "GET", "http://api.example.com/v1/pets").status == 200
+    assert resolve(petstore, "GET", "/v1/pets/a%202").status == 200
+
+
+def test_explain_without_the_leading_slash_says_400() -> None:
+    code, doc = run_json("explain", "GET", "v1/pets", "-p", "examples/petstore/policy.yaml", "--format", "json")
+    assert code == 1 and doc["status"] == 400 and "request target" in doc["notes"][0], doc
+
+
 def _check_every_route_resolves(policy: Path) -> int:
     result = compile_policy(policy, render=False)
     checked = 0

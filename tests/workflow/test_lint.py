@@ -164,6 +164,20 @@ def test_split_rule_tolerates_kinds_the_compiler_may_not_have_yet() -> None:
     assert list(RULES["split-same-upstream"].check(ctx)) == []
 
 
+def test_split_overrides_to_one_upstream_are_not_variants(tmp_path: Path) -> None:
+    """Found by a hunt: a header and a cookie that both pin requests to the canary were reported
+    as "two variants use upstream 'canary'" (the only `upstream:` keys of a split are its
+    overrides; its variants are the keys of `weights`, which cannot repeat)."""
+    shutil.copytree(REPO / "examples" / "traffic", tmp_path / "traffic")
+    shutil.copytree(PETSTORE, tmp_path / "petstore")
+    policy = tmp_path / "traffic" / "policy.yaml"
+    edit(policy, "      - {cookie: canary, value: never, upstream: stable}\n",
+         "      - {cookie: canary, value: always, upstream: canary}\n"
+         "      - {cookie: canary, value: never, upstream: stable}\n")
+    code, doc = run_json("lint", "--no-cache", "--format", "json", policy)
+    assert code == 0 and "split-same-upstream" not in rules_of(doc), doc
+
+
 def test_auth_and_rate_limit_kinds_are_matched_by_name() -> None:
     ctx = _context(PET_POLICY)
     from apigen.plan.effective import EffectivePolicy
@@ -332,6 +346,47 @@ def test_cache_notices_a_created_tls_file(tmp_path: Path) -> None:
     write_tls_file(policy.parent / "tls.key", "key")
     code, doc = run_json("lint", "--format", "json", policy, cache=cache)
     assert doc["cached"] is False and not [f for f in doc["findings"] if f["severity"] == "error"], doc
+
+
+def test_cache_notices_a_retargeted_symbolic_link(tmp_path: Path) -> None:
+    """Found by a hunt: inputs were stored resolved, so `ln -sfn other.yaml openapi.yaml` (a
+    spec, a $ref'd directory, a key file) left every stored digest matching and lint printed the
+    old target's findings from the cache."""
+    policy, cache = petstore_copy(tmp_path), tmp_path / "c"
+    spec = policy.parent / "openapi.yaml"
+    spec.rename(policy.parent / "a.yaml")
+    text = (policy.parent / "a.yaml").read_text()
+    start, end = text.index("    delete:\n      operationId: deletePet"), text.index("  /pets/{petId}/photos")
+    (policy.parent / "b.yaml").write_text(text[:start] + text[end:])  # no DELETE /v1/pets/{petId}
+    spec.symlink_to("a.yaml")
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+    spec.unlink()
+    spec.symlink_to("b.yaml")
+    code, doc = run_json("lint", "--format", "json", policy, cache=cache)
+    assert doc["cached"] is False and doc == run_json("lint", "--no-cache", "--format", "json", policy)[1]
+    assert not any("DELETE /v1/pets/{petId}" in f["message"] for f in doc["findings"]), doc
+    # A directory on the way to a $ref'd file: schemas/pet.yaml.
+    schemas = policy.parent / "schemas"
+    shutil.copytree(schemas, policy.parent / "schemas-b")
+    schemas.rename(policy.parent / "schemas-a")
+    schemas.symlink_to("schemas-a")
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is True
+    schemas.unlink()
+    schemas.symlink_to("schemas-b")
+    assert run_json("lint", "--format", "json", policy, cache=cache)[1]["cached"] is False
+    # A file a policy reads.
+    shutil.copytree(REPO / "examples" / "secured", tmp_path / "secured")
+    secured = tmp_path / "secured" / "policy.yaml"
+    keys = secured.parent / "keys" / "api-keys.txt"
+    keys.rename(keys.with_name("good.txt"))
+    keys.with_name("bad.txt").write_text("not a key line\n")
+    keys.symlink_to("good.txt")
+    assert run_json("lint", "--format", "json", secured, cache=cache)[0] == 0
+    keys.unlink()
+    keys.symlink_to("bad.txt")
+    code, doc = run_json("lint", "--format", "json", secured, cache=cache)
+    assert code == 1 and doc["cached"] is False, doc
 
 
 @pytest.mark.parametrize("apis", ["5", "true", "1.5"])
