@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 from apigen.model.types import Api, Attachment, DataPath, GatewayConfig, Operation, PolicyDef, Timeouts
+from apigen.plan.tls import tls_as_sent
 from apigen.policies import registry
 from apigen.validate.semantic import select_operations
 
@@ -137,7 +138,10 @@ def _check_split_variants(
     """A split picks the upstream group at request time, but the operation's location is written
     for the operation's own upstream: its scheme (http/https/grpc), TLS settings, timeouts,
     retries and keep-alive headers. A variant that differs in any of them would be proxied with
-    the wrong ones (an https variant got plain HTTP, found live), so they must agree."""
+    the wrong ones (an https variant got plain HTTP, found live), so they must agree. TLS is
+    compared as sent (the position in the policy file made two identical `tls` blocks differ, so
+    no split between https upstreams compiled; the default server name, the first server's
+    host, made a variant be verified against another's name; both found by a hunt)."""
     base = config.upstreams.get(upstream)
     if base is None:
         return
@@ -152,7 +156,7 @@ def _check_split_variants(
                 what
                 for what, a, b in (
                     ("protocol", variant.protocol, base.protocol),
-                    ("tls", variant.tls, base.tls),
+                    ("tls", tls_as_sent(variant), tls_as_sent(base)),
                     ("timeouts", variant.timeouts, base.timeouts),
                     ("retries", variant.retries, base.retries),
                     ("keepalive", variant.keepalive is not None, base.keepalive is not None),
@@ -162,15 +166,26 @@ def _check_split_variants(
             key = f"split variant {name!r} differs from {upstream!r}"
             if not differs or any(d.message.startswith(key) for d in diags):
                 continue
-            # The scheme and TLS decide whether the variant is spoken to securely at all: error.
-            report = diags.error if {"protocol", "tls"} & set(differs) else diags.warning
+            hint = "give the variants the same protocol, tls, timeouts, retries and keepalive as the operation's upstream"
+            mine, theirs = tls_as_sent(variant), tls_as_sent(base)
+            if mine and theirs and mine[2] != theirs[2]:
+                hint = (
+                    f"{name!r} would be sent and verified against the server name {theirs[2]!r}, not {mine[2]!r}: "
+                    "set tls.server_name on both to a name every variant's certificate carries"
+                )
+            # The scheme and TLS decide whether the variant is spoken to securely at all: error
+            # (`report is diags.error` was never true: each access makes a new bound method).
+            if {"protocol", "tls"} & set(differs):
+                report, extra = diags.error, {}
+            else:
+                report, extra = diags.warning, {"code": "split-variant-settings"}
             report(
                 f"{key}, the upstream of the operations the split applies to, in {', '.join(differs)}: "
                 f"their locations are written for {upstream!r}, so {name!r} would be proxied with "
                 f"{upstream!r}'s settings",
                 source.pos(*p.policy.path, "weights", name, key=True),
-                hint="give the variants the same protocol, tls, timeouts, retries and keepalive as the operation's upstream",
-                **({} if report is diags.error else {"code": "split-variant-settings"}),
+                hint=hint,
+                **extra,
             )
 
 

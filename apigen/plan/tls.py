@@ -172,6 +172,21 @@ def plan_tls(config: GatewayConfig, assets: AssetCollector, source: PolicySource
     )
 
 
+def default_server_name(upstream: Upstream) -> str:
+    """The SNI name sent to, and verified for, an upstream without `tls.server_name`: the host of
+    its first server."""
+    return upstream.servers[0].address.rsplit(":", 1)[0] if upstream.servers else upstream.name
+
+
+def tls_as_sent(upstream: Upstream) -> tuple[object, ...] | None:
+    """What the gateway's proxy_ssl_* lines for this upstream say: its TLS settings with the
+    server name resolved, and without the position in the policy file."""
+    t = upstream.tls
+    if not upstream.uses_tls or t is None:
+        return None
+    return (t.verify, t.trusted_ca, t.server_name or default_server_name(upstream), t.client_certificate, t.client_key)
+
+
 def plan_upstream_tls(
     upstream: Upstream, assets: AssetCollector, source: PolicySource, diags: Diagnostics
 ) -> UpstreamTlsPlan | None:
@@ -195,7 +210,7 @@ def plan_upstream_tls(
         k = assets.file(t.client_key, (*t.path, "client_key"), directory="secrets", secret=True)
         check_pair(c, k, source.pos(*t.path, "client_certificate"), source.pos(*t.path, "client_key"), diags.error)
         cert, key = (c.bundle_path if c else None), (k.bundle_path if k else None)
-    host = upstream.servers[0].address.rsplit(":", 1)[0] if upstream.servers else upstream.name
+    host = default_server_name(upstream)
     if t.verify and not t.server_name and _not_a_dns_name(host):
         diags.warning(
             f"the backend's certificate is verified against the name {host!r} (the first server's address), "

@@ -120,3 +120,44 @@ def test_cleartext_http2_listener_refuses_unknown_hosts(tmp_path, nginx_runner, 
                 with pytest.raises(grpc.RpcError) as err:
                     say(b"hi", timeout=5)
                 assert err.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL), err.value
+
+
+def _named_server(name: str):
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    say = grpc.unary_unary_rpc_method_handler(lambda request, context: name.encode())
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("echo.Echo", {"Say": say}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+def test_split_picks_the_grpc_variant(tmp_path, nginx_runner) -> None:
+    """Found by a hunt: gRPC operations always did `grpc_pass grpc://<the operation's upstream>`,
+    so a split (and its overrides) on them never sent a call to another variant, while the access
+    log's $apigen_variant named one."""
+    (blue, blue_port), (green, green_port) = _named_server("blue"), _named_server("green")
+    try:
+        port, h2c_port = free_port(), free_port()
+        policy = {
+            "gateway": {"listen": f"127.0.0.1:{port}", "http2": {"cleartext_listen": f"127.0.0.1:{h2c_port}"}},
+            "upstreams": {
+                "blue": {"servers": [{"address": f"127.0.0.1:{blue_port}"}], "protocol": "grpc"},
+                "green": {"servers": [{"address": f"127.0.0.1:{green_port}"}], "protocol": "grpc"},
+            },
+            "policies": {
+                "bg": {
+                    "kind": "split",
+                    "weights": {"blue": 50, "green": 50},
+                    "overrides": [{"header": "X-Green", "value": "yes", "upstream": "green"}],
+                }
+            },
+            "apis": [{"name": "echo", "spec": "echo.json", "upstream": "blue", "use": ["bg"]}],
+        }
+        nginx_runner(build(tmp_path, policy, {"echo.json": SPEC}), h2c_port)
+        with grpc.insecure_channel(f"127.0.0.1:{h2c_port}") as channel:
+            say = channel.unary_unary("/echo.Echo/Say")
+            assert {say(b"x", timeout=5) for _ in range(40)} == {b"blue", b"green"}
+            assert all(say(b"x", metadata=[("x-green", "yes")], timeout=5) == b"green" for _ in range(5))
+    finally:
+        blue.stop(0)
+        green.stop(0)

@@ -134,3 +134,75 @@ def test_backend_name_mismatch_is_refused(tmp_path, ca, tls_backend, nginx_runne
     r = request("GET", f"{nginx.url}/orders", headers={"Host": "api.test"})
     assert r.status == 502
     assert "upstream SSL certificate does not match" in nginx.error_log()
+
+
+class _Named(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"backend": self.server.label, "sni": self.server.sni}).encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _https_server(ca: trustme.CA, cert_name: str, label: str) -> ThreadingHTTPServer:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(cert_name).configure_cert(ctx)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Named)
+    server.label, server.sni = label, None  # type: ignore[attr-defined]
+
+    def remember_sni(sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        server.sni = name  # type: ignore[attr-defined]
+
+    ctx.sni_callback = remember_sni
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_split_between_https_upstreams(tmp_path, ca, nginx_runner) -> None:
+    """Found by a hunt: the split check compared the variants' `tls` blocks with their positions
+    in the policy file, so two identical blocks differed and no split between https upstreams
+    compiled. TLS is now compared as sent, the default server name (the first server's host)
+    included: variants verified under different names are still refused."""
+    blue, green = _https_server(ca, "orders.internal", "blue"), _https_server(ca, "orders.internal", "green")
+    try:
+        (tmp_path / "in").mkdir()
+        ca.cert_pem.write_to_path(str(tmp_path / "in" / "ca.pem"))
+        port = free_port()
+        tls = {"trusted_ca": "ca.pem", "server_name": "orders.internal"}
+        pol = {
+            "gateway": {"listen": f"127.0.0.1:{port}"},
+            "upstreams": {
+                name: {"servers": [{"address": f"127.0.0.1:{srv.server_address[1]}"}], "protocol": "https", "tls": tls}
+                for name, srv in (("blue", blue), ("green", green))
+            },
+            "policies": {"bg": {"kind": "split", "weights": {"blue": 50, "green": 50}}},
+            "apis": [{"name": "orders", "spec": "orders.json", "upstream": "blue", "use": ["bg"]}],
+        }
+        nginx = nginx_runner(build(tmp_path, pol, {"orders.json": SPEC}), port)
+        seen = [request("GET", f"{nginx.url}/orders") for _ in range(30)]
+        assert {r.status for r in seen} == {200}
+        assert {(r.json()["backend"], r.json()["sni"]) for r in seen} == {
+            ("blue", "orders.internal"), ("green", "orders.internal")
+        }
+
+        # Without server_name each variant is verified against its first server's host:
+        # `localhost` for blue would be sent to green as well, so that is refused.
+        from apigen.diagnostics import CompileError
+
+        pol["upstreams"]["blue"]["tls"] = pol["upstreams"]["green"]["tls"] = {"trusted_ca": "ca.pem"}
+        pol["upstreams"]["blue"]["servers"] = [{"address": f"localhost:{blue.server_address[1]}"}]
+        pol["upstreams"]["green"]["servers"] = [{"address": f"orders.internal:{green.server_address[1]}"}]
+        with pytest.raises(CompileError) as err:
+            build(tmp_path / "2", pol, {"orders.json": SPEC})
+        [error] = [d for d in err.value.diagnostics.errors if "split variant" in d.message]
+        assert "split variant 'green' differs from 'blue'" in error.message and "in tls" in error.message
+        assert "against the server name 'localhost', not 'orders.internal'" in error.hint
+    finally:
+        blue.shutdown()
+        green.shutdown()
