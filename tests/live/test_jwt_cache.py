@@ -200,3 +200,12 @@ def test_a_large_token_is_verified_and_cached(gateway, keys) -> None:
     assert get(gateway, "/plain", "j" * 7900).status == 401
     log = nginx.error_log()
     assert "too big header" not in log and "not enough for cache key" not in log
+
+
+def test_a_fractional_exp_is_cached_in_whole_seconds(gateway, keys) -> None:
+    """Found by a hunt: exp = now + 20.5 (a NumericDate may have a fraction; under the 30 s ttl)
+    made the verifier send X-Accel-Expires: 20.5, which nginx ignores: it was never cached."""
+    tok = jwt.encode({"sub": "gina", "exp": time.time() + 20.5}, keys.rsa, "RS256")
+    before = entries(gateway)
+    assert get(gateway, "/plain", tok).status == 200
+    assert entries(gateway) == before + 1
