@@ -309,9 +309,25 @@ function call(r, part, params) {
     }
     var uri = part.location + fill(part.path, r, params, false);
     return r.subrequest(uri, {method: 'GET', args: args.join('&')}).then(
-        function (reply) { return {part: part, status: reply.status, body: reply.responseText}; },
+        function (reply) { return {part: part, status: reply.status, body: reply.responseText, cut: cutShort(reply)}; },
         function (e) { return {part: part, status: 0, error: String(e)}; }
     );
+}
+
+// An upstream that fails in the middle of its body (read timeout, connection lost) still ends
+// the subrequest with its 200, and a timed-out one with no body at all, which read as JSON null:
+// `{"part": null}`, whatever on_error said (found by a hunt). Cut short: fewer bytes than its
+// Content-Length, or, without one, no body although more than an empty chunked body ("0" CRLF
+// CRLF, 5 bytes) came from the upstream.
+function cutShort(reply) {
+    var length = reply.headersOut['Content-Length'];
+    var body = reply.responseBuffer;
+    var size = body ? body.length : 0;
+    if (length !== undefined) {
+        return Number(length) !== size;
+    }
+    var read = String(reply.variables.upstream_response_length || '').split(', ').pop();
+    return size === 0 && Number(read) > 5;
 }
 
 function aggregate(r) {
@@ -358,6 +374,8 @@ function aggregate(r) {
             var value = null;
             if (res.status < 200 || res.status > 299) {
                 problem = res.status ? 'upstream answered ' + res.status : res.error;
+            } else if (res.cut) {
+                problem = 'response cut short';
             } else {
                 try {
                     value = JSON.parse(res.body || 'null');

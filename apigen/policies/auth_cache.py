@@ -39,6 +39,7 @@ class CachedAuth:
     uri: str  # the auth_request location
     key: str  # proxy_cache_key (an nginx expression written here)
     upstream: str  # proxy_pass target
+    buffer_size: str  # proxy_buffer_size: the cache key and the verifier's headers (see buffer_size)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,16 @@ def key_variables(policy: Any, config: GatewayConfig) -> list[str]:
     return out
 
 
+def buffer_size(token_variables: int) -> str:
+    """proxy_buffer_size of a cached auth location. nginx reads the verifier's response headers
+    into one buffer that starts with the cache key, and the key holds the client's token(s): each
+    up to a header line (large_client_header_buffers, 8k); the headers hold the claims forwarded
+    from them (forward_claims), at most a token's payload each. nginx's 4k made a valid token of
+    about 4 KB with a forwarded claim a 500 ("upstream sent too big header"), and kept a longer
+    token out of the cache with an error-log line a request (found by a hunt): 16k a token."""
+    return f"{16 * max(1, token_variables)}k"
+
+
 def requirement_ttl(config: GatewayConfig, policies: set[str]) -> int:
     """Seconds a success of a requirement using these policies may be cached (0: never)."""
     settings = [_settings(config.policies[n]) for n in sorted(policies)]
@@ -125,7 +136,8 @@ def plan_cache(config: GatewayConfig, requirements: dict[str, dict], njs_policie
         variables = "\n".join(dict.fromkeys(v for n in names for v in key_variables(config.policies[n], config)))
         # A repeated token header: the key's $http_<name> and the verifier (apigen_auth.js,
         # firstHeader) both read its first copy, the only one the upstream gets (auth.py).
-        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation}\n{variables}", upstream_of(listen)))
+        tokens = len(dict.fromkeys(token_variable(config.policies[n]) for n in names))
+        locations.append(CachedAuth(prefix + rid, f"{rid}:{generation}\n{variables}", upstream_of(listen), buffer_size(tokens)))
     if not locations:
         return None
     return AuthCacheHttp(CACHE_PATH, CACHE_ZONE, f"{max(ttls)}s", tuple(sorted(listens)), tuple(locations))

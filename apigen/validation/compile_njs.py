@@ -562,7 +562,21 @@ var RE = Object.create(null);  // compiled patterns of this request (each reques
 function match(src, s) {
     var r = RE[src];
     if (r === undefined) { try { r = new RegExp(src); } catch (err) { r = null; } RE[src] = r; }
-    return r !== null && r.test(s);  // a pattern njs cannot compile fails closed
+    if (r === null) return false;  // a pattern njs cannot compile fails closed
+    // PCRE gives up on a catastrophic backtracking (`^(a+)+$` against "aaa...b") with an
+    // InternalError ("match limit exceeded"), which answered 500 (a hunt): the value cannot be
+    // checked, a client error like a value nested too deeply (see guarded).
+    try { return r.test(s); } catch (err) { throw err instanceof InternalError ? TOO_COSTLY : err; }
+}
+var TOO_COSTLY = {};  // thrown by match: the regex engine gave up on this text
+// check(), with the values that cannot be checked refused: nested deeper than njs's 64 KiB stack
+// (about a dozen levels of a recursive schema) or too costly to match against a pattern.
+function guarded(fn, x, p, e) {
+    try { check(fn, x, p, e); } catch (err) {
+        if (err instanceof RangeError) add(e, p, "nested too deeply to be checked");
+        else if (err === TOO_COSTLY) add(e, p, "too costly to match against its pattern");
+        else throw err;
+    }
 }
 function countValid(x, p, fns, stop) {
     var n = 0;

@@ -155,7 +155,7 @@ function checkParam(prm, texts, e) {
         if (texts.length > 1) { add(e, p, "given more than once"); return; }
         var v = convert(texts[0], prm.scalar);
         if (v === BAD) { add(e, p, "expected " + prm.scalar); return; }
-        check(prm.check, v, p, e);
+        guarded(prm.check, v, p, e);
         return;
     }
     var items = [];
@@ -168,7 +168,7 @@ function checkParam(prm, texts, e) {
             items.push(item);
         }
     }
-    check(prm.check, items, p, e);
+    guarded(prm.check, items, p, e);
 }
 function mediaType(value) { return value ? value.split(";")[0].trim().toLowerCase() : ""; }
 function declaredMedia(declared, mt) {
@@ -203,13 +203,7 @@ function checkBody(r, op, e) {
     // njs's JSON.parse refuses nesting deeper than 32 levels ("Nested too deep"), which also
     // bounds the recursion of the generated checks.
     try { value = JSON.parse(text); } catch (err) { add(e, "/body", "invalid JSON: " + err.message); return 400; }
-    try {
-        check(schema, value, "/body", e);
-    } catch (err) {
-        // njs 0.7.9 has a 64 KiB stack: about a dozen levels of a recursive schema. Fail closed.
-        if (!(err instanceof RangeError)) throw err;
-        add(e, "/body", "nested too deeply to be checked");
-    }
+    guarded(schema, value, "/body", e);  // fails closed on a recursion or a regex engine limit
     return 400;
 }
 function checkRequest(r, op, e) {

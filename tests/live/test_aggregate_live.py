@@ -306,3 +306,61 @@ def test_parts_use_the_upstreams_retries(tmp_path, nginx_runner, three) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_part_cut_short_is_a_failed_part(tmp_path, nginx_runner, three) -> None:
+    """Found by a hunt: an upstream that stopped in the middle of its body until the read timeout
+    gave the part no body with its 200, which read as JSON null (`"part": null`, 200 even with
+    on_error: fail). A body shorter than its Content-Length, or an empty chunked one of which
+    more than the last chunk was read, is a failed part now; complete bodies are unchanged."""
+    import socketserver
+    import threading
+
+    answers = {
+        "/cl-cut": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\":",
+        "/chunk-cut": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n",
+        "/chunk-ok": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n",
+        "/chunk-empty": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "/empty": b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        "/utf8": b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"a\":\"\xc3\xa9\xe2\x82\xac\"}",
+    }
+
+    class Raw(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = self.request.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            path = head.split(b" ")[1].decode().split("?")[0]
+            self.request.sendall(answers[path])
+            if path.endswith("-cut"):
+                time.sleep(2)  # past the part's read timeout, the body unfinished
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Raw)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backends = {n: b.address for n, b in three.items()}
+        backends["raw"] = f"127.0.0.1:{server.server_address[1]}"
+        parts = [{"name": path.strip("/"), "upstream": "raw", "path": path} for path in answers]
+        for on_error in ("omit", "fail"):
+            port = free_port()
+            spec = policy(port, backends, parts=parts, on_error=on_error)
+            spec["upstreams"]["raw"]["timeouts"] = {"read": "1s"}
+            nginx = nginx_runner(build(tmp_path / on_error, spec, {"users.json": SPEC}), port)
+            r = request("GET", f"{nginx.url}/users/1/summary")
+            if on_error == "fail":
+                assert r.status == 502 and r.json()["detail"] == "response cut short", r.text
+                continue
+            assert r.status == 200, r.text
+            body = r.json()
+            assert {e["part"]: (e["status"], e["error"]) for e in body.pop("_errors")} == {
+                "cl-cut": (200, "response cut short"),
+                "chunk-cut": (200, "response cut short"),
+            }
+            assert body == {"chunk-ok": {"a": 1}, "chunk-empty": None, "empty": None, "utf8": {"a": "é€"}}
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -179,3 +179,33 @@ def test_the_token_sources_of_a_key_cannot_be_shifted_into_each_other(gateway, k
     for x_token, authorization in ((f"{good} Bearer", "junk"), (f"{good} Bearer junk", "")):
         shifted = get(gateway, "/either", X_Token=x_token, Authorization=authorization)
         assert shifted.status == 401, (x_token, authorization, shifted.text)
+
+
+def test_a_large_token_is_verified_and_cached(gateway, keys) -> None:
+    """Found by a hunt: the cache key (the token) and the verifier's headers (forwarded claims)
+    share one proxy_buffer_size, nginx's 4k: a valid token with a 5,000-character `sub` answered
+    500 ("upstream sent too big header"), and a 6 KB token was never cached ("proxy_buffer_size
+    4096 is not enough for cache key", an error-log line a request)."""
+    nginx, _ = gateway
+    big_sub = token(keys, sub="s" * 5000)
+    big_other = token(keys, sub="erin", pad="p" * 4500)
+    before = entries(gateway)
+    for _ in range(2):
+        r = get(gateway, "/plain", big_sub)
+        assert r.status == 200, r.text
+        assert r.json()["headers"]["x-user-id"] == "s" * 5000
+        assert get(gateway, "/plain", big_other).json()["headers"]["x-user-id"] == "erin"
+    assert entries(gateway) == before + 2
+    # A junk token as long as a header line may be: refused, and no nginx error.
+    assert get(gateway, "/plain", "j" * 7900).status == 401
+    log = nginx.error_log()
+    assert "too big header" not in log and "not enough for cache key" not in log
+
+
+def test_a_fractional_exp_is_cached_in_whole_seconds(gateway, keys) -> None:
+    """Found by a hunt: exp = now + 20.5 (a NumericDate may have a fraction; under the 30 s ttl)
+    made the verifier send X-Accel-Expires: 20.5, which nginx ignores: it was never cached."""
+    tok = jwt.encode({"sub": "gina", "exp": time.time() + 20.5}, keys.rsa, "RS256")
+    before = entries(gateway)
+    assert get(gateway, "/plain", tok).status == 200
+    assert entries(gateway) == before + 1

@@ -91,6 +91,15 @@ SPEC_30 = {
                 "responses": OK,
             }
         },
+        # A pattern with catastrophic backtracking: PCRE's match limit threw, answered 500.
+        "/redos": {
+            "post": {
+                "operationId": "redos",
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string", "pattern": "^(a|a)*$"}}],
+                "requestBody": _json_body({"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}}}),
+                "responses": OK,
+            }
+        },
         "/np": {"post": {"operationId": "np", "requestBody": _json_body({"$ref": "#/components/schemas/NewPet"}), "responses": OK}},
         "/shared": {"post": {"operationId": "shared", "requestBody": _json_body({"$ref": "common.json#/T"}), "responses": OK}},
         # A schema compiled for one allOf (its readOnly names) was reused alone (a review).
@@ -353,3 +362,16 @@ def test_allow_empty_value_is_honoured(gw) -> None:
     assert get("?b=x").json()["violations"] == ["/query/b: shorter than 2 characters"]
     assert get("?n=x").json()["violations"] == ["/query/n: expected integer"]
     assert get("", {"X-H": ""}).status == 200
+
+
+def test_a_pattern_the_regex_engine_gives_up_on_is_a_client_error(gw) -> None:
+    """Found by a hunt: `^(a+)+$` against "aaa...b" exceeds PCRE's match limit, an njs
+    InternalError that answered 500 (with an error-log line); the value cannot be checked: 400."""
+    evil = "a" * 40 + "b"
+    assert _post(gw, "/30/redos?q=aaaa", {"s": "aaaa"}).status == 200
+    assert _post(gw, "/30/redos", {"s": "ab"}).json()["violations"] == ["/body/s: does not match ^(a+)+$"]
+    r = _post(gw, "/30/redos", {"s": evil})
+    assert (r.status, r.json()["violations"]) == (400, ["/body: too costly to match against its pattern"])
+    r = _post(gw, f"/30/redos?q={evil}", {})
+    assert (r.status, r.json()["violations"]) == (400, ["/query/q: too costly to match against its pattern"])
+    assert "js:" not in gw.error_log()

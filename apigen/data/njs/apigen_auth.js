@@ -253,7 +253,9 @@ function cacheFor(r, req, results, checked) {
     for (var i = 0; i < checked.length; i++) {
         var claims = results[checked[i]].claims;
         if (claims && typeof claims.exp === 'number' && claims.exp - now < ttl) {
-            ttl = claims.exp - now;
+            // Whole seconds: nginx ignores an X-Accel-Expires of "59.5" (a NumericDate may have
+            // a fraction), and such a success was never cached (found by a hunt).
+            ttl = Math.floor(claims.exp - now);
         }
     }
     r.headersOut['X-Accel-Expires'] = String(ttl > 0 ? ttl : 0);
