@@ -138,6 +138,18 @@ server {
         assert err.message == '"proxy_pass" directive is not allowed here'
         assert str(err) == f'conf.d/api.conf:{err.line}: "proxy_pass" directive is not allowed here'
 
+    def test_misplaced_directive_after_an_include_names_no_other_file(self, tmp_path: Path) -> None:
+        """crossplane 0.5.8 names the last included file in the message of an error that follows an
+        include in the same block; the message must not contradict the error's file and line."""
+        main = MAIN_CONF.replace("include conf.d/*.conf;", "server {\n include conf.d/*.conf;\n match m { status 200; }\n}")
+        assert main != MAIN_CONF
+        api = "location / { proxy_pass http://127.0.0.1:9000; }\n"
+        result = parse_bundle(write_bundle(tmp_path, api, main))
+        errors = [e for e in result.errors if e.file == "nginx.conf"]
+        assert errors, result.errors
+        assert errors[0].message == '"match" directive is not allowed here'
+        assert all("conf.d/api.conf" not in e.message for e in result.errors), result.errors
+
     def test_js_content_at_server_level_rejected(self, tmp_path: Path) -> None:
         api = "server { listen 127.0.0.1:8080;\n js_content auth.check;\n}\n"
         result = parse_bundle(write_bundle(tmp_path, api))
