@@ -109,6 +109,13 @@ PRE_SCAN_SINCE: dict[str, Version] = {
     "ssl_alpn": (1, 21, 4),
 }
 
+# Upstream directives NGINX Plus had long before NGINX OSS took them over: the scan's "since" is
+# the OSS release (sticky 1.30.0, least_time 1.31.0), while Plus has had them since nginx 1.5.7
+# and 1.7.10 (nginx.org, ngx_http_upstream_module: "available as part of our commercial
+# subscription"), older than every Plus release in PLUS_RELEASES. Found by a hunt: every Plus
+# target was told "sticky needs nginx >= 1.30.0".
+PLUS_BEFORE_OSS = frozenset({"sticky", "least_time"})
+
 _VERSION_RE = re.compile(r"^\d+(\.\d+){0,3}$")
 _PLUS_RELEASE_RE = re.compile(r"^[Rr](\d+)$")
 
@@ -238,6 +245,8 @@ def unavailable_reason(target: Target, name: str) -> str | None:
         return None
     if name in APP_PROTECT_DIRECTIVES:
         return None if target.is_plus else f"{name} needs NGINX Plus (NGINX App Protect)"
+    if target.is_plus and name in PLUS_BEFORE_OSS:
+        return None
     if name in table["plus_only"]:
         return None if target.is_plus else f"{name} needs NGINX Plus"
     if name in table["njs"]:

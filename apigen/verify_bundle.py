@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 def verify_bundle_dir(bundle_dir: Path, target, diags: Diagnostics) -> None:
     from apigen.verify import check_directives_for_target, parse_bundle
+    from apigen.verify.health_checks import check_health_checks
     from apigen.verify.named_locations import check_named_locations
 
     parsed = parse_bundle(bundle_dir)
@@ -24,7 +25,11 @@ def verify_bundle_dir(bundle_dir: Path, target, diags: Diagnostics) -> None:
             Position(err.file or "nginx.conf", err.line or 0, 1 if err.line else 0),
         )
     if parsed.ok:
-        for err in [*check_directives_for_target(parsed.payload, target), *check_named_locations(parsed.payload)]:
+        for err in [
+            *check_directives_for_target(parsed.payload, target),
+            *check_named_locations(parsed.payload),
+            *check_health_checks(parsed.payload),
+        ]:
             diags.error(
                 f"generated configuration: {err.message}",
                 Position(err.file or "nginx.conf", err.line or 0, 1 if err.line else 0),

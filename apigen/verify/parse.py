@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,9 +67,16 @@ def relative_to_bundle(path: str, bundle_dir: Path) -> str:
 
 
 def _clean_message(message: str, abs_file: str, line: int | None, bundle_dir: Path) -> str:
-    # crossplane appends " in /abs/file:line"; file and line are reported separately.
+    # crossplane appends " in /abs/file:line"; file and line are reported separately. After an
+    # `include` in the same block, crossplane 0.5.8 names the included file there instead (its
+    # parser rebinds `fname` in the include loop) while the error's own file is right: drop the
+    # suffix whatever file it names (found by a hunt: a misplaced directive in api_gateway.conf
+    # was reported "... not allowed here in api_json_errors.conf:83").
     suffix = f" in {abs_file}:{line}"
-    message = message.removesuffix(suffix)
+    if message.endswith(suffix):
+        message = message.removesuffix(suffix)
+    elif line is not None:
+        message = re.sub(rf" in [^\n]+:{line}$", "", message)
     return message.replace(f"{bundle_dir}{os.sep}", "")
 
 

@@ -71,6 +71,14 @@ class TestAvailability:
         assert directive_available(PLUS_R33, "health_check")
         assert not directive_available(OSS_122, "health_check")
 
+    def test_plus_had_sticky_and_least_time_before_oss(self) -> None:
+        # The scan dates them by their OSS release (1.30.0, 1.31.0); Plus bases are older.
+        for release in PLUS_RELEASES:
+            for name in ("sticky", "least_time"):
+                assert directive_available(Target.parse("plus", release), name), (release, name)
+        assert unavailable_reason(OSS_1251, "sticky") == "sticky needs nginx >= 1.30.0 (target is 1.25.1)"
+        assert not directive_available(Target.parse("oss", "1.30.0"), "least_time")
+
     def test_plus_has_oss_directives_of_its_base_version(self) -> None:
         assert directive_available(PLUS_R33, "proxy_pass")
         assert directive_available(PLUS_R33, "http2")  # R33 = 1.27.2

@@ -8,7 +8,7 @@ from pathlib import Path
 import crossplane.analyzer
 import pytest
 
-from apigen.targets import Target
+from apigen.targets import PLUS_RELEASES, Target
 from apigen.verify import (
     EXTRA_DIRECTIVES,
     NginxNotFoundError,
@@ -138,6 +138,18 @@ server {
         assert err.message == '"proxy_pass" directive is not allowed here'
         assert str(err) == f'conf.d/api.conf:{err.line}: "proxy_pass" directive is not allowed here'
 
+    def test_misplaced_directive_after_an_include_names_no_other_file(self, tmp_path: Path) -> None:
+        """crossplane 0.5.8 names the last included file in the message of an error that follows an
+        include in the same block; the message must not contradict the error's file and line."""
+        main = MAIN_CONF.replace("include conf.d/*.conf;", "server {\n include conf.d/*.conf;\n match m { status 200; }\n}")
+        assert main != MAIN_CONF
+        api = "location / { proxy_pass http://127.0.0.1:9000; }\n"
+        result = parse_bundle(write_bundle(tmp_path, api, main))
+        errors = [e for e in result.errors if e.file == "nginx.conf"]
+        assert errors, result.errors
+        assert errors[0].message == '"match" directive is not allowed here'
+        assert all("conf.d/api.conf" not in e.message for e in result.errors), result.errors
+
     def test_js_content_at_server_level_rejected(self, tmp_path: Path) -> None:
         api = "server { listen 127.0.0.1:8080;\n js_content auth.check;\n}\n"
         result = parse_bundle(write_bundle(tmp_path, api))
@@ -203,6 +215,23 @@ class TestTargetCheck:
             ("conf.d/api.conf", 4, "auth_jwt needs NGINX Plus")
         ]
         assert check_directives_for_target(result.payload, Target.parse("plus", "R33")) == []
+
+    def test_plus_upstream_directives_older_than_their_oss_release(self, tmp_path: Path) -> None:
+        """sticky and least_time came to OSS in 1.30.0 / 1.31.0 but are NGINX Plus directives of
+        every release apigen knows (found by a hunt: a Plus bundle with them failed the check)."""
+        api = (
+            "upstream a {\n zone a 64k;\n least_time header;\n server 127.0.0.1:9000;\n"
+            " sticky cookie srv_id expires=1h;\n}\n"
+        )
+        result = parse_bundle(write_bundle(tmp_path, api))
+        assert result.ok, result.errors
+        for release in PLUS_RELEASES:
+            assert check_directives_for_target(result.payload, Target.parse("plus", release)) == [], release
+        oss = check_directives_for_target(result.payload, Target.parse("oss", "1.29.0"))
+        assert [(e.line, e.message) for e in oss] == [
+            (3, "least_time needs nginx >= 1.31.0 (target is 1.29.0)"),
+            (5, "sticky needs nginx >= 1.30.0 (target is 1.29.0)"),
+        ]
 
     def test_http2_by_version(self, tmp_path: Path) -> None:
         api = "server {\n listen 127.0.0.1:8443;\n http2 on;\n}\n"
