@@ -156,12 +156,17 @@ def _merge(alt: list[Scheme]) -> tuple[Scheme, ...]:
 def _openapi_alternatives(
     policy: PolicyDef, security: tuple, errors: list[tuple[str, tuple]], where: str
 ) -> list[list[Scheme]] | None:
-    """The OpenAPI requirement mapped to policies; None when it allows anonymous access."""
+    """The OpenAPI requirement mapped to policies; None when it is public (no alternative, or
+    only `{}`). An empty alternative (`{}` next to others: optional authentication) stays in the
+    list: the credentials a client does send are checked and its identity forwarded (it was read
+    as public: a forged token went upstream unchecked and a valid one without its identity;
+    found by a hunt)."""
     mapping = policy.config.get("schemes") or {}
     alts: list[list[Scheme]] = []
     for requirement in security:
         if not requirement:
-            return None  # `{}`: anonymous access is one of the alternatives
+            alts.append([])  # `{}`: anonymous access is one of the alternatives
+            continue
         alt = []
         for scheme, scopes in sorted(requirement.items()):
             target = mapping.get(scheme)
@@ -173,7 +178,7 @@ def _openapi_alternatives(
                 continue
             alt.append(Scheme(target, tuple(scopes)))
         alts.append(alt)
-    return alts or None
+    return alts if any(alts) else None
 
 
 def requirement_of(eff: EffectiveOperation, api: Api, config: GatewayConfig, errors: list[tuple[str, tuple]]) -> Requirement:
@@ -194,7 +199,8 @@ def requirement_of(eff: EffectiveOperation, api: Api, config: GatewayConfig, err
         alts = [[]] if direct else []
     if not alts:
         return ()
-    return tuple(sorted({_merge([*alt, *direct]) for alt in alts}, key=repr))
+    # The anonymous alternative (empty) goes last: the handler tries it only after the others.
+    return tuple(sorted({_merge([*alt, *direct]) for alt in alts}, key=lambda alt: (not alt, repr(alt))))
 
 
 def _unmatched_alternatives(policy: PolicyDef, api: Api, errors: list) -> list[list[Scheme]] | None:
@@ -206,10 +212,10 @@ def _unmatched_alternatives(policy: PolicyDef, api: Api, errors: list) -> list[l
         alts = []
         for op in api.operations:
             op_alts = _openapi_alternatives(policy, op.security or (), [], "")
-            if op_alts is None:
+            if op_alts is None or not all(op_alts):
                 return None
             alts.extend(op_alts)
-    if alts is None:
+    if alts is None or not all(alts):
         return None
     return [[Scheme(s.policy) for s in alt] for alt in alts] or None
 

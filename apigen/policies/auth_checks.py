@@ -141,6 +141,10 @@ def check_all(config: GatewayConfig, source: PolicySource, diags: Diagnostics) -
             if claims and req and not any(config.policies[s.policy].kind == "jwt" for alt in req for s in alt if s.policy in config.policies):
                 errors.append((f"claim rules apply to operation {api.name}.{op.operation_id}, which accepts no JWT",
                                claims[0].policy.path))
+            if claims and () in req:
+                errors.append((f"claim rules apply to operation {api.name}.{op.operation_id}, which also allows anonymous "
+                               "access (`{}` in its security): an anonymous client has no claims to check",
+                               claims[0].policy.path))
             for message, path in errors:
                 if message not in reported:
                     reported.add(message)

@@ -2,7 +2,9 @@
 
 ``schemes`` maps every security scheme name of the documents to an authentication policy. An
 operation's ``security`` (else its document's) is an OR of alternatives, each an AND of schemes;
-``security: []`` (or an empty alternative ``{}``) makes it public. Scopes of OAuth2/OpenID Connect
+``security: []`` (or only ``{}``) makes it public; ``{}`` next to other alternatives makes
+authentication optional: anonymous clients pass, a credential that is sent must be valid (401
+otherwise) and its identity is forwarded. Scopes of OAuth2/OpenID Connect
 schemes are checked against the token's ``scope``/``scp`` claim (403 insufficient_scope).
 """
 

@@ -225,7 +225,9 @@ async function checkScheme(r, pol) {
     if (r.variables.ssl_client_verify === 'SUCCESS') {
         return {status: 'ok'};
     }
-    return {status: r.variables.ssl_client_verify ? 'invalid' : 'absent'};
+    // "NONE" over TLS without a certificate, empty over plain HTTP: nothing was presented.
+    var verify = r.variables.ssl_client_verify;
+    return {status: verify && verify !== 'NONE' ? 'invalid' : 'absent'};
 }
 
 function challenge(pol, invalid) {
@@ -261,6 +263,29 @@ function cacheFor(r, req, results, checked) {
     r.headersOut['X-Accel-Expires'] = String(ttl > 0 ? ttl : 0);
 }
 
+// Checks every policy of the requirement (those an AND skipped after a missing credential too);
+// true when a credential was sent and failed, with its challenge added.
+async function anyInvalid(r, req, cache, checked, challenges) {
+    var invalid = false;
+    for (var a = 0; a < req.any.length; a++) {
+        for (var s = 0; s < req.any[a].length; s++) {
+            var pol = conf.policies[req.any[a][s].policy];
+            if (!cache[pol.name]) {
+                cache[pol.name] = await checkScheme(r, pol);
+                checked.push(pol.name);
+            }
+            if (cache[pol.name].status === 'invalid') {
+                invalid = true;
+                var ch = challenge(pol, true);
+                if (challenges.indexOf(ch) < 0) {
+                    challenges.push(ch);
+                }
+            }
+        }
+    }
+    return invalid;
+}
+
 // The challenge goes back as X-Apigen-Challenge (read with auth_request_set, sent by the error
 // page): behind the verification cache a proxied WWW-Authenticate would be copied to the client
 // by auth_request as well, and the response would carry it twice.
@@ -276,6 +301,17 @@ async function check(r) {
     var checked = [];
     for (var a = 0; a < req.any.length; a++) {
         var alt = req.any[a];
+        if (!alt.length) {
+            // Anonymous access (`{}` among the OpenAPI alternatives; always the last one): only
+            // for a client that sent no credential of the requirement, or only valid ones. A
+            // credential that fails its check is refused, not passed upstream unverified.
+            if (await anyInvalid(r, req, cache, checked, challenges)) {
+                continue;
+            }
+            cacheFor(r, req, cache, checked);
+            r.return(204);
+            return;
+        }
         var passed = true;
         var jwtClaims = [];  // of every JWT of the alternative: claim rules hold for each
         var missing = [];
