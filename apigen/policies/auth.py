@@ -37,8 +37,10 @@ from apigen.policies.auth_files import (
     cookie_dup_regex,
     cookie_dup_variable,
     forward_headers,
+    identity_header,
     njs_policy,
     query_arguments,
+    shared_identity_header,
     source_variable,
     token_cookies,
     var_slug,
@@ -244,13 +246,15 @@ def _policy_forward(policy: PolicyDef, config: GatewayConfig) -> list[tuple[str,
     if policy.kind == "jwt":
         numbers = forward_headers(config)
         return [(h, f"apigen_fwd_{numbers[h.lower()]}") for _, h in sorted((policy.config.get("forward_claims") or {}).items())]
+    header = identity_header(policy)
+    if header is None:
+        return []
+    number = shared_identity_header(policy, config)
+    if number is not None:  # shared with another policy: set by the handler (auth_files.py)
+        return [(header, f"apigen_fwd_{number}")]
     if policy.kind == "api_key":
-        header = policy.config.get("forward_as", "X-Client-Name")
-        return [(header, f"apigen_apikey_{var_slug(policy.name)}")] if header else []
-    if policy.kind == "mtls":
-        header = policy.config.get("forward_dn_as", "X-Client-Cert-Subject")
-        return [(header, "ssl_client_s_dn")] if header else []
-    return []
+        return [(header, f"apigen_apikey_{var_slug(policy.name)}")]
+    return [(header, "ssl_client_s_dn")]
 
 
 def credential_header(policy: PolicyDef) -> str | None:

@@ -26,13 +26,43 @@ def var_slug(name: str) -> str:
     return name.replace("-", "_").lower()
 
 
+def identity_header(policy: PolicyDef) -> str | None:
+    """The header an api_key or mtls policy forwards its identity in (None: none)."""
+    if policy.kind == "api_key":
+        return policy.config.get("forward_as", "X-Client-Name") or None
+    if policy.kind == "mtls":
+        return policy.config.get("forward_dn_as", "X-Client-Cert-Subject") or None
+    return None
+
+
 def forward_headers(config: GatewayConfig) -> dict[str, int]:
-    """Every header name a JWT policy forwards a claim in, numbered (lower-cased name -> n)."""
+    """The header names the njs handler sets for the authorizing alternative, numbered
+    (lower-cased name -> n): every header a JWT policy forwards a claim in, then those several
+    api_key/mtls policies forward (or one of them and a JWT policy). An api_key or mtls identity
+    in a header of its own is a plain nginx variable; a header shared with another policy took
+    that variable whatever the alternative that passed (a valid JWT reached the upstream without
+    its X-User-Id, a second key policy's client without X-Client-Name; found by a hunt)."""
     names = set()
     for policy in config.policies.values():
         if policy.kind == "jwt":
             names.update(h.lower() for h in (policy.config.get("forward_claims") or {}).values())
-    return {name: i for i, name in enumerate(sorted(names))}
+    others: dict[str, int] = {}
+    for policy in config.policies.values():
+        header = identity_header(policy)
+        if header:
+            others[header.lower()] = others.get(header.lower(), 0) + 1
+    shared = sorted(h for h, n in others.items() if n > 1 and h not in names)
+    numbers = {name: i for i, name in enumerate(sorted(names))}
+    numbers.update({name: len(names) + i for i, name in enumerate(shared)})
+    return numbers
+
+
+def shared_identity_header(policy: PolicyDef, config: GatewayConfig) -> int | None:
+    """The forward number of an api_key or mtls policy whose header the njs handler sets."""
+    header = identity_header(policy)
+    if header is None:
+        return None
+    return forward_headers(config).get(header.lower())
 
 
 
@@ -156,11 +186,18 @@ def njs_policy(policy: PolicyDef, config: GatewayConfig, assets: AssetCollector)
         }
         if out["in"] == "cookie":
             out["dup"] = cookie_dup_variable(config, out["param"])
+        number = shared_identity_header(policy, config)
+        if number is not None:
+            out["forward_as"] = f"X-Apigen-Fwd-{number}"
         return out
     if policy.kind == "basic_auth":
         return {**base, "type": "basic"}
     if policy.kind == "mtls":
-        return {**base, "type": "mtls"}
+        out = {**base, "type": "mtls"}
+        number = shared_identity_header(policy, config)
+        if number is not None:
+            out["forward_as"] = f"X-Apigen-Fwd-{number}"
+        return out
     return None
 
 

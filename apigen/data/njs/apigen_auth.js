@@ -353,7 +353,15 @@ async function check(r) {
         // scope, failed claim rule) must not reach the upstream as the caller's identity.
         for (var c = 0; c < alt.length; c++) {
             var done = cache[alt[c].policy];
-            var fw = conf.policies[alt[c].policy].forward;
+            var cp = conf.policies[alt[c].policy];
+            if (cp.forward_as) {
+                // An api_key or mtls identity in a header another policy forwards too.
+                var who = cp.type === 'api_key' ? r.variables[cp.variable] : r.variables.ssl_client_s_dn;
+                if (who) {
+                    r.headersOut[cp.forward_as] = headerSafe(who);
+                }
+            }
+            var fw = cp.forward;
             if (done.status !== 'ok' || !done.claims || !fw) {
                 continue;
             }
