@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from apigen.model.types import GatewayConfig
 from apigen.render.quoting import Arg, bare, quote
 
+# Request headers asking the upstream to treat the request as another method; never sent.
+METHOD_OVERRIDE_HEADERS = ("X-HTTP-Method", "X-HTTP-Method-Override", "X-Method-Override")
+
 
 @dataclass(frozen=True)
 class ClientFacts:
@@ -32,6 +35,11 @@ def client_facts(
         ("x-forwarded-host", bare("X-Forwarded-Host"), Arg("$host")),
         ("forwarded", bare("Forwarded"), quote("")),
         ("x-request-id", bare("X-Request-ID"), Arg("$apigen_request_id")),
+        # Method overrides: the gateway authorizes (and routes) the request's own method; an
+        # upstream framework honouring one of these (Express method-override, Laravel, Symfony,
+        # ASP.NET, OData) ran another: a POST to a public operation with
+        # `X-HTTP-Method-Override: DELETE` deleted through a protected one (found by a hunt).
+        *((name.lower(), bare(name), quote("")) for name in METHOD_OVERRIDE_HEADERS),
     ]
     if gateway.operation_header:
         facts.append((gateway.operation_header.lower(), quote(gateway.operation_header), quote("${apigen_api}.${apigen_operation}")))

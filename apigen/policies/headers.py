@@ -62,7 +62,8 @@ FRAMING_HEADERS = frozenset(
 # `set` or `remove` replaces the gateway's line; an `append` would add to the client's value, which
 # the gateway replaces (X-Forwarded-For went upstream as the client's forged value; a review).
 GATEWAY_REQUEST_HEADERS = frozenset(
-    {"host", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id"}
+    {"host", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id",
+     "x-http-method", "x-http-method-override", "x-method-override"}
 )
 # Response headers nginx (or the gateway, X-Request-ID) writes on every answer.
 NGINX_RESPONSE_HEADERS = frozenset({"server", "date", "x-request-id"})

@@ -14,7 +14,9 @@ def test_a_decided_header_leaves_out_the_gateways_line_and_identity_is_cleared()
     config = compile_policy(PETSTORE, render=False).config
     plain = client_facts(config, host=True)
     assert plain.host and plain.xff_note
-    assert [str(n) for n, _ in plain.lines] == ["X-Forwarded-For", "X-Real-IP", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Request-ID"]
+    assert [str(n) for n, _ in plain.lines] == ["X-Forwarded-For", "X-Real-IP", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Request-ID",
+                                              "X-HTTP-Method", "X-HTTP-Method-Override", "X-Method-Override"]
+    assert all(str(v) == '""' for _, v in plain.lines[-3:])  # method overrides: never sent
     decided = client_facts(config, host=True, decided={"host", "x-forwarded-for", "x-real-ip"}, cleared=("X-Client-Name",))
     assert not decided.host and not decided.xff_note
     assert [(str(n), str(v)) for n, v in decided.lines][-1] == ('"X-Client-Name"', '""')
