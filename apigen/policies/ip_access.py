@@ -26,7 +26,18 @@ class IpRules:
 
 
 def networks(values: Any) -> list[str]:
-    return [str(ipaddress.ip_network(v, strict=False)) for v in values or ()]
+    """The networks as nginx rules. An IPv4-mapped IPv6 network (``::ffff:10.0.0.0/104``) is
+    written as the IPv4 network it maps: nginx checks an IPv4 client (an IPv4 listener, or an
+    address realip took from X-Forwarded-For) against IPv4 rules only, so such a `deny` never
+    matched it and the client passed (found by a hunt); a mapped client of a dual-stack listener
+    is checked against IPv4 rules too."""
+    out = []
+    for value in values or ():
+        net: ipaddress.IPv4Network | ipaddress.IPv6Network = ipaddress.ip_network(value, strict=False)
+        if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96 and net.network_address.ipv4_mapped is not None:
+            net = ipaddress.IPv4Network((int(net.network_address) & 0xFFFFFFFF, net.prefixlen - 96))
+        out.append(str(net))
+    return out
 
 
 class IpAccess(PolicyKind):
