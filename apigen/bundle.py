@@ -142,6 +142,15 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
     bundle is replaced (see :func:`check_replaceable`)."""
     out_dir = out_dir.absolute()
     check_replaceable(out_dir)
+    if os.path.ismount(out_dir):
+        # Renaming a mount point fails with EBUSY: every build into a Docker volume or a mounted
+        # directory failed "Device or resource busy", which did not say why (found by a hunt).
+        raise OSError(
+            errno.EBUSY,
+            "is a mount point, which the build cannot replace (it swaps the output directory in with "
+            "a rename): give a directory inside it",
+            str(out_dir),
+        )
     parent = out_dir.parent
     created = [p for p in (parent, *parent.parents) if not p.exists()]  # removed again on failure
     for directory in reversed(created):

@@ -599,3 +599,14 @@ def test_a_failed_build_leaves_no_new_parent_directories(tmp_path: Path) -> None
     assert f"{out}: error: cannot write the bundle: File name too long" in result.output
     assert ".new-" not in result.output
     assert not (tmp_path / "new").exists()
+
+
+def test_a_mount_point_is_refused_with_a_reason(tmp_path: Path, monkeypatch) -> None:
+    """Renaming a mount point (a Docker volume) fails with EBUSY: the message says why."""
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(bundle_module.os.path, "ismount", lambda p: Path(p) == out)
+    with pytest.raises(OSError, match="is a mount point") as info:
+        write_atomic(_new_bundle(), out)
+    assert info.value.filename == str(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any(out.iterdir())
