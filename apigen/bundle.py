@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import functools
 import hashlib
 import os
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -139,6 +142,15 @@ def write_atomic(bundle: Bundle, out_dir: Path, verify=None) -> None:
     bundle is replaced (see :func:`check_replaceable`)."""
     out_dir = out_dir.absolute()
     check_replaceable(out_dir)
+    if os.path.ismount(out_dir):
+        # Renaming a mount point fails with EBUSY: every build into a Docker volume or a mounted
+        # directory failed "Device or resource busy", which did not say why (found by a hunt).
+        raise OSError(
+            errno.EBUSY,
+            "is a mount point, which the build cannot replace (it swaps the output directory in with "
+            "a rename): give a directory inside it",
+            str(out_dir),
+        )
     parent = out_dir.parent
     created = [p for p in (parent, *parent.parents) if not p.exists()]  # removed again on failure
     for directory in reversed(created):
@@ -245,14 +257,31 @@ def _signals_held() -> Iterator[None]:
 
 def _swap(tmp: Path, out_dir: Path, parent: Path) -> None:
     """Put the written ``tmp`` in ``out_dir``'s place, keeping the previous bundle's
-    ``KEPT_DIRS``; on failure the previous bundle is back in place."""
+    ``KEPT_DIRS``; on failure the previous bundle is back in place.
+
+    Where the kernel and file system can exchange two directories atomically (Linux
+    ``renameat2(RENAME_EXCHANGE)``), ``out_dir`` is always a complete bundle, the previous or
+    the new one: with two renames, a build killed between them (SIGKILL, which cannot be held;
+    the OOM killer, a CI timeout) left no ``out_dir`` at all, the previous bundle hidden in
+    ``.NAME.old-*`` (found by a hunt). Elsewhere the two renames remain."""
     if not out_dir.exists():
         os.rename(tmp, out_dir)
+        return
+    if _exchange(tmp, out_dir):  # out_dir: the new bundle; tmp: the previous one
+        moved: list[str] = []
+        try:
+            _move_kept(tmp, out_dir, moved)
+        except BaseException:
+            for name in moved:
+                os.rename(out_dir / name, tmp / name)
+            _exchange(tmp, out_dir)  # the previous bundle back; the caller removes tmp (the new)
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
     old.rmdir()
     os.rename(out_dir, old)
-    moved: list[str] = []
+    moved = []
     try:
         _move_kept(old, tmp, moved)
         os.rename(tmp, out_dir)
@@ -262,6 +291,37 @@ def _swap(tmp: Path, out_dir: Path, parent: Path) -> None:
         os.rename(old, out_dir)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.lru_cache(maxsize=1)
+def _renameat2() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28+, musl 1.2.5+
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the directories ``a`` and ``b`` atomically; False (nothing done) where that is not
+    supported (not Linux, an old libc or kernel, a file system without it: NFS)."""
+    fn = _renameat2()
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
 
 
 def _keep_secret_access(bundle: Bundle, old: Path, new: Path) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin
+from urllib.parse import unquote, unquote_to_bytes, urldefrag, urljoin
 
 import yaml
 
@@ -32,8 +32,13 @@ from apigen.load.yaml_positions import (
 
 
 def uri_path(uri: str) -> Path:
-    """The file a ``file://`` URI names (`pet%20item.yaml` is `pet item.yaml`)."""
-    return Path(unquote(uri.removeprefix("file://")))
+    """The file a ``file://`` URI names (`pet%20item.yaml` is `pet item.yaml`).
+
+    Its percent-escapes are file-name bytes (``Path.as_uri`` encodes them with the file system
+    encoding), so they are decoded the same way: decoded as UTF-8, a directory whose name is not
+    UTF-8 made every spec in it "file not found", and under a non-UTF-8 locale (``LC_ALL=C
+    PYTHONUTF8=0``) a non-ASCII directory name was an internal error (found by a hunt)."""
+    return Path(os.fsdecode(unquote_to_bytes(uri.removeprefix("file://"))))
 
 
 def read_document(uri: str, display: str) -> Any:
@@ -464,7 +469,7 @@ def _positions(path: str, stamp: tuple[int, int]) -> PositionMap:
 def locate(uri: str, data_path: Sequence[Hashable], display: str, *, key: bool = False) -> Position:
     """The position of ``data_path`` in the document at ``uri`` (only for messages: the first
     lookup in a file composes it, ~0.2 s for a 1.7 MiB spec)."""
-    path = unquote(uri.removeprefix("file://"))
+    path = str(uri_path(uri))
     try:
         st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_size)

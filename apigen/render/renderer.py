@@ -64,12 +64,31 @@ def _route_value(value: str | CapturedRoute) -> Arg:
     return quote(value, variables=True)
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja2's file-system cache of compiled templates, skipped when it cannot be read or
+    written, like every apigen cache (apigen/cache.py): Jinja2 raises the OSError, and a cache
+    directory on a full disk (or over its quota) made a valid build an internal error, exit 3
+    (found by a hunt)."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     compiled = cache_dir("jinja2")  # compiled templates: skips re-parsing them on every run
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
-        bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)) if compiled else None,
+        bytecode_cache=_BytecodeCache(str(compiled)) if compiled else None,
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         trim_blocks=True,

@@ -259,3 +259,28 @@ def test_builds_are_byte_identical_across_hash_seeds(tmp_path: Path, policy: Pat
         assert proc.returncode == 0, proc.stderr
         trees.append(read_tree(out))
     assert trees[0] == trees[1] == trees[2]
+
+
+@pytest.mark.parametrize(
+    ("name", "env"),
+    [
+        (os.fsdecode(b"sp\xe9c"), {}),  # a directory name that is not UTF-8
+        ("spéc", {"LC_ALL": "C", "PYTHONUTF8": "0"}),  # a non-ASCII name under an ASCII locale
+    ],
+)
+def test_builds_from_directories_with_non_utf8_or_non_ascii_names(tmp_path: Path, name: str, env: dict[str, str]) -> None:
+    # The spec's file:// URI is percent-encoded file-name bytes: decoded as UTF-8 text, the
+    # first was "spec 'openapi.yaml': file not found" (exit 1), the second an internal error.
+    expected = apigen("build", PETSTORE, "-o", tmp_path / "expected")
+    assert expected.returncode == 0, expected.stderr
+    copy = tmp_path / name / "petstore"
+    shutil.copytree(PETSTORE.parent, copy)
+    proc = apigen("build", "policy.yaml", "-o", tmp_path / "out", env=env, cwd=copy)
+    assert proc.returncode == 0, proc.stderr
+    assert read_tree(tmp_path / "out") == read_tree(tmp_path / "expected")
+    # and a spec error there is reported at its line, with the name as it was given
+    spec = copy / "openapi.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("openapi: 3.0.3", "openapi: 3.0.3\nbogus: 1", 1), encoding="utf-8")
+    proc = apigen("validate", "policy.yaml", env=env, cwd=copy)
+    assert proc.returncode == 1, proc.stderr
+    assert re.search(r"^openapi\.yaml:2:1: error: .*bogus", proc.stderr, re.M), proc.stderr

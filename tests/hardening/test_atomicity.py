@@ -97,11 +97,69 @@ def test_rename_failing(previous, monkeypatch, which: int, logs: bool) -> None:
             raise OSError(5, "Input/output error")
         return real_rename(src, dst)
 
+    monkeypatch.setattr(bundle_module, "_exchange", lambda a, b: False)  # the two-rename swap
     monkeypatch.setattr(bundle_module.os, "rename", failing_rename)
     with pytest.raises(OSError):
         write_atomic(_new_bundle(), out)
     assert calls["n"] >= which
     _unchanged(out, before)
+
+
+_EXCHANGE = bundle_module._renameat2() is not None
+
+
+@pytest.mark.skipif(not _EXCHANGE, reason="no renameat2(RENAME_EXCHANGE) here")
+@pytest.mark.parametrize("fails", ["exchange", "logs"])
+def test_exchange_swap_failing(previous, monkeypatch, fails: str) -> None:
+    """The atomic exchange fails, or moving the logs into the exchanged-in bundle does: the
+    previous bundle is back in place with its logs, nothing left behind."""
+    out, before = previous
+    (out / "logs").mkdir()
+    (out / "logs" / "error.log").write_text("old\n")
+    before = tree(out)
+    if fails == "exchange":
+        def failing_exchange(a, b):
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(bundle_module, "_exchange", failing_exchange)
+    else:
+        def failing_rename(src, dst):
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(bundle_module.os, "rename", failing_rename)
+    with pytest.raises(OSError):
+        write_atomic(_new_bundle(), out)
+    _unchanged(out, before)
+
+
+_KILLED_IN_THE_SWAP = """
+import os, signal, sys
+from pathlib import Path
+from apigen import bundle
+from apigen.pipeline import compile_policy
+def killed(src, dst, moved):
+    os.kill(os.getpid(), signal.SIGKILL)
+bundle._move_kept = killed
+bundle.write_atomic(compile_policy(Path(sys.argv[1])).bundle, Path(sys.argv[2]))
+"""
+
+
+@pytest.mark.skipif(not _EXCHANGE, reason="no renameat2(RENAME_EXCHANGE) here")
+def test_killed_in_the_middle_of_the_swap(previous) -> None:
+    """SIGKILL (not holdable) right after the previous bundle left its place: the output
+    directory is still a complete bundle, the new one. With two renames it was absent, the
+    previous bundle hidden in `.bundle.old-*` (found by a hunt)."""
+    out, _ = previous
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_IN_THE_SWAP, str(PETSTORE), str(out)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL
+    assert out.is_dir()
+    new = _new_bundle()
+    assert {path: text.encode() for path, text in new} == {p: b for p, (b, _) in tree(out).items()}
 
 
 def test_verify_failing(previous) -> None:
@@ -541,3 +599,14 @@ def test_a_failed_build_leaves_no_new_parent_directories(tmp_path: Path) -> None
     assert f"{out}: error: cannot write the bundle: File name too long" in result.output
     assert ".new-" not in result.output
     assert not (tmp_path / "new").exists()
+
+
+def test_a_mount_point_is_refused_with_a_reason(tmp_path: Path, monkeypatch) -> None:
+    """Renaming a mount point (a Docker volume) fails with EBUSY: the message says why."""
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(bundle_module.os.path, "ismount", lambda p: Path(p) == out)
+    with pytest.raises(OSError, match="is a mount point") as info:
+        write_atomic(_new_bundle(), out)
+    assert info.value.filename == str(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any(out.iterdir())

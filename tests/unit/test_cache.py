@@ -135,3 +135,40 @@ def test_a_cache_directory_others_can_write_is_not_used(tmp_path: Path, monkeypa
     assert not cache.has_marker("validated-specs", "k")
     assert cache.cache_dir("validated-specs") is None
     assert lint_cache.lookup(policy) is None
+
+
+@pytest.mark.parametrize("failing", ["write", "read"])
+def test_a_template_cache_that_fails_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Jinja2 raises the OSError of its bytecode cache: on a full disk the build was an internal
+    error (exit 3) instead of a build without the cache."""
+    import errno
+
+    import jinja2.bccache
+
+    from apigen.pipeline import compile_policy
+    from apigen.render import renderer
+
+    policy = Path(__file__).resolve().parents[2] / "examples" / "petstore" / "policy.yaml"
+    monkeypatch.setenv("APIGEN_NO_CACHE", "1")
+    renderer.environment.cache_clear()
+    expected = compile_policy(policy).bundle
+    assert expected is not None
+
+    def fail(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.delenv("APIGEN_NO_CACHE")
+    monkeypatch.setenv("APIGEN_CACHE_DIR", str(tmp_path / "cache"))
+    if failing == "read":
+        renderer.environment.cache_clear()
+        compile_policy(policy)  # fills the cache
+        monkeypatch.setattr(jinja2.bccache.Bucket, "load_bytecode", fail)
+    else:
+        monkeypatch.setattr(jinja2.bccache.Bucket, "write_bytecode", fail)
+    renderer.environment.cache_clear()
+    try:
+        assert compile_policy(policy).bundle == expected
+    finally:
+        renderer.environment.cache_clear()
