@@ -63,7 +63,8 @@ FRAMING_HEADERS = frozenset(
 # the gateway replaces (X-Forwarded-For went upstream as the client's forged value; a review).
 GATEWAY_REQUEST_HEADERS = frozenset(
     {"host", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id",
-     "x-http-method", "x-http-method-override", "x-method-override"}
+     "x-http-method", "x-http-method-override", "x-method-override", "x-forwarded-port", "x-forwarded-prefix",
+     "x-forwarded-ssl", "x-forwarded-scheme", "x-original-url", "x-rewrite-url"}
 )
 # Response headers nginx (or the gateway, X-Request-ID) writes on every answer.
 NGINX_RESPONSE_HEADERS = frozenset({"server", "date", "x-request-id"})
