@@ -229,7 +229,13 @@ class Headers(PolicyKind):
         headers: HeadersPlan = plan
         if not headers.always:
             return ()
-        return tuple((name, quote(value, variables=True)) for name, value in (*headers.response_set, *headers.response_append))
+        # Not Content-Type: the error answer is the gateway's JSON and nginx writes its type itself,
+        # so a `set: {Content-Type: ...}` made every JSON error carry two (found by a hunt).
+        return tuple(
+            (name, quote(value, variables=True))
+            for name, value in (*headers.response_set, *headers.response_append)
+            if name.lower() != "content-type"
+        )
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
         maps = {m.var: m for p in instances for _, m in p.request_append}
