@@ -12,6 +12,14 @@ from apigen.render.quoting import Arg, bare, quote
 
 # Request headers asking the upstream to treat the request as another method; never sent.
 METHOD_OVERRIDE_HEADERS = ("X-HTTP-Method", "X-HTTP-Method-Override", "X-Method-Override")
+# Request headers an upstream trusting the gateway as its proxy builds its own URL from (Spring's
+# ForwardedHeaderFilter, Symfony, Werkzeug's ProxyFix, Rack: port, path prefix, scheme) or routes
+# by (X-Original-URL, X-Rewrite-URL: Symfony before 2.7.49, Zend, IIS); never sent. A client's
+# `X-Forwarded-Prefix: //evil.example` reached the upstream, and with a cache the links built from
+# it were served to every client of that URI, the header not being in the key (found by a hunt).
+FORWARDED_URL_HEADERS = (
+    "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Original-URL", "X-Rewrite-URL",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ def client_facts(
         # ASP.NET, OData) ran another: a POST to a public operation with
         # `X-HTTP-Method-Override: DELETE` deleted through a protected one (found by a hunt).
         *((name.lower(), bare(name), quote("")) for name in METHOD_OVERRIDE_HEADERS),
+        *((name.lower(), bare(name), quote("")) for name in FORWARDED_URL_HEADERS),
     ]
     if gateway.operation_header:
         facts.append((gateway.operation_header.lower(), quote(gateway.operation_header), quote("${apigen_api}.${apigen_operation}")))

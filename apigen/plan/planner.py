@@ -55,7 +55,12 @@ from apigen.plan.tls_material import certificates_problem
 from apigen.policies import UNMATCHED_OPERATION_ID, registry, size_bytes
 from apigen.policies.auth import AuthLocation, identity_headers
 from apigen.policies.claims import ClaimsWithoutJwt, record_claims_without_jwt, report_claims_without_jwt
-from apigen.policies.headers import CLIENT_HEADER
+from apigen.policies.headers import (
+    CLIENT_HEADER,
+    DoubledHeaders,
+    record_doubled_response_headers,
+    report_doubled_response_headers,
+)
 from apigen.render.quoting import Arg, bare, quote
 from apigen.targets import directive_available
 
@@ -593,6 +598,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
     claim_keys_missing: Missing = {}
     claims_missing: ClaimsWithoutJwt = {}
     client_keys_missing: Missing = {}
+    doubled_headers: DoubledHeaders = {}
     for api in config.apis:
         ops = []
         for op in api.operations:
@@ -606,6 +612,7 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
                 claim_keys_without_auth_jwt(ops[-1], claim_keys_missing)
             client_keys_without_api_key(ops[-1], config, client_keys_missing)
             record_claims_without_jwt(ops[-1], config, claims_missing)
+            record_doubled_response_headers(ops[-1], doubled_headers)
             if ops[-1].grpc and not PathTemplate(op.route_path).is_concrete and source is not None:
                 diags.error(
                     f"{api.name}.{op.operation_id}: a gRPC operation needs a concrete path "
@@ -639,6 +646,8 @@ def make_plan(config: GatewayConfig, diags: Diagnostics, source: PolicySource | 
         report_client_keys(client_keys_missing, config, diags, source)
     if claims_missing and source is not None:
         report_claims_without_jwt(claims_missing, diags, source)
+    if doubled_headers and source is not None:
+        report_doubled_response_headers(doubled_headers, diags, source)
     dispatch = []
     operation_names = []
     allow = []

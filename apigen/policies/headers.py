@@ -63,7 +63,8 @@ FRAMING_HEADERS = frozenset(
 # the gateway replaces (X-Forwarded-For went upstream as the client's forged value; a review).
 GATEWAY_REQUEST_HEADERS = frozenset(
     {"host", "x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id",
-     "x-http-method", "x-http-method-override", "x-method-override"}
+     "x-http-method", "x-http-method-override", "x-method-override", "x-forwarded-port", "x-forwarded-prefix",
+     "x-forwarded-ssl", "x-forwarded-scheme", "x-original-url", "x-rewrite-url"}
 )
 # Response headers nginx (or the gateway, X-Request-ID) writes on every answer.
 NGINX_RESPONSE_HEADERS = frozenset({"server", "date", "x-request-id"})
@@ -228,11 +229,59 @@ class Headers(PolicyKind):
         headers: HeadersPlan = plan
         if not headers.always:
             return ()
-        return tuple((name, quote(value, variables=True)) for name, value in (*headers.response_set, *headers.response_append))
+        # Not Content-Type: the error answer is the gateway's JSON and nginx writes its type itself,
+        # so a `set: {Content-Type: ...}` made every JSON error carry two (found by a hunt).
+        return tuple(
+            (name, quote(value, variables=True))
+            for name, value in (*headers.response_set, *headers.response_append)
+            if name.lower() != "content-type"
+        )
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
         maps = {m.var: m for p in instances for _, m in p.request_append}
         return tuple(maps[k] for k in sorted(maps))
+
+
+# (headers policy, its position, `set` or `append`, response header) -> operations whose answers
+# another kind writes that header on.
+DoubledHeaders = dict[tuple[str, tuple[Any, ...], str, str], list[str]]
+
+
+def record_doubled_response_headers(op: Any, missing: DoubledHeaders) -> None:
+    """Record the response headers a headers policy of the operation plan ``op`` sets or appends
+    while another kind of the same operation writes them too: the CORS headers, X-Cache-Status.
+    ``add_header`` sends both lines; two `Access-Control-Allow-Origin` make browsers refuse every
+    cross-origin answer (found by a hunt)."""
+    from apigen.policies import registry  # the registry imports this module
+
+    kept = {n.lower() for u in op.policies if u.kind == "headers" for n, _ in (*u.plan.response_set, *u.plan.response_append)}
+    if not kept:
+        return
+    written: dict[str, str] = {}
+    for use in op.policies:
+        if use.kind == "cors":  # Vary is a list: a second line adds to it
+            written.update((n.lower(), "cors") for n, _ in registry["cors"].answer_headers(use.plan) if n.lower() != "vary")
+        elif use.kind == "cache":
+            written["x-cache-status"] = "cache"
+    for p in op.effective.of_kind("headers"):
+        response = p.policy.config.get("response") or {}
+        for action in ("set", "append"):
+            for name in response.get(action) or {}:
+                if name.lower() in kept and name.lower() in written:
+                    key = (p.policy.name, tuple(p.policy.path), action, name)
+                    if f"{op.api}.{op.operation_id}" not in missing.get(key, []):
+                        missing.setdefault(key, []).append(f"{op.api}.{op.operation_id}")
+
+
+def report_doubled_response_headers(missing: DoubledHeaders, diags: Diagnostics, source: PolicySource) -> None:
+    for (name, path, action, header), ops in sorted(missing.items(), key=lambda item: item[0][::2] + item[0][3:]):
+        listed = ", ".join(ops[:5]) + (f" and {len(ops) - 5} more" if len(ops) > 5 else "")
+        diags.error(
+            f"headers policy {name!r} adds response header {header}, which the gateway writes itself on "
+            f"{listed} (a cors or cache policy there): nginx would send both lines",
+            source.pos(*path, "response", action, header, key=True),
+            hint="leave the header to the cors (or cache) policy, or do not attach both to these operations",
+        )
 
 
 register(Headers())

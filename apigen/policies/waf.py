@@ -43,6 +43,12 @@ MODSECURITY_MODULE = "/usr/lib/nginx/modules/ngx_http_modsecurity_module.so"
 # Absolute, like the other modules: a relative path resolves against `nginx -p <bundle>`.
 APP_PROTECT_MODULE = "/usr/lib/nginx/modules/ngx_http_app_protect_module.so"
 CRS_SETUP_VERSION = 334  # Debian bookworm ships CRS 3.3.4; its rule 901001 insists on this variable
+# ModSecurity's request body limits (SecRequestBodyLimit, and SecRequestBodyNoFilesLimit for a body
+# without files: JSON), raised to the largest body a WAF operation accepts. ModSecurity-nginx 1.0.3
+# neither inspects nor rejects (`SecRequestBodyLimitAction Reject` notwithstanding) a body above
+# them: with the former 1 MiB NoFiles limit, a SQL injection after 1 MiB of JSON padding reached
+# an operation allowing 5m (found by a hunt).
+BODY_LIMIT = 13107200
 # Rule ids of the per-operation settings (the CRS reserves 900000-900999 for its setup file).
 RULE_PARANOIA, RULE_THRESHOLD, RULE_EXCLUDE = 900000, 900110, 900200
 
@@ -57,6 +63,9 @@ class WafLocation:
     app_protect_log: str | None
     plus: bool
     error_pages: tuple[tuple[int, str], ...]  # (status, named location) restated in the location
+    # The largest body the operation accepts, in bytes (None: no limit); ModSecurity's body limits
+    # are raised to the largest of these, so every body nginx lets through is inspected.
+    body_bytes: int | None = None
 
 
 FORBIDDEN_LOCATION = "@apigen_waf_403"
@@ -71,6 +80,17 @@ function forbidden(r) {
 
 export default {forbidden: forbidden};
 """
+
+
+def _accepted_body(eff: EffectiveOperation, config: GatewayConfig) -> int | None:
+    """The largest body nginx accepts for the operation, in bytes (None: no limit): the smallest
+    limit of its policies, else the gateway's (as the planner writes client_max_body_size)."""
+    from apigen.policies import registry, size_bytes
+
+    own = [s for p in eff.policies if p.policy.kind in registry and (s := registry[p.policy.kind].max_body_size(p.policy))]
+    sizes = [size_bytes(s) for s in own] or [size_bytes(config.gateway.client_max_body_size)]
+    finite = [n for n in sizes if n > 0]
+    return min(finite) if finite else None
 
 
 def _error_pages() -> tuple[tuple[int, str], ...]:
@@ -189,6 +209,7 @@ class Waf(PolicyKind):
             app_protect_log=c.get("app_protect_log"),
             plus=config.target.is_plus,
             error_pages=_error_pages(),
+            body_bytes=_accepted_body(eff, config),
         )
 
     def plan_http(self, instances: list[Any], config: GatewayConfig, assets: AssetCollector | None) -> Any:
@@ -198,7 +219,11 @@ class Waf(PolicyKind):
         plus = config.target.is_plus
         return WafHttp(
             plus=plus,
-            base_rules=self._base_rules(first.get("crs_path", DEFAULT_CRS), first.get("audit_log", DEFAULT_AUDIT_LOG)),
+            base_rules=self._base_rules(
+                first.get("crs_path", DEFAULT_CRS),
+                first.get("audit_log", DEFAULT_AUDIT_LOG),
+                max([BODY_LIMIT, *(i.body_bytes for i in instances if i.body_bytes is not None)]),
+            ),
             forbidden_location=FORBIDDEN_LOCATION,
             njs_module=NJS_MODULE,
             njs_import_path=_include_path(config, NJS_PATH),
@@ -209,15 +234,15 @@ class Waf(PolicyKind):
         )
 
     @staticmethod
-    def _base_rules(crs_path: str, audit_log: str) -> tuple[str, ...]:
+    def _base_rules(crs_path: str, audit_log: str, body_limit: int = BODY_LIMIT) -> tuple[str, ...]:
         crs = crs_path.rstrip("/")
         return (
             "SecRuleEngine On",
             "SecRequestBodyAccess On",
             'SecRule REQUEST_HEADERS:Content-Type "@rx (?i)^application/(?:[a-z0-9.+-]+\\+)?json" '
             '"id:200001,phase:1,t:none,pass,nolog,ctl:requestBodyProcessor=JSON"',
-            "SecRequestBodyLimit 13107200",
-            "SecRequestBodyNoFilesLimit 1048576",
+            f"SecRequestBodyLimit {body_limit}",
+            f"SecRequestBodyNoFilesLimit {body_limit}",
             "SecRequestBodyLimitAction Reject",
             "SecResponseBodyAccess Off",
             "SecAuditEngine RelevantOnly",

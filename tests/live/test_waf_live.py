@@ -153,3 +153,24 @@ def test_other_errors_of_a_waf_operation_and_the_waf_403_are_the_gateways(gatewa
     assert r.json() == {"error": {"code": 403, "message": "Forbidden"}, "trace": "waf-t"}
     assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert r.headers["Content-Type"] == "application/json" and r.headers["X-Request-ID"] == "waf-t"
+
+
+def test_a_body_above_one_mib_is_inspected_where_the_operation_accepts_it(gateway) -> None:
+    """ModSecurity neither inspected nor rejected a body without files above its 1 MiB
+    SecRequestBodyNoFilesLimit: a SQL injection after 1 MiB of JSON padding reached an operation
+    whose body_limit allows 5m (found by a hunt). The limits are now the largest body a WAF
+    operation accepts."""
+    policies = {"waf": {"kind": "waf"}, "big": {"kind": "body_limit", "max": "5m"}}
+    gw, _ = gateway(policies, {"use": ["waf"], "operations": {"createPet": {"use": ["big"]}}})
+    headers = {"Content-Type": "application/json", "X-Request-ID": "padded-1"}
+    attack = "1' UNION SELECT password FROM users -- "
+    for padding in (10, 1_100_000, 2_000_000):
+        body = json.dumps({"name": "Rex", "notes": "a" * padding, "tag": attack}).encode()
+        r = request("POST", f"{gw.url}/v1/pets", headers=headers, body=body, timeout=30)
+        assert r.status == 403, (padding, r.status)
+        assert r.json()["request_id"] == "padded-1"
+    # A large clean body passes, and the body limit still answers 413 above 5m.
+    body = json.dumps({"name": "Rex", "notes": "a" * 2_000_000}).encode()
+    assert request("POST", f"{gw.url}/v1/pets", headers=headers, body=body, timeout=30).status == 200
+    body = json.dumps({"name": "Rex", "notes": "a" * 6_000_000}).encode()
+    assert request("POST", f"{gw.url}/v1/pets", headers=headers, body=body).status == 413

@@ -174,3 +174,54 @@ def test_a_policy_decides_the_gateways_own_request_headers(tmp_path: Path, echo_
     # Operations without the policy keep the gateway's own lines.
     seen = request("GET", f"{nginx.url}/v1/pets", headers={"X-Forwarded-For": "6.6.6.6"}).json()["headers"]
     assert seen["host"] != "internal.example" and seen["x-forwarded-for"] == "127.0.0.1" and seen["x-real-ip"] == "127.0.0.1"
+
+
+@pytest.mark.live
+@requires_nginx
+def test_a_content_type_set_is_not_repeated_on_the_gateways_json_errors(
+    tmp_path: Path, echo_backend, nginx_runner
+) -> None:
+    """`response.set: {Content-Type: ...}` (always) made every JSON error answer of the operation
+    carry two Content-Type lines, nginx's `application/json` and the policy's (found by a hunt)."""
+    backend = echo_backend("pets")
+    port = free_port()
+    policies = {
+        "ctype": {"kind": "headers", "response": {"set": {"Content-Type": "application/json; charset=utf-8", "X-Mark": "1"}}},
+        "slow": {"kind": "rate_limit", "rate": "1r/m"},
+        "mask": {"kind": "errors", "intercept": [502]},
+    }
+    api = {"use": ["ctype"], "operations": {"createPet": {"use": ["slow"]}, "showPet": {"use": ["mask"]}}}
+    nginx = nginx_runner(build(tmp_path, policy_for(port, {"main": [backend.address]}, policies=policies, api=api)), port)
+
+    r = request("GET", f"{nginx.url}/v1/pets")  # the upstream's answer: the policy's type replaces its own
+    assert (r.status, r.headers.get_all("Content-Type")) == (200, ["application/json; charset=utf-8"])
+    assert request("POST", f"{nginx.url}/v1/pets").status == 200
+    r = request("POST", f"{nginx.url}/v1/pets")  # the gateway's 429
+    assert (r.status, r.headers.get_all("Content-Type"), r.headers.get("X-Mark")) == (429, ["application/json"], "1")
+    assert r.json()["status"] == 429
+    r = request("GET", f"{nginx.url}/v1/pets/1?__status=502")  # an intercepted upstream error
+    assert (r.status, r.headers.get_all("Content-Type"), r.headers.get("X-Mark")) == (502, ["application/json"], "1")
+
+
+def test_a_response_header_another_policy_writes_is_refused(tmp_path: Path) -> None:
+    """A headers policy setting Access-Control-Allow-Origin where a cors policy applies sent two
+    lines (seen live: `https://a.example` and `*`, so browsers refused every cross-origin answer);
+    X-Cache-Status next to a cache policy the same (found by a hunt)."""
+    from tests.support.traffic_build import compile_errors
+
+    policies = {
+        "star": {"kind": "headers", "response": {"set": {"Access-Control-Allow-Origin": "*"}}},
+        "status": {"kind": "headers", "response": {"append": {"X-Cache-Status": "gw"}, "set": {"Vary": "Accept"}}},
+        "cors": {"kind": "cors", "origins": ["https://a.example"]},
+        "cached": {"kind": "cache"},
+    }
+    api = {"use": ["star"], "operations": {"listPets": {"use": ["cors", "status", "cached"]}}}
+    errors = compile_errors(tmp_path, policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api=api))
+    assert len(errors) == 2, errors  # Vary is a list: a second line adds to it
+    assert "headers policy 'star' adds response header Access-Control-Allow-Origin" in errors[0]
+    assert "on pets.listPets (a cors or cache policy there)" in errors[0]
+    assert "headers policy 'status' adds response header X-Cache-Status" in errors[1]
+    # Where no cors policy applies, the header is the headers policy's alone.
+    api = {"operations": {"showPet": {"use": ["star"]}, "listPets": {"use": ["cors"]}}}
+    ok = policy_for(8080, {"main": ["127.0.0.1:9"]}, policies=policies, api=api)
+    assert "Access-Control-Allow-Origin" in (build(tmp_path, ok, name="ok") / "api_conf.d/pets.conf").read_text()

@@ -15,8 +15,10 @@ def test_a_decided_header_leaves_out_the_gateways_line_and_identity_is_cleared()
     plain = client_facts(config, host=True)
     assert plain.host and plain.xff_note
     assert [str(n) for n, _ in plain.lines] == ["X-Forwarded-For", "X-Real-IP", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Request-ID",
-                                              "X-HTTP-Method", "X-HTTP-Method-Override", "X-Method-Override"]
-    assert all(str(v) == '""' for _, v in plain.lines[-3:])  # method overrides: never sent
+                                              "X-HTTP-Method", "X-HTTP-Method-Override", "X-Method-Override",
+                                              "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl", "X-Forwarded-Scheme",
+                                              "X-Original-URL", "X-Rewrite-URL"]
+    assert all(str(v) == '""' for _, v in plain.lines[-9:])  # method overrides, URL parts: never sent
     decided = client_facts(config, host=True, decided={"host", "x-forwarded-for", "x-real-ip"}, cleared=("X-Client-Name",))
     assert not decided.host and not decided.xff_note
     assert [(str(n), str(v)) for n, v in decided.lines][-1] == ('"X-Client-Name"', '""')

@@ -118,3 +118,26 @@ def test_other_engines_settings_warn(tmp_path: Path, target: dict, config: dict,
     warned = [d for d in result.diagnostics.warnings if "setting; NGINX" in d.message]
     assert [d.message.split(" ", 1)[0] for d in warned] == keys, [d.format() for d in warned]
     assert all(d.position is not None and d.position.line for d in warned)
+
+
+@pytest.mark.parametrize(
+    ("use", "limit"),
+    [
+        ({}, 13107200),  # every operation at the gateway's 1m: ModSecurity's defaults
+        ({"createPet": {"use": ["big"]}}, 52428800),  # a WAF operation accepting 50m
+        ({"createPet": {"use": ["big"], "skip": ["waf"]}}, 13107200),  # not a WAF operation
+        ({"createPet": {"use": ["unlimited"]}}, 13107200),  # no limit: above it, uninspected
+    ],
+)
+def test_modsecurity_inspects_every_body_a_waf_operation_accepts(tmp_path: Path, use: dict, limit: int) -> None:
+    """A body above SecRequestBodyNoFilesLimit (1 MiB) was neither inspected nor rejected: a SQL
+    injection after 1 MiB of JSON padding passed (found by a hunt; tests/live/test_waf_live.py)."""
+    policies = {
+        "waf": {"kind": "waf"},
+        "big": {"kind": "body_limit", "max": "50m"},
+        "unlimited": {"kind": "body_limit", "max": 0},
+    }
+    result = build(tmp_path, policies, api_extra={"operations": use})
+    conf = (parsed(tmp_path, result.bundle, Target.parse("oss", "1.22")) / "api_gateway.conf").read_text()
+    assert f'modsecurity_rules "SecRequestBodyLimit {limit}";' in conf
+    assert f'modsecurity_rules "SecRequestBodyNoFilesLimit {limit}";' in conf
