@@ -1,16 +1,20 @@
-"""A rebuild that changes what a rate or concurrency limit counts by, then `nginx -s reload`.
+"""A rebuild that changes a shared-memory zone's settings, then `nginx -s reload`.
 
-nginx keeps a shared-memory zone of the same name and size across a reload, with its states,
-and refuses the whole new configuration when the zone's key text differs: `limit_req "..." uses
-the "k:${http_x_tenant}" key while previously it used the "$binary_remote_addr" key` (emerg).
-`nginx -t`, `apigen check` and `nginx -s reload` itself all succeed, so the previous configuration
-kept running unnoticed (found by a hunt). The zone name now carries a digest of the key: the
-reload is taken, the limit starts on a fresh zone.
+nginx keeps a zone of the same name and size across a reload, with its contents, and refuses the
+whole new configuration when what the zone was made for changed: a limit's key (`limit_req "..."
+uses the "k:${http_x_tenant}" key while previously it used the "$binary_remote_addr" key`), a
+cache's path (`cache "..." uses the ".../cache_pet_cache" cache path while previously it used the
+".../cache_pet-cache" cache path`), each an emerg in the error log. `nginx -t`, `apigen check` and
+`nginx -s reload` itself all succeed, so the previous configuration kept running unnoticed (found
+by a hunt). A limit zone's name now carries a digest of its key (the limit starts on a fresh
+zone); a cache's path follows its zone's name, which policy names nginx cannot tell apart share.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,30 +31,35 @@ from tests.support.workspace import base_inputs, write_workspace
 pytestmark = [pytest.mark.live, requires_nginx]
 HOST = "api.example.com"
 
-# (before, after) of one limit policy: a new key, a first exemption, a concurrency limit's key.
-CHANGES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+# (name, policy) before and after: a limit's new key, its first exemption, a concurrency limit's
+# key, a cache policy renamed to a name nginx does not tell apart from the old one.
+CHANGES: dict[str, tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]] = {
     "rate-key": (
-        {"kind": "rate_limit", "rate": "1000r/s"},
-        {"kind": "rate_limit", "rate": "1000r/s", "key": "header:X-Tenant"},
+        ("limit", {"kind": "rate_limit", "rate": "1000r/s"}),
+        ("limit", {"kind": "rate_limit", "rate": "1000r/s", "key": "header:X-Tenant"}),
     ),
     "rate-first-exemption": (
-        {"kind": "rate_limit", "rate": "1000r/s"},
-        {"kind": "rate_limit", "rate": "1000r/s", "exempt": {"ips": ["10.0.0.0/8"]}},
+        ("limit", {"kind": "rate_limit", "rate": "1000r/s"}),
+        ("limit", {"kind": "rate_limit", "rate": "1000r/s", "exempt": {"ips": ["10.0.0.0/8"]}}),
     ),
     "conn-key": (
-        {"kind": "conn_limit", "max": 100},
-        {"kind": "conn_limit", "max": 100, "key": "header:X-Tenant"},
+        ("limit", {"kind": "conn_limit", "max": 100}),
+        ("limit", {"kind": "conn_limit", "max": 100, "key": "header:X-Tenant"}),
+    ),
+    "cache-renamed": (
+        ("pet-cache", {"kind": "cache"}),
+        ("pet_cache", {"kind": "cache"}),
     ),
 }
 
 
-def _build(tmp: Path, out: Path, port: int, backend: str, limit: dict[str, Any], name: str, extra_route: bool) -> None:
+def _build(tmp: Path, out: Path, port: int, backend: str, zone: tuple[str, dict[str, Any]], name: str, extra_route: bool) -> None:
     policy, spec = base_inputs()
     policy["gateway"]["listen"] = f"127.0.0.1:{port}"
     del policy["gateway"]["tls"]
     policy["upstreams"]["main"]["servers"][0]["address"] = backend
-    policy["policies"]["limit"] = limit
-    policy["apis"][0]["use"].append("limit")
+    policy["policies"][zone[0]] = zone[1]
+    policy["apis"][0]["use"].append(zone[0])
     if extra_route:
         spec["paths"]["/items/{id}/tags"] = {
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -65,11 +74,15 @@ def _status(url: str) -> int:
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
-def test_a_reload_after_a_limit_key_change_is_taken(tmp_path: Path, echo_backend, change: str) -> None:
+def test_a_reload_after_a_zone_change_is_taken(tmp_path: Path, echo_backend, change: str) -> None:
     before, after = CHANGES[change]
     backend = echo_backend("main")
     port = free_port()
-    out = tmp_path / "bundle"
+    # Not under pytest's tmp_path (mode 0700 parents): nginx run as root has its workers run as
+    # `nobody`, which must reach temp/ in the prefix (the cache writes there).
+    root = Path(tempfile.mkdtemp(prefix="apigen-reload-"))
+    root.chmod(0o755)
+    out = root / "bundle"
     _build(tmp_path, out, port, backend.address, before, "ws-old", extra_route=False)
     nginx = [nginx_binary(), "-p", f"{out}/", "-c", "nginx.conf"]
     master = subprocess.Popen([*nginx, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
@@ -101,3 +114,4 @@ def test_a_reload_after_a_limit_key_change_is_taken(tmp_path: Path, echo_backend
         if master.poll() is None:
             master.terminate()
             master.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
