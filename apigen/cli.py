@@ -141,6 +141,7 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
     try:
         result = compile_policy(policy, display=str(policy))
         assert result.bundle is not None
+        _check_sockets_outlive_builds(result, out_dir)
         try:
             write_atomic(result.bundle, out_dir, verify=None if no_verify else verify_written_bundle(result))
         except OSError as exc:  # the output place: not a directory, no permission, disk full
@@ -154,6 +155,21 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
     _print_diagnostics(result.diagnostics.sorted(), quiet)
     if not quiet:
         click.echo(f"wrote {len(result.bundle.files)} files to {out_dir}", err=True)
+
+
+def _check_sockets_outlive_builds(result, out_dir: Path) -> None:
+    """A socket nginx binds inside the bundle directory must be in a directory rebuilds keep."""
+    from apigen.policies.auth_cache import sockets_replaced_by_build
+
+    for policy, path in sockets_replaced_by_build(result.config, out_dir):
+        result.diagnostics.error(
+            f"cache.listen: the socket {path} is inside the output directory, which every build replaces: "
+            "the socket file nginx made goes with the previous bundle, and every cached JWT check answers 500 "
+            "until nginx restarts",
+            result.source.pos(*policy.path, "cache", "listen"),
+            hint=f"put it under {out_dir}/temp/ (kept across rebuilds, like logs/) or outside the bundle",
+        )
+    result.diagnostics.raise_if_errors()
 
 
 @main.command()
