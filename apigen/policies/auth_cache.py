@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,16 +152,14 @@ def sockets_replaced_by_build(config: GatewayConfig, out_dir: Path) -> list[tupl
     and the file goes with the previous bundle, while nginx keeps listening on the unlinked
     socket (a reload inherits it, the address being unchanged): every cached JWT check then
     failed to connect, 500, until nginx was restarted (found by a hunt)."""
-    from apigen.bundle import KEPT_DIRS
+    from apigen.bundle import outside_kept_dirs
 
-    root = Path(os.path.realpath(out_dir))
     out = []
     for name in sorted(config.policies):
         policy = config.policies[name]
         settings = _settings(policy)
-        if settings is None or not settings[0].startswith("unix:"):
-            continue
-        socket = Path(os.path.realpath(settings[0][len("unix:"):]))
-        if socket.is_relative_to(root) and not any(socket.is_relative_to(root / kept) for kept in KEPT_DIRS):
-            out.append((policy, settings[0][len("unix:"):]))
+        if settings is not None and settings[0].startswith("unix:"):
+            path = settings[0].removeprefix("unix:")
+            if outside_kept_dirs(out_dir, path):
+                out.append((policy, path))
     return out
