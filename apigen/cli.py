@@ -141,6 +141,7 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
     try:
         result = compile_policy(policy, display=str(policy))
         assert result.bundle is not None
+        _check_runtime_files_outlive_builds(result, out_dir)
         try:
             write_atomic(result.bundle, out_dir, verify=None if no_verify else verify_written_bundle(result))
         except OSError as exc:  # the output place: not a directory, no permission, disk full
@@ -154,6 +155,32 @@ def build(policy: Path, out_dir: Path, no_verify: bool, quiet: bool) -> None:
     _print_diagnostics(result.diagnostics.sorted(), quiet)
     if not quiet:
         click.echo(f"wrote {len(result.bundle.files)} files to {out_dir}", err=True)
+
+
+def _check_runtime_files_outlive_builds(result, out_dir: Path) -> None:
+    """A file nginx makes at run time inside the bundle directory (the cache verifier's socket,
+    the JSON access log given as an absolute path) must be in a directory rebuilds keep."""
+    from apigen.bundle import outside_kept_dirs
+    from apigen.policies.auth_cache import sockets_replaced_by_build
+
+    hint = f"put it under {out_dir}/temp/ or {out_dir}/logs/ (kept across rebuilds) or outside the bundle"
+    for policy, path in sockets_replaced_by_build(result.config, out_dir):
+        result.diagnostics.error(
+            f"cache.listen: the socket {path} is inside the output directory, which every build replaces: "
+            "the socket file nginx made goes with the previous bundle, and every cached JWT check answers 500 "
+            "until nginx restarts",
+            result.source.pos(*policy.path, "cache", "listen"),
+            hint=hint,
+        )
+    log = result.config.gateway.access_log
+    if log is not None and log.path.startswith("/") and outside_kept_dirs(out_dir, log.path):
+        result.diagnostics.error(
+            f"access_log path {log.path!r} is inside the output directory, which every build replaces: the "
+            "log written so far goes with the previous bundle, and nginx writes to a deleted file until the reload",
+            result.source.pos("gateway", "access_log", "path"),
+            hint=hint,
+        )
+    result.diagnostics.raise_if_errors()
 
 
 @main.command()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from apigen.bundle import relative_outside_kept_dirs
 from apigen.diagnostics import Diagnostics
 from apigen.load.policy_loader import PolicySource
 from apigen.model.types import GatewayConfig, Listen
@@ -131,6 +132,17 @@ def plan_access_log(
     settings = config.gateway.access_log
     if settings is None:
         return None
+    if settings.path != "off" and relative_outside_kept_dirs(settings.path):
+        # Relative to nginx's prefix, the bundle when run standalone (found by a hunt: the log
+        # written so far was deleted with the previous bundle at each rebuild).
+        diags.error(
+            f"access_log path {settings.path!r} is in the bundle directory outside logs/: every build replaces "
+            "that directory, the log written so far goes with the previous bundle, and nginx writes to a "
+            "deleted file until the reload",
+            source.pos("gateway", "access_log", "path") if source else None,
+            hint="put it under logs/ (kept across rebuilds; the default is logs/access.json.log), or give an "
+            "absolute path outside the bundle",
+        )
     builtin = {f.name for f in LOG_FIELDS} | {"trace_id"}
     credentials = _credential_headers(config)
     for name, header in settings.fields:

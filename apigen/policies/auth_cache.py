@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apigen.policies.auth_files import var_slug
@@ -141,3 +142,24 @@ def plan_cache(config: GatewayConfig, requirements: dict[str, dict], njs_policie
     if not locations:
         return None
     return AuthCacheHttp(CACHE_PATH, CACHE_ZONE, f"{max(ttls)}s", tuple(sorted(listens)), tuple(locations))
+
+
+def sockets_replaced_by_build(config: GatewayConfig, out_dir: Path) -> list[tuple[Any, str]]:
+    """(policy, socket path) of the cache verifiers whose ``unix:`` socket lies in the bundle
+    directory ``out_dir`` outside the directories a rebuild keeps (``logs/``, ``temp/``).
+
+    nginx creates the socket file when it binds the listener. A rebuild swaps in a new directory
+    and the file goes with the previous bundle, while nginx keeps listening on the unlinked
+    socket (a reload inherits it, the address being unchanged): every cached JWT check then
+    failed to connect, 500, until nginx was restarted (found by a hunt)."""
+    from apigen.bundle import outside_kept_dirs
+
+    out = []
+    for name in sorted(config.policies):
+        policy = config.policies[name]
+        settings = _settings(policy)
+        if settings is not None and settings[0].startswith("unix:"):
+            path = settings[0].removeprefix("unix:")
+            if outside_kept_dirs(out_dir, path):
+                out.append((policy, path))
+    return out

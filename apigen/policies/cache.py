@@ -83,7 +83,13 @@ class Cache(PolicyKind):
         zone = CacheZone(
             policy=policy.name,
             zone=stem,
-            path=f"temp/cache_{policy.name}",
+            # Named after the zone, not the policy: nginx keeps a cache zone of the same name and
+            # size across `nginx -s reload` and refuses the whole new configuration when its path
+            # changed (`cache "apigen_cache_pet_cache" uses the ".../temp/cache_pet_cache" cache
+            # path while previously it used the ".../temp/cache_pet-cache" cache path`), while
+            # `nginx -t` and the reload command succeed: renaming `pet-cache` to `pet_cache` (or
+            # `Pets` to `pets`) left the previous configuration running (found by a hunt).
+            path="temp/" + stem.removeprefix("apigen_"),
             size=size_without_g(cfg.get("zone_size", "10m")),
             max_size=str(cfg.get("max_size", "100m")),
             inactive=duration(cfg.get("inactive", "10m")),

@@ -9,6 +9,7 @@ Rejections answer 429 (or the configured status) with the gateway's JSON body an
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass, replace
@@ -51,7 +52,8 @@ class LimitZone:
     """The http-level part of one policy: its zone and, with exemptions, the maps feeding its key."""
 
     directive: str  # limit_req_zone | limit_conn_zone
-    zone: str
+    zone: str  # the zone's name: the policy's stem and a digest of its key (see zone_name)
+    key_var: str  # the variable the exemption map defines (the policy's stem + "_key")
     size: str
     rate: str | None
     key: str  # the expression nginx counts by (a variable when exemptions apply)
@@ -91,6 +93,19 @@ class ConnLimitUse:
     location_dry_run: bool = False
 
 
+def zone_name(stem: str, key: str, key_expr: str) -> str:
+    """The zone of a policy: its stem and a digest of what it counts by (the key nginx is given
+    and, behind an exemption map, the expression the map yields). On `nginx -s reload`, a zone
+    of the same name and size keeps its states, and nginx refuses the whole new configuration
+    when its key text differs (`limit_req "..." uses the "k:${http_x_tenant}" key while
+    previously it used the "$binary_remote_addr" key`, an emerg in the error log, while
+    `nginx -s reload`, `nginx -t` and `apigen check` all succeed): a rebuild that changed a
+    limit's `key` or added its first exemption left the previous configuration running (found
+    by a hunt). With the key in the name, such a reload starts the limit on a fresh zone."""
+    digest = hashlib.sha256((key + "\n" + key_expr).encode()).hexdigest()
+    return f"{stem}_{digest[:8]}"
+
+
 def _zone(directive: str, prefix: str, policy: PolicyDef, config: GatewayConfig) -> LimitZone:
     cfg = policy.config
     stem = var_stem(prefix, policy.name)
@@ -98,12 +113,14 @@ def _zone(directive: str, prefix: str, policy: PolicyDef, config: GatewayConfig)
     exempt = cfg.get("exempt") or {}
     ips = tuple(sorted(exempt.get("ips") or ()))
     clients = tuple(sorted(exempt.get("clients") or ()))
+    key = f"${stem}_key" if ips or clients else expr
     return LimitZone(
         directive=directive,
-        zone=stem,
+        zone=zone_name(stem, key, expr),
+        key_var=f"{stem}_key",
         size=zone_size(int(cfg.get("clients", DEFAULT_CLIENTS))),
         rate=cfg.get("rate"),
-        key=f"${stem}_key" if ips or clients else expr,
+        key=key,
         key_expr=expr,
         exempt_ip_var=f"{stem}_exempt_ip" if ips else None,
         exempt_ips=ips,
