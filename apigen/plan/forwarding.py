@@ -4,6 +4,7 @@ prints: which lines a headers policy replaces, which identity headers are cleare
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,15 +30,14 @@ class ClientFacts:
     lines: tuple[tuple[Arg, Arg], ...]  # (header, value) in output order
 
 
-def client_facts(
-    config: GatewayConfig, *, host: bool, note: bool = True, decided: Iterable[str] = (), cleared: Iterable[str] = ()
-) -> ClientFacts:
-    """``decided``: lower-case names a policy of the location sends (or removes) itself, whose
-    gateway line is left out (nginx would send both); ``cleared``: identity headers sent empty."""
-    skip = frozenset(decided)
-    gateway = config.gateway
-    facts: list[tuple[str, Arg, Arg]] = [
-        ("x-forwarded-for", bare("X-Forwarded-For"), Arg("$proxy_add_x_forwarded_for" if gateway.trusted_proxies else "$remote_addr")),
+_XFF = bare("X-Forwarded-For")
+
+
+@functools.cache
+def _constant_facts() -> tuple[tuple[str, Arg, Arg], ...]:
+    """The lines after X-Forwarded-For that no input changes, quoted once per process (client_facts
+    runs for every operation location: 10,000 times at 10,000 operations)."""
+    return (
         ("x-real-ip", bare("X-Real-IP"), Arg("$remote_addr")),
         ("x-forwarded-proto", bare("X-Forwarded-Proto"), Arg("$scheme")),
         ("x-forwarded-host", bare("X-Forwarded-Host"), Arg("$host")),
@@ -49,7 +49,18 @@ def client_facts(
         # `X-HTTP-Method-Override: DELETE` deleted through a protected one (found by a hunt).
         *((name.lower(), bare(name), quote("")) for name in METHOD_OVERRIDE_HEADERS),
         *((name.lower(), bare(name), quote("")) for name in FORWARDED_URL_HEADERS),
-    ]
+    )
+
+
+def client_facts(
+    config: GatewayConfig, *, host: bool, note: bool = True, decided: Iterable[str] = (), cleared: Iterable[str] = ()
+) -> ClientFacts:
+    """``decided``: lower-case names a policy of the location sends (or removes) itself, whose
+    gateway line is left out (nginx would send both); ``cleared``: identity headers sent empty."""
+    skip = frozenset(decided)
+    gateway = config.gateway
+    xff = Arg("$proxy_add_x_forwarded_for" if gateway.trusted_proxies else "$remote_addr")
+    facts: list[tuple[str, Arg, Arg]] = [("x-forwarded-for", _XFF, xff), *_constant_facts()]
     if gateway.operation_header:
         facts.append((gateway.operation_header.lower(), quote(gateway.operation_header), quote("${apigen_api}.${apigen_operation}")))
     lines = [(name, value) for key, name, value in facts if key not in skip]
