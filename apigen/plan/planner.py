@@ -61,7 +61,7 @@ from apigen.policies.headers import (
     record_doubled_response_headers,
     report_doubled_response_headers,
 )
-from apigen.render.quoting import Arg, bare, quote
+from apigen.render.quoting import Arg, bare, quote, variable
 from apigen.targets import directive_available
 
 # Where the dispatch map sends a request ($apigen_target): named locations, reached from the route
@@ -132,6 +132,12 @@ class OperationPlan:
     content: PolicyUse | None = None  # a kind that answers itself (aggregate) instead of proxying
     websocket_idle: str | None = None  # set: the operation may upgrade to WebSocket
     grpc_path: str | None = None  # gRPC: the path sent upstream (grpc_pass takes no URI)
+
+    @property
+    def pass_target(self) -> Arg:
+        """What proxy_pass / grpc_pass name after the scheme: the split's variable (the variant
+        chosen per request), else the operation's upstream."""
+        return variable(self.upstream_var) if self.upstream_var else bare(self.upstream)
 
     @property
     def grpc(self) -> bool:
@@ -277,10 +283,11 @@ class Plan:
     # "<route> <method>" -> the decoded parameters a rewrite sends upstream (a ";" in them: 400)
     rewrite_checks: tuple[tuple[str, Arg], ...] = ()
 
-    @property
-    def rewrite_check_routes(self) -> frozenset[str]:
-        """Route ids with an operation in ``rewrite_checks``: their group locations add the check."""
-        return frozenset(key.rsplit(" ", 1)[0] for key, _ in self.rewrite_checks)
+    def checks_rewrite(self, group: RouteGroup) -> bool:
+        """Does the route location of ``group`` add the rewrite check: has one of
+        its routes an operation in ``rewrite_checks``?"""
+        routes = {key.rsplit(" ", 1)[0] for key, _ in self.rewrite_checks}
+        return any(r.route_id in routes for r in group.routes)
 
     @property
     def route_body_limit(self) -> str | None:

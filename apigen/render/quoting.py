@@ -24,6 +24,7 @@ MAX_TOKEN_BYTES = 4000
 
 _MAP_SPECIAL = {"default", "hostnames", "include", "volatile"}
 _BARE_OK = re.compile(r"^[A-Za-z0-9_./:=@+,\[\]-]+$")  # brackets: IPv6 addresses
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Arg(Markup):
@@ -96,6 +97,13 @@ def bare(value: str) -> Arg:
     if not _BARE_OK.match(value):
         raise UnquotableError(f"not a plain nginx token: {value!r}")
     return Arg(value)
+
+
+def variable(name: str) -> Arg:
+    """``$name``, for the name of a variable apigen defines; anything else is refused."""
+    if not _VARIABLE_NAME.match(name):
+        raise UnquotableError(f"not a variable name: {name!r}")
+    return Arg("$" + name)
 
 
 def token(value: str) -> Arg:

@@ -10,7 +10,6 @@ apart from a plain string; nothing is ever HTML-escaped because nothing unmarked
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 import jinja2
@@ -20,10 +19,18 @@ from apigen.bundle import Bundle
 from apigen.cache import cache_dir
 from apigen.plan.planner import Plan
 from apigen.plan.routing import CapturedRoute
-from apigen.render.quoting import Arg, bare, expr, map_key, map_regex_key, quote, quote_with_capture
+from apigen.render.quoting import (
+    Arg,
+    UnquotableError,
+    bare,
+    expr,
+    map_key,
+    map_regex_key,
+    quote,
+    quote_with_capture,
+    variable,
+)
 from apigen.resources import templates_dir
-
-_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class UnsafeTemplateValue(TypeError):
@@ -39,9 +46,10 @@ def _finalize(value: Any) -> Any:
 
 
 def _var(name: str) -> Arg:
-    if not _VAR.match(name):
-        raise UnsafeTemplateValue(f"not a variable name: {name!r}")
-    return Arg("$" + name)
+    try:
+        return variable(name)
+    except UnquotableError as err:
+        raise UnsafeTemplateValue(str(err)) from None
 
 
 def bare_or_arg(value: Any) -> str:

@@ -21,6 +21,7 @@ from apigen import cli
 from tests.support.http import request
 from tests.support.nginx import nginx_binary, requires_nginx
 from tests.support.ports import free_port
+from tests.support.rebuild import wait_until_answering
 from tests.support.workspace import base_inputs, write_workspace
 
 HOST = "api.example.com"
@@ -76,21 +77,17 @@ def test_the_log_under_logs_keeps_its_lines_across_a_rebuild_and_a_reload(tmp_pa
     master = subprocess.Popen([*nginx, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
     log = out / "logs" / "access.json.log"
 
+    def status(n: int) -> int:
+        return request("GET", f"http://127.0.0.1:{port}/v1/items/{n}", headers={"Host": HOST}).status
+
     def get(n: int) -> None:
-        assert request("GET", f"http://127.0.0.1:{port}/v1/items/{n}", headers={"Host": HOST}).status == 200
+        assert status(n) == 200
 
     def logged() -> list[str]:
         return [json.loads(line)["uri"] for line in log.read_text().splitlines()] if log.exists() else []
 
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                get(1)
-                break
-            except OSError:
-                assert master.poll() is None and time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
+        wait_until_answering(lambda: status(1), master)
         assert _build(policy, out)[0] == 0
         get(2)  # the previous configuration, after the rebuild
         reload = subprocess.run([*nginx, "-s", "reload"], capture_output=True, text=True, timeout=10)

@@ -27,6 +27,7 @@ from apigen import cli
 from tests.support.http import request
 from tests.support.nginx import nginx_binary, requires_nginx
 from tests.support.ports import free_port
+from tests.support.rebuild import wait_until_answering
 
 HOST = "api.example.com"
 SPEC = {
@@ -99,14 +100,7 @@ def test_a_socket_under_temp_outlives_a_rebuild_and_a_reload(echo_backend) -> No
         return request("GET", f"http://127.0.0.1:{port}/items", headers={"Host": HOST, "Authorization": f"Bearer {token}"}).status
 
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                assert status() == 200
-                break
-            except OSError:
-                assert master.poll() is None and time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
+        wait_until_answering(status, master)
         assert _build(policy, out)[0] == 0
         assert status() == 200  # the running configuration, before the reload
         reload = subprocess.run([*nginx, "-s", "reload"], capture_output=True, text=True, timeout=10)

@@ -10,31 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from apigen import cli
 from tests.support.http import request
 from tests.support.nginx import nginx_binary, requires_nginx
 from tests.support.ports import free_port
-from tests.support.workspace import base_inputs, write_workspace
+from tests.support.rebuild import build_base, wait_until_answering
 
 pytestmark = [pytest.mark.live, requires_nginx]
 HOST = "api.example.com"
-
-
-def _build(tmp: Path, out: Path, port: int, backend: str, extra_route: bool) -> None:
-    policy, spec = base_inputs()
-    policy["gateway"]["listen"] = f"127.0.0.1:{port}"
-    del policy["gateway"]["tls"]
-    policy["upstreams"]["main"]["servers"][0]["address"] = backend
-    if extra_route:
-        spec["paths"]["/items/{id}/tags"] = {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "get": {"operationId": "listItemTags", "responses": {"200": {"description": "ok"}}},
-        }
-    policy_file = write_workspace(tmp / ("ws-new" if extra_route else "ws-old"), policy, spec)
-    result = CliRunner().invoke(cli.main, ["build", str(policy_file), "-o", str(out)])
-    assert result.exit_code == 0, result.output
 
 
 def _status(url: str) -> int:
@@ -45,22 +28,15 @@ def test_rebuild_then_reload_in_the_bundle_directory(tmp_path: Path, echo_backen
     backend = echo_backend("main")
     port = free_port()
     out = tmp_path / "bundle"
-    _build(tmp_path, out, port, backend.address, extra_route=False)
+    build_base(tmp_path, out, port, backend.address, extra_route=False, name="ws-old")
     nginx = [nginx_binary(), "-p", f"{out}/", "-c", "nginx.conf"]
     master = subprocess.Popen([*nginx, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}/v1/items/7"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                assert _status(url) == 200
-                break
-            except OSError:
-                assert master.poll() is None and time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
+        wait_until_answering(lambda: _status(url), master)
         assert _status(url + "/tags") == 404
 
-        _build(tmp_path, out, port, backend.address, extra_route=True)
+        build_base(tmp_path, out, port, backend.address, extra_route=True, name="ws-new")
         assert (out / "logs" / "nginx.pid").read_text().strip() == str(master.pid)
         reload = subprocess.run([*nginx, "-s", "reload"], capture_output=True, text=True, timeout=10)
         assert reload.returncode == 0, reload.stderr

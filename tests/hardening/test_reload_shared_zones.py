@@ -20,13 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from apigen import cli
 from tests.support.http import request
 from tests.support.nginx import nginx_binary, requires_nginx
 from tests.support.ports import free_port
-from tests.support.workspace import base_inputs, write_workspace
+from tests.support.rebuild import build_base, wait_until_answering
 
 pytestmark = [pytest.mark.live, requires_nginx]
 HOST = "api.example.com"
@@ -54,19 +52,11 @@ CHANGES: dict[str, tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]
 
 
 def _build(tmp: Path, out: Path, port: int, backend: str, zone: tuple[str, dict[str, Any]], name: str, extra_route: bool) -> None:
-    policy, spec = base_inputs()
-    policy["gateway"]["listen"] = f"127.0.0.1:{port}"
-    del policy["gateway"]["tls"]
-    policy["upstreams"]["main"]["servers"][0]["address"] = backend
-    policy["policies"][zone[0]] = zone[1]
-    policy["apis"][0]["use"].append(zone[0])
-    if extra_route:
-        spec["paths"]["/items/{id}/tags"] = {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "get": {"operationId": "listItemTags", "responses": {"200": {"description": "ok"}}},
-        }
-    result = CliRunner().invoke(cli.main, ["build", str(write_workspace(tmp / name, policy, spec)), "-o", str(out)])
-    assert result.exit_code == 0, result.output
+    def attach(policy: dict[str, Any]) -> None:
+        policy["policies"][zone[0]] = zone[1]
+        policy["apis"][0]["use"].append(zone[0])
+
+    build_base(tmp, out, port, backend, extra_route=extra_route, name=name, edit=attach)
 
 
 def _status(url: str) -> int:
@@ -88,14 +78,7 @@ def test_a_reload_after_a_zone_change_is_taken(tmp_path: Path, echo_backend, cha
     master = subprocess.Popen([*nginx, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}/v1/items/7"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                assert _status(url) == 200
-                break
-            except OSError:
-                assert master.poll() is None and time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
+        wait_until_answering(lambda: _status(url), master)
         assert _status(url + "/tags") == 404
 
         _build(tmp_path, out, port, backend.address, after, "ws-new", extra_route=True)

@@ -9,11 +9,9 @@ carried a forged one along to an upstream that may read the other).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.support.http import send_raw
+from tests.support.http import raw_get
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
 
@@ -71,15 +69,6 @@ def gateway(tmp_path_factory):
         nginx.cleanup()
         backend.stop()
 
-
-def raw_get(port: int, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict]:
-    """GET with headers exactly as listed (repeats included); (status, upstream's view or {})."""
-    lines = [f"GET {path} HTTP/1.1", "Host: api.example.com", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in headers]
-    answer = send_raw(port, ("\r\n".join(lines) + "\r\n\r\n").encode())
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return status, (json.loads(body)["headers"] if status == 200 else {})
 
 
 def test_a_repeated_key_header_sends_only_the_looked_up_copy_upstream(gateway) -> None:

@@ -16,7 +16,7 @@ import jwt
 import pytest
 
 from tests.live.test_security import Keys, build
-from tests.support.http import send_raw
+from tests.support.http import raw_get
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
 
@@ -83,15 +83,6 @@ def gateway(tmp_path_factory, keys):
         nginx.cleanup()
         backend.stop()
 
-
-def raw_get(port: int, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict]:
-    """GET with headers exactly as listed (repeats included); (status, upstream's view or {})."""
-    lines = [f"GET {path} HTTP/1.1", "Host: api.example.com", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in headers]
-    answer = send_raw(port, ("\r\n".join(lines) + "\r\n\r\n").encode())
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return status, (json.loads(body)["headers"] if status == 200 else {})
 
 
 def tok(keys: Keys, sub: str) -> str:

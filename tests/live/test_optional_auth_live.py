@@ -5,9 +5,7 @@ reached the upstream without it): the operation was read as public (found by a h
 
 from __future__ import annotations
 
-import http.client
 import json
-import ssl
 import time
 from pathlib import Path
 
@@ -18,9 +16,10 @@ from apigen.bundle import write_atomic
 from apigen.diagnostics import CompileError
 from apigen.pipeline import compile_policy
 from tests.live.validation_support import nginx_t_ok
-from tests.support.http import request
+from tests.support.http import https_get, request
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
+from tests.support.workspace import write_gateway_pki
 
 pytestmark = [pytest.mark.live, requires_nginx]
 
@@ -64,10 +63,7 @@ def _policies(tmp_path: Path) -> dict:
 def gw(tmp_path: Path, echo_backend, nginx_runner):
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1")
-    server.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
-    server.private_key_pem.write_to_path(str(tmp_path / "server.key"))
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    write_gateway_pki(ca, tmp_path)
     client = ca.issue_cert("client@x.test", common_name="batch-client")
     (tmp_path / "spec.json").write_text(json.dumps(SPEC))
     port, tls_port = free_port(), free_port()
@@ -99,17 +95,8 @@ def _get(gw, path: str, **headers: str):
 
 def _https_get(gw, path: str, cert=None) -> tuple[int, dict]:
     _, tls_port, ca, _ = gw
-    ctx = ssl.create_default_context()
-    ca.configure_trust(ctx)
-    if cert is not None:
-        cert.configure_cert(ctx)
-    conn = http.client.HTTPSConnection("127.0.0.1", tls_port, context=ctx, timeout=5)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read())
-    finally:
-        conn.close()
+    status, body = https_get(tls_port, path, ca, cert)
+    return status, json.loads(body)
 
 
 def test_anonymous_clients_pass_without_any_identity(gw) -> None:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import ssl
 import time
 from pathlib import Path
 
@@ -18,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from apigen.bundle import write_atomic
 from apigen.pipeline import compile_policy
 from apigen.verify import parse_bundle, run_nginx_t
-from tests.support.http import request
+from tests.support.http import https_get, request
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
+from tests.support.workspace import write_gateway_pki
 
 pytestmark = [pytest.mark.live, requires_nginx]
 
@@ -404,11 +404,8 @@ def test_every_protected_operation_answers_401_without_credentials(gateway) -> N
 def tls_gateway(tmp_path, keys, echo_backend, nginx_runner):
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
-    server_cert = ca.issue_cert("127.0.0.1", "localhost")
     client_cert = ca.issue_cert("client@example.test", common_name="batch-client")
-    server_cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
-    (tmp_path / "server.key").write_bytes(server_cert.private_key_pem.bytes())
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    write_gateway_pki(ca, tmp_path)
     backend = echo_backend("tls")
     port, tls_port = free_port(), free_port()
     policy_path = write_inputs(
@@ -426,28 +423,12 @@ def tls_gateway(tmp_path, keys, echo_backend, nginx_runner):
     return nginx, tls_port, ca, client_cert
 
 
-def _https_get(port: int, path: str, ca, client_cert=None):
-    import http.client
-
-    ctx = ssl.create_default_context()
-    ca.configure_trust(ctx)
-    if client_cert is not None:
-        client_cert.configure_cert(ctx)
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
-
-
 def test_mtls_client_certificate(tls_gateway) -> None:
     nginx, tls_port, ca, client_cert = tls_gateway
-    status, body = _https_get(tls_port, "/api/public", ca, client_cert)
+    status, body = https_get(tls_port, "/api/public", ca, client_cert)
     assert status == 200, body
     assert "CN=batch-client" in json.loads(body)["headers"]["x-client-dn"]
-    status, body = _https_get(tls_port, "/api/public", ca)
+    status, body = https_get(tls_port, "/api/public", ca)
     assert status == 401 and json.loads(body)["status"] == 401
     # Over plain HTTP there is no certificate at all.
     assert request("GET", f"{nginx.url}/api/public").status == 401
@@ -456,7 +437,7 @@ def test_mtls_client_certificate(tls_gateway) -> None:
     import trustme
 
     stranger = trustme.CA().issue_cert("x@example.test", common_name="stranger")
-    status, body = _https_get(tls_port, "/api/public", ca, stranger)
+    status, body = https_get(tls_port, "/api/public", ca, stranger)
     assert status == 400 and json.loads(body)["status"] == 400
 
 

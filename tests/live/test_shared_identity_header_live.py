@@ -8,9 +8,7 @@ shared header from the alternative that authorized the request."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import ssl
 import time
 from pathlib import Path
 
@@ -20,9 +18,10 @@ import pytest
 from apigen.bundle import write_atomic
 from apigen.pipeline import compile_policy
 from tests.live.validation_support import nginx_t_ok
-from tests.support.http import request
+from tests.support.http import https_get, request
 from tests.support.nginx import requires_nginx
 from tests.support.ports import free_port
+from tests.support.workspace import write_gateway_pki
 
 pytestmark = [pytest.mark.live, requires_nginx]
 
@@ -55,10 +54,7 @@ SPEC = {
 def gw(tmp_path: Path, echo_backend, nginx_runner):
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1")
-    server.cert_chain_pems[0].write_to_path(str(tmp_path / "server.pem"))
-    server.private_key_pem.write_to_path(str(tmp_path / "server.key"))
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    write_gateway_pki(ca, tmp_path)
     (tmp_path / "spec.json").write_text(json.dumps(SPEC))
     (tmp_path / "hs.secret").write_text(SECRET)
     (tmp_path / "user-keys.txt").write_text("batch-user: k-user-1234567890\n")
@@ -116,14 +112,6 @@ def test_two_key_policies_and_a_certificate_share_the_client_header(gw) -> None:
     assert resp.status == 401
     _, tls_port, ca = gw
     client = ca.issue_cert("c@x.test", common_name="cert-client")
-    ctx = ssl.create_default_context()
-    ca.configure_trust(ctx)
-    client.configure_cert(ctx)
-    conn = http.client.HTTPSConnection("127.0.0.1", tls_port, context=ctx, timeout=5)
-    try:
-        conn.request("GET", "/keys", headers={"X-Client-Name": "acme"})
-        resp = conn.getresponse()
-        body = json.loads(resp.read())
-    finally:
-        conn.close()
-    assert resp.status == 200 and "CN=cert-client" in body["headers"]["x-client-name"]
+    status, raw = https_get(tls_port, "/keys", ca, client, headers={"X-Client-Name": "acme"})
+    body = json.loads(raw)
+    assert status == 200 and "CN=cert-client" in body["headers"]["x-client-name"]

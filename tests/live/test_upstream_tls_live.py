@@ -26,10 +26,16 @@ SPEC = openapi({"/orders": {"get": "listOrders"}})
 
 
 class _Echo(BaseHTTPRequestHandler):
+    """Answers what it saw: the client certificate's DNS names, the SNI name, the path, and its
+    server's label where it has one (which of several backends answered)."""
+
     def do_GET(self) -> None:
         cert = self.connection.getpeercert()  # type: ignore[attr-defined]
         names = [value for kind, value in (cert or {}).get("subjectAltName", ()) if kind == "DNS"]
-        body = json.dumps({"client": names, "sni": self.server.sni, "path": self.path}).encode()  # type: ignore[attr-defined]
+        seen = {"client": names, "sni": self.server.sni, "path": self.path}  # type: ignore[attr-defined]
+        if self.server.label:  # type: ignore[attr-defined]
+            seen["backend"] = self.server.label  # type: ignore[attr-defined]
+        body = json.dumps(seen).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -40,6 +46,26 @@ class _Echo(BaseHTTPRequestHandler):
         pass
 
 
+def _https_server(ca: trustme.CA, cert_name: str, label: str = "", client_certificate: bool = False) -> ThreadingHTTPServer:
+    """A started HTTPS echo server with a certificate for ``cert_name`` from ``ca``, remembering
+    the SNI name it was sent; with ``client_certificate`` it requires one from ``ca``."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(cert_name).configure_cert(ctx)
+    if client_certificate:
+        ca.configure_trust(ctx)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.label, server.sni = label, None  # type: ignore[attr-defined]
+
+    def remember_sni(sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        server.sni = name  # type: ignore[attr-defined]
+
+    ctx.sni_callback = remember_sni
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
@@ -48,20 +74,7 @@ def ca() -> trustme.CA:
 @pytest.fixture
 def tls_backend(ca: trustme.CA) -> Iterator[int]:
     """An HTTPS server for `orders.internal` that requires a client certificate from `ca`."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("orders.internal").configure_cert(ctx)
-    ca.configure_trust(ctx)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    server.sni = None  # type: ignore[attr-defined]
-
-    def remember_sni(sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
-        server.sni = name  # type: ignore[attr-defined]
-
-    ctx.sni_callback = remember_sni
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = _https_server(ca, "orders.internal", client_certificate=True)
     try:
         yield server.server_address[1]
     finally:
@@ -134,34 +147,6 @@ def test_backend_name_mismatch_is_refused(tmp_path, ca, tls_backend, nginx_runne
     r = request("GET", f"{nginx.url}/orders", headers={"Host": "api.test"})
     assert r.status == 502
     assert "upstream SSL certificate does not match" in nginx.error_log()
-
-
-class _Named(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"backend": self.server.label, "sni": self.server.sni}).encode()  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def _https_server(ca: trustme.CA, cert_name: str, label: str) -> ThreadingHTTPServer:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert(cert_name).configure_cert(ctx)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Named)
-    server.label, server.sni = label, None  # type: ignore[attr-defined]
-
-    def remember_sni(sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
-        server.sni = name  # type: ignore[attr-defined]
-
-    ctx.sni_callback = remember_sni
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def test_split_between_https_upstreams(tmp_path, ca, nginx_runner) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
@@ -75,3 +76,30 @@ def send_raw(port: int, data: bytes, timeout: float = 5, host: str = "127.0.0.1"
         except TimeoutError:
             pass
     return b"".join(chunks)
+
+
+def raw_get(port: int, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict]:
+    """GET with headers exactly as listed (repeats included: http.client would fold or reorder
+    them); (status, the echo upstream's view of the request headers, or {} when not 200)."""
+    lines = [f"GET {path} HTTP/1.1", "Host: api.example.com", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    answer = send_raw(port, ("\r\n".join(lines) + "\r\n\r\n").encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, (json.loads(body)["headers"] if status == 200 else {})
+
+
+def https_get(port: int, path: str, ca: Any, client_cert: Any = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """GET over TLS to 127.0.0.1, trusting the trustme ``ca``, presenting ``client_cert`` (a
+    trustme leaf) when given; (status, body)."""
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    if client_cert is not None:
+        client_cert.configure_cert(ctx)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()

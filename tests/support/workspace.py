@@ -80,3 +80,13 @@ def write_workspace(root: Path, policy: dict[str, Any], spec: dict[str, Any] | N
     path = root / "policy.json"
     path.write_text(json.dumps(policy, indent=1))
     return path
+
+
+def write_gateway_pki(ca: Any, root: Path) -> None:
+    """The gateway's TLS files from a trustme ``ca``: ``server.pem`` (its chain) and
+    ``server.key`` for 127.0.0.1 and localhost, and ``ca.pem`` (to trust it, or as the
+    ``client_certificate`` CA for mTLS)."""
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    server.cert_chain_pems[0].write_to_path(str(root / "server.pem"))
+    server.private_key_pem.write_to_path(str(root / "server.key"))
+    ca.cert_pem.write_to_path(str(root / "ca.pem"))
